@@ -1,0 +1,1 @@
+"""Pure trading core: value types, policies, execution, risk, venues. Never imports the UI."""

@@ -1,0 +1,187 @@
+"""What the cockpit shows: one immutable snapshot of the engine, published at a bounded rate.
+
+The UI renders these and nothing else; it never computes trading logic. Everything a pane
+needs is precomputed here (ages, distances, progress), so rendering is a pure function of
+the snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from core.model import Decision, Mode, Side, TradingState
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    client_id: str
+    side: Side
+    tif: str
+    price: str
+    qty: str
+    filled: str
+    status: str
+    age_s: float
+    chase_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FillView:
+    ts_ms: int
+    side: Side
+    price: str
+    qty: str
+    fee: str
+    fee_coin: str
+    is_maker: bool
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    ts_ms: int
+    level: str  # "info" | "trade" | "warning" | "error"
+    text: str  # raw text: the UI must escape it (exchange messages may hold "[/]")
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A decision waiting for the trader's approval (semi mode) or a forced rebalance preview."""
+
+    proposal_id: int
+    decision: Decision
+    side: Side
+    qty: str
+    price_limit: str
+    created_ms: int
+    expires_ms: int | None
+    expected_fee_quote: float
+    net_after_base: float
+    forced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    data_age_ms: int | None = None
+    rtt_p50_ms: float | None = None
+    rtt_p99_ms: float | None = None
+    rate_budget_left: int | None = None
+    events_total: int = 0
+    bad_messages: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CockpitState:
+    ts_ms: int = 0
+    symbol: str = "BTCUSDT"
+    venue: str = "paper"
+    policy: str = "anchor"
+    mode: Mode = Mode.WATCH
+    trading_state: TradingState = TradingState.ACTIVE
+    halt_reason: str = ""
+    connected: bool = False
+    # market
+    price: float | None = None
+    bid: float | None = None
+    ask: float | None = None
+    # spot leg
+    spot_free: float = 0.0
+    spot_locked: float = 0.0
+    spot_reserve: float = 0.0
+    quote_free: float = 0.0
+    quote_locked: float = 0.0
+    # futures leg
+    futures_size: float = 0.0
+    futures_entry: float = 0.0
+    mark_price: float | None = None
+    unrealised_pnl: float = 0.0
+    liq_price: float | None = None
+    liq_distance_pct: float | None = None
+    funding_rate: float | None = None
+    next_funding_ms: int | None = None
+    # net delta
+    net_base: float = 0.0
+    net_quote: float = 0.0
+    target_base: float = 0.0
+    gap_base: float = 0.0
+    effective_soft: float = 0.0
+    effective_hard: float = 0.0
+    threshold_unit: str = "base"
+    gap_in_unit: float = 0.0
+    gap_history: tuple[float, ...] = ()
+    decision: Decision | None = None
+    # trend
+    ema_fast: float | None = None
+    ema_slow: float | None = None
+    slope_pct: float | None = None
+    trend_state: str = "flat"
+    trend_signal: float = 0.0
+    price_history: tuple[float, ...] = ()
+    ema_fast_history: tuple[float, ...] = ()
+    ema_slow_history: tuple[float, ...] = ()
+    # anchor
+    buy_vwap: float | None = None
+    sell_vwap: float | None = None
+    anchor_window_s: float = 0.0
+    buy_fill_count: int = 0
+    sell_fill_count: int = 0
+    fill_imbalance_base: float = 0.0
+    # orders and fills
+    orders: tuple[OrderView, ...] = ()
+    escalation_progress: float | None = None  # 0..1 toward taker escalation, None if no chase
+    escalation_left_s: float | None = None
+    recent_fills: tuple[FillView, ...] = ()
+    proposal: Proposal | None = None
+    cooldown_left_s: float = 0.0
+    hysteresis_note: str = ""
+    # risk
+    equity_quote: float = 0.0
+    peak_equity_quote: float = 0.0
+    drawdown_pct: float = 0.0
+    # log and feed
+    log: tuple[LogLine, ...] = field(default_factory=tuple)
+    feed: FeedHealth = field(default_factory=FeedHealth)
+
+
+class EngineControl(Protocol):
+    """What the cockpit may ask of the engine. Every method is safe in every mode: the engine
+    refuses what the mode does not allow (and says why in the log)."""
+
+    def approve(self) -> None: ...
+
+    def skip(self) -> None: ...
+
+    def preview_force(self) -> Proposal | None:
+        """What ``force`` would send now (side, size, price limit), or None if nothing to do."""
+
+    def force(self) -> None: ...
+
+    def toggle_pause(self) -> None: ...
+
+    def set_mode(self, mode: Mode) -> None: ...
+
+    def kill(self) -> None:
+        """Cancel our orders and halt; only the user re-arms."""
+
+    def rearm(self) -> None: ...
+
+    def cancel_pending(self) -> None: ...
+
+
+class EngineHost(Protocol):
+    """How the cockpit hosts an engine: run it as a worker, poll its latest snapshot (conflated:
+    the UI redraws at its own bounded rate), send commands through ``control``."""
+
+    control: EngineControl
+
+    def latest(self) -> CockpitState: ...
+
+    async def run(self) -> None:
+        """Run until ``shutdown``; raises on an engine error (the UI shows it and stays up)."""
+
+    async def shutdown(self, cancel_orders: bool) -> None:
+        """Stop trading, optionally cancel our open orders, flush the journal."""
+
+    def on_engine_error(self, message: str) -> None:
+        """The host's worker died: drop to watch and record why (the UI calls this)."""

@@ -1,0 +1,1 @@
+"""Venue adapters: paper (simulated), Bybit (pybit), market data sources, simulated grid."""
