@@ -1,0 +1,368 @@
+"""The live shell around the pure ``Rebalancer``: venue events in, venue calls out, on one loop.
+
+Events arrive through the venue's sink on the event-loop thread and are processed in arrival
+order from a FIFO (never dropped; no re-entrancy even when a venue answers synchronously).
+Commands go through one command task, in order, so at most one order call is in flight and
+a lost reply can be resolved (query by client id) before anything else is sent.
+
+The cockpit polls ``latest()``: a snapshot rebuilt at most ``snapshot_hz`` times a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+
+from core.clock import Clock, WallClock
+from core.events import (
+    AmendOrder, CancelAllOurs, CancelOrder, Command, ConnectionChanged, OrderUpdate, PlaceOrder, Tick, VenueError,
+)
+from core.model import Mode, Order, OrderStatus, TradingState
+from core.rebalancer import Rebalancer
+from core.state import CockpitState, Proposal
+from core.venues.base import OrderRejected, OrderStateUnknown, TradingDisabled, Venue
+from core.venues.base import VenueError as VenueCallError
+
+log = logging.getLogger("rebalancer.engine")
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    i = min(len(sorted_values) - 1, max(0, int(round(q * (len(sorted_values) - 1)))))
+    return sorted_values[i]
+
+
+class Engine:
+    """Hosts a Rebalancer on a venue; implements ``core.state.EngineHost`` and ``EngineControl``."""
+
+    def __init__(self, rebalancer: Rebalancer, venue: Venue, *, clock: Clock | None = None, tick_s: float = 0.25,
+                 snapshot_hz: float = 10.0, journal=None, on_start_open_orders: str = "cancel",
+                 warmup_candles: int = 200, perf_counter: Callable[[], float] = time.perf_counter) -> None:
+        self.reb = rebalancer
+        self.venue = venue
+        self.clock = clock or WallClock()
+        self.tick_s = tick_s
+        self.journal = journal
+        self.on_start_open_orders = on_start_open_orders
+        self.warmup_candles = warmup_candles
+        self._perf = perf_counter
+        self._events: deque = deque()
+        self._draining = False
+        self._commands: asyncio.Queue | None = None
+        self._stop = asyncio.Event()
+        self._snapshot: CockpitState | None = None
+        self._snapshot_at = 0.0
+        self._snapshot_every = 1.0 / snapshot_hz
+        self._rtts: deque[float] = deque(maxlen=500)
+        self.decision_latencies: deque[float] = deque(maxlen=100_000)  # event arrival → order call (s)
+        self._event_arrival: float | None = None
+        self.error: str | None = None
+        self.control = self
+        self.started = asyncio.Event()
+        self.order_calls = 0
+        self._set_venue_trading()
+
+    # ------------------------------------------------------------------ EngineHost
+
+    def latest(self) -> CockpitState:
+        now = self._perf()
+        if self._snapshot is None or now - self._snapshot_at >= self._snapshot_every:
+            self._snapshot = self.reb.snapshot()
+            self._snapshot_at = now
+        return self._snapshot
+
+    def invalidate(self) -> None:
+        """Force the next ``latest()`` to rebuild (after a user command)."""
+        self._snapshot = None
+
+    async def run(self) -> None:
+        self._commands = asyncio.Queue()
+        cmd_task = asyncio.create_task(self._command_loop(), name="engine-commands")
+        try:
+            await self._startup()
+            self.started.set()
+            while not self._stop.is_set():
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=self.tick_s)
+                except TimeoutError:
+                    pass
+                if self._stop.is_set():
+                    break
+                self._accept(Tick(self.clock.now_ms()))
+        finally:
+            cmd_task.cancel()
+            try:
+                await cmd_task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def shutdown(self, cancel_orders: bool) -> None:
+        self._stop.set()
+        if cancel_orders:
+            try:
+                if self.venue.can_trade:
+                    n = await self.venue.cancel_all_ours()
+                    self.reb._log("info", f"shutdown: cancelled {n} open order(s)")
+                else:
+                    log.warning("shutdown: venue is read-only (watch); open orders were not cancelled")
+            except Exception as e:  # noqa: BLE001 - shutting down: report, never raise
+                log.warning("cancel on shutdown failed: %s", e)
+        try:
+            await self.venue.stop()
+        except Exception as e:  # noqa: BLE001
+            log.warning("venue stop failed: %s", e)
+        if self.journal is not None:
+            try:
+                self.journal.record_state(self.reb.now_ms, "session", "stopped",
+                                          "clean quit" + (", orders cancelled" if cancel_orders else ", orders left open"))
+                self.journal.close()
+            except Exception as e:  # noqa: BLE001
+                log.warning("journal close failed: %s", e)
+
+    def on_engine_error(self, message: str) -> None:
+        self.error = message
+        self.reb.set_mode(Mode.WATCH)
+        self._set_venue_trading()
+        self.reb._log("error", f"engine error, dropped to WATCH: {message}")
+        if self.journal is not None:
+            try:
+                self.journal.record_error(self.reb.now_ms, f"engine error: {message}")
+            except Exception:  # noqa: BLE001
+                pass
+        self.invalidate()
+
+    # ------------------------------------------------------------------ start-up
+
+    async def _startup(self) -> None:
+        v, reb = self.venue, self.reb
+        await v.start(self._accept)
+        try:
+            candles = await v.candles(reb.trend.timeframe_ms, self.warmup_candles)
+            if candles:
+                reb.warm_up(candles)
+                reb._log("info", f"EMA warmed up from {len(candles)} candles")
+        except Exception as e:  # noqa: BLE001 - warm-up is a nicety
+            reb._log("warning", f"no candle history for warm-up: {e}")
+        balances = await v.balances()
+        from core.events import BalanceUpdate, PositionUpdate
+
+        now = self.clock.now_ms()
+        self._accept(BalanceUpdate(now, balances))
+        self._accept(PositionUpdate(now, await v.position()))
+        opened = await v.open_orders()
+        if opened:
+            await self._reconcile_open_orders(opened)
+        self._accept(ConnectionChanged(now, True, f"{v.name} ready"))
+
+    async def _reconcile_open_orders(self, orders: tuple[Order, ...]) -> None:
+        reb = self.reb
+        if self.on_start_open_orders == "cancel" and self.venue.can_trade:
+            for o in orders:
+                try:
+                    await self.venue.cancel_order(o.client_id)
+                    reb._log("info", f"start-up: cancelled our open order {o.client_id}")
+                except VenueCallError as e:
+                    reb._log("warning", f"start-up: cancel {o.client_id} failed: {e}")
+                if self.journal is not None:
+                    self.journal.record_reconcile(self.clock.now_ms(), "cancel_open_order", o.client_id)
+        else:
+            for o in orders:
+                self._accept(OrderUpdate(self.clock.now_ms(), o))
+                reb._log("info", f"start-up: found our open order {o.client_id} (left working)")
+                if self.journal is not None:
+                    self.journal.record_reconcile(self.clock.now_ms(), "adopt_open_order", o.client_id)
+
+    # ------------------------------------------------------------------ events → rebalancer
+
+    def _accept(self, event) -> None:
+        """The venue's sink: FIFO, processed in order on the loop thread, never re-entered."""
+        self._events.append(event)
+        if self._event_arrival is None:
+            self._event_arrival = self._perf()
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            reb = self.reb
+            events = self._events
+            while events:
+                ev = events.popleft()
+                try:
+                    cmds = reb.on_event(ev)
+                except Exception as e:  # noqa: BLE001 - a bad event must not kill the engine
+                    reb.bad_messages += 1
+                    reb._log("error", f"event {type(ev).__name__} failed: {e}")
+                    log.exception("event failed")
+                    continue
+                if cmds:
+                    self._dispatch(cmds)
+            self._event_arrival = None
+        finally:
+            self._draining = False
+
+    def _dispatch(self, cmds) -> None:
+        assert self._commands is not None
+        t = self._event_arrival if self._event_arrival is not None else self._perf()
+        for c in cmds:
+            self._commands.put_nowait((c, t))
+
+    def _user(self, cmds) -> None:
+        if cmds:
+            self._event_arrival = self._perf()
+            self._dispatch(cmds)
+            self._event_arrival = None
+        self.invalidate()
+
+    # ------------------------------------------------------------------ commands → venue
+
+    async def _command_loop(self) -> None:
+        assert self._commands is not None
+        q = self._commands
+        while True:
+            cmd, t_event = await q.get()
+            try:
+                await self._execute(cmd, t_event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - report and continue
+                log.exception("command failed")
+                self._accept(VenueError(self.clock.now_ms(), f"{type(cmd).__name__} failed: {e}"))
+
+    async def _execute(self, cmd: Command, t_event: float) -> None:
+        v = self.venue
+        now = self.clock.now_ms
+        t0 = self._perf()
+        if type(cmd) is PlaceOrder:
+            req = cmd.request
+            self.decision_latencies.append(t0 - t_event)
+            self.order_calls += 1
+            try:
+                order = await v.place_order(req)
+            except TradingDisabled as e:
+                self._reject(req, f"not sent: {e}")
+                return
+            except OrderRejected as e:
+                self._reject(req, f"{e}" + (f" (code {e.code})" if e.code else ""))
+                return
+            except OrderStateUnknown as e:
+                self.reb._log("warning", f"order {req.client_id}: reply lost ({e}); asking the venue")
+                order = await self._resolve_unknown(req.client_id)
+                if order is None:
+                    self._reject(req, "reply lost and the venue has no such order")
+                    return
+            except VenueCallError as e:
+                # the venue may or may not have it: look before anything else
+                order = await self._resolve_unknown(req.client_id)
+                if order is None:
+                    self._reject(req, f"{e}")
+                    return
+            self._rtt(t0)
+            self._accept(OrderUpdate(now(), order))
+        elif type(cmd) is CancelOrder:
+            try:
+                await v.cancel_order(cmd.client_id)
+            except VenueCallError as e:
+                order = await self._resolve_unknown(cmd.client_id)
+                if order is not None:
+                    self._accept(OrderUpdate(now(), order))
+                else:
+                    self._accept(VenueError(now(), f"cancel {cmd.client_id}: {e}", getattr(e, "code", None), cmd.client_id))
+            self._rtt(t0)
+        elif type(cmd) is AmendOrder:
+            await v.amend_order(cmd.client_id, cmd.price, cmd.qty)
+            self._rtt(t0)
+        elif type(cmd) is CancelAllOurs:
+            try:
+                n = await v.cancel_all_ours()
+                self.reb._log("warning", f"cancelled {n} open order(s): {cmd.reason}")
+            except VenueCallError as e:
+                self._accept(VenueError(now(), f"cancel all failed: {e}", getattr(e, "code", None)))
+            self._rtt(t0)
+        self.invalidate()
+
+    async def _resolve_unknown(self, client_id: str) -> Order | None:
+        for attempt in range(3):
+            try:
+                return await self.venue.order_by_client_id(client_id)
+            except VenueCallError:
+                await asyncio.sleep(0.2 * (attempt + 1))
+        return None
+
+    def _reject(self, req, reason: str) -> None:
+        now = self.clock.now_ms()
+        order = Order(client_id=req.client_id, order_id="", symbol=req.symbol, side=req.side, qty=req.qty,
+                      price=req.price, tif=req.tif, status=OrderStatus.REJECTED, created_ms=now, updated_ms=now,
+                      reject_reason=reason)
+        self._accept(OrderUpdate(now, order))
+
+    def _rtt(self, t0: float) -> None:
+        self._rtts.append((self._perf() - t0) * 1000.0)
+        if len(self._rtts) % 5 == 1:
+            s = sorted(self._rtts)
+            self.reb.feed_rtt_p50 = _percentile(s, 0.5)
+            self.reb.feed_rtt_p99 = _percentile(s, 0.99)
+        budget = getattr(self.venue, "rate_budget_left", None)
+        if budget is not None:
+            self.reb.rate_budget_left = budget() if callable(budget) else budget
+
+    def _set_venue_trading(self) -> None:
+        """Watch mode is enforced in the venue layer too: its order calls raise."""
+        allowed = self.reb.mode is not Mode.WATCH and not getattr(self.venue, "read_only", False)
+        try:
+            self.venue.can_trade = allowed
+        except AttributeError:
+            pass
+
+    # ------------------------------------------------------------------ EngineControl
+
+    def approve(self) -> None:
+        self._user(self.reb.approve())
+
+    def skip(self) -> None:
+        self._user(self.reb.skip())
+
+    def preview_force(self) -> Proposal | None:
+        if self.reb.mode is Mode.WATCH:
+            return None
+        return self.reb.preview_force()
+
+    def force(self) -> None:
+        self._user(self.reb.force())
+
+    def toggle_pause(self) -> None:
+        self._user(self.reb.toggle_pause())
+
+    def set_mode(self, mode: Mode) -> None:
+        mode = Mode(mode)
+        cmds = self.reb.set_mode(mode)
+        if mode is Mode.WATCH:
+            # cancel first (while the venue still allows it), then lock the venue
+            self._user(cmds)
+            self._set_venue_trading_after_queue()
+        else:
+            self._set_venue_trading()
+            self._user(cmds)
+
+    def _set_venue_trading_after_queue(self) -> None:
+        if self._commands is None or self._commands.empty():
+            self._set_venue_trading()
+        else:
+            asyncio.get_running_loop().call_later(0.05, self._set_venue_trading_after_queue)
+
+    def kill(self) -> None:
+        self._user(self.reb.kill())
+
+    def rearm(self) -> None:
+        self._user(self.reb.rearm())
+
+    def cancel_pending(self) -> None:
+        self._user(self.reb.cancel_pending())
+
+    @property
+    def trading_state(self) -> TradingState:
+        return self.reb.risk.state

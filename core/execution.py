@@ -1,0 +1,269 @@
+"""Execution of one rebalance: maker (post-only at our side of the touch) → chase → taker.
+
+A small state machine that emits venue commands and consumes order updates. It never has
+more than one order alive, never sends a size larger than what is left of the plan or of the
+current gap, and never sends a taker order without a price bound (IOC limit at the touch ±
+the slippage cap, tightened by a trader-approved price limit when there is one).
+
+Every size and price it sends is an exact Decimal on the instrument's grid; when rounding
+leaves an order under the venue minimums it sends nothing and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+
+from core.config import ExecutionConfig
+from core.events import CancelOrder, Command, PlaceOrder
+from core.model import Decision, Instrument, Order, OrderRequest, OrderStatus, Side, TimeInForce
+
+POST_ONLY_REJECT = "EC_PostOnlyWillTakeLiquidity"
+MAX_POST_ONLY_RETRIES = 20
+
+
+class Phase(str, Enum):
+    MAKER = "maker"
+    TAKER = "taker"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionPlan:
+    rebalance_id: int
+    side: Side
+    qty: Decimal
+    decision: Decision
+    maker_first: bool
+    taker_allowed: bool
+    maker_wait_s: float
+    price_limit: Decimal | None = None  # from a trader's approval: never trade beyond it
+    path: str = "soft"  # soft | hard | simple | baseline | forced
+
+
+class RebalanceExecution:
+    """Drives one rebalance from first order to done. ``gap_fn`` returns the current gap in
+    base, so every (re)placement re-plans from the fresh gap and never overshoots."""
+
+    def __init__(self, plan: ExecutionPlan, instrument: Instrument, cfg: ExecutionConfig, client_prefix: str,
+                 now_ms: int, gap_fn: Callable[[], float]) -> None:
+        self.plan = plan
+        self.instrument = instrument
+        self.cfg = cfg
+        self.prefix = client_prefix
+        self.gap_fn = gap_fn
+        self.started_ms = now_ms
+        self.maker_deadline_ms = now_ms + int(plan.maker_wait_s * 1000)
+        self.phase = Phase.MAKER if plan.maker_first else Phase.TAKER
+        self.completed_filled = Decimal(0)  # filled qty of our finished orders (from order updates)
+        self.fill_notional = Decimal(0)
+        self.fees_quote = 0.0
+        self.maker_fills = 0
+        self.taker_fills = 0
+        self.attempt = 0
+        self.chase_count = 0
+        self.post_only_rejects = 0
+        self.live: Order | None = None  # the one order we have at the venue (or in flight)
+        self.live_request: OrderRequest | None = None
+        self.cancelling = False
+        self.after_cancel: str | None = None  # "chase" | "taker" | "done"
+        self.last_chase_ms = now_ms
+        self.outcome = ""
+        self.orders_sent = 0
+        self._tick = float(instrument.tick_size)
+
+    # -- queries
+
+    @property
+    def done(self) -> bool:
+        return self.phase is Phase.DONE
+
+    @property
+    def filled(self) -> Decimal:
+        """Filled so far, from the venue's order updates (fills may be pushed after them)."""
+        live = self.live
+        return self.completed_filled + (live.filled_qty if live is not None else Decimal(0))
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.plan.qty - self.filled
+
+    def escalation_progress(self, now_ms: int) -> tuple[float, float] | None:
+        """(fraction of the maker wait used, seconds left) while a maker order is working."""
+        if self.phase is not Phase.MAKER or not self.plan.taker_allowed:
+            return None
+        total = self.maker_deadline_ms - self.started_ms
+        if total <= 0:
+            return (1.0, 0.0)
+        used = min(1.0, max(0.0, (now_ms - self.started_ms) / total))
+        return used, max(0.0, (self.maker_deadline_ms - now_ms) / 1000.0)
+
+    # -- driving
+
+    def start(self, now_ms: int, bid: float, ask: float) -> list[Command]:
+        return self._place(now_ms, bid, ask)
+
+    def on_time(self, now_ms: int, bid: float, ask: float) -> list[Command]:
+        if self.done or self.cancelling or self.phase is not Phase.MAKER:
+            return []
+        if now_ms >= self.maker_deadline_ms:
+            if self.plan.taker_allowed:
+                return self.escalate(now_ms, bid, ask, f"maker wait over ({self.plan.maker_wait_s:.0f}s)")
+            return self.abort(now_ms, f"maker chase timed out after {self.plan.maker_wait_s:.0f}s, taker not allowed")
+        return self.on_touch(now_ms, bid, ask)
+
+    def on_touch(self, now_ms: int, bid: float, ask: float) -> list[Command]:
+        """Chase: re-quote when the touch moved away from our price by ≥ chase_ticks."""
+        live = self.live
+        if self.done or self.cancelling or live is None or self.phase is not Phase.MAKER:
+            return []
+        if not live.order_id:  # not acknowledged yet
+            return []
+        if now_ms - self.last_chase_ms < self.cfg.chase_interval_s * 1000:
+            return []
+        our = float(live.price)
+        away = (bid - our) if self.plan.side is Side.BUY else (our - ask)
+        if away >= self.cfg.chase_ticks * self._tick - 1e-9:
+            self.last_chase_ms = now_ms
+            self.chase_count += 1
+            return self._cancel_then("chase", f"chase: touch moved {away / self._tick:.0f} ticks away")
+        return []
+
+    def escalate(self, now_ms: int, bid: float, ask: float, why: str) -> list[Command]:
+        if self.done or self.phase is Phase.TAKER:
+            return []
+        self.phase = Phase.TAKER
+        self.outcome = f"escalated to taker: {why}"
+        if self.live is not None:
+            return self._cancel_then("taker", why)
+        return self._place(now_ms, bid, ask)
+
+    def abort(self, now_ms: int, why: str) -> list[Command]:
+        if self.done:
+            return []
+        if self.live is not None:
+            self.outcome = why
+            return self._cancel_then("done", why)
+        self._finish(why)
+        return []
+
+    def on_order(self, order: Order, now_ms: int, bid: float, ask: float) -> list[Command]:
+        live = self.live
+        if live is None or order.client_id != live.client_id:
+            return []
+        self.live = order
+        if order.status.is_open:
+            return []
+        # terminal: the order is gone at the venue
+        self.completed_filled += order.filled_qty
+        self.live = None
+        self.live_request = None
+        was_cancelling, then = self.cancelling, self.after_cancel
+        self.cancelling, self.after_cancel = False, None
+        if order.status is OrderStatus.REJECTED:
+            if order.reject_reason == POST_ONLY_REJECT and self.phase is Phase.MAKER:
+                self.post_only_rejects += 1
+                if self.post_only_rejects > MAX_POST_ONLY_RETRIES:
+                    if self.plan.taker_allowed:
+                        return self.escalate(now_ms, bid, ask, "post-only kept crossing")
+                    self._finish("post-only kept crossing; taker not allowed")
+                    return []
+                return self._place(now_ms, bid, ask)  # re-quote at the fresh touch
+            self._finish(f"rejected: {order.reject_reason or 'no reason given'}")
+            return []
+        if self._left_to_do() <= 0:
+            self._finish("filled" if not self.outcome else f"{self.outcome}; filled")
+            return []
+        if was_cancelling:
+            if then == "done":
+                self._finish(self.outcome or "cancelled")
+                return []
+            return self._place(now_ms, bid, ask)  # "chase" or "taker"
+        if order.tif is TimeInForce.IOC:
+            # an IOC leaves only what could not fill within the price bound: re-plan later
+            self._finish(f"taker IOC filled {self.filled} of {self.plan.qty}; rest left to the next decision")
+            return []
+        if order.status is OrderStatus.CANCELLED:
+            self._finish(f"cancelled by the venue or the user ({order.reject_reason or 'no reason'})")
+            return []
+        self._finish("filled")
+        return []
+
+    def on_fill(self, qty: Decimal, price: Decimal, fee_quote: float, is_maker: bool) -> None:
+        """Fees and liquidity of an execution (sizes are tracked from order updates)."""
+        self.fill_notional += qty * price
+        self.fees_quote += fee_quote
+        if is_maker:
+            self.maker_fills += 1
+        else:
+            self.taker_fills += 1
+
+    def on_rejected_send(self, client_id: str, reason: str) -> None:
+        """The venue refused the place call itself (no order exists)."""
+        if self.live is not None and self.live.client_id == client_id:
+            self.live = None
+            self.live_request = None
+            self._finish(f"rejected: {reason}")
+
+    # -- internals
+
+    def _left_to_do(self) -> Decimal:
+        """What may still be traded: the plan's remainder, bounded by the current gap."""
+        gap = self.gap_fn()
+        side_gap = -gap if self.plan.side is Side.BUY else gap  # positive while this side still helps
+        if side_gap <= 0:
+            return Decimal(0)
+        bound = self.instrument.round_qty(side_gap)
+        rem = self.remaining
+        left = bound if bound < rem else rem
+        return self.instrument.round_qty(left) if left > 0 else Decimal(0)
+
+    def _cancel_then(self, then: str, why: str) -> list[Command]:
+        assert self.live is not None
+        self.cancelling = True
+        self.after_cancel = then
+        return [CancelOrder(self.live.client_id, reason=why)]
+
+    def _finish(self, why: str) -> None:
+        self.phase = Phase.DONE
+        self.outcome = why
+
+    def _place(self, now_ms: int, bid: float, ask: float) -> list[Command]:
+        qty = self._left_to_do()
+        if qty <= 0:
+            self._finish(self.outcome or "nothing left to trade (gap closed)")
+            return []
+        side = self.plan.side
+        ins = self.instrument
+        if self.phase is Phase.MAKER:
+            price = ins.round_price(bid if side is Side.BUY else ask, side, passive=True)
+            tif = TimeInForce.POST_ONLY
+        else:
+            cap = self.cfg.slippage_cap_bps / 1e4
+            raw = ask * (1.0 + cap) if side is Side.BUY else bid * (1.0 - cap)
+            price = ins.round_price(raw, side, passive=True)
+            tif = TimeInForce.IOC
+        limit = self.plan.price_limit
+        if limit is not None:
+            if side is Side.BUY and price > limit:
+                price = limit
+            elif side is Side.SELL and price < limit:
+                price = limit
+        if price <= 0:
+            self._finish("no valid price")
+            return []
+        problem = ins.order_problem(qty, price)
+        if problem:
+            self._finish(f"no order: {problem}")
+            return []
+        self.attempt += 1
+        client_id = f"{self.prefix}{self.plan.rebalance_id}-{self.attempt}"
+        req = OrderRequest(client_id=client_id, symbol=ins.symbol, side=side, qty=qty, price=price, tif=tif,
+                           reason=f"{self.plan.path} {self.phase.value}")
+        self.live_request = req
+        self.live = Order(client_id=client_id, order_id="", symbol=ins.symbol, side=side, qty=qty, price=price,
+                          tif=tif, status=OrderStatus.NEW, created_ms=now_ms, updated_ms=now_ms)
+        self.orders_sent += 1
+        return [PlaceOrder(req)]

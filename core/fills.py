@@ -1,0 +1,97 @@
+"""Rolling VWAP of our recent fills, per side: the anchor the policy compares price against.
+
+A fill enters once and leaves once, so keeping running sums makes every update and query
+amortised O(1) regardless of the window length.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from core.model import Fill, Side
+
+
+class _SideWindow:
+    __slots__ = ("items", "qty", "notional")
+
+    def __init__(self) -> None:
+        self.items: deque[tuple[int, float, float]] = deque()
+        self.qty = 0.0
+        self.notional = 0.0
+
+    def add(self, ts_ms: int, qty: float, price: float) -> None:
+        self.items.append((ts_ms, qty, qty * price))
+        self.qty += qty
+        self.notional += qty * price
+
+    def evict(self, cutoff_ms: int) -> None:
+        items = self.items
+        while items and items[0][0] < cutoff_ms:
+            _, q, n = items.popleft()
+            self.qty -= q
+            self.notional -= n
+        if not items:  # reset float drift whenever the window empties
+            self.qty = 0.0
+            self.notional = 0.0
+
+    def vwap(self) -> float | None:
+        if not self.items or self.qty <= 0:
+            return None
+        return self.notional / self.qty
+
+
+class RecentFills:
+    """Buy and sell VWAP of fills inside the last ``window_ms``, and the net fill imbalance."""
+
+    def __init__(self, window_ms: int) -> None:
+        if window_ms <= 0:
+            raise ValueError("window must be positive")
+        self.window_ms = int(window_ms)
+        self._buy = _SideWindow()
+        self._sell = _SideWindow()
+        self._now = 0
+
+    def add(self, ts_ms: int, side: Side, qty: float, price: float) -> None:
+        if qty <= 0:
+            return
+        (self._buy if side is Side.BUY else self._sell).add(ts_ms, qty, price)
+        self.advance(ts_ms)
+
+    def add_fill(self, fill: Fill) -> None:
+        self.add(fill.ts_ms, fill.side, float(fill.qty), float(fill.price))
+
+    def advance(self, now_ms: int) -> None:
+        if now_ms > self._now:
+            self._now = now_ms
+        cutoff = self._now - self.window_ms
+        self._buy.evict(cutoff)
+        self._sell.evict(cutoff)
+
+    @property
+    def buy_vwap(self) -> float | None:
+        return self._buy.vwap()
+
+    @property
+    def sell_vwap(self) -> float | None:
+        return self._sell.vwap()
+
+    @property
+    def buy_count(self) -> int:
+        return len(self._buy.items)
+
+    @property
+    def sell_count(self) -> int:
+        return len(self._sell.items)
+
+    @property
+    def buy_qty(self) -> float:
+        return self._buy.qty
+
+    @property
+    def sell_qty(self) -> float:
+        return self._sell.qty
+
+    @property
+    def imbalance_base(self) -> float:
+        """Bought minus sold inside the window (positive: fills added long exposure)."""
+        return self._buy.qty - self._sell.qty

@@ -1,0 +1,318 @@
+"""Rebalancing policies: a market/account view in, a ``Decision`` (with its reasons) out.
+
+Policies are pure: ``decide(view, memory)`` returns the decision and the policy's updated
+memory (gate wait start, last check), and never reads a clock. The same call answers the
+what-if CLI, the replay and the live cockpit.
+
+- ``AnchorPolicy`` — seed 000: soft/hard thresholds in base, scaled by an EMA trend bias and a
+  recent-fills anchor bias; a price gate on the soft path that may wait (with a decaying edge).
+- ``SimplePolicy`` — seed 001: USDT divergence against one threshold, widened by
+  ``trend_multiplier`` when the trend supports the current exposure.
+- ``BaselinePolicy`` — what hedging tools commonly do: every ``check_interval_s``, trade the
+  whole gap at market. Kept for comparison in replays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from core.config import (
+    AnchorPolicyConfig,
+    BaselinePolicyConfig,
+    ExecutionConfig,
+    RebalancerConfig,
+    RiskConfig,
+    SimplePolicyConfig,
+)
+from core.model import Action, BiasParts, Decision, GateResult, Side
+from core.trend import FLAT, TrendView, clamp
+
+EPS = 1e-12
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyView:
+    """Everything a policy reads, at one instant."""
+
+    ts_ms: int
+    price: float
+    spot_base: float  # hedge part of the spot wallet (reserve already removed)
+    futures_base: float  # signed
+    trend: TrendView = FLAT
+    buy_vwap: float | None = None
+    sell_vwap: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyMemory:
+    """What a policy remembers between calls (restored from the journal after a restart)."""
+
+    last_trade_ms: int | None = None
+    last_trade_side: Side | None = None
+    gate_wait_since_ms: int | None = None
+    gate_wait_side: Side | None = None
+    last_check_ms: int | None = None
+
+    def after_trade(self, ts_ms: int, side: Side) -> "PolicyMemory":
+        return replace(self, last_trade_ms=ts_ms, last_trade_side=side, gate_wait_since_ms=None, gate_wait_side=None)
+
+
+def _side_for(gap: float) -> Side:
+    return Side.SELL if gap > 0 else Side.BUY
+
+
+def _cooldown_left_s(memory: PolicyMemory, now_ms: int, cooldown_s: float) -> float:
+    if memory.last_trade_ms is None or cooldown_s <= 0:
+        return 0.0
+    left = cooldown_s - (now_ms - memory.last_trade_ms) / 1000.0
+    return left if left > 0 else 0.0
+
+
+class AnchorPolicy:
+    name = "anchor"
+
+    def __init__(self, cfg: AnchorPolicyConfig, execution: ExecutionConfig, risk: RiskConfig) -> None:
+        self.cfg = cfg
+        self.execution = execution
+        self.risk = risk
+
+    # -- pieces (public so the UI, tests and the CLI can show them)
+
+    def base_thresholds(self, spot_base: float) -> tuple[float, float]:
+        t = self.cfg.thresholds
+        if t.units == "base":
+            soft, hard = t.soft, t.hard
+        else:  # percent of the spot notional, expressed in base: pct × |spot_base|
+            soft, hard = t.soft / 100.0 * abs(spot_base), t.hard / 100.0 * abs(spot_base)
+        floor = self.execution.min_trade_base
+        return max(soft, floor), max(hard, floor * 2 if floor > 0 else hard)
+
+    def trend_signal(self, trend: TrendView) -> float:
+        b = self.cfg.bias
+        if b.mode == "manual":
+            return b.manual_override
+        if b.mode == "off":
+            return 0.0
+        return trend.signal if trend.ready else 0.0
+
+    def gate(self, side: Side, view: PolicyView, edge_bps: float) -> GateResult:
+        """The anchor gate for ``side`` at ``edge_bps``: SELL needs price ≥ buy_vwap·(1+edge),
+        BUY needs price ≤ sell_vwap·(1−edge). No recent fill on that side → no gate."""
+        if side is Side.SELL:
+            ref = view.buy_vwap
+            if ref is None:
+                return GateResult(applies=False, passed=True, reason="no recent buy fills: no gate")
+            actual = (view.price / ref - 1.0) * 1e4
+            limit = ref * (1.0 + edge_bps / 1e4)
+            ok = view.price >= limit - EPS
+            word = "≥" if ok else "<"
+            why = f"price {view.price:.2f} {word} buy VWAP {ref:.2f} +{edge_bps:.1f}bps = {limit:.2f}"
+        else:
+            ref = view.sell_vwap
+            if ref is None:
+                return GateResult(applies=False, passed=True, reason="no recent sell fills: no gate")
+            actual = (1.0 - view.price / ref) * 1e4
+            limit = ref * (1.0 - edge_bps / 1e4)
+            ok = view.price <= limit + EPS
+            word = "≤" if ok else ">"
+            why = f"price {view.price:.2f} {word} sell VWAP {ref:.2f} −{edge_bps:.1f}bps = {limit:.2f}"
+        return GateResult(applies=True, passed=ok, reference_vwap=ref, required_edge_bps=edge_bps,
+                          actual_edge_bps=actual, limit_price=limit, reason=why)
+
+    def bias(self, gap: float, view: PolicyView) -> BiasParts:
+        b = self.cfg.bias
+        side = _side_for(gap)
+        signal = self.trend_signal(view.trend)
+        ema_bias = clamp(signal * (1.0 if gap > 0 else -1.0))
+        anchor_bias = 0.0
+        ref = view.buy_vwap if side is Side.SELL else view.sell_vwap
+        if ref:
+            edge = (view.price / ref - 1.0) * 1e4 if side is Side.SELL else (1.0 - view.price / ref) * 1e4
+            # favourable edge (selling above our buys / buying below our sells) → negative → tighten
+            anchor_bias = -clamp(edge / self.cfg.anchor.full_bias_edge_bps)
+        combined = b.w_ema * ema_bias + b.w_anchor * anchor_bias
+        scale = clamp(1.0 + b.strength * combined, b.min_scale, b.max_scale)
+        return BiasParts(trend_signal=signal, ema_bias=ema_bias, anchor_bias=anchor_bias, combined=combined, scale=scale)
+
+    # -- the decision flow (seed 000, steps 1–8)
+
+    def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]:
+        cfg, risk, ex = self.cfg, self.risk, self.execution
+        net = view.spot_base + view.futures_base
+        target = cfg.desired_net_delta_base
+        gap = net - target
+        soft, hard = self.base_thresholds(view.spot_base)
+        trend_state = view.trend.state if view.trend.ready else "flat"
+        common = dict(ts_ms=view.ts_ms, policy=self.name, gap_base=gap, net_base=net, target_base=target,
+                      price=view.price, unit="base", gap=gap, base_soft=soft, base_hard=hard,
+                      trend_state=trend_state)
+        if abs(gap) <= EPS:
+            d = Decision(action=Action.HOLD, side=None, qty_base=0.0, effective_soft=soft, effective_hard=hard,
+                         reason="on target", **common)
+            return d, replace(memory, gate_wait_since_ms=None, gate_wait_side=None)
+        side = _side_for(gap)
+        parts = self.bias(gap, view)
+        eff_soft, eff_hard = soft * parts.scale, hard * parts.scale
+        # hysteresis: trading back the other way soon after a trade needs a wider gap
+        hyst_note = ""
+        if (memory.last_trade_side is not None and memory.last_trade_side is not side
+                and memory.last_trade_ms is not None
+                and view.ts_ms - memory.last_trade_ms < risk.hysteresis_window_s * 1000):
+            widened = min(eff_soft * (1.0 + risk.hysteresis_pct), eff_hard)
+            if widened > eff_soft:
+                hyst_note = f"; hysteresis: opposite side needs {widened:.6f}"
+            eff_soft = widened
+        common.update(effective_soft=eff_soft, effective_hard=eff_hard, bias=parts)
+        mag = abs(gap)
+        bias_txt = f"bias {parts.combined:+.2f} (ema {parts.ema_bias:+.2f}, anchor {parts.anchor_bias:+.2f}) → ×{parts.scale:.2f}"
+
+        if mag >= eff_hard - EPS:
+            left = _cooldown_left_s(memory, view.ts_ms, risk.hard_cooldown_s)
+            gate = self.gate(side, view, cfg.anchor.edge_bps_hard)
+            if left > 0:
+                d = Decision(action=Action.HOLD, side=side, qty_base=0.0, gate=gate,
+                             reason=f"|gap| {mag:.6f} ≥ hard {eff_hard:.6f} but cooling down {left:.1f}s", **common)
+                return d, memory
+            take_now = gate.passed
+            how = "take now (gate passes)" if take_now else f"rest maker up to {ex.hard_maker_wait_s:.0f}s, then take"
+            d = Decision(action=Action.FULL, side=side, qty_base=mag, gate=gate, maker_first=not take_now,
+                         taker_allowed=True, take_now=take_now,
+                         reason=f"|gap| {mag:.6f} ≥ hard {eff_hard:.6f}: {side.value.lower()} the full gap, {how}; {bias_txt}{hyst_note}",
+                         **common)
+            return d, replace(memory, gate_wait_since_ms=None, gate_wait_side=None)
+
+        if mag >= eff_soft - EPS:
+            left = _cooldown_left_s(memory, view.ts_ms, risk.cooldown_s)
+            a = cfg.anchor
+            since = memory.gate_wait_since_ms if memory.gate_wait_side is side else None
+            waited_s = (view.ts_ms - since) / 1000.0 if since is not None else 0.0
+            edge = a.edge_bps_soft
+            if a.degrade_edge_with_time and a.max_wait_s_on_soft > 0 and waited_s > 0:
+                edge = a.edge_bps_soft * max(0.0, 1.0 - waited_s / a.max_wait_s_on_soft)
+            gate = replace(self.gate(side, view, edge), waited_s=waited_s, max_wait_s=a.max_wait_s_on_soft)
+            qty = cfg.partial_rebalance_ratio * mag
+            if left > 0:
+                d = Decision(action=Action.HOLD, side=side, qty_base=0.0, gate=gate,
+                             reason=f"|gap| {mag:.6f} ≥ soft {eff_soft:.6f} but cooling down {left:.1f}s{hyst_note}", **common)
+                return d, memory
+            if gate.applies and not gate.passed:
+                if waited_s < a.max_wait_s_on_soft:
+                    new_mem = memory if since is not None else replace(memory, gate_wait_since_ms=view.ts_ms, gate_wait_side=side)
+                    d = Decision(action=Action.HOLD, side=side, qty_base=0.0, gate=gate,
+                                 reason=f"|gap| {mag:.6f} ≥ soft {eff_soft:.6f}, gate waits ({waited_s:.0f}/{a.max_wait_s_on_soft:.0f}s): {gate.reason}",
+                                 **common)
+                    return d, new_mem
+                d = Decision(action=Action.PARTIAL, side=side, qty_base=qty, gate=gate, maker_first=ex.maker_first,
+                             taker_allowed=ex.soft_taker_after_wait,
+                             reason=f"|gap| {mag:.6f} ≥ soft {eff_soft:.6f}: gate wait over ({a.max_wait_s_on_soft:.0f}s), "
+                                    f"{side.value.lower()} {cfg.partial_rebalance_ratio:.0%} of the gap; {bias_txt}{hyst_note}",
+                             **common)
+                return d, memory
+            d = Decision(action=Action.PARTIAL, side=side, qty_base=qty, gate=gate, maker_first=ex.maker_first,
+                         taker_allowed=ex.soft_taker_after_wait,
+                         reason=f"|gap| {mag:.6f} ≥ soft {eff_soft:.6f}: {side.value.lower()} "
+                                f"{cfg.partial_rebalance_ratio:.0%} of the gap, maker first; {gate.reason}; {bias_txt}{hyst_note}",
+                         **common)
+            return d, memory
+
+        d = Decision(action=Action.HOLD, side=side, qty_base=0.0,
+                     reason=f"|gap| {mag:.6f} < soft {eff_soft:.6f}; {bias_txt}{hyst_note}", **common)
+        return d, replace(memory, gate_wait_since_ms=None, gate_wait_side=None)
+
+
+class SimplePolicy:
+    name = "simple"
+
+    def __init__(self, cfg: SimplePolicyConfig, execution: ExecutionConfig, risk: RiskConfig) -> None:
+        self.cfg = cfg
+        self.execution = execution
+        self.risk = risk
+
+    def threshold_usdt(self, divergence: float, trend: TrendView) -> tuple[float, bool]:
+        """Base threshold, × trend_multiplier when the trend supports the exposure (long in an
+        uptrend, short in a downtrend)."""
+        c = self.cfg
+        supports = c.use_trend and trend.ready and (
+            (divergence > 0 and trend.state == "up") or (divergence < 0 and trend.state == "down"))
+        return (c.rebalance_threshold_usdt * c.trend_multiplier if supports else c.rebalance_threshold_usdt), supports
+
+    def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]:
+        c = self.cfg
+        price = view.price
+        total_usdt = (view.spot_base + view.futures_base) * price
+        divergence = total_usdt - c.target_delta_usdt
+        target_base = c.target_delta_usdt / price if price else 0.0
+        net = view.spot_base + view.futures_base
+        gap_base = net - target_base
+        threshold, supports = self.threshold_usdt(divergence, view.trend)
+        trend_state = view.trend.state if view.trend.ready else "flat"
+        common = dict(ts_ms=view.ts_ms, policy=self.name, gap_base=gap_base, net_base=net, target_base=target_base,
+                      price=price, unit="usdt", gap=divergence, base_soft=c.rebalance_threshold_usdt,
+                      base_hard=c.rebalance_threshold_usdt, effective_soft=threshold, effective_hard=threshold,
+                      trend_state=trend_state,
+                      bias=BiasParts(trend_signal=view.trend.signal if view.trend.ready else 0.0,
+                                     scale=c.trend_multiplier if supports else 1.0))
+        trend_txt = (f"trend {trend_state} supports the exposure → threshold ×{c.trend_multiplier}" if supports
+                     else f"trend {trend_state}" + (" (not used)" if not c.use_trend else ""))
+        if abs(divergence) < threshold or abs(divergence) <= EPS:
+            return Decision(action=Action.HOLD, side=_side_for(divergence) if divergence else None, qty_base=0.0,
+                            reason=f"divergence {divergence:+.2f} USDT within ±{threshold:.2f}; {trend_txt}",
+                            **common), memory
+        side = _side_for(divergence)
+        left = _cooldown_left_s(memory, view.ts_ms, self.risk.cooldown_s)
+        if left > 0:
+            return Decision(action=Action.HOLD, side=side, qty_base=0.0,
+                            reason=f"divergence {divergence:+.2f} USDT beyond ±{threshold:.2f} but cooling down {left:.1f}s",
+                            **common), memory
+        qty = abs(gap_base)
+        how = "limit first, market after {:.0f}s".format(c.max_wait_seconds) if c.use_limit_orders else "market (IOC)"
+        return Decision(action=Action.FULL, side=side, qty_base=qty, maker_first=c.use_limit_orders, taker_allowed=True,
+                        take_now=not c.use_limit_orders,
+                        reason=f"divergence {divergence:+.2f} USDT beyond ±{threshold:.2f}: {side.value.lower()} "
+                               f"{qty:.6f} to target, {how}; {trend_txt}",
+                        **common), memory
+
+
+class BaselinePolicy:
+    name = "baseline"
+
+    def __init__(self, cfg: BaselinePolicyConfig, execution: ExecutionConfig, risk: RiskConfig) -> None:
+        self.cfg = cfg
+        self.execution = execution
+        self.risk = risk
+
+    def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]:
+        c = self.cfg
+        net = view.spot_base + view.futures_base
+        gap = net - c.desired_net_delta_base
+        common = dict(ts_ms=view.ts_ms, policy=self.name, gap_base=gap, net_base=net,
+                      target_base=c.desired_net_delta_base, price=view.price, unit="base", gap=gap,
+                      base_soft=c.min_trade_base, base_hard=c.min_trade_base, effective_soft=c.min_trade_base,
+                      effective_hard=c.min_trade_base, trend_state=view.trend.state if view.trend.ready else "flat")
+        interval_ms = int(c.check_interval_s * 1000)
+        if memory.last_check_ms is not None and view.ts_ms - memory.last_check_ms < interval_ms:
+            nxt = (memory.last_check_ms + interval_ms - view.ts_ms) / 1000.0
+            return Decision(action=Action.HOLD, side=None, qty_base=0.0,
+                            reason=f"next check in {nxt:.0f}s", **common), memory
+        memory = replace(memory, last_check_ms=view.ts_ms)
+        if abs(gap) < c.min_trade_base:
+            return Decision(action=Action.HOLD, side=None, qty_base=0.0,
+                            reason=f"|gap| {abs(gap):.6f} < min trade {c.min_trade_base}", **common), memory
+        side = _side_for(gap)
+        return Decision(action=Action.FULL, side=side, qty_base=abs(gap), maker_first=False, taker_allowed=True,
+                        take_now=True, reason=f"check: |gap| {abs(gap):.6f} ≥ {c.min_trade_base}: "
+                                              f"{side.value.lower()} the full gap at market", **common), memory
+
+
+Policy = AnchorPolicy | SimplePolicy | BaselinePolicy
+
+
+def make_policy(cfg: RebalancerConfig, name: str | None = None) -> Policy:
+    name = name or cfg.policy
+    if name == "anchor":
+        return AnchorPolicy(cfg.anchor, cfg.execution, cfg.risk)
+    if name == "simple":
+        return SimplePolicy(cfg.simple, cfg.execution, cfg.risk)
+    if name == "baseline":
+        return BaselinePolicy(cfg.baseline, cfg.execution, cfg.risk)
+    raise ValueError(f"unknown policy {name!r} (expected anchor, simple or baseline)")

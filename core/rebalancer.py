@@ -1,0 +1,911 @@
+"""The orchestrator: venue events in, decisions and venue commands out, in one of three modes.
+
+The same ``Rebalancer`` runs live, on paper and in replay: it is synchronous and pure (time
+comes from event timestamps; I/O is the caller's), so a replay is deterministic and the live
+shell only moves events and commands between it and a venue.
+
+Safety is layered: the policy picks the side from the gap's sign; execution bounds every
+size by the fresh gap; the risk manager gates and clips; and here every outgoing order is
+checked once more against the mode, the trading state and the direction of the gap.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from core.config import RebalancerConfig, parse_timeframe_ms
+from core.delta import grows_gap
+from core.events import (
+    AmendOrder, BalanceUpdate, CancelAllOurs, CancelOrder, Command, ConnectionChanged, FillEvent, OrderUpdate,
+    PlaceOrder, PositionUpdate, Tick, VenueError,
+)
+from core.execution import ExecutionPlan, Phase, RebalanceExecution
+from core.fills import RecentFills
+from core.model import (
+    Action, Decision, Fill, Instrument, Leg, Mode, Order, OrderStatus, PerpTicker, Quote, Side, Trade, TradingState,
+)
+from core.policy import AnchorPolicy, BaselinePolicy, PolicyMemory, PolicyView, SimplePolicy, make_policy
+from core.risk import RiskManager
+from core.state import CockpitState, FeedHealth, FillView, LogLine, OrderView, Proposal
+from core.trend import TrendTracker
+
+EMPTY: tuple = ()
+QUOTE_COINS = ("USDT", "USDC")
+
+
+class Recorder:
+    """Where the rebalancer writes its record (the journal implements this). No-op default."""
+
+    def decision(self, decision: Decision, mode: str, outcome: str) -> None: ...
+    def proposal(self, ts_ms: int, proposal: Proposal, answer: str) -> None: ...
+    def order(self, ts_ms: int, order: Order, event: str) -> None: ...
+    def fill(self, fill: Fill) -> None: ...
+    def state(self, ts_ms: int, kind: str, value: str, reason: str) -> None: ...
+    def error(self, ts_ms: int, message: str, code: int | None = None) -> None: ...
+    def rebalance_done(self, ts_ms: int, side: Side, qty_base: float, path: str) -> None: ...
+    def tick(self, ts_ms: int) -> None: ...
+    def snapshot(self, ts_ms: int, *, spot_base: float, quote: float, futures_size: float, price: float,
+                 net_base: float, equity_quote: float, target_base: float) -> None: ...
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters the replay report and the cockpit read. Every event processed is counted."""
+
+    events: int = 0
+    decisions: int = 0  # trading decisions acted on or proposed
+    orders: int = 0
+    fills: int = 0
+    maker_fills: int = 0
+    taker_fills: int = 0
+    grid_fills: int = 0
+    volume_base: float = 0.0
+    volume_quote: float = 0.0
+    fees_quote: float = 0.0
+    slippage_quote: float = 0.0  # execution price vs mid at decision, signed cost
+    wrong_direction_orders: int = 0
+    flip_flops: int = 0
+    rebalances: int = 0
+    refused: int = 0
+    gap_time_integral: float = 0.0  # ∫|gap| dt (base·ms)
+    time_over_hard_ms: int = 0
+    time_total_ms: int = 0
+    max_abs_gap: float = 0.0
+
+
+class Rebalancer:
+    def __init__(self, cfg: RebalancerConfig, instrument: Instrument, *, symbol: str | None = None,
+                 venue_name: str = "paper", mode: Mode = Mode.SEMI, policy_name: str | None = None,
+                 client_prefix: str = "rb", maker_fee_rate: float = 0.001, taker_fee_rate: float = 0.001,
+                 recorder: Recorder | None = None, log_size: int = 300) -> None:
+        self.cfg = cfg
+        self.instrument = instrument
+        self.symbol = symbol or instrument.symbol
+        self.venue_name = venue_name
+        self.mode = mode
+        self.policy = make_policy(cfg, policy_name)
+        self.policy_name = self.policy.name
+        self.memory = PolicyMemory()
+        self.client_prefix = client_prefix
+        self.maker_fee_rate = maker_fee_rate
+        self.taker_fee_rate = taker_fee_rate
+        self.rec = recorder or Recorder()
+        if isinstance(self.policy, SimplePolicy):
+            s = cfg.simple
+            self.trend = TrendTracker(s.ema_fast_period, s.ema_slow_period, parse_timeframe_ms(s.ema_timeframe),
+                                      cfg.anchor.ema.slope_lookback_s, s.trend_threshold_pct)
+        else:
+            e = cfg.anchor.ema
+            self.trend = TrendTracker(e.fast, e.slow, parse_timeframe_ms(e.timeframe), e.slope_lookback_s,
+                                      e.trend_threshold_pct)
+        self.recent = RecentFills(int(cfg.anchor.window_s * 1000))
+        self.risk = RiskManager(cfg.risk, cfg.execution)
+        self.exec: RebalanceExecution | None = None
+        # account (floats for analytics; the venue holds the exact truth)
+        self.spot_total = 0.0
+        self.spot_free = 0.0
+        self.spot_locked = 0.0
+        self.quote_free = 0.0
+        self.quote_locked = 0.0
+        self.futures_size = 0.0
+        self.futures_entry = 0.0
+        self.mark_price: float | None = None
+        self.liq_price: float | None = None
+        self.funding_rate: float | None = None
+        self.next_funding_ms: int | None = None
+        self.upnl = 0.0
+        self.balances_ok = False
+        self.connected = False
+        # market
+        self.price: float | None = None
+        self.bid: float | None = None
+        self.ask: float | None = None
+        self.has_quotes = False
+        self.last_market_ms: int | None = None
+        self.now_ms = 0
+        # decisions and proposals
+        self.decision: Decision | None = None
+        self.proposal: Proposal | None = None
+        self._proposal_seq = 0
+        self._rebalance_seq = 0
+        self.skip_next = False
+        self._suppress_until_ms = 0
+        self._last_recorded: tuple | None = None
+        # bookkeeping
+        self.our_orders: dict[str, Order] = {}
+        self._order_filled: dict[str, Decimal] = {}
+        self._seen_exec_ids: set[str] = set()
+        self._seen_exec_order: deque[str] = deque()
+        self.recent_fills: deque[FillView] = deque(maxlen=30)
+        self.log: deque[LogLine] = deque(maxlen=log_size)
+        self.gap_history: deque[float] = deque(maxlen=120)
+        self.stats = Stats()
+        self._last_side_trade: tuple[int, Side] | None = None
+        self._dirty = True
+        self._eval_every_ms = int(cfg.evaluate_every_s * 1000)
+        self._next_eval_ms = 0
+        self._next_sample_ms = 0
+        self._next_snapshot_ms = 0
+        self._last_eval_price = 0.0
+        self._last_gap_ts: int | None = None
+        self._hard_for_stats = self._base_hard()
+        self.bad_messages = 0
+        self.feed_rtt_p50: float | None = None
+        self.feed_rtt_p99: float | None = None
+        self.rate_budget_left: int | None = None
+
+    # ------------------------------------------------------------------ derived numbers
+
+    @property
+    def spot_base(self) -> float:
+        return self.spot_total - self.cfg.spot_reserve_base
+
+    @property
+    def net_base(self) -> float:
+        return self.spot_base + self.futures_size
+
+    def target_base(self) -> float:
+        if isinstance(self.policy, SimplePolicy):
+            return self.cfg.simple.target_delta_usdt / self.price if self.price else 0.0
+        if isinstance(self.policy, BaselinePolicy):
+            return self.cfg.baseline.desired_net_delta_base
+        return self.cfg.anchor.desired_net_delta_base
+
+    def gap_base(self) -> float:
+        return self.net_base - self.target_base()
+
+    def equity_quote(self) -> float:
+        px = self.price or 0.0
+        return self.spot_total * px + self.quote_free + self.quote_locked + self.upnl
+
+    def _base_hard(self) -> float:
+        if isinstance(self.policy, AnchorPolicy):
+            return self.cfg.anchor.thresholds.hard if self.cfg.anchor.thresholds.units == "base" else float("inf")
+        if isinstance(self.policy, BaselinePolicy):
+            return self.cfg.baseline.min_trade_base
+        return float("inf")  # simple: in USDT, computed per price below
+
+    def _soft_floor_base(self) -> float:
+        """The smallest |gap| at which the policy could possibly act: below it, skip the policy."""
+        p = self.policy
+        if isinstance(p, AnchorPolicy):
+            soft, _ = p.base_thresholds(self.spot_base)
+            return soft * self.cfg.anchor.bias.min_scale
+        if isinstance(p, SimplePolicy):
+            return self.cfg.simple.rebalance_threshold_usdt / self.price if self.price else 0.0
+        return self.cfg.baseline.min_trade_base
+
+    # ------------------------------------------------------------------ logging
+
+    def _log(self, level: str, text: str) -> None:
+        self.log.append(LogLine(self.now_ms, level, text))
+
+    # ------------------------------------------------------------------ restart
+
+    def restore(self, *, last_rebalance: tuple[int, Side] | None = None,
+                trading_state: tuple[str, str] | None = None) -> None:
+        """Bring back cooldown/hysteresis memory and a kill-switch halt from the journal."""
+        if last_rebalance is not None:
+            ts, side = last_rebalance
+            self.memory = self.memory.after_trade(ts, side)
+            self._last_side_trade = (ts, side)
+        if trading_state is not None:
+            value, reason = trading_state
+            if value == TradingState.HALTED.value:
+                self.risk.halt(reason or "halted before the restart")
+                self._log("warning", f"restored HALTED state: {reason}")
+            elif value == TradingState.PAUSED.value:
+                self.risk.pause()
+
+    def warm_up(self, candles) -> None:
+        self.trend.warm_up(candles)
+        self._dirty = True
+
+    # ------------------------------------------------------------------ events
+
+    def on_event(self, ev) -> list[Command]:
+        t = type(ev)
+        if t is Trade:
+            return self.on_trade(ev.ts_ms, ev.price, ev.qty, ev.taker_side is Side.BUY)
+        if t is Quote:
+            return self.on_quote(ev.ts_ms, ev.bid, ev.ask)
+        if t is Tick:
+            return self.on_tick(ev.ts_ms)
+        if t is OrderUpdate:
+            return self._on_order(ev.ts_ms, ev.order)
+        if t is FillEvent:
+            return self._on_fill(ev.fill)
+        if t is BalanceUpdate:
+            return self._on_balances(ev)
+        if t is PositionUpdate:
+            return self._on_position(ev)
+        if t is PerpTicker:
+            self.mark_price = ev.mark_price
+            self.funding_rate = ev.funding_rate
+            self.next_funding_ms = ev.next_funding_ms or None
+            self._recompute_upnl()
+            return EMPTY
+        if t is ConnectionChanged:
+            self.stats.events += 1
+            if ev.connected != self.connected:
+                self._log("info" if ev.connected else "warning",
+                          f"venue {'connected' if ev.connected else 'DISCONNECTED'} {ev.detail}".strip())
+            self.connected = ev.connected
+            return EMPTY
+        if t is VenueError:
+            self.stats.events += 1
+            self._log("error", f"venue error{f' {ev.code}' if ev.code else ''}: {ev.message}")
+            self.rec.error(ev.ts_ms, ev.message, ev.code)
+            if ev.client_id and self.exec is not None:
+                self.exec.on_rejected_send(ev.client_id, ev.message)
+                return self._after_exec_step([])
+            return EMPTY
+        self.bad_messages += 1
+        return EMPTY
+
+    def on_trade(self, ts_ms: int, price: float, qty: float, taker_is_buy: bool) -> list[Command]:
+        """The hot path: O(1) and allocation-free while nothing needs deciding."""
+        st = self.stats
+        st.events += 1
+        last = self._last_gap_ts
+        if last is not None and ts_ms > last:
+            dt = ts_ms - last
+            g = self.net_base - self.target_base() if not isinstance(self.policy, AnchorPolicy) else (
+                self.spot_total - self.cfg.spot_reserve_base + self.futures_size - self.cfg.anchor.desired_net_delta_base)
+            ag = g if g >= 0 else -g
+            st.gap_time_integral += ag * dt
+            st.time_total_ms += dt
+            if ag >= self._hard_for_stats:
+                st.time_over_hard_ms += dt
+            if ag > st.max_abs_gap:
+                st.max_abs_gap = ag
+        self._last_gap_ts = ts_ms
+        if ts_ms > self.now_ms:
+            self.now_ms = ts_ms
+        self.price = price
+        self.last_market_ms = ts_ms
+        if not self.has_quotes:
+            self.bid = self.ask = price
+        if self.trend.on_trade(ts_ms, price, qty):
+            self._dirty = True
+        if self.exec is not None:
+            return self._drive_exec(ts_ms)
+        if self._dirty or ts_ms >= self._next_eval_ms:
+            return self.evaluate()
+        lp = self._last_eval_price
+        if (price - lp if price >= lp else lp - price) >= lp * 1e-4:
+            g = self.gap_base()
+            if (g if g >= 0 else -g) >= self._soft_floor_base():
+                return self.evaluate()
+            self._last_eval_price = price
+        return EMPTY
+
+    def on_quote(self, ts_ms: int, bid: float, ask: float) -> list[Command]:
+        self.stats.events += 1
+        if ts_ms > self.now_ms:
+            self.now_ms = ts_ms
+        self.has_quotes = True
+        self.bid, self.ask = bid, ask
+        self.last_market_ms = ts_ms
+        if self.price is None:
+            self.price = (bid + ask) * 0.5
+        if self.exec is not None:
+            return self._drive_exec(ts_ms)
+        return EMPTY
+
+    def on_tick(self, ts_ms: int) -> list[Command]:
+        self.stats.events += 1
+        if ts_ms > self.now_ms:
+            self.now_ms = ts_ms
+        if self.trend.on_time(ts_ms):
+            self._dirty = True
+        self.recent.advance(ts_ms)
+        self.rec.tick(ts_ms)
+        out: list[Command] = []
+        if ts_ms >= self._next_sample_ms:
+            self._next_sample_ms = ts_ms + 1000
+            self.gap_history.append(self.gap_base())
+            out.extend(self._check_kill_switch())
+            if ts_ms >= self._next_snapshot_ms and self.price is not None and self.balances_ok:
+                self._next_snapshot_ms = ts_ms + 10_000
+                self.rec.snapshot(ts_ms, spot_base=self.spot_total, quote=self.quote_free + self.quote_locked,
+                                  futures_size=self.futures_size, price=self.price, net_base=self.net_base,
+                                  equity_quote=self.equity_quote(), target_base=self.target_base())
+        if self.proposal is not None and self.proposal.expires_ms is not None and ts_ms >= self.proposal.expires_ms:
+            self._log("info", f"proposal #{self.proposal.proposal_id} expired (skipped)")
+            self.rec.proposal(ts_ms, self.proposal, "expired")
+            self.proposal = None
+            self._suppress_until_ms = ts_ms + int(self.cfg.risk.cooldown_s * 1000)
+        if self.exec is not None:
+            out.extend(self._drive_exec(ts_ms))
+            return out
+        if self.price is not None and (self._dirty or ts_ms >= self._next_eval_ms):
+            out.extend(self.evaluate())
+        return out
+
+    # -- account events
+
+    def _on_balances(self, ev: BalanceUpdate) -> list[Command]:
+        self.stats.events += 1
+        ins = self.instrument
+        for b in ev.balances:
+            if b.coin == ins.base:
+                self.spot_free, self.spot_locked = float(b.free), float(b.locked)
+                self.spot_total = self.spot_free + self.spot_locked
+            elif b.coin == ins.quote:
+                self.quote_free, self.quote_locked = float(b.free), float(b.locked)
+        if not self.balances_ok:
+            self._log("info", f"balances confirmed: {self.spot_total:.6f} {ins.base}, {self.quote_free + self.quote_locked:,.2f} {ins.quote}")
+        self.balances_ok = True
+        self._dirty = True
+        return EMPTY
+
+    def _on_position(self, ev: PositionUpdate) -> list[Command]:
+        self.stats.events += 1
+        p = ev.position
+        self.futures_size = float(p.size)
+        self.futures_entry = float(p.entry_price)
+        if p.mark_price:
+            self.mark_price = float(p.mark_price)
+        self.liq_price = float(p.liq_price) if p.liq_price else None
+        self._recompute_upnl(float(p.unrealised_pnl) if p.unrealised_pnl else None)
+        self._dirty = True
+        return EMPTY
+
+    def _recompute_upnl(self, given: float | None = None) -> None:
+        if given is not None:
+            self.upnl = given
+            return
+        mark = self.mark_price or self.price
+        if mark and self.futures_entry:
+            self.upnl = self.futures_size * (mark - self.futures_entry)
+
+    def _on_order(self, ts_ms: int, order: Order) -> list[Command]:
+        self.stats.events += 1
+        if order.leg is not Leg.SPOT or not order.client_id.startswith(self.client_prefix):
+            return EMPTY
+        prev = self.our_orders.get(order.client_id)
+        event = order.status.value
+        if prev is None or prev.status != order.status or prev.filled_qty != order.filled_qty:
+            self.rec.order(ts_ms, order, event)
+        # apply the filled increment to our spot estimate now; the balance push confirms it
+        before = self._order_filled.get(order.client_id, Decimal(0))
+        if order.filled_qty > before:
+            inc = float(order.filled_qty - before)
+            self.spot_total += inc if order.side is Side.BUY else -inc
+            self._order_filled[order.client_id] = order.filled_qty
+            self._dirty = True
+        if order.status.is_open:
+            self.our_orders[order.client_id] = order
+        else:
+            self.our_orders.pop(order.client_id, None)
+            self._order_filled.pop(order.client_id, None)
+            if order.status is OrderStatus.REJECTED:
+                self._log("warning", f"order {order.client_id} rejected: {order.reject_reason}")
+        if self.exec is not None:
+            cmds = self.exec.on_order(order, ts_ms, *self._touch())
+            return self._after_exec_step(cmds)
+        return EMPTY
+
+    def _on_fill(self, fill: Fill) -> list[Command]:
+        self.stats.events += 1
+        if fill.exec_id in self._seen_exec_ids:
+            return EMPTY  # duplicate push (reconnect replay, REST backfill)
+        self._seen_exec_ids.add(fill.exec_id)
+        self._seen_exec_order.append(fill.exec_id)
+        if len(self._seen_exec_order) > 50_000:
+            self._seen_exec_ids.discard(self._seen_exec_order.popleft())
+        self.rec.fill(fill)
+        st = self.stats
+        price = float(fill.price)
+        qty = float(fill.qty)
+        if fill.leg is Leg.LINEAR:
+            # grid / other futures fills: move the futures estimate and feed the anchors
+            st.grid_fills += 1
+            self.futures_size += qty if fill.side is Side.BUY else -qty
+            self.recent.add(fill.ts_ms, fill.side, qty, price)
+            self._dirty = True
+            return EMPTY
+        ours = fill.client_id.startswith(self.client_prefix) if fill.client_id else False
+        fee_quote = float(fill.fee) * (price if fill.fee_coin not in QUOTE_COINS else 1.0)
+        if fill.fee_coin and fill.fee_coin not in QUOTE_COINS and fill.fee_coin == self.instrument.base:
+            self.spot_total -= float(fill.fee)  # buy fee paid in base
+        if not ours:
+            # a spot fill of someone else's order (manual trading) changes the wallet too
+            if fill.client_id == "" or not fill.client_id.startswith(self.client_prefix):
+                self.spot_total += qty if fill.side is Side.BUY else -qty
+            self.recent.add(fill.ts_ms, fill.side, qty, price)
+            self._dirty = True
+            return EMPTY
+        st.fills += 1
+        if fill.is_maker:
+            st.maker_fills += 1
+        else:
+            st.taker_fills += 1
+        st.volume_base += qty
+        st.volume_quote += qty * price
+        st.fees_quote += fee_quote
+        self.risk.on_fill(fill.ts_ms, qty * price)
+        self.recent.add(fill.ts_ms, fill.side, qty, price)
+        self.recent_fills.appendleft(FillView(fill.ts_ms, fill.side, str(fill.price), str(fill.qty), str(fill.fee),
+                                              fill.fee_coin, fill.is_maker, fill.source))
+        self._log("trade", f"fill {fill.side.value} {fill.qty} @ {fill.price} ({'maker' if fill.is_maker else 'taker'}, fee {fill.fee} {fill.fee_coin})")
+        if self.exec is not None:
+            ref = self.exec.plan.decision.price
+            if ref:
+                # cost vs the price at decision: positive = paid up (buy above / sell below)
+                st.slippage_quote += (price - ref) * qty if fill.side is Side.BUY else (ref - price) * qty
+            self.exec.on_fill(fill.qty, fill.price, fee_quote, fill.is_maker)
+        self._dirty = True
+        return EMPTY
+
+    # ------------------------------------------------------------------ deciding
+
+    def _view(self) -> PolicyView:
+        return PolicyView(ts_ms=self.now_ms, price=self.price or 0.0, spot_base=self.spot_base,
+                          futures_base=self.futures_size, trend=self.trend.view(),
+                          buy_vwap=self.recent.buy_vwap, sell_vwap=self.recent.sell_vwap)
+
+    def evaluate(self) -> list[Command]:
+        """Run the policy now and act on its decision according to the mode."""
+        now = self.now_ms
+        self._dirty = False
+        self._next_eval_ms = now + self._eval_every_ms
+        if self.price is None:
+            return EMPTY
+        self._last_eval_price = self.price
+        self.recent.advance(now)
+        decision, self.memory = self.policy.decide(self._view(), self.memory)
+        self.decision = decision
+        if decision.unit == "usdt":
+            self._hard_for_stats = decision.base_hard / decision.price if decision.price else float("inf")
+        else:
+            self._hard_for_stats = decision.base_hard
+        if not decision.trades:
+            if self.proposal is not None and not self.proposal.forced:
+                self.rec.proposal(now, self.proposal, "withdrawn: no longer needed")
+                self._log("info", f"proposal #{self.proposal.proposal_id} withdrawn: {decision.reason}")
+                self.proposal = None
+            self._record_decision(decision, "held")
+            return EMPTY
+        if now < self._suppress_until_ms:
+            return EMPTY
+        if self.mode is Mode.WATCH:
+            self._record_decision(decision, "watch: shown only")
+            return EMPTY
+        refusal = self._gate(now)
+        if refusal:
+            self.stats.refused += 1
+            self._record_decision(decision, f"refused: {refusal}")
+            return EMPTY
+        if self.mode is Mode.SEMI:
+            self._propose(decision)
+            return EMPTY
+        if self.skip_next:
+            self.skip_next = False
+            self._log("info", f"skipped as asked: {decision.action.value} {decision.side.value if decision.side else ''}")
+            self._record_decision(decision, "skipped by the user")
+            self._suppress_until_ms = now + int(self.cfg.risk.cooldown_s * 1000)
+            return EMPTY
+        return self._start(decision, price_limit=None, path=self._path_of(decision))
+
+    def _gate(self, now: int) -> str | None:
+        return self.risk.gate(now, last_market_ms=self.last_market_ms, connected=self.connected,
+                              balances_ok=self.balances_ok)
+
+    def _path_of(self, d: Decision) -> str:
+        if d.policy == "anchor":
+            return "hard" if d.action is Action.FULL else "soft"
+        return d.policy
+
+    def _record_decision(self, d: Decision, outcome: str) -> None:
+        key = (d.action, d.side, outcome.split(":")[0])
+        if key != self._last_recorded:
+            self._last_recorded = key
+            self.rec.decision(d, self.mode.value, outcome)
+
+    def _touch(self) -> tuple[float, float]:
+        p = self.price or 0.0
+        return (self.bid if self.bid is not None else p), (self.ask if self.ask is not None else p)
+
+    def _price_limit(self, side: Side) -> Decimal:
+        bid, ask = self._touch()
+        cap = self.cfg.execution.slippage_cap_bps / 1e4
+        raw = ask * (1 + cap) if side is Side.BUY else bid * (1 - cap)
+        return self.instrument.round_price(raw, side, passive=True)
+
+    def _maker_wait_s(self, d: Decision, path: str) -> float:
+        ex = self.cfg.execution
+        if path == "hard":
+            return ex.hard_maker_wait_s
+        return ex.max_chase_s
+
+    # -- starting a rebalance
+
+    def _start(self, d: Decision, *, price_limit: Decimal | None, path: str, forced: bool = False) -> list[Command]:
+        now = self.now_ms
+        assert d.side is not None
+        sized = self.risk.size(now, d.qty_base, self.price or d.price)
+        if sized.refused:
+            self.stats.refused += 1
+            self._log("warning", f"not sent: {sized.refused}")
+            self._record_decision(d, f"refused: {sized.refused}")
+            return EMPTY
+        qty = self.instrument.round_qty(sized.qty)
+        if sized.note:
+            self._log("info", f"size {sized.note}")
+        self._rebalance_seq += 1
+        maker_first = d.maker_first and not d.take_now and not forced
+        plan = ExecutionPlan(rebalance_id=self._rebalance_seq, side=d.side, qty=qty, decision=d,
+                             maker_first=maker_first, taker_allowed=d.taker_allowed or forced,
+                             maker_wait_s=self._maker_wait_s(d, path), price_limit=price_limit,
+                             path="forced" if forced else path)
+        self.exec = RebalanceExecution(plan, self.instrument, self.cfg.execution, self._order_prefix(),
+                                       now, self.gap_base)
+        self.stats.decisions += 1
+        self._record_decision(d, "executed" if not forced else "forced")
+        self._log("trade", f"rebalance #{plan.rebalance_id}: {d.side.value} {qty} ({plan.path}, "
+                           f"{'maker first' if maker_first else 'taker'}) — {d.reason}")
+        cmds = self.exec.start(now, *self._touch())
+        return self._after_exec_step(cmds)
+
+    def _order_prefix(self) -> str:
+        return f"{self.client_prefix}"
+
+    def _drive_exec(self, now: int) -> list[Command]:
+        ex = self.exec
+        assert ex is not None
+        cmds: list[Command] = []
+        if ex.phase is Phase.MAKER and ex.plan.path == "soft" and ex.plan.taker_allowed:
+            # the gap worsened past hard while we were resting a soft maker order: take now
+            if self.decision is not None and self._dirty:
+                d, self.memory = self.policy.decide(self._view(), self.memory)
+                self.decision = d
+                self._dirty = False
+                if d.action is Action.FULL and d.side is ex.plan.side:
+                    cmds = ex.escalate(now, *self._touch(), "gap worsened past hard")
+                    return self._after_exec_step(cmds)
+        cmds = ex.on_time(now, *self._touch())
+        return self._after_exec_step(cmds) if cmds or ex.done else EMPTY
+
+    def _after_exec_step(self, cmds: list[Command]) -> list[Command]:
+        ex = self.exec
+        out = self._screen(cmds)
+        if ex is not None and ex.done:
+            self._finish_exec(ex)
+        return out
+
+    def _finish_exec(self, ex: RebalanceExecution) -> None:
+        now = self.now_ms
+        self.exec = None
+        filled = float(ex.filled)
+        side = ex.plan.side
+        self._log("trade" if filled else "info",
+                  f"rebalance #{ex.plan.rebalance_id} done: {ex.outcome} (filled {ex.filled} of {ex.plan.qty}, "
+                  f"{ex.chase_count} chases)")
+        if filled > 0:
+            self.stats.rebalances += 1
+            if self._last_side_trade is not None:
+                last_ts, last_side = self._last_side_trade
+                if last_side is not side and now - last_ts < self.cfg.risk.hysteresis_window_s * 1000:
+                    self.stats.flip_flops += 1
+            self._last_side_trade = (now, side)
+            self.memory = self.memory.after_trade(now, side)
+            self.rec.rebalance_done(now, side, filled, ex.plan.path)
+        else:
+            # nothing filled: don't hammer — wait a cooldown before trying again
+            self._suppress_until_ms = now + int(self.cfg.risk.cooldown_s * 1000)
+        self._dirty = True
+
+    def _screen(self, cmds: list[Command]) -> list[Command]:
+        """The last check before anything leaves: mode, state, direction, one order at a time."""
+        if not cmds:
+            return EMPTY if not cmds else cmds
+        out: list[Command] = []
+        now = self.now_ms
+        for c in cmds:
+            if type(c) is PlaceOrder:
+                req = c.request
+                refusal = None
+                if self.mode is Mode.WATCH:
+                    refusal = "watch mode"
+                elif self.risk.state is not TradingState.ACTIVE:
+                    refusal = f"trading {self.risk.state.value}"
+                elif grows_gap(self.gap_base(), req.side, float(req.qty)):
+                    self.stats.wrong_direction_orders += 1
+                    refusal = "would grow the gap"
+                else:
+                    gate = self._gate(now)
+                    if gate:
+                        refusal = gate
+                if refusal:
+                    self._log("warning", f"order {req.client_id} not sent: {refusal}")
+                    if self.exec is not None:
+                        self.exec.on_rejected_send(req.client_id, refusal)
+                    continue
+                self.risk.on_order_sent(now)
+                self.stats.orders += 1
+                self.our_orders[req.client_id] = Order(
+                    client_id=req.client_id, order_id="", symbol=req.symbol, side=req.side, qty=req.qty,
+                    price=req.price, tif=req.tif, status=OrderStatus.NEW, created_ms=now, updated_ms=now)
+            out.append(c)
+        return out
+
+    # -- proposals (semi)
+
+    def _propose(self, d: Decision, *, forced: bool = False) -> None:
+        p = self.proposal
+        if p is not None and not forced and p.side is d.side and p.decision.action is d.action:
+            # same idea still pending: keep its id (the trader may be about to press a), refresh numbers
+            self.proposal = replace(p, decision=d, qty=str(self.instrument.round_qty(self.risk.size(self.now_ms, d.qty_base, d.price).qty)))
+            return
+        self.proposal = self._make_proposal(d, forced=forced)
+        if self.proposal is not None:
+            self.stats.decisions += 1
+            self._record_decision(d, "proposed")
+            self._log("trade", f"PROPOSAL #{self.proposal.proposal_id}: {d.side.value} {self.proposal.qty} "
+                               f"(limit {self.proposal.price_limit}) — press a to approve, s to skip")
+
+    def _make_proposal(self, d: Decision, *, forced: bool) -> Proposal | None:
+        if d.side is None:
+            return None
+        now = self.now_ms
+        sized = self.risk.size(now, d.qty_base, d.price)
+        qty = self.instrument.round_qty(sized.qty) if not sized.refused else Decimal(0)
+        self._proposal_seq += 1
+        taker = d.take_now or not d.maker_first or forced
+        fee_rate = self.taker_fee_rate if taker else self.maker_fee_rate
+        expires = None
+        if d.action is Action.PARTIAL and not forced:
+            expires = now + int(self.cfg.proposal_ttl_s * 1000)
+        return Proposal(proposal_id=self._proposal_seq, decision=d, side=d.side, qty=str(qty),
+                        price_limit=str(self._price_limit(d.side)), created_ms=now, expires_ms=expires,
+                        expected_fee_quote=float(qty) * d.price * fee_rate,
+                        net_after_base=self.net_base + d.side.sign * float(qty), forced=forced)
+
+    # ------------------------------------------------------------------ the trader's commands
+
+    def approve(self) -> list[Command]:
+        p = self.proposal
+        if self.mode is not Mode.SEMI or p is None:
+            self._log("info", "nothing to approve" if p is None else f"approve refused in {self.mode.value} mode")
+            return EMPTY
+        refusal = self._gate(self.now_ms)
+        if refusal:
+            self._log("warning", f"approve refused: {refusal}")
+            return EMPTY
+        if self.exec is not None:
+            self._log("info", "a rebalance is already working")
+            return EMPTY
+        if p.forced:
+            self.proposal = None
+            self.rec.proposal(self.now_ms, p, "approved")
+            return self._start(p.decision, price_limit=Decimal(p.price_limit), path="forced", forced=True)
+        fresh, self.memory = self.policy.decide(self._view(), self.memory)
+        self.decision = fresh
+        limit = Decimal(p.price_limit)
+        bid, ask = self._touch()
+        beyond = (p.side is Side.BUY and ask > float(limit)) or (p.side is Side.SELL and bid < float(limit))
+        if not fresh.trades or fresh.side is not p.side or beyond:
+            why = "price moved past its limit" if beyond else (
+                "no longer needed" if not fresh.trades else "side changed")
+            self.rec.proposal(self.now_ms, p, f"stale: {why}")
+            self._log("warning", f"proposal #{p.proposal_id} is stale ({why}): re-computed, nothing sent")
+            self.proposal = None
+            if fresh.trades:
+                self._propose(fresh)
+            return EMPTY
+        self.proposal = None
+        self.rec.proposal(self.now_ms, p, "approved")
+        # the approval covers this trade's chase and escalation up to the limit it showed,
+        # and never more than the size it showed
+        d = replace(fresh, qty_base=min(fresh.qty_base, float(p.qty)))
+        return self._start(d, price_limit=limit, path=self._path_of(d))
+
+    def skip(self) -> list[Command]:
+        if self.mode is Mode.SEMI and self.proposal is not None:
+            p = self.proposal
+            self.proposal = None
+            self.rec.proposal(self.now_ms, p, "skipped")
+            self._log("info", f"proposal #{p.proposal_id} skipped")
+            self._suppress_until_ms = self.now_ms + int(self.cfg.risk.cooldown_s * 1000)
+        elif self.mode is Mode.AUTO:
+            self.skip_next = True
+            self._log("info", "the next decision will be skipped")
+        else:
+            self._log("info", "nothing to skip")
+        return EMPTY
+
+    def preview_force(self) -> Proposal | None:
+        """What ``force`` would send now: the full gap, taker, within the slippage cap."""
+        if self.price is None:
+            return None
+        g = self.gap_base()
+        qty = self.instrument.round_qty(abs(g))
+        if qty <= 0:
+            return None
+        side = Side.SELL if g > 0 else Side.BUY
+        d = Decision(ts_ms=self.now_ms, policy=self.policy_name, action=Action.FULL, side=side, qty_base=abs(g),
+                     gap_base=g, net_base=self.net_base, target_base=self.target_base(), price=self.price,
+                     maker_first=False, taker_allowed=True, take_now=True,
+                     reason=f"forced by the user: {side.value.lower()} the full gap {abs(g):.6f} now (taker, capped)")
+        return self._make_proposal(d, forced=True)
+
+    def force(self) -> list[Command]:
+        if self.mode is Mode.WATCH:
+            self._log("warning", "force refused: watch mode never trades")
+            return EMPTY
+        if self.exec is not None:
+            self._log("info", "a rebalance is already working")
+            return EMPTY
+        refusal = self._gate(self.now_ms)
+        if refusal:
+            self._log("warning", f"force refused: {refusal}")
+            return EMPTY
+        p = self.preview_force()
+        if p is None:
+            self._log("info", "force: already at target")
+            return EMPTY
+        self.proposal = None
+        return self._start(p.decision, price_limit=Decimal(p.price_limit), path="forced", forced=True)
+
+    def toggle_pause(self) -> list[Command]:
+        if self.risk.state is TradingState.PAUSED:
+            self.risk.resume()
+            self._state_changed("resumed by the user")
+            return EMPTY
+        if self.risk.state is TradingState.ACTIVE:
+            self.risk.pause()
+            self._state_changed("paused by the user")
+            return self._abort_exec("paused")
+        self._log("warning", "HALTED: re-arm first (r)")
+        return EMPTY
+
+    def set_mode(self, mode: Mode) -> list[Command]:
+        if mode is self.mode:
+            return EMPTY
+        old = self.mode
+        self.mode = mode
+        self.rec.state(self.now_ms, "mode", mode.value, f"from {old.value}")
+        self._log("info", f"mode {old.value.upper()} → {mode.value.upper()}")
+        out: list[Command] = []
+        if mode is not Mode.SEMI and self.proposal is not None:
+            self.rec.proposal(self.now_ms, self.proposal, f"dropped: mode {mode.value}")
+            self.proposal = None
+        if mode is Mode.WATCH:
+            out.extend(self._abort_exec("watch mode"))
+        self._dirty = True
+        return out
+
+    def kill(self, reason: str = "kill switch pressed by the user") -> list[Command]:
+        self.risk.halt(reason)
+        self._state_changed(reason)
+        if self.proposal is not None:
+            self.rec.proposal(self.now_ms, self.proposal, "dropped: halted")
+            self.proposal = None
+        if self.exec is not None:
+            ex = self.exec
+            ex.abort(self.now_ms, "halted")
+            self.exec = None
+            self._log("warning", f"rebalance #{ex.plan.rebalance_id} aborted: halted")
+        return [CancelAllOurs(reason=reason)]
+
+    def rearm(self) -> list[Command]:
+        if self.risk.state is not TradingState.HALTED:
+            return EMPTY
+        self.risk.rearm()
+        self._state_changed("re-armed by the user")
+        self._dirty = True
+        return EMPTY
+
+    def cancel_pending(self) -> list[Command]:
+        if self.exec is None:
+            if self.our_orders:
+                return [CancelOrder(cid, reason="cancelled by the user") for cid in list(self.our_orders)]
+            self._log("info", "no pending order")
+            return EMPTY
+        return self._abort_exec("cancelled by the user")
+
+    def _abort_exec(self, why: str) -> list[Command]:
+        if self.exec is None:
+            return EMPTY
+        cmds = self.exec.abort(self.now_ms, why)
+        return self._after_exec_step(cmds)
+
+    def _state_changed(self, reason: str) -> None:
+        st = self.risk.state
+        self.rec.state(self.now_ms, "trading_state", st.value, reason)
+        self._log("warning" if st is not TradingState.ACTIVE else "info", f"{st.value}: {reason}")
+
+    def _check_kill_switch(self) -> list[Command]:
+        if self.price is None or not self.balances_ok:
+            return EMPTY
+        why = self.risk.on_equity(self.equity_quote())
+        if why:
+            return self.kill(why)
+        return EMPTY
+
+    # ------------------------------------------------------------------ the cockpit's view
+
+    def snapshot(self, now_ms: int | None = None, *, connected: bool | None = None) -> CockpitState:
+        now = self.now_ms if now_ms is None else now_ms
+        d = self.decision
+        ex = self.exec
+        orders = tuple(
+            OrderView(client_id=o.client_id, side=o.side, tif=o.tif.value, price=str(o.price), qty=str(o.qty),
+                      filled=str(o.filled_qty), status=o.status.value,
+                      age_s=max(0.0, (now - o.created_ms) / 1000.0) if o.created_ms else 0.0,
+                      chase_count=ex.chase_count if ex is not None else 0)
+            for o in self.our_orders.values())
+        prog = ex.escalation_progress(now) if ex is not None else None
+        mark = self.mark_price or self.price
+        liq_dist = None
+        if self.liq_price and mark:
+            liq_dist = abs(self.liq_price - mark) / mark * 100.0
+        chart = list(self.trend.chart)[-120:]
+        cooldown_left = 0.0
+        if self.memory.last_trade_ms is not None:
+            cooldown_left = max(0.0, self.cfg.risk.cooldown_s - (now - self.memory.last_trade_ms) / 1000.0)
+        hyst = ""
+        if self._last_side_trade is not None:
+            ts, side = self._last_side_trade
+            left = self.cfg.risk.hysteresis_window_s - (now - ts) / 1000.0
+            if left > 0:
+                hyst = f"{side.opposite.value} needs soft×{1 + self.cfg.risk.hysteresis_pct:.2f} for {left:.0f}s"
+        tv = self.trend.view()
+        age = (now - self.last_market_ms) if self.last_market_ms is not None else None
+        eq = self.equity_quote()
+        return CockpitState(
+            ts_ms=now, symbol=self.symbol, venue=self.venue_name, policy=self.policy_name, mode=self.mode,
+            trading_state=self.risk.state, halt_reason=self.risk.halt_reason,
+            connected=self.connected if connected is None else connected,
+            price=self.price, bid=self.bid if self.has_quotes else None, ask=self.ask if self.has_quotes else None,
+            spot_free=self.spot_free, spot_locked=self.spot_locked, spot_reserve=self.cfg.spot_reserve_base,
+            quote_free=self.quote_free, quote_locked=self.quote_locked,
+            futures_size=self.futures_size, futures_entry=self.futures_entry, mark_price=mark,
+            unrealised_pnl=self.upnl, liq_price=self.liq_price, liq_distance_pct=liq_dist,
+            funding_rate=self.funding_rate, next_funding_ms=self.next_funding_ms,
+            net_base=self.net_base, net_quote=self.net_base * (self.price or 0.0), target_base=self.target_base(),
+            gap_base=self.gap_base(),
+            effective_soft=d.effective_soft if d else 0.0, effective_hard=d.effective_hard if d else 0.0,
+            threshold_unit=d.unit if d else "base", gap_in_unit=d.gap if d else 0.0,
+            gap_history=tuple(self.gap_history), decision=d,
+            ema_fast=tv.ema_fast, ema_slow=tv.ema_slow, slope_pct=tv.slope_pct, trend_state=tv.state if tv.ready else "warming up",
+            trend_signal=tv.signal,
+            price_history=tuple(c[1] for c in chart), ema_fast_history=tuple(c[2] for c in chart),
+            ema_slow_history=tuple(c[3] for c in chart),
+            buy_vwap=self.recent.buy_vwap, sell_vwap=self.recent.sell_vwap,
+            anchor_window_s=self.cfg.anchor.window_s, buy_fill_count=self.recent.buy_count,
+            sell_fill_count=self.recent.sell_count, fill_imbalance_base=self.recent.imbalance_base,
+            orders=orders, escalation_progress=prog[0] if prog else None,
+            escalation_left_s=prog[1] if prog else None,
+            recent_fills=tuple(self.recent_fills), proposal=self.proposal, cooldown_left_s=cooldown_left,
+            hysteresis_note=hyst, equity_quote=eq, peak_equity_quote=self.risk.peak_equity or eq,
+            drawdown_pct=self.risk.drawdown_pct, log=tuple(self.log),
+            feed=FeedHealth(data_age_ms=age, rtt_p50_ms=self.feed_rtt_p50, rtt_p99_ms=self.feed_rtt_p99,
+                            rate_budget_left=self.rate_budget_left, events_total=self.stats.events,
+                            bad_messages=self.bad_messages),
+        )

@@ -1,0 +1,195 @@
+"""EMA trend from candle closes: fast/slow EMAs, slope, trend state and a signal in [-1, +1].
+
+Candles are aggregated from trades at the configured timeframe; the EMAs move only when a
+candle closes (a forming candle would make the trend flicker tick by tick). The per-trade work
+is a comparison and a min/max, so it stays O(1) on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from core.model import Candle
+
+MAX_FILLED_GAP_CANDLES = 1_000
+"""A quiet market still closes candles (carrying the last close); a longer gap than this many
+candles (a feed outage) is not back-filled candle by candle."""
+
+
+def clamp(x: float, lo: float = -1.0, hi: float = 1.0) -> float:
+    return lo if x < lo else hi if x > hi else x
+
+
+@dataclass(frozen=True, slots=True)
+class TrendView:
+    ready: bool
+    ema_fast: float | None
+    ema_slow: float | None
+    spread_pct: float
+    slope_pct: float
+    state: str  # "up" | "down" | "flat"
+    signal: float  # [-1, +1]
+
+
+FLAT = TrendView(False, None, None, 0.0, 0.0, "flat", 0.0)
+
+
+class CandleBuilder:
+    """Builds fixed-length candles from trades; returns closed candles as they complete."""
+
+    __slots__ = ("interval_ms", "start", "open", "high", "low", "close", "volume")
+
+    def __init__(self, interval_ms: int) -> None:
+        self.interval_ms = int(interval_ms)
+        self.start = -1
+
+    def on_trade(self, ts_ms: int, price: float, qty: float = 0.0) -> list[Candle] | None:
+        """Add a trade; returns the candles this trade closed (None when none closed)."""
+        if self.start >= 0 and ts_ms < self.start + self.interval_ms:
+            if price > self.high:
+                self.high = price
+            elif price < self.low:
+                self.low = price
+            self.close = price
+            self.volume += qty
+            return None
+        closed = self.roll(ts_ms)
+        self.start = ts_ms - ts_ms % self.interval_ms
+        self.open = self.high = self.low = self.close = price
+        self.volume = qty
+        return closed
+
+    def roll(self, now_ms: int) -> list[Candle] | None:
+        """Close the forming candle (and empty candles after it) once ``now_ms`` passed them."""
+        if self.start < 0 or now_ms < self.start + self.interval_ms:
+            return None
+        iv = self.interval_ms
+        out = [Candle(self.start, iv, self.open, self.high, self.low, self.close, self.volume)]
+        nxt = self.start + iv
+        last = self.close
+        n_empty = min((now_ms - nxt) // iv, MAX_FILLED_GAP_CANDLES)
+        for i in range(n_empty):
+            out.append(Candle(nxt + i * iv, iv, last, last, last, last, 0.0))
+        # the next candle starts empty at the current bucket, carrying the last close
+        self.start = now_ms - now_ms % iv
+        self.open = self.high = self.low = self.close = last
+        self.volume = 0.0
+        return out
+
+
+class TrendTracker:
+    """Fast and slow EMA on candle closes, slope of the fast EMA over a lookback, and the
+    trend signal the policies read."""
+
+    def __init__(self, fast: int, slow: int, timeframe_ms: int, slope_lookback_s: float,
+                 threshold_pct: float, history: int = 240) -> None:
+        if fast <= 0 or slow <= 0 or fast >= slow:
+            raise ValueError("EMA periods must be positive with fast < slow")
+        self.fast, self.slow = fast, slow
+        self.alpha_fast = 2.0 / (fast + 1)
+        self.alpha_slow = 2.0 / (slow + 1)
+        self.timeframe_ms = int(timeframe_ms)
+        self.slope_lookback_ms = int(slope_lookback_s * 1000)
+        self.threshold_pct = threshold_pct
+        self.builder = CandleBuilder(timeframe_ms)
+        self.ema_fast: float | None = None
+        self.ema_slow: float | None = None
+        self.candles_seen = 0
+        keep = max(2, self.slope_lookback_ms // self.timeframe_ms + 2)
+        self._fast_hist: deque[tuple[int, float]] = deque(maxlen=keep)
+        # bounded chart history for the cockpit: (candle end, close, fast, slow)
+        self.chart: deque[tuple[int, float, float, float]] = deque(maxlen=history)
+        self._view = FLAT
+        self.version = 0  # bumps on every EMA update: cheap change detection for callers
+
+    # -- input
+
+    def on_trade(self, ts_ms: int, price: float, qty: float = 0.0) -> bool:
+        closed = self.builder.on_trade(ts_ms, price, qty)
+        if closed is None:
+            return False
+        for c in closed:
+            self._on_close(c)
+        return True
+
+    def on_time(self, now_ms: int) -> bool:
+        closed = self.builder.roll(now_ms)
+        if closed is None:
+            return False
+        for c in closed:
+            self._on_close(c)
+        return True
+
+    def warm_up(self, candles: list[Candle] | tuple[Candle, ...]) -> None:
+        """Seed the EMAs from closed historical candles (oldest first)."""
+        for c in candles:
+            self._on_close(c)
+
+    def _on_close(self, c: Candle) -> None:
+        px = c.close
+        if self.ema_fast is None:
+            self.ema_fast = self.ema_slow = px
+        else:
+            self.ema_fast += self.alpha_fast * (px - self.ema_fast)
+            self.ema_slow += self.alpha_slow * (px - self.ema_slow)
+        self.candles_seen += 1
+        end = c.start_ms + c.interval_ms
+        self._fast_hist.append((end, self.ema_fast))
+        self.chart.append((end, px, self.ema_fast, self.ema_slow))
+        self._view = self._compute(end)
+        self.version += 1
+
+    # -- output
+
+    @property
+    def ready(self) -> bool:
+        return self.candles_seen >= self.slow
+
+    def view(self) -> TrendView:
+        return self._view
+
+    def _compute(self, now_ms: int) -> TrendView:
+        fast, slow = self.ema_fast, self.ema_slow
+        assert fast is not None and slow is not None
+        spread_pct = (fast / slow - 1.0) * 100.0 if slow else 0.0
+        slope_pct = 0.0
+        target = now_ms - self.slope_lookback_ms
+        past = None
+        for ts, v in self._fast_hist:  # bounded: lookback / timeframe + 2 items
+            if ts <= target:
+                past = v
+            else:
+                break
+        if past is None and self._fast_hist:
+            past = self._fast_hist[0][1]
+        if past:
+            slope_pct = (fast / past - 1.0) * 100.0
+        ready = self.ready
+        thr = self.threshold_pct
+        if not ready:
+            return TrendView(False, fast, slow, spread_pct, slope_pct, "flat", 0.0)
+        state = "up" if spread_pct >= thr else "down" if spread_pct <= -thr else "flat"
+        signal = trend_signal(spread_pct, slope_pct, thr)
+        return TrendView(True, fast, slow, spread_pct, slope_pct, state, signal)
+
+
+def trend_signal(spread_pct: float, slope_pct: float, threshold_pct: float) -> float:
+    """Half the EMA spread, half the fast-EMA slope, each measured in thresholds and clamped:
+    +1 is a clear uptrend that is still rising, -1 the mirror, 0 no trend."""
+    s = clamp(spread_pct / threshold_pct)
+    k = clamp(slope_pct / threshold_pct)
+    return clamp(0.5 * s + 0.5 * k)
+
+
+def trend_from_emas(ema_fast: float, ema_slow: float, threshold_pct: float, slope_pct: float | None = None) -> TrendView:
+    """A trend view from given EMA values (the what-if CLI). Without a slope, the spread alone
+    sets the signal."""
+    spread_pct = (ema_fast / ema_slow - 1.0) * 100.0
+    state = "up" if spread_pct >= threshold_pct else "down" if spread_pct <= -threshold_pct else "flat"
+    if slope_pct is None:
+        signal = clamp(spread_pct / threshold_pct)
+        slope_pct = 0.0
+    else:
+        signal = trend_signal(spread_pct, slope_pct, threshold_pct)
+    return TrendView(True, ema_fast, ema_slow, spread_pct, slope_pct, state, signal)

@@ -1,0 +1,61 @@
+"""The what-if answer: which decision the configured policy makes for a hand-given snapshot.
+
+This is how a trader tunes thresholds before risking money: no venue, no clock, no state.
+"""
+
+from __future__ import annotations
+
+from core.config import AppConfig
+from core.delta import spot_exposure
+from core.model import Decision
+from core.policy import PolicyMemory, PolicyView, make_policy
+from core.trend import FLAT, trend_from_emas
+
+
+def what_if(cfg: AppConfig, *, spot_base: float, futures_base: float, price: float,
+            ema_fast: float | None = None, ema_slow: float | None = None, slope_pct: float | None = None,
+            buy_vwap: float | None = None, sell_vwap: float | None = None, policy: str | None = None,
+            ts_ms: int = 0) -> Decision:
+    if price <= 0:
+        raise ValueError("price must be > 0")
+    if (ema_fast is None) != (ema_slow is None):
+        raise ValueError("give both --ema-fast and --ema-slow, or neither")
+    if (ema_fast is not None and ema_fast <= 0) or (ema_slow is not None and ema_slow <= 0):
+        raise ValueError("EMA values must be > 0")
+    r = cfg.rebalancer
+    name = policy or r.policy
+    threshold_pct = r.simple.trend_threshold_pct if name == "simple" else r.anchor.ema.trend_threshold_pct
+    trend = FLAT
+    if ema_fast is not None and ema_slow is not None:
+        trend = trend_from_emas(ema_fast, ema_slow, threshold_pct, slope_pct)
+    view = PolicyView(ts_ms=ts_ms, price=price, spot_base=spot_exposure(spot_base, r.spot_reserve_base),
+                      futures_base=futures_base, trend=trend, buy_vwap=buy_vwap, sell_vwap=sell_vwap)
+    decision, _ = make_policy(r, name).decide(view, PolicyMemory())
+    return decision
+
+
+def format_decision(d: Decision) -> str:
+    """A short human report of a decision and why."""
+    u = "USDT" if d.unit == "usdt" else "base"
+    lines = [
+        f"policy          {d.policy}",
+        f"action          {d.action.value.upper()}" + (f"  {d.side.value.upper()} {d.qty_base:.8f} base" if d.trades else ""),
+        f"net delta       {d.net_base:+.8f} base   target {d.target_base:+.8f}",
+        f"gap             {d.gap_base:+.8f} base" + (f"   ({d.gap:+.2f} USDT)" if d.unit == "usdt" else ""),
+        f"thresholds      soft {d.base_soft:.6f} → {d.effective_soft:.6f} {u}   hard {d.base_hard:.6f} → {d.effective_hard:.6f} {u}",
+        f"bias            trend {d.bias.trend_signal:+.3f}  ema {d.bias.ema_bias:+.3f}  anchor {d.bias.anchor_bias:+.3f}"
+        f"  combined {d.bias.combined:+.3f}  scale ×{d.bias.scale:.3f}",
+        f"trend           {d.trend_state}",
+        f"gate            {'n/a' if not d.gate.applies else ('PASS' if d.gate.passed else 'FAIL')}  {d.gate.reason}",
+        f"execution       {'take now (taker)' if d.take_now else 'maker first' if d.maker_first else 'taker'}"
+        f"{', taker allowed' if d.taker_allowed and not d.take_now else ''}",
+        f"reason          {d.reason}",
+    ]
+    return "\n".join(lines)
+
+
+def decision_json(d: Decision) -> dict:
+    out = d.to_dict()
+    out["effective_soft"] = d.effective_soft
+    out["effective_hard"] = d.effective_hard
+    return out

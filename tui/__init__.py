@@ -1,0 +1,1 @@
+"""The Textual cockpit: renders engine snapshots and sends the trader's commands."""

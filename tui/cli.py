@@ -1,0 +1,173 @@
+"""The ``rebalancer`` command: the cockpit by default, plus decide / check-config / replay / report.
+
+Config problems exit with code 2 and one clear line naming the file, the key and what was
+expected. The cockpit (and Textual) is imported only when the cockpit runs, so the headless
+commands start fast and work over a bare SSH session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.config import ConfigError, effective_config_dict, load_config
+
+SUBCOMMANDS = ("decide", "check-config", "replay", "report", "cockpit")
+EXIT_CONFIG = 2
+
+
+def _add_config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="path to config.yaml (default: ./config.yaml)")
+
+
+def _resolve_config_path(arg: str | None) -> str:
+    if arg:
+        return arg
+    return "config.yaml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rebalancer",
+        description="Spot-only net-delta rebalancer for Bybit, with a terminal cockpit.",
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    c = sub.add_parser("cockpit", help="run the cockpit (the default command)")
+    _add_cockpit_args(c)
+
+    d = sub.add_parser("decide", help="what-if: the decision the configured policy makes for a snapshot")
+    _add_config_arg(d)
+    d.add_argument("--spot-base", type=float, required=True, help="spot wallet in base coin (e.g. BTC)")
+    d.add_argument("--futures-base", type=float, required=True, help="signed futures size (long +, short -)")
+    d.add_argument("--price", type=float, required=True)
+    d.add_argument("--ema-fast", type=float)
+    d.add_argument("--ema-slow", type=float)
+    d.add_argument("--slope-pct", type=float, help="fast-EMA slope over the lookback, in percent")
+    d.add_argument("--buy-vwap", type=float, help="VWAP of recent buy fills")
+    d.add_argument("--sell-vwap", type=float, help="VWAP of recent sell fills")
+    d.add_argument("--policy", choices=("anchor", "simple", "baseline"), help="override the config's policy")
+    d.add_argument("--json", action="store_true", help="print JSON")
+
+    k = sub.add_parser("check-config", help="validate a config and print the effective settings (secrets masked)")
+    _add_config_arg(k)
+    k.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("replay", help="run the real engine over recorded market data at full speed")
+    _add_config_arg(r)
+    r.add_argument("--market", action="append", required=True, help="CSV(.gz) file; repeat to merge files")
+    r.add_argument("--policy", choices=("anchor", "simple", "baseline"))
+    r.add_argument("--mode", choices=("auto", "watch"), default="auto")
+    r.add_argument("--json", dest="json_out", metavar="OUT", help="write the report as JSON to OUT ('-' for stdout)")
+    r.add_argument("--strict", action="store_true", help="stop at the first bad data row")
+    r.add_argument("--journal", metavar="PATH", help="also write a journal (SQLite) of the run")
+
+    rp = sub.add_parser("report", help="summarise a journal")
+    rp.add_argument("--journal", required=True, metavar="PATH")
+    rp.add_argument("--json", action="store_true")
+    return parser
+
+
+def _add_cockpit_args(p: argparse.ArgumentParser) -> None:
+    _add_config_arg(p)
+    p.add_argument("--symbol", help="trading symbol, e.g. BTCUSDT (overrides the config)")
+    p.add_argument("--venue", choices=("paper", "testnet", "demo", "mainnet"), help="overrides the config")
+    p.add_argument("--mode", choices=("auto", "semi", "watch"), help="start mode (overrides the config)")
+    p.add_argument("--policy", choices=("anchor", "simple", "baseline"), help="overrides the config")
+    p.add_argument("--headless", action="store_true", help="run the engine without the UI (detached daemon)")
+    p.add_argument("--i-understand-mainnet", action="store_true", help="required to trade on mainnet")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in SUBCOMMANDS + ("-h", "--help"):
+        argv = ["cockpit", *argv]
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "decide":
+            return _cmd_decide(args)
+        if args.command == "check-config":
+            return _cmd_check_config(args)
+        if args.command == "replay":
+            return _cmd_replay(args)
+        if args.command == "report":
+            return _cmd_report(args)
+        return _cmd_cockpit(args)
+    except ConfigError as e:
+        print(f"config error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def _load(args: argparse.Namespace, **kw):
+    cfg = load_config(_resolve_config_path(getattr(args, "config", None)), **kw)
+    return cfg
+
+
+def _cmd_decide(args: argparse.Namespace) -> int:
+    from core.whatif import decision_json, format_decision, what_if
+
+    cfg = _load(args, need_secrets=False)
+    try:
+        d = what_if(cfg, spot_base=args.spot_base, futures_base=args.futures_base, price=args.price,
+                    ema_fast=args.ema_fast, ema_slow=args.ema_slow, slope_pct=args.slope_pct,
+                    buy_vwap=args.buy_vwap, sell_vwap=args.sell_vwap, policy=args.policy)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.json:
+        print(json.dumps(decision_json(d), indent=2))
+    else:
+        print(cfg.policy_note if not args.policy else f"policy: {args.policy} (from --policy)")
+        print(format_decision(d))
+    return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = _load(args)
+    eff = effective_config_dict(cfg)
+    if args.json:
+        print(json.dumps(eff, indent=2, default=str))
+    else:
+        import yaml
+
+        print(f"# {cfg.path}: OK — {cfg.policy_note}")
+        for w in cfg.warnings:
+            print(f"# warning: {w}")
+        print(yaml.safe_dump(eff, sort_keys=False, allow_unicode=True), end="")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    try:
+        from core.replay import run_replay_cli
+    except ImportError:  # pragma: no cover - until the replay lands
+        print("replay is not available in this build", file=sys.stderr)
+        return 1
+    return run_replay_cli(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from core.journal import JournalError
+    from core.report import report
+
+    try:
+        print(report(Path(args.journal), as_json=args.json))
+    except JournalError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 0
+
+
+def _cmd_cockpit(args: argparse.Namespace) -> int:
+    try:
+        from tui.run import run_cockpit
+    except ImportError as e:  # pragma: no cover - until the cockpit lands
+        print(f"the cockpit is not available in this build ({e}); try: rebalancer decide --help", file=sys.stderr)
+        return 1
+    return run_cockpit(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
