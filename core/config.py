@@ -410,16 +410,19 @@ _SHAPES = {"anchor": ANCHOR_KEYS, "simple": SIMPLE_KEYS, "baseline": BASELINE_KE
 
 def _infer_policy(block: dict) -> tuple[str, str]:
     keys = set(block) - SHARED_KEYS
-    simple_hits = sorted(keys & (SIMPLE_KEYS - ANCHOR_KEYS - BASELINE_KEYS))
-    anchor_hits = sorted(keys & (ANCHOR_KEYS - SIMPLE_KEYS - BASELINE_KEYS))
-    baseline_hits = sorted(keys & (BASELINE_KEYS - ANCHOR_KEYS - SIMPLE_KEYS))
-    if simple_hits and not anchor_hits and not baseline_hits:
-        return "simple", f"policy: simple (inferred from {', '.join(simple_hits[:3])})"
-    if baseline_hits and not simple_hits and not anchor_hits:
-        return "baseline", f"policy: baseline (inferred from {', '.join(baseline_hits[:3])})"
-    if simple_hits and anchor_hits:
-        return "", f"keys of two policies are mixed: {', '.join(simple_hits[:3])} (simple) and {', '.join(anchor_hits[:3])} (anchor); set 'policy:' and keep one shape"
-    return "anchor", "policy: anchor (inferred: " + (f"from {', '.join(anchor_hits[:3])})" if anchor_hits else "the default)")
+    hits = {}
+    for name, own in _SHAPES.items():
+        others = set().union(*(k for n, k in _SHAPES.items() if n != name))
+        found = sorted(keys & (own - others))
+        if found:
+            hits[name] = found
+    if len(hits) > 1:
+        parts = "; ".join(f"{', '.join(v[:3])} ({n})" for n, v in hits.items())
+        return "", f"keys of different policies are mixed: {parts}; set 'policy:' and keep one shape"
+    if hits:
+        (name, found), = hits.items()
+        return name, f"policy: {name} (inferred from {', '.join(found[:3])})"
+    return "anchor", "policy: anchor (inferred: the default)"
 
 
 def _build_rebalancer(block: Any, file: str) -> tuple[RebalancerConfig, str]:
@@ -516,7 +519,7 @@ def parse_timeframe_ms(text: str, file: str | None = None, key: str = "timeframe
             ms = int(t) * 60_000
         else:
             ms = int(float(t[:-1]) * _TF_UNITS[t[-1]])
-    except (KeyError, ValueError, IndexError):
+    except (KeyError, ValueError, IndexError, OverflowError):
         raise ConfigError(file, key, "expected a timeframe such as 15s, 1m, 5m, 1h", text) from None
     if ms <= 0:
         raise ConfigError(file, key, "expected a positive timeframe", text)
@@ -579,6 +582,8 @@ def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] |
         venue = _coerce(Literal["paper", "testnet", "demo", "mainnet"], venue_raw, file, "venue")
         if api.testnet is True and venue == "mainnet":
             raise ConfigError(file, "venue", "contradicts api.testnet: true (remove one)", venue_raw)
+        if api.testnet is False and venue in ("testnet", "demo"):
+            raise ConfigError(file, "venue", "contradicts api.testnet: false, which means mainnet (remove one)", venue_raw)
     mode = _coerce(Literal["auto", "semi", "watch"], data.get("mode", "semi"), file, "mode")
     rebalancer, note = _build_rebalancer(data.get("rebalancer"), file)
     paper = _coerce(PaperConfig, data.get("paper"), file, "paper")

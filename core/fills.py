@@ -20,7 +20,15 @@ class _SideWindow:
         self.notional = 0.0
 
     def add(self, ts_ms: int, qty: float, price: float) -> None:
-        self.items.append((ts_ms, qty, qty * price))
+        items = self.items
+        if items and ts_ms < items[-1][0]:
+            # a late report (REST backfill, reordered push): keep the deque in time order
+            i = len(items)
+            while i > 0 and items[i - 1][0] > ts_ms:
+                i -= 1
+            items.insert(i, (ts_ms, qty, qty * price))
+        else:
+            items.append((ts_ms, qty, qty * price))
         self.qty += qty
         self.notional += qty * price
 
@@ -54,6 +62,8 @@ class RecentFills:
     def add(self, ts_ms: int, side: Side, qty: float, price: float) -> None:
         if qty <= 0:
             return
+        if ts_ms < max(self._now, ts_ms) - self.window_ms:
+            return  # reported after it already left the window
         (self._buy if side is Side.BUY else self._sell).add(ts_ms, qty, price)
         self.advance(ts_ms)
 

@@ -308,8 +308,9 @@ class Fill:
     def base_delta(self) -> Decimal:
         """Change in base holdings: a spot buy whose fee is paid in base adds qty - fee."""
         gross = self.qty if self.side is Side.BUY else -self.qty
-        if self.leg is Leg.SPOT and self.fee_coin and self.fee_coin != "USDT" and self.fee_coin != "USDC":
-            gross -= self.fee
+        if self.leg is Leg.SPOT and self.fee_coin and self.fee_coin not in ("USDT", "USDC") \
+                and self.symbol.startswith(self.fee_coin):
+            gross -= self.fee  # paid in the base coin (a fee in a third coin, e.g. MNT, is not)
         return gross
 
 

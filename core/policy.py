@@ -104,7 +104,7 @@ class AnchorPolicy:
                 return GateResult(applies=False, passed=True, reason="no recent buy fills: no gate")
             actual = (view.price / ref - 1.0) * 1e4
             limit = ref * (1.0 + edge_bps / 1e4)
-            ok = view.price >= limit - EPS
+            ok = view.price >= limit * (1.0 - 1e-12)  # relative: prices are ~1e4, floats ~1e-16
             word = "≥" if ok else "<"
             why = f"price {view.price:.2f} {word} buy VWAP {ref:.2f} +{edge_bps:.1f}bps = {limit:.2f}"
         else:
@@ -113,7 +113,7 @@ class AnchorPolicy:
                 return GateResult(applies=False, passed=True, reason="no recent sell fills: no gate")
             actual = (1.0 - view.price / ref) * 1e4
             limit = ref * (1.0 - edge_bps / 1e4)
-            ok = view.price <= limit + EPS
+            ok = view.price <= limit * (1.0 + 1e-12)
             word = "≤" if ok else ">"
             why = f"price {view.price:.2f} {word} sell VWAP {ref:.2f} −{edge_bps:.1f}bps = {limit:.2f}"
         return GateResult(applies=True, passed=ok, reference_vwap=ref, required_edge_bps=edge_bps,
@@ -254,7 +254,7 @@ class SimplePolicy:
                                      scale=c.trend_multiplier if supports else 1.0))
         trend_txt = (f"trend {trend_state} supports the exposure → threshold ×{c.trend_multiplier}" if supports
                      else f"trend {trend_state}" + (" (not used)" if not c.use_trend else ""))
-        if abs(divergence) < threshold or abs(divergence) <= EPS:
+        if abs(divergence) <= threshold or abs(divergence) <= EPS:  # trade only when it *exceeds*
             return Decision(action=Action.HOLD, side=_side_for(divergence) if divergence else None, qty_base=0.0,
                             reason=f"divergence {divergence:+.2f} USDT within ±{threshold:.2f}; {trend_txt}",
                             **common), memory

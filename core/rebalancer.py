@@ -101,7 +101,7 @@ class Rebalancer:
             e = cfg.anchor.ema
             self.trend = TrendTracker(e.fast, e.slow, parse_timeframe_ms(e.timeframe), e.slope_lookback_s,
                                       e.trend_threshold_pct)
-        self.recent = RecentFills(int(cfg.anchor.window_s * 1000))
+        self.recent = RecentFills(int(cfg.anchor.anchor.window_s * 1000))
         self.risk = RiskManager(cfg.risk, cfg.execution)
         self.exec: RebalanceExecution | None = None
         # account (floats for analytics; the venue holds the exact truth)
@@ -153,6 +153,7 @@ class Rebalancer:
         self._last_gap_ts: int | None = None
         self._hard_for_stats = self._base_hard()
         self.bad_messages = 0
+        self.lazy_holds = False  # replay: skip policy calls that can only answer HOLD
         self.feed_rtt_p50: float | None = None
         self.feed_rtt_p99: float | None = None
         self.rate_budget_left: int | None = None
@@ -294,14 +295,27 @@ class Rebalancer:
         if self.exec is not None:
             return self._drive_exec(ts_ms)
         if self._dirty or ts_ms >= self._next_eval_ms:
-            return self.evaluate()
+            return self._evaluate_or_skip(ts_ms)
         lp = self._last_eval_price
         if (price - lp if price >= lp else lp - price) >= lp * 1e-4:
-            g = self.gap_base()
-            if (g if g >= 0 else -g) >= self._soft_floor_base():
-                return self.evaluate()
-            self._last_eval_price = price
+            return self._evaluate_or_skip(ts_ms)
         return EMPTY
+
+    def _evaluate_or_skip(self, now: int) -> list[Command]:
+        """Run the policy unless the gap is below the smallest threshold it could ever act on
+        (the common case): then the answer is HOLD, and computing it is skipped. Live runs
+        still evaluate fully on every timer tick, so the cockpit always shows a fresh why."""
+        if self.proposal is None:
+            g = self.gap_base()
+            if (g if g >= 0 else -g) < self._soft_floor_base():
+                self._dirty = False
+                self._next_eval_ms = now + self._eval_every_ms
+                self._last_eval_price = self.price or 0.0
+                m = self.memory
+                if m.gate_wait_since_ms is not None:
+                    self.memory = replace(m, gate_wait_since_ms=None, gate_wait_side=None)
+                return EMPTY
+        return self.evaluate()
 
     def on_quote(self, ts_ms: int, bid: float, ask: float) -> list[Command]:
         self.stats.events += 1
@@ -343,7 +357,7 @@ class Rebalancer:
             out.extend(self._drive_exec(ts_ms))
             return out
         if self.price is not None and (self._dirty or ts_ms >= self._next_eval_ms):
-            out.extend(self.evaluate())
+            out.extend(self._evaluate_or_skip(ts_ms) if self.lazy_holds else self.evaluate())
         return out
 
     # -- account events
@@ -898,7 +912,7 @@ class Rebalancer:
             price_history=tuple(c[1] for c in chart), ema_fast_history=tuple(c[2] for c in chart),
             ema_slow_history=tuple(c[3] for c in chart),
             buy_vwap=self.recent.buy_vwap, sell_vwap=self.recent.sell_vwap,
-            anchor_window_s=self.cfg.anchor.window_s, buy_fill_count=self.recent.buy_count,
+            anchor_window_s=self.cfg.anchor.anchor.window_s, buy_fill_count=self.recent.buy_count,
             sell_fill_count=self.recent.sell_count, fill_imbalance_base=self.recent.imbalance_base,
             orders=orders, escalation_progress=prog[0] if prog else None,
             escalation_left_s=prog[1] if prog else None,

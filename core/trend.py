@@ -38,15 +38,21 @@ FLAT = TrendView(False, None, None, 0.0, 0.0, "flat", 0.0)
 class CandleBuilder:
     """Builds fixed-length candles from trades; returns closed candles as they complete."""
 
-    __slots__ = ("interval_ms", "start", "open", "high", "low", "close", "volume")
+    __slots__ = ("interval_ms", "start", "open", "high", "low", "close", "volume", "empty")
 
     def __init__(self, interval_ms: int) -> None:
         self.interval_ms = int(interval_ms)
         self.start = -1
+        self.empty = True
 
     def on_trade(self, ts_ms: int, price: float, qty: float = 0.0) -> list[Candle] | None:
         """Add a trade; returns the candles this trade closed (None when none closed)."""
         if self.start >= 0 and ts_ms < self.start + self.interval_ms:
+            if self.empty:  # first trade of a candle opened by the clock: it sets the open
+                self.open = self.high = self.low = self.close = price
+                self.volume = qty
+                self.empty = False
+                return None
             if price > self.high:
                 self.high = price
             elif price < self.low:
@@ -58,6 +64,7 @@ class CandleBuilder:
         self.start = ts_ms - ts_ms % self.interval_ms
         self.open = self.high = self.low = self.close = price
         self.volume = qty
+        self.empty = False
         return closed
 
     def roll(self, now_ms: int) -> list[Candle] | None:
@@ -75,6 +82,7 @@ class CandleBuilder:
         self.start = now_ms - now_ms % iv
         self.open = self.high = self.low = self.close = last
         self.volume = 0.0
+        self.empty = True
         return out
 
 

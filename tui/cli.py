@@ -140,12 +140,45 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    import time
+
+    from core.replay import format_report, run_replay
+    from core.venues.market import MarketDataError, load_market
+
+    cfg = _load(args, need_secrets=False)
     try:
-        from core.replay import run_replay_cli
-    except ImportError:  # pragma: no cover - until the replay lands
-        print("replay is not available in this build", file=sys.stderr)
-        return 1
-    return run_replay_cli(args)
+        market = load_market(args.market, strict=args.strict)
+    except (MarketDataError, OSError) as e:
+        print(f"market data error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    for bad in market.bad_samples[:5]:
+        print(f"warning: bad row skipped: {bad}", file=sys.stderr)
+    if market.bad_rows:
+        print(f"warning: {market.bad_rows} bad row(s) skipped in total (use --strict to stop at the first)", file=sys.stderr)
+    recorder = journal = None
+    if args.journal:
+        from core.journal import Journal
+        from core.journal_recorder import JournalRecorder
+
+        journal = Journal(args.journal)
+        recorder = JournalRecorder(journal)
+    try:
+        result = run_replay(cfg, market, policy=args.policy, mode=args.mode, recorder=recorder, timer=time.perf_counter)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    finally:
+        if journal is not None:
+            journal.close()
+    report = result.report
+    if args.json_out == "-":
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_report(report))
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            print(f"report written to {args.json_out}")
+    return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

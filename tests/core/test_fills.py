@@ -1,0 +1,126 @@
+"""Rolling per-side VWAP of our fills and the fill imbalance, with window eviction."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.fills import RecentFills
+from core.model import Fill, Side
+
+WINDOW_MS = 600_000
+
+
+@pytest.fixture
+def fills() -> RecentFills:
+    return RecentFills(WINDOW_MS)
+
+
+def test_empty_window_has_no_anchor(fills):
+    assert fills.buy_vwap is None and fills.sell_vwap is None
+    assert fills.imbalance_base == 0.0
+    assert fills.buy_count == fills.sell_count == 0
+
+
+def test_vwap_per_side_and_imbalance(fills):
+    fills.add(0, Side.BUY, 1.0, 100.0)
+    fills.add(1_000, Side.BUY, 3.0, 104.0)
+    fills.add(2_000, Side.SELL, 0.5, 110.0)
+    fills.add(3_000, Side.SELL, 1.5, 106.0)
+    # buy VWAP = (1·100 + 3·104) / 4 = 412 / 4 = 103
+    assert fills.buy_vwap == pytest.approx(103.0)
+    # sell VWAP = (0.5·110 + 1.5·106) / 2 = (55 + 159) / 2 = 107
+    assert fills.sell_vwap == pytest.approx(107.0)
+    # imbalance = bought 4 − sold 2 = +2
+    assert fills.imbalance_base == pytest.approx(2.0)
+    assert (fills.buy_count, fills.sell_count) == (2, 2)
+
+
+def test_eviction_at_the_window_edge(fills):
+    fills.add(0, Side.BUY, 1.0, 100.0)
+    fills.add(1_000, Side.BUY, 3.0, 104.0)
+    fills.advance(WINDOW_MS)  # cutoff = 0: a fill exactly window old is still inside
+    assert fills.buy_count == 2 and fills.buy_vwap == pytest.approx(103.0)
+    fills.advance(WINDOW_MS + 1)  # cutoff = 1: the ts 0 fill leaves -> VWAP = 104
+    assert fills.buy_count == 1
+    assert fills.buy_vwap == pytest.approx(104.0)
+    assert fills.buy_qty == pytest.approx(3.0)
+    fills.advance(WINDOW_MS + 1_001)  # everything gone
+    assert fills.buy_vwap is None and fills.buy_qty == 0.0 and fills.imbalance_base == 0.0
+
+
+def test_time_never_runs_backwards(fills):
+    fills.add(0, Side.SELL, 1.0, 100.0)
+    fills.advance(WINDOW_MS + 1)
+    assert fills.sell_count == 0
+    fills.advance(5)  # an older clock reading does not resurrect anything or move the cutoff back
+    fills.add(WINDOW_MS + 2, Side.SELL, 2.0, 101.0)
+    assert fills.sell_vwap == pytest.approx(101.0)
+
+
+def test_late_fill_outside_the_window_is_not_counted():
+    """Regression: a fill reported after it already left the window is not counted."""
+    f = RecentFills(600)
+    f.add(2_000, Side.BUY, 1.0, 100.0)
+    f.add(1_000, Side.BUY, 1.0, 200.0)  # reported late; 1000 < 2000 − 600: outside the window
+    assert f.buy_vwap == pytest.approx(100.0)
+    assert f.buy_count == 1
+
+
+def test_late_fill_inside_the_window_is_evicted_in_time_order():
+    f = RecentFills(600)
+    f.add(2_000, Side.BUY, 1.0, 100.0)
+    f.add(1_500, Side.BUY, 1.0, 200.0)  # late, but inside: cutoff 2000 − 600 = 1400
+    f.add(1_800, Side.BUY, 2.0, 110.0)
+    # (100 + 200 + 220) / 4 = 130
+    assert f.buy_vwap == pytest.approx(130.0) and f.buy_count == 3
+    f.advance(2_200)  # cutoff 1600: the 1500 fill leaves even though it arrived second
+    # (100 + 220) / 3 = 106.67
+    assert f.buy_count == 2
+    assert f.buy_vwap == pytest.approx(320.0 / 3.0)
+    assert f.buy_qty == pytest.approx(3.0)
+
+
+def test_zero_and_negative_qty_ignored(fills):
+    fills.add(0, Side.BUY, 0.0, 100.0)
+    fills.add(0, Side.BUY, -1.0, 100.0)
+    assert fills.buy_count == 0 and fills.buy_vwap is None
+
+
+def test_add_fill_uses_price_and_qty():
+    f = RecentFills(WINDOW_MS)
+    fill = Fill(ts_ms=10, exec_id="e1", symbol="BTCUSDT", side=Side.SELL, price=Decimal("60000.5"),
+                qty=Decimal("0.002"), fee=Decimal("0.1"), fee_coin="USDT", is_maker=True)
+    f.add_fill(fill)
+    assert f.sell_vwap == pytest.approx(60000.5)
+    assert f.sell_qty == pytest.approx(0.002)
+    assert f.imbalance_base == pytest.approx(-0.002)
+
+
+def test_window_must_be_positive():
+    with pytest.raises(ValueError):
+        RecentFills(0)
+
+
+def test_100k_adds_keep_only_the_window():
+    """Amortised O(1): every fill enters once and leaves once, so the deques never hold
+    more than the window's worth (counted, not timed)."""
+    f = RecentFills(1_000)
+    n = 100_000
+    peak = 0
+    for i in range(n):
+        ts = i * 10  # one fill every 10 ms, alternating sides
+        f.add(ts, Side.BUY if i % 2 == 0 else Side.SELL, 1.0, 100.0 + (i % 7))
+        peak = max(peak, f.buy_count + f.sell_count)
+    # last ts = 999_990; cutoff = 998_990; fills with ts ≥ cutoff: i = 99_899 … 99_999 -> 101
+    assert f.buy_count + f.sell_count == 101
+    # i even are buys: 99_900 … 99_998 -> 50; odd sells 99_899 … 99_999 -> 51
+    assert (f.buy_count, f.sell_count) == (50, 51)
+    assert peak <= 101
+    # running sums stay exact for unit sizes: 50 bought − 51 sold
+    assert f.buy_qty == 50.0 and f.sell_qty == 51.0
+    assert f.imbalance_base == -1.0
+    # buy VWAP of the 50 surviving buys: prices 100 + (i % 7) for even i in 99_900..99_998
+    expected = sum(100.0 + (i % 7) for i in range(99_900, 100_000, 2)) / 50
+    assert f.buy_vwap == pytest.approx(expected, rel=1e-9)
