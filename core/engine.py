@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 
 from core.clock import Clock, WallClock
@@ -72,7 +73,10 @@ class Engine:
     def latest(self) -> CockpitState:
         now = self._perf()
         if self._snapshot is None or now - self._snapshot_at >= self._snapshot_every:
-            self._snapshot = self.reb.snapshot()
+            snap = self.reb.snapshot()
+            if self.error is not None:
+                snap = replace(snap, engine_error=self.error)
+            self._snapshot = snap
             self._snapshot_at = now
         return self._snapshot
 
@@ -140,6 +144,7 @@ class Engine:
 
     async def _startup(self) -> None:
         v, reb = self.venue, self.reb
+        reb.now_ms = max(reb.now_ms, self.clock.now_ms())
         await v.start(self._accept)
         try:
             candles = await v.candles(reb.trend.timeframe_ms, self.warmup_candles)

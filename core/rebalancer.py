@@ -890,10 +890,17 @@ class Rebalancer:
             if left > 0:
                 hyst = f"{side.opposite.value} needs soft×{1 + self.cfg.risk.hysteresis_pct:.2f} for {left:.0f}s"
         tv = self.trend.view()
+        fee_q = net_after = None
+        if d is not None and d.trades and d.side is not None:
+            taker = d.take_now or not d.maker_first
+            fee_q = d.qty_base * d.price * (self.taker_fee_rate if taker else self.maker_fee_rate)
+            net_after = self.net_base + d.side.sign * d.qty_base
         age = (now - self.last_market_ms) if self.last_market_ms is not None else None
         eq = self.equity_quote()
         return CockpitState(
             ts_ms=now, symbol=self.symbol, venue=self.venue_name, policy=self.policy_name, mode=self.mode,
+            base_coin=self.instrument.base, quote_coin=self.instrument.quote,
+            decision_fee_quote=fee_q, decision_net_after_base=net_after,
             trading_state=self.risk.state, halt_reason=self.risk.halt_reason,
             connected=self.connected if connected is None else connected,
             price=self.price, bid=self.bid if self.has_quotes else None, ask=self.ask if self.has_quotes else None,
@@ -921,5 +928,6 @@ class Rebalancer:
             drawdown_pct=self.risk.drawdown_pct, log=tuple(self.log),
             feed=FeedHealth(data_age_ms=age, rtt_p50_ms=self.feed_rtt_p50, rtt_p99_ms=self.feed_rtt_p99,
                             rate_budget_left=self.rate_budget_left, events_total=self.stats.events,
-                            bad_messages=self.bad_messages),
+                            bad_messages=self.bad_messages,
+                            stale_after_ms=int(self.cfg.risk.stale_after_s * 1000)),
         )

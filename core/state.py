@@ -69,6 +69,7 @@ class FeedHealth:
     rate_budget_left: int | None = None
     events_total: int = 0
     bad_messages: int = 0
+    stale_after_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,9 @@ class CockpitState:
     symbol: str = "BTCUSDT"
     venue: str = "paper"
     policy: str = "anchor"
+    base_coin: str = "BTC"
+    quote_coin: str = "USDT"
+    engine_error: str | None = None
     mode: Mode = Mode.WATCH
     trading_state: TradingState = TradingState.ACTIVE
     halt_reason: str = ""
@@ -111,6 +115,8 @@ class CockpitState:
     gap_in_unit: float = 0.0
     gap_history: tuple[float, ...] = ()
     decision: Decision | None = None
+    decision_fee_quote: float | None = None  # expected fee if the current decision trades
+    decision_net_after_base: float | None = None  # net delta once it has traded
     # trend
     ema_fast: float | None = None
     ema_slow: float | None = None

@@ -122,18 +122,19 @@ def build_paper_engine(cfg: AppConfig, *, journal: Journal | None, start_ms: int
         reb._log("info", f"paper account restored from {state_path}")
     venue = PaperVenue(exchange=exchange, market=market, speed=p.speed if speed is None else speed,
                        state_path=state_path, candles=candles)
-    clock = _ExchangeClock(exchange)
+    clock = _ExchangeClock(exchange, first_ts)
     return Engine(reb, venue, clock=clock, journal=journal, on_start_open_orders=cfg.api.on_start_open_orders)
 
 
 class _ExchangeClock:
     """Paper time is the simulated market's time (it may run faster than the wall)."""
 
-    def __init__(self, exchange) -> None:
+    def __init__(self, exchange, start_ms: int) -> None:
         self.exchange = exchange
+        self.start_ms = start_ms
 
     def now_ms(self) -> int:
-        return int(self.exchange.now_ms)
+        return int(self.exchange.now_ms) or self.start_ms
 
 
 def make_rebalancer(cfg: AppConfig, *, journal: Journal | None, venue_name: str) -> Rebalancer:
@@ -185,7 +186,14 @@ def run_cockpit(args: argparse.Namespace) -> int:
 
     app = CockpitApp(engine, log_path=log_path)
     app.run()
-    return 0
+    if not app.shutdown_done:
+        # the UI ended without an orderly shutdown (crash, lost terminal): stop the engine,
+        # flush the journal, and leave orders as they are (the next start reconciles them)
+        try:
+            asyncio.run(engine.shutdown(cancel_orders=False))
+        except Exception as e:  # noqa: BLE001
+            log.warning("shutdown after the UI ended failed: %s", e)
+    return app.return_code or 0
 
 
 def run_headless(engine: Engine, log_path: Path) -> int:

@@ -1,0 +1,344 @@
+"""Pilot tests: every key in every mode reaches the right EngineControl call, or none.
+
+The FakeEngine only records calls; a key that must be refused shows up as *no* call.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import Button
+
+from core.model import Mode, TradingState
+from tui.app import CockpitApp
+from tui.screens.confirm import ConfirmScreen, ForceScreen, QuitScreen
+from tui.screens.help import HelpScreen
+from tui.screens.main import CockpitScreen
+from tui.screens.mode import ModeScreen
+
+SIZES = [(80, 24), (160, 48)]
+
+# key -> expected control calls (preview_force excluded) in each mode, for the keys that act
+# at once. "f", "m", "r", "q" open dialogs and are tested below.
+DIRECT = {
+    Mode.WATCH: {"a": [], "s": [], "p": ["toggle_pause"], "c": ["cancel_pending"], "k": ["kill"]},
+    Mode.SEMI: {"a": ["approve"], "s": ["skip"], "p": ["toggle_pause"], "c": ["cancel_pending"], "k": ["kill"]},
+    Mode.AUTO: {"a": [], "s": ["skip"], "p": ["toggle_pause"], "c": ["cancel_pending"], "k": ["kill"]},
+}
+
+
+async def _started(app: CockpitApp, pilot) -> None:
+    await pilot.pause()
+    app.poll()
+    await pilot.pause()
+
+
+def _app(fakes, **state) -> tuple[CockpitApp, object]:
+    engine = fakes.FakeEngine(fakes.make_state(**state))
+    return CockpitApp(engine, bell=False), engine
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mode", list(Mode), ids=lambda m: m.value)
+async def test_direct_keys_in_every_mode(fakes, mode, size):
+    app, engine = _app(fakes, mode=mode)
+    async with app.run_test(size=size) as pilot:
+        await _started(app, pilot)
+        for key, expected in DIRECT[mode].items():
+            engine.calls.clear()
+            await pilot.press(key)
+            await pilot.pause()
+            assert engine.control_calls == expected, f"key {key!r} in {mode.value}"
+            assert isinstance(app.screen, CockpitScreen)  # no dialog for these keys
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_watch_refuses_approve_and_force(fakes, size):
+    app, engine = _app(fakes, mode=Mode.WATCH)
+    async with app.run_test(size=size) as pilot:
+        await _started(app, pilot)
+        await pilot.press("a", "f", "a", "f")
+        await pilot.pause()
+        assert engine.calls == []  # not even a force preview
+        assert isinstance(app.screen, CockpitScreen)
+
+
+async def test_semi_approve_and_skip_call_once_each(fakes):
+    app, engine = _app(fakes, mode=Mode.SEMI, proposal=fakes.make_proposal())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        assert engine.calls == ["approve"]
+        await pilot.press("s")
+        await pilot.pause()
+        assert engine.calls == ["approve", "skip"]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_force_shows_preview_and_sends_only_after_confirm(fakes, size):
+    app, engine = _app(fakes, mode=Mode.SEMI)
+    async with app.run_test(size=size) as pilot:
+        await _started(app, pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, ForceScreen)
+        text = fakes.screen_text(app)
+        assert "SELL" in text and "0.015" in text and "59,987.95" in text  # side, size, limit
+        # the safe button has the focus: Enter cancels
+        assert isinstance(app.focused, Button) and app.focused.id == "cancel"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, CockpitScreen)
+        assert engine.control_calls == []
+
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert engine.control_calls == []
+
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("right")  # move to "Send SELL"
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "confirm"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert engine.control_calls == ["force"]
+        assert engine.calls.count("preview_force") == 3
+
+
+async def test_force_with_nothing_to_do_opens_no_dialog(fakes):
+    app, engine = _app(fakes, mode=Mode.AUTO)
+    engine.control.preview = None
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await _started(app, pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, CockpitScreen)
+        assert engine.calls == ["preview_force"]
+
+
+@pytest.mark.parametrize("opener", ["f", "m", "q", "question_mark"])
+async def test_kill_works_while_a_dialog_is_open(fakes, opener):
+    app, engine = _app(fakes, mode=Mode.SEMI)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press(opener)
+        await pilot.pause()
+        assert not isinstance(app.screen, CockpitScreen)
+        await pilot.press("k")
+        await pilot.pause()
+        assert engine.control_calls == ["kill"]
+        # the dialog that could have sent something is closed with its safe answer
+        assert isinstance(app.screen, CockpitScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert engine.control_calls == ["kill"]
+        assert engine.shutdown_calls == []
+
+
+async def test_k_is_a_letter_in_the_command_palette(fakes):
+    app, engine = _app(fakes, mode=Mode.SEMI)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert CommandPalette.is_open(app)
+        await pilot.press("k", "i", "l", "l")
+        await pilot.pause()
+        assert engine.control_calls == []
+
+
+async def test_palette_runs_commands_through_the_same_gate(fakes):
+    app, engine = _app(fakes, mode=Mode.WATCH)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        from tui.commands import CockpitCommands
+
+        provider = CockpitCommands(app.screen)
+        names = [name for name, *_ in provider._available()]
+        assert "Approve proposal" not in names and "Force rebalance to target" not in names
+        assert "Pause / resume trading" in names
+        await app.run_action("approve", app.screen)  # run_action applies check_action too
+        assert engine.control_calls == []
+
+
+@pytest.mark.parametrize("choice, flag", [("keep", False), ("cancel", True)])
+async def test_quit_asks_and_shuts_down_with_the_chosen_flag(fakes, choice, flag):
+    app, engine = _app(fakes)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuitScreen)
+        assert app.focused is not None and app.focused.id == "stay"
+        await pilot.click(f"#{choice}")
+        await pilot.pause()
+        await pilot.pause(0.1)
+    assert engine.shutdown_calls == [flag]
+    assert app.shutdown_done
+    assert app.return_code == 0
+
+
+async def test_quit_stay_keeps_running(fakes):
+    app, engine = _app(fakes)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("enter")  # Stay has the focus
+        await pilot.pause()
+        assert isinstance(app.screen, CockpitScreen)
+        assert engine.shutdown_calls == []
+        await pilot.press("ctrl+q")  # the emergency quit asks too
+        await pilot.pause()
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert engine.shutdown_calls == []
+        assert app.is_running
+
+
+async def test_quit_with_failing_shutdown_exits_nonzero(fakes):
+    app, engine = _app(fakes)
+
+    async def broken(cancel_orders: bool) -> None:
+        engine.shutdown_calls.append(cancel_orders)
+        raise RuntimeError("venue [/] unreachable")
+
+    engine.shutdown = broken
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.click("#cancel")
+        await pilot.pause(0.1)
+    assert engine.shutdown_calls == [True]
+    assert app.return_code == 1
+    assert "unreachable" in (app.shutdown_error or "")
+
+
+@pytest.mark.parametrize("start, key, expected", [
+    (Mode.SEMI, "w", [("set_mode", (Mode.WATCH,))]),
+    (Mode.WATCH, "s", [("set_mode", (Mode.SEMI,))]),
+    (Mode.SEMI, "s", []),  # already semi: nothing to do
+])
+async def test_mode_chooser(fakes, start, key, expected):
+    app, engine = _app(fakes, mode=start)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, ModeScreen)
+        await pilot.press(key)
+        await pilot.pause()
+        assert isinstance(app.screen, CockpitScreen)
+        assert engine.control.args == expected
+
+
+async def test_entering_auto_asks_for_confirmation(fakes):
+    app, engine = _app(fakes, mode=Mode.SEMI, venue="mainnet")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("m", "a")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "MAINNET" in fakes.screen_text(app)
+        assert app.focused is not None and app.focused.id == "cancel"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert engine.control.args == []
+        await pilot.press("m", "a")
+        await pilot.pause()
+        await pilot.press("right", "enter")
+        await pilot.pause()
+        assert engine.control.args == [("set_mode", (Mode.AUTO,))]
+
+
+async def test_rearm_only_when_halted_and_after_confirmation(fakes):
+    app, engine = _app(fakes, mode=Mode.AUTO)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, CockpitScreen) and engine.calls == []
+        engine.push(trading_state=TradingState.HALTED, halt_reason="kill switch")
+        app.poll()
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "kill switch" in fakes.screen_text(app)
+        await pilot.press("enter")  # Cancel is focused
+        await pilot.pause()
+        assert engine.calls == []
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("right", "enter")
+        await pilot.pause()
+        assert engine.calls == ["rearm"]
+
+
+async def test_halted_greys_approve_and_force(fakes):
+    app, engine = _app(fakes, mode=Mode.SEMI, trading_state=TradingState.HALTED, halt_reason="drawdown 5%")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("a", "f")
+        await pilot.pause()
+        assert engine.calls == []
+
+
+async def test_cancel_key_greyed_without_orders(fakes):
+    app, engine = _app(fakes, mode=Mode.AUTO, orders=())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        assert engine.calls == []
+
+
+async def test_help_screen_opens_and_closes(fakes):
+    app, engine = _app(fakes)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "KILL" in fakes.screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, CockpitScreen)
+        assert engine.calls == []
+
+
+async def test_control_exception_is_shown_not_fatal(fakes):
+    app, engine = _app(fakes, mode=Mode.SEMI)
+    engine.control.raise_on = {"approve"}
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await _started(app, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        assert engine.calls == ["approve"]
+        assert app.is_running
+        assert any("approve failed" in n.message for n in app._notifications)
+        await pilot.press("s")
+        await pilot.pause()
+        assert engine.calls == ["approve", "skip"]
+
+
+async def test_pages_switch_with_number_keys_on_narrow_terminal(fakes):
+    app, engine = _app(fakes)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        screen = app.screen
+        assert screen.query_one("#orders").display and not screen.query_one("#log").display
+        await pilot.press("5")
+        await pilot.pause()
+        assert screen.page == "log"
+        assert screen.query_one("#log").display and not screen.query_one("#orders").display
+        await pilot.press("right")
+        await pilot.pause()
+        assert screen.page == "feed"
+        assert engine.calls == []

@@ -1,0 +1,256 @@
+"""The cockpit app: hosts the engine as a worker, polls its snapshot, sends its commands.
+
+    app = CockpitApp(engine, log_path="logs/cockpit.log")
+    app.run()
+
+The app never computes trading logic. It
+
+* starts ``engine.run()`` as an app worker (group "engine", ``exit_on_error=False``); if it
+  raises, the error is shown (as plain text), ``engine.on_engine_error(msg)`` is called and
+  the UI stays up;
+* polls ``engine.latest()`` every ``poll_interval`` seconds (default 0.2 s, <= 10 Hz) and
+  re-renders only when the snapshot changed (identity or ``ts_ms``); each pane re-renders only
+  the slice it depends on, and only while it is shown; the chart redraws at most ~1 Hz;
+* turns keys into ``engine.control`` calls (approve, skip, force, pause, mode, kill, re-arm,
+  cancel) and, on quit, awaits ``engine.shutdown(cancel_orders=...)`` before exiting.
+
+Nothing is logged to the screen: ``log_path`` gets a file handler on the "tui" logger (which
+does not propagate), otherwise records go to Textual's devtools console only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import App
+from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.markup import escape
+from textual.screen import ModalScreen
+from textual.worker import Worker, WorkerState
+
+from core.state import CockpitState, EngineHost
+from tui import theme
+from tui.commands import CockpitCommands
+from tui.screens.confirm import QuitScreen, _Dialog
+from tui.screens.main import CockpitScreen
+
+log = logging.getLogger("tui")
+
+MAX_POLL_HZ = 10.0
+
+
+class CockpitApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "Spot rebalancer"
+    COMMANDS = App.COMMANDS | {CockpitCommands}
+
+    BINDINGS = [
+        # priority: the kill switch works under every dialog (not while typing in the palette)
+        Binding("k", "kill", "KILL", priority=True, id="kill"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="quit_now"),
+    ]
+
+    def __init__(
+        self,
+        engine: EngineHost,
+        *,
+        log_path: str | Path | None = None,
+        bell: bool = True,
+        poll_interval: float = 0.2,
+        shutdown_timeout: float = 15.0,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.bell_enabled = bell
+        self.poll_interval = max(1.0 / MAX_POLL_HZ, float(poll_interval))
+        self.shutdown_timeout = shutdown_timeout
+        self.state: CockpitState | None = None
+        self.renders = 0  # how many snapshots were rendered (tests / diagnostics)
+        self.ui_errors = 0
+        self.engine_error: str | None = None
+        self.shutdown_done = False
+        self.shutdown_error: str | None = None
+        self._quitting = False
+        self._last_proposal_id: int | None = None
+        self._log_path = log_path
+        self._log_handler: logging.Handler | None = None
+        log.propagate = False  # never let a root StreamHandler write over the screen
+        self.register_theme(theme.THEME)
+        self.theme = theme.THEME.name
+
+    # ------------------------------------------------------------------ setup
+    def _setup_logging(self, log_path: str | Path | None) -> None:
+        if log.level == logging.NOTSET:
+            log.setLevel(logging.INFO)
+        if log_path is not None:
+            path = Path(log_path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        else:
+            from textual.logging import TextualHandler
+
+            handler = TextualHandler()
+        log.addHandler(handler)
+        self._log_handler = handler
+
+    def get_default_screen(self) -> CockpitScreen:
+        return CockpitScreen(id="cockpit")
+
+    @property
+    def cockpit(self) -> CockpitScreen:
+        screen = self.screen_stack[0] if self.screen_stack else None
+        assert isinstance(screen, CockpitScreen)
+        return screen
+
+    def on_mount(self) -> None:
+        self._setup_logging(self._log_path)
+        log.info("cockpit started (poll %.2fs)", self.poll_interval)
+        self.run_worker(self.engine.run(), group="engine", name="engine", exit_on_error=False)
+        self.set_interval(self.poll_interval, self.poll, name="poll")
+        self.call_after_refresh(self.poll)
+
+    def on_unmount(self) -> None:
+        if self._log_handler is not None:
+            log.removeHandler(self._log_handler)
+            try:
+                self._log_handler.close()
+            except Exception:
+                pass
+            self._log_handler = None
+
+    # ------------------------------------------------------------------ snapshot polling
+    def poll(self) -> None:
+        """Timer callback: fetch the latest snapshot and render it if it changed.
+
+        Never raises: an exception escaping a set_interval callback would exit the app.
+        """
+        try:
+            screen = self.cockpit
+            if not screen.is_mounted:
+                return  # too early: render this snapshot on the next tick
+            state = self.engine.latest()
+            prev = self.state
+            if state is None or (state is prev and prev is not None and state.ts_ms == prev.ts_ms):
+                return
+            self.state = state
+            with self.batch_update():
+                failures = screen.apply_state(state, ui_errors=self.ui_errors)
+            self.ui_errors += failures
+            self.renders += 1
+            self._maybe_ring(state)
+        except Exception:
+            self.ui_errors += 1
+            log.exception("poll failed")
+
+    def _maybe_ring(self, state: CockpitState) -> None:
+        p = state.proposal
+        if p is None or p.forced or p.proposal_id == self._last_proposal_id:
+            return
+        self._last_proposal_id = p.proposal_id
+        if self.bell_enabled:
+            self.bell()
+
+    # ------------------------------------------------------------------ engine worker
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "engine":
+            return
+        if event.state is WorkerState.ERROR:
+            err = worker.error
+            msg = f"{type(err).__name__}: {err}" if err is not None else "engine failed"
+            self.engine_error = msg
+            log.error("engine worker failed: %s", msg, exc_info=err if isinstance(err, BaseException) else None)
+            try:
+                self.engine.on_engine_error(msg)
+            except Exception:
+                log.exception("engine.on_engine_error raised")
+            try:
+                self.cockpit.show_engine_error(msg)
+                self.notify(escape(msg), title="Engine error", severity="error", timeout=15)
+            except Exception:
+                log.exception("could not show the engine error")
+            self.poll()
+        elif event.state is WorkerState.SUCCESS and not self._quitting:
+            log.warning("engine run() returned")
+            try:
+                self.cockpit.show_engine_error("engine run() returned", fatal=True)
+            except Exception:
+                log.exception("could not show engine stop")
+
+    # ------------------------------------------------------------------ commands to the engine
+    def call(self, method: str, *args: Any) -> tuple[bool, Any]:
+        """Call ``engine.control.<method>(*args)``; an exception is logged and shown, never raised."""
+        try:
+            result = getattr(self.engine.control, method)(*args)
+        except Exception as exc:
+            log.exception("control.%s failed", method)
+            self.notify(escape(f"{method} failed: {type(exc).__name__}: {exc}"), severity="error", timeout=8)
+            return False, None
+        log.info("control.%s%s", method, args if args else "()")
+        return True, result
+
+    def send(self, method: str, *args: Any, note: str | None = None) -> bool:
+        ok, _ = self.call(method, *args)
+        if ok:
+            self.notify(escape(note or f"{method} sent"), timeout=2)
+        return ok
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "kill":
+            # while the command palette is open the user is typing: "k" is a letter there
+            return not CommandPalette.is_open(self)
+        return True
+
+    def action_kill(self) -> None:
+        # close any dialog that could still send something (force / mode / re-arm / quit)
+        for _ in range(8):
+            screen = self.screen
+            if not isinstance(screen, ModalScreen) or isinstance(screen, CommandPalette):
+                break
+            if isinstance(screen, _Dialog):
+                screen.dismiss(screen.cancel_value())
+            else:
+                screen.dismiss(None)
+        if self.send("kill", note="KILL sent: cancelling our orders and halting") and self.bell_enabled:
+            self.bell()
+        self.poll()
+
+    # ------------------------------------------------------------------ quitting
+    def action_quit(self) -> None:  # ctrl+q and the palette's "Quit" go through the same dialog
+        self.action_request_quit()
+
+    def action_request_quit(self) -> None:
+        if self._quitting or any(isinstance(s, QuitScreen) for s in self.screen_stack):
+            return
+        open_orders = len(self.state.orders) if self.state is not None else 0
+        self.push_screen(QuitScreen(open_orders), self._quit_chosen)
+
+    def _quit_chosen(self, choice: str | None) -> None:
+        if choice not in ("keep", "cancel"):
+            return
+        self._quitting = True
+        cancel = choice == "cancel"
+        self.notify("Stopping the engine" + (" and cancelling our orders…" if cancel else "…"), timeout=30)
+        self.run_worker(self._shutdown_and_exit(cancel), group="quit", name="quit", exclusive=True, exit_on_error=False)
+
+    async def _shutdown_and_exit(self, cancel_orders: bool) -> None:
+        log.info("shutdown requested (cancel_orders=%s)", cancel_orders)
+        message: str | None = None
+        try:
+            await asyncio.wait_for(self.engine.shutdown(cancel_orders=cancel_orders), timeout=self.shutdown_timeout)
+            self.shutdown_done = True
+        except asyncio.TimeoutError:
+            message = f"engine shutdown timed out after {self.shutdown_timeout:.0f}s"
+        except Exception as exc:
+            message = f"engine shutdown failed: {type(exc).__name__}: {exc}"
+        if message is not None:
+            self.shutdown_error = message
+            log.error(message)
+        log.info("cockpit exiting")
+        self.exit(return_code=0 if message is None else 1, message=Text(message, style="bold red") if message else None)

@@ -1,0 +1,287 @@
+"""The cockpit screen: layout, keys, and the mapping from keys to ``EngineControl`` calls.
+
+Layout (one DOM, reflowed by CSS through breakpoints, see app.tcss):
+
+* wide and tall (>= 120 x 42): every pane at once on a 6-column grid
+  (delta | decision | positions / orders | trend / log | anchor | feed);
+* otherwise (80 x 24 over SSH): the net delta and the decision card stay on top and the
+  other panes become pages under a tab strip (keys 1-6 or left/right).
+
+The screen owns the trading keys; their availability follows the snapshot's mode and
+state through ``check_action`` (None greys a key in the footer, False hides it).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Static, Tab, Tabs
+
+from core.model import Mode, TradingState
+from core.state import CockpitState
+from tui import theme
+from tui.panes.anchor import AnchorPane
+from tui.panes.base import Pane
+from tui.panes.decision import DecisionPane
+from tui.panes.delta import DeltaPane
+from tui.panes.feed import FeedPane
+from tui.panes.log import LogPane
+from tui.panes.orders import OrdersPane
+from tui.panes.positions import PositionsPane
+from tui.panes.status import StatusBar
+from tui.panes.trend import TrendPane
+from tui.screens.confirm import ConfirmScreen, ForceScreen
+from tui.screens.help import HelpScreen
+from tui.screens.mode import ModeScreen
+
+if TYPE_CHECKING:
+    from tui.app import CockpitApp
+
+log = logging.getLogger("tui")
+
+WIDE_MIN_WIDTH = 120
+WIDE_MIN_HEIGHT = 42
+
+# narrow-layout pages, in tab order: (pane id, tab label)
+PAGES = (
+    ("orders", "Orders"),
+    ("positions", "Positions"),
+    ("trend", "Trend"),
+    ("anchor", "Anchor"),
+    ("log", "Log"),
+    ("feed", "Feed"),
+)
+
+
+class CockpitScreen(Screen):
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_MIN_WIDTH, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (WIDE_MIN_HEIGHT, "-tall")]
+    AUTO_FOCUS = None
+
+    BINDINGS = [
+        # shown first in the footer; the App's priority "k" binding is the one that fires
+        Binding("k", "app.kill", "KILL", id="kill_footer"),
+        Binding("a", "approve", "Approve", id="approve"),
+        Binding("s", "skip", "Skip", id="skip"),
+        Binding("f", "force", "Force", id="force"),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("m", "mode", "Mode", id="mode"),
+        Binding("c", "cancel_order", "Cancel", id="cancel_order"),
+        Binding("r", "rearm", "Re-arm", id="rearm"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("q", "request_quit", "Quit", id="quit"),
+        *(
+            Binding(str(i), f"page('{pid}')", label, show=False, id=f"page_{pid}")
+            for i, (pid, label) in enumerate(PAGES, start=1)
+        ),
+        Binding("left", "page_step(-1)", "Prev page", show=False),
+        Binding("right", "page_step(1)", "Next page", show=False),
+    ]
+
+    mode: reactive[Mode] = reactive(Mode.WATCH, bindings=True)
+    trading_state: reactive[TradingState] = reactive(TradingState.ACTIVE, bindings=True)
+    has_orders: reactive[bool] = reactive(False, bindings=True)
+    page: reactive[str] = reactive("orders")
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.state: CockpitState | None = None
+
+    @property
+    def cockpit(self) -> "CockpitApp":
+        return self.app  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Static(id="engine-error")
+        with Container(id="body"):
+            yield DeltaPane(id="delta")
+            yield DecisionPane(id="decision")
+            yield Tabs(*(Tab(f"{i} {label}", id=f"tab-{pid}") for i, (pid, label) in enumerate(PAGES, 1)), id="pages")
+            yield PositionsPane(id="positions", classes="page")
+            yield OrdersPane(id="orders", classes="page")
+            yield TrendPane(id="trend", classes="page")
+            yield LogPane(id="log", classes="page")
+            yield AnchorPane(id="anchor", classes="page")
+            yield FeedPane(id="feed", classes="page")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self._apply_page(self.page)
+        error = getattr(self.app, "engine_error", None)
+        if error:  # the engine failed before this screen was up
+            self.show_engine_error(error)
+
+    def on_resize(self) -> None:
+        # the palette hint fits only on a wide footer; ctrl+p works everywhere
+        self.call_after_refresh(self._layout_changed)
+
+    def _layout_changed(self) -> None:
+        try:
+            self.query_one(Footer).show_command_palette = self.is_wide
+        except Exception:
+            pass
+        self.refresh_bindings()
+
+    @property
+    def panes(self) -> list[Pane]:
+        return list(self.query(Pane))
+
+    @property
+    def is_wide(self) -> bool:
+        return self.has_class("-wide") and self.has_class("-tall")
+
+    # ------------------------------------------------------------------ snapshot in
+    def apply_state(self, state: CockpitState, *, ui_errors: int = 0) -> int:
+        """Render one snapshot. Returns how many panes failed (each failure is logged)."""
+        self.state = state
+        self.mode = state.mode
+        self.trading_state = state.trading_state
+        self.has_orders = bool(state.orders)
+        failures = 0
+        try:
+            self.query_one(StatusBar).show_state(state, ui_errors=ui_errors)
+        except Exception:
+            failures += 1
+            log.exception("status bar failed to render")
+        for pane in self.panes:
+            try:
+                pane.show_state(state)
+            except Exception:
+                failures += 1
+                log.exception("pane %s failed to render", pane.id)
+        return failures
+
+    def show_engine_error(self, message: str | None, *, fatal: bool = True) -> None:
+        banner = self.query_one("#engine-error", Static)
+        if not message:
+            banner.remove_class("-shown")
+            return
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(" ENGINE STOPPED " if fatal else " ENGINE ", style=theme.BADGE_STATE["HALTED"])
+        t.append(" ")
+        t.append(message, style=theme.BAD)  # plain text: exchange errors may contain "[/]"
+        t.append("  — trading is off; see the log file", style=theme.LABEL)
+        banner.update(t)
+        banner.add_class("-shown")
+
+    # ------------------------------------------------------------------ pages (narrow layout)
+    def watch_page(self, page: str) -> None:
+        self._apply_page(page)
+
+    def _apply_page(self, page: str) -> None:
+        for pid, _label in PAGES:
+            try:
+                self.query_one(f"#{pid}").set_class(pid == page, "-current")
+            except Exception:
+                return  # not composed yet
+        tabs = self.query_one("#pages", Tabs)
+        if tabs.active != f"tab-{page}":
+            tabs.active = f"tab-{page}"
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        if event.tab is not None and event.tab.id:
+            self.page = event.tab.id.removeprefix("tab-")
+
+    def action_page(self, page: str) -> None:
+        self.page = page
+
+    def action_page_step(self, step: int) -> None:
+        ids = [pid for pid, _ in PAGES]
+        i = ids.index(self.page) if self.page in ids else 0
+        self.page = ids[(i + step) % len(ids)]
+
+    # ------------------------------------------------------------------ key availability
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        halted = self.trading_state is TradingState.HALTED
+        if action == "approve":
+            return True if self.mode is Mode.SEMI and not halted else None
+        if action == "force":
+            return None if self.mode is Mode.WATCH or halted else True
+        if action == "skip":
+            return None if self.mode is Mode.WATCH else True
+        if action == "rearm":
+            return True if halted else False
+        if action == "cancel_order":
+            return True if self.has_orders else None
+        if action in ("page", "page_step"):
+            return not self.is_wide
+        return True
+
+    # ------------------------------------------------------------------ actions -> EngineControl
+    def action_approve(self) -> None:
+        self.cockpit.send("approve")
+
+    def action_skip(self) -> None:
+        self.cockpit.send("skip")
+
+    def action_pause(self) -> None:
+        paused = self.trading_state is TradingState.PAUSED
+        self.cockpit.send("toggle_pause", note="resume sent" if paused else "pause sent")
+
+    def action_cancel_order(self) -> None:
+        self.cockpit.send("cancel_pending", note="cancel sent")
+
+    def action_force(self) -> None:
+        ok, preview = self.cockpit.call("preview_force")
+        if not ok:
+            return
+        if preview is None:
+            self.notify("Nothing to force: no trade would move the net delta to target.", title="Force")
+            return
+        self.app.push_screen(ForceScreen(preview, self.state), self._force_confirmed)
+
+    def _force_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self.cockpit.send("force", note="force sent")
+
+    def action_mode(self) -> None:
+        self.app.push_screen(ModeScreen(self.mode), self._mode_chosen)
+
+    def action_set_mode(self, mode: str) -> None:
+        self._mode_chosen(Mode(mode))
+
+    def _mode_chosen(self, mode: Mode | None) -> None:
+        if mode is None or mode is self.mode:
+            return
+        if mode is Mode.AUTO:
+            venue = self.state.venue.upper() if self.state is not None else "?"
+            body = Text()
+            body.append("AUTO executes every decision at once, without asking.\n", style=theme.WARN)
+            body.append("Venue: ", style=theme.LABEL)
+            body.append(venue, style=theme.BAD + theme.BOLD if venue == "MAINNET" else theme.STRONG)
+            body.append("\nYou can still pause (p), skip (s) or kill (k).", style=theme.LABEL)
+            self.app.push_screen(
+                ConfirmScreen("Switch to AUTO?", body, "Enter AUTO", tone="danger"),
+                lambda ok: self.cockpit.send("set_mode", Mode.AUTO, note="mode → AUTO") if ok else None,
+            )
+            return
+        self.cockpit.send("set_mode", mode, note=f"mode → {mode.value.upper()}")
+
+    def action_rearm(self) -> None:
+        reason = self.state.halt_reason if self.state is not None else ""
+        body = Text()
+        body.append("Re-arm trading after the halt?\n", style=theme.VALUE)
+        if reason:
+            body.append("Halted because: ", style=theme.LABEL)
+            body.append(reason, style=theme.BAD)
+        self.app.push_screen(
+            ConfirmScreen("Re-arm", body, "Re-arm", tone="warning"),
+            lambda ok: self.cockpit.send("rearm", note="re-arm sent") if ok else None,
+        )
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_request_quit(self) -> None:
+        self.cockpit.action_request_quit()
+
