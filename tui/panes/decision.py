@@ -103,12 +103,14 @@ def body(s: CockpitState) -> Text:
     t = Text()
     t.append("exec ", style=theme.LABEL)
     t.append(exec_text(d), style=theme.VALUE)
-    if p is not None:
+    fee, after = ((p.expected_fee_quote, p.net_after_base) if p is not None
+                  else (s.decision_fee_quote, s.decision_net_after_base))
+    if fee is not None and after is not None:
         t.append("  fee≈ ", style=theme.LABEL)
-        t.append(fmt.num(p.expected_fee_quote, 2), style=theme.VALUE)
+        t.append(fmt.num(fee, 2), style=theme.VALUE)
         t.append(f" {quote}", style=theme.LABEL)
         t.append("  after ", style=theme.LABEL)
-        t.append(fmt.num(p.net_after_base, 6, sign=True), style=theme.STRONG)
+        t.append(fmt.num(after, 6, sign=True), style=theme.STRONG)
         t.append(f" {base}", style=theme.LABEL)
     lines.append(t)
 
