@@ -130,8 +130,7 @@ class Engine:
 
     def on_engine_error(self, message: str) -> None:
         self.error = message
-        self.reb.set_mode(Mode.WATCH)
-        self._set_venue_trading()
+        self.set_mode(Mode.WATCH)  # cancels the working order first, then locks the venue
         self.reb._log("error", f"engine error, dropped to WATCH: {message}")
         if self.journal is not None:
             try:

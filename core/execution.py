@@ -174,7 +174,10 @@ class RebalanceExecution:
             self._finish(f"rejected: {order.reject_reason or 'no reason given'}")
             return []
         if self._left_to_do() <= 0:
-            self._finish("filled" if not self.outcome else f"{self.outcome}; filled")
+            if self.filled > 0:
+                self._finish("filled" if not self.outcome else f"{self.outcome}; filled")
+            else:
+                self._finish("nothing left to trade (gap closed)")
             return []
         if was_cancelling:
             if then == "done":

@@ -137,6 +137,8 @@ class Rebalancer:
         # bookkeeping
         self.our_orders: dict[str, Order] = {}
         self._order_filled: dict[str, Decimal] = {}
+        self._terminal: set[str] = set()  # client ids of our finished orders
+        self._terminal_order: deque[str] = deque()
         self._seen_exec_ids: set[str] = set()
         self._seen_exec_order: deque[str] = deque()
         self.recent_fills: deque[FillView] = deque(maxlen=30)
@@ -401,9 +403,14 @@ class Rebalancer:
         self.stats.events += 1
         if order.leg is not Leg.SPOT or not order.client_id.startswith(self.client_prefix):
             return EMPTY
+        if ts_ms > self.now_ms:
+            self.now_ms = ts_ms
+        if order.client_id in self._terminal:
+            return EMPTY  # a repeated or late update of an order that already finished
         prev = self.our_orders.get(order.client_id)
         event = order.status.value
-        if prev is None or prev.status != order.status or prev.filled_qty != order.filled_qty:
+        if (prev is None or prev.status != order.status or prev.filled_qty != order.filled_qty
+                or prev.order_id != order.order_id):
             self.rec.order(ts_ms, order, event)
         # apply the filled increment to our spot estimate now; the balance push confirms it
         before = self._order_filled.get(order.client_id, Decimal(0))
@@ -417,6 +424,10 @@ class Rebalancer:
         else:
             self.our_orders.pop(order.client_id, None)
             self._order_filled.pop(order.client_id, None)
+            self._terminal.add(order.client_id)
+            self._terminal_order.append(order.client_id)
+            if len(self._terminal_order) > 10_000:
+                self._terminal.discard(self._terminal_order.popleft())
             if order.status is OrderStatus.REJECTED:
                 self._log("warning", f"order {order.client_id} rejected: {order.reject_reason}")
         if self.exec is not None:
@@ -426,6 +437,8 @@ class Rebalancer:
 
     def _on_fill(self, fill: Fill) -> list[Command]:
         self.stats.events += 1
+        if fill.ts_ms > self.now_ms:
+            self.now_ms = fill.ts_ms
         if fill.exec_id in self._seen_exec_ids:
             return EMPTY  # duplicate push (reconnect replay, REST backfill)
         self._seen_exec_ids.add(fill.exec_id)

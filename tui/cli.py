@@ -152,7 +152,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print(f"market data error: {e}", file=sys.stderr)
         return EXIT_CONFIG
     for bad in market.bad_samples[:5]:
-        print(f"warning: bad row skipped: {bad}", file=sys.stderr)
+        print(f"warning: bad row skipped: {bad.file}, line {bad.line_no}: {bad.reason}: {bad.text[:80]!r}",
+              file=sys.stderr)
     if market.bad_rows:
         print(f"warning: {market.bad_rows} bad row(s) skipped in total (use --strict to stop at the first)", file=sys.stderr)
     recorder = journal = None
