@@ -67,11 +67,16 @@ class Engine:
         self.started = asyncio.Event()
         self.order_calls = 0
         self._set_venue_trading()
+        self._venue_bad_seen = 0
 
     # ------------------------------------------------------------------ EngineHost
 
     def latest(self) -> CockpitState:
         now = self._perf()
+        vbad = getattr(self.venue, "bad_messages", 0)
+        if isinstance(vbad, int) and vbad > self._venue_bad_seen:
+            self.reb.bad_messages += vbad - self._venue_bad_seen
+            self._venue_bad_seen = vbad
         if self._snapshot is None or now - self._snapshot_at >= self._snapshot_every:
             snap = self.reb.snapshot()
             if self.error is not None:
@@ -370,3 +375,18 @@ class Engine:
     @property
     def trading_state(self) -> TradingState:
         return self.reb.risk.state
+
+
+def build_rebalancer(cfg, *, journal=None, venue_name: str, instrument) -> Rebalancer:
+    """The Rebalancer a session runs, from the config, with cooldown/hysteresis memory and a
+    kill-switch halt restored from the journal (the same for paper and Bybit)."""
+    from core.journal_recorder import JournalRecorder
+
+    recorder = JournalRecorder(journal) if journal is not None else None
+    reb = Rebalancer(cfg.rebalancer, instrument, symbol=cfg.symbol, venue_name=venue_name, mode=Mode(cfg.mode),
+                     client_prefix="rb", recorder=recorder)
+    if journal is not None:
+        last = journal.last_rebalance()
+        state = journal.last_state("trading_state")
+        reb.restore(last_rebalance=last, trading_state=(state[0], state[1]) if state else None)
+    return reb

@@ -120,19 +120,36 @@ class AnchorPolicy:
                           actual_edge_bps=actual, limit_price=limit, reason=why)
 
     def bias(self, gap: float, view: PolicyView) -> BiasParts:
+        signal, ema_bias, anchor_bias, combined, scale = self._bias_numbers(
+            gap, view.price, view.trend, view.buy_vwap, view.sell_vwap)
+        return BiasParts(trend_signal=signal, ema_bias=ema_bias, anchor_bias=anchor_bias, combined=combined, scale=scale)
+
+    def _bias_numbers(self, gap: float, price: float, trend: TrendView, buy_vwap: float | None,
+                      sell_vwap: float | None) -> tuple[float, float, float, float, float]:
         b = self.cfg.bias
-        side = _side_for(gap)
-        signal = self.trend_signal(view.trend)
+        signal = self.trend_signal(trend)
         ema_bias = clamp(signal * (1.0 if gap > 0 else -1.0))
         anchor_bias = 0.0
-        ref = view.buy_vwap if side is Side.SELL else view.sell_vwap
+        ref = buy_vwap if gap > 0 else sell_vwap  # the side we need: SELL for a long drift
         if ref:
-            edge = (view.price / ref - 1.0) * 1e4 if side is Side.SELL else (1.0 - view.price / ref) * 1e4
+            edge = (price / ref - 1.0) * 1e4 if gap > 0 else (1.0 - price / ref) * 1e4
             # favourable edge (selling above our buys / buying below our sells) → negative → tighten
             anchor_bias = -clamp(edge / self.cfg.anchor.full_bias_edge_bps)
         combined = b.w_ema * ema_bias + b.w_anchor * anchor_bias
         scale = clamp(1.0 + b.strength * combined, b.min_scale, b.max_scale)
-        return BiasParts(trend_signal=signal, ema_bias=ema_bias, anchor_bias=anchor_bias, combined=combined, scale=scale)
+        return signal, ema_bias, anchor_bias, combined, scale
+
+    def quick_hold(self, ts_ms: int, price: float, spot_base: float, futures_base: float, trend: TrendView,
+                   buy_vwap: float | None, sell_vwap: float | None, memory: PolicyMemory) -> bool:
+        """True when ``decide`` would surely answer HOLD because |gap| is under the effective soft
+        threshold: the same arithmetic without building the decision and its reasons (replay's
+        hot path). Hysteresis only widens the threshold, so ignoring it here is safe."""
+        gap = spot_base + futures_base - self.cfg.desired_net_delta_base
+        if gap == 0.0:
+            return True
+        soft, _ = self.base_thresholds(spot_base)
+        scale = self._bias_numbers(gap, price, trend, buy_vwap, sell_vwap)[4]
+        return (gap if gap > 0 else -gap) < soft * scale - EPS
 
     # -- the decision flow (seed 000, steps 1–8)
 
@@ -236,6 +253,13 @@ class SimplePolicy:
             (divergence > 0 and trend.state == "up") or (divergence < 0 and trend.state == "down"))
         return (c.rebalance_threshold_usdt * c.trend_multiplier if supports else c.rebalance_threshold_usdt), supports
 
+    def quick_hold(self, ts_ms: int, price: float, spot_base: float, futures_base: float, trend: TrendView,
+                   buy_vwap: float | None, sell_vwap: float | None, memory: PolicyMemory) -> bool:
+        """True when ``decide`` would surely answer HOLD (divergence within the threshold)."""
+        divergence = (spot_base + futures_base) * price - self.cfg.target_delta_usdt
+        threshold, _ = self.threshold_usdt(divergence, trend)
+        return abs(divergence) <= threshold
+
     def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]:
         c = self.cfg
         price = view.price
@@ -280,6 +304,13 @@ class BaselinePolicy:
         self.cfg = cfg
         self.execution = execution
         self.risk = risk
+
+    def quick_hold(self, ts_ms: int, price: float, spot_base: float, futures_base: float, trend: TrendView,
+                   buy_vwap: float | None, sell_vwap: float | None, memory: PolicyMemory) -> bool:
+        """True when ``decide`` would surely answer HOLD: between checks (the check itself must
+        run, it moves the check clock)."""
+        return (memory.last_check_ms is not None
+                and ts_ms - memory.last_check_ms < int(self.cfg.check_interval_s * 1000))
 
     def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]:
         c = self.cfg

@@ -93,6 +93,15 @@ class Rebalancer:
         self.maker_fee_rate = maker_fee_rate
         self.taker_fee_rate = taker_fee_rate
         self.rec = recorder or Recorder()
+        self._reserve = cfg.spot_reserve_base
+        self._target_usdt = cfg.simple.target_delta_usdt if isinstance(self.policy, SimplePolicy) else None
+        self._target_fixed = (cfg.baseline.desired_net_delta_base if isinstance(self.policy, BaselinePolicy)
+                              else cfg.anchor.desired_net_delta_base)
+        self._fixed_floor: float | None = None
+        if isinstance(self.policy, AnchorPolicy) and cfg.anchor.thresholds.units == "base":
+            self._fixed_floor = self.policy.base_thresholds(0.0)[0] * cfg.anchor.bias.min_scale
+        elif isinstance(self.policy, BaselinePolicy):
+            self._fixed_floor = cfg.baseline.min_trade_base
         if isinstance(self.policy, SimplePolicy):
             s = cfg.simple
             self.trend = TrendTracker(s.ema_fast_period, s.ema_slow_period, parse_timeframe_ms(s.ema_timeframe),
@@ -152,7 +161,10 @@ class Rebalancer:
         self._next_sample_ms = 0
         self._next_snapshot_ms = 0
         self._last_eval_price = 0.0
-        self._last_gap_ts: int | None = None
+        self._gap_abs = 0.0  # |gap| as of the last account change (time-weighted statistics)
+        self._gap_since: int | None = None
+        self._candles = self.trend.builder
+        self.sample_every_ms = 1000  # gap history and kill-switch check cadence (market time)
         self._hard_for_stats = self._base_hard()
         self.bad_messages = 0
         self.lazy_holds = False  # replay: skip policy calls that can only answer HOLD
@@ -164,21 +176,20 @@ class Rebalancer:
 
     @property
     def spot_base(self) -> float:
-        return self.spot_total - self.cfg.spot_reserve_base
+        return self.spot_total - self._reserve
 
     @property
     def net_base(self) -> float:
-        return self.spot_base + self.futures_size
+        return self.spot_total - self._reserve + self.futures_size
 
     def target_base(self) -> float:
-        if isinstance(self.policy, SimplePolicy):
-            return self.cfg.simple.target_delta_usdt / self.price if self.price else 0.0
-        if isinstance(self.policy, BaselinePolicy):
-            return self.cfg.baseline.desired_net_delta_base
-        return self.cfg.anchor.desired_net_delta_base
+        if self._target_usdt is not None:  # the simple policy targets USDT: base depends on price
+            return self._target_usdt / self.price if self.price else 0.0
+        return self._target_fixed
 
     def gap_base(self) -> float:
-        return self.net_base - self.target_base()
+        return self.spot_total - self._reserve + self.futures_size - (
+            self._target_fixed if self._target_usdt is None else self.target_base())
 
     def equity_quote(self) -> float:
         px = self.price or 0.0
@@ -193,6 +204,8 @@ class Rebalancer:
 
     def _soft_floor_base(self) -> float:
         """The smallest |gap| at which the policy could possibly act: below it, skip the policy."""
+        if self._fixed_floor is not None:
+            return self._fixed_floor
         p = self.policy
         if isinstance(p, AnchorPolicy):
             soft, _ = p.base_thresholds(self.spot_base)
@@ -200,6 +213,15 @@ class Rebalancer:
         if isinstance(p, SimplePolicy):
             return self.cfg.simple.rebalance_threshold_usdt / self.price if self.price else 0.0
         return self.cfg.baseline.min_trade_base
+
+    def set_rules(self, instrument: Instrument, maker_fee_rate: float, taker_fee_rate: float) -> None:
+        """The venue's real trading rules and fee rates, read at start-up (before any order)."""
+        self.instrument = instrument
+        self.maker_fee_rate = maker_fee_rate
+        self.taker_fee_rate = taker_fee_rate
+        self._log("info", f"{self.venue_name} rules: tick {instrument.tick_size}, step {instrument.qty_step}, "
+                          f"min {instrument.min_qty} / {instrument.min_notional} {instrument.quote}; "
+                          f"fees maker {maker_fee_rate} taker {taker_fee_rate}")
 
     # ------------------------------------------------------------------ logging
 
@@ -271,28 +293,22 @@ class Rebalancer:
 
     def on_trade(self, ts_ms: int, price: float, qty: float, taker_is_buy: bool) -> list[Command]:
         """The hot path: O(1) and allocation-free while nothing needs deciding."""
-        st = self.stats
-        st.events += 1
-        last = self._last_gap_ts
-        if last is not None and ts_ms > last:
-            dt = ts_ms - last
-            g = self.net_base - self.target_base() if not isinstance(self.policy, AnchorPolicy) else (
-                self.spot_total - self.cfg.spot_reserve_base + self.futures_size - self.cfg.anchor.desired_net_delta_base)
-            ag = g if g >= 0 else -g
-            st.gap_time_integral += ag * dt
-            st.time_total_ms += dt
-            if ag >= self._hard_for_stats:
-                st.time_over_hard_ms += dt
-            if ag > st.max_abs_gap:
-                st.max_abs_gap = ag
-        self._last_gap_ts = ts_ms
+        self.stats.events += 1
         if ts_ms > self.now_ms:
             self.now_ms = ts_ms
         self.price = price
         self.last_market_ms = ts_ms
         if not self.has_quotes:
             self.bid = self.ask = price
-        if self.trend.on_trade(ts_ms, price, qty):
+        b = self._candles
+        if ts_ms < b.end and not b.empty:  # inside the forming candle: the common case, inlined
+            if price > b.high:
+                b.high = price
+            elif price < b.low:
+                b.low = price
+            b.close = price
+            b.volume += qty
+        elif self.trend.on_trade(ts_ms, price, qty):
             self._dirty = True
         if self.exec is not None:
             return self._drive_exec(ts_ms)
@@ -307,14 +323,16 @@ class Rebalancer:
         """Run the policy unless the gap is below the smallest threshold it could ever act on
         (the common case): then the answer is HOLD, and computing it is skipped. Live runs
         still evaluate fully on every timer tick, so the cockpit always shows a fresh why."""
-        if self.proposal is None:
+        if self.proposal is None and self.price is not None:
             g = self.gap_base()
-            if (g if g >= 0 else -g) < self._soft_floor_base():
+            if ((g if g >= 0 else -g) < self._soft_floor_base()
+                    or self.lazy_holds and self.policy.quick_hold(now, self.price, self.spot_base, self.futures_size, self.trend.view(),
+                                              self.recent.buy_vwap, self.recent.sell_vwap, self.memory)):
                 self._dirty = False
                 self._next_eval_ms = now + self._eval_every_ms
-                self._last_eval_price = self.price or 0.0
+                self._last_eval_price = self.price
                 m = self.memory
-                if m.gate_wait_since_ms is not None:
+                if m.gate_wait_since_ms is not None and not isinstance(self.policy, BaselinePolicy):
                     self.memory = replace(m, gate_wait_since_ms=None, gate_wait_side=None)
                 return EMPTY
         return self.evaluate()
@@ -342,7 +360,7 @@ class Rebalancer:
         self.rec.tick(ts_ms)
         out: list[Command] = []
         if ts_ms >= self._next_sample_ms:
-            self._next_sample_ms = ts_ms + 1000
+            self._next_sample_ms = ts_ms + self.sample_every_ms
             self.gap_history.append(self.gap_base())
             out.extend(self._check_kill_switch())
             if ts_ms >= self._next_snapshot_ms and self.price is not None and self.balances_ok:
@@ -362,10 +380,42 @@ class Rebalancer:
             out.extend(self._evaluate_or_skip(ts_ms) if self.lazy_holds else self.evaluate())
         return out
 
+    # -- gap statistics: integrated between account changes, so trades cost nothing here
+
+    def _settle_gap(self, now: int) -> None:
+        """Add the gap that held since the last account change (a gap that lasted no time,
+        e.g. between a balance and a position update of the same instant, does not count)."""
+        since = self._gap_since
+        if since is None:
+            self._gap_since = now
+            return
+        if now > since:
+            st = self.stats
+            dt = now - since
+            ag = self._gap_abs
+            st.gap_time_integral += ag * dt
+            st.time_total_ms += dt
+            if ag >= self._hard_for_stats:
+                st.time_over_hard_ms += dt
+            if ag > st.max_abs_gap:
+                st.max_abs_gap = ag
+            self._gap_since = now
+
+    def _refresh_gap(self) -> None:
+        g = self.gap_base()
+        self._gap_abs = g if g >= 0 else -g
+
+    def finish_stats(self, now_ms: int) -> None:
+        """Close the time-weighted statistics at the end of a run."""
+        self._settle_gap(now_ms)
+
     # -- account events
 
     def _on_balances(self, ev: BalanceUpdate) -> list[Command]:
         self.stats.events += 1
+        if ev.ts_ms > self.now_ms:
+            self.now_ms = ev.ts_ms
+        self._settle_gap(self.now_ms)
         ins = self.instrument
         for b in ev.balances:
             if b.coin == ins.base:
@@ -377,11 +427,15 @@ class Rebalancer:
             self._log("info", f"balances confirmed: {self.spot_total:.6f} {ins.base}, {self.quote_free + self.quote_locked:,.2f} {ins.quote}")
         self.balances_ok = True
         self._dirty = True
+        self._refresh_gap()
         return EMPTY
 
     def _on_position(self, ev: PositionUpdate) -> list[Command]:
         self.stats.events += 1
         p = ev.position
+        if ev.ts_ms > self.now_ms:
+            self.now_ms = ev.ts_ms
+        self._settle_gap(self.now_ms)
         self.futures_size = float(p.size)
         self.futures_entry = float(p.entry_price)
         if p.mark_price:
@@ -389,6 +443,7 @@ class Rebalancer:
         self.liq_price = float(p.liq_price) if p.liq_price else None
         self._recompute_upnl(float(p.unrealised_pnl) if p.unrealised_pnl else None)
         self._dirty = True
+        self._refresh_gap()
         return EMPTY
 
     def _recompute_upnl(self, given: float | None = None) -> None:
@@ -416,9 +471,11 @@ class Rebalancer:
         before = self._order_filled.get(order.client_id, Decimal(0))
         if order.filled_qty > before:
             inc = float(order.filled_qty - before)
+            self._settle_gap(self.now_ms)
             self.spot_total += inc if order.side is Side.BUY else -inc
             self._order_filled[order.client_id] = order.filled_qty
             self._dirty = True
+            self._refresh_gap()
         if order.status.is_open:
             self.our_orders[order.client_id] = order
         else:
@@ -449,12 +506,14 @@ class Rebalancer:
         st = self.stats
         price = float(fill.price)
         qty = float(fill.qty)
+        self._settle_gap(self.now_ms)
         if fill.leg is Leg.LINEAR:
             # grid / other futures fills: move the futures estimate and feed the anchors
             st.grid_fills += 1
             self.futures_size += qty if fill.side is Side.BUY else -qty
             self.recent.add(fill.ts_ms, fill.side, qty, price)
             self._dirty = True
+            self._refresh_gap()
             return EMPTY
         ours = fill.client_id.startswith(self.client_prefix) if fill.client_id else False
         fee_quote = float(fill.fee) * (price if fill.fee_coin not in QUOTE_COINS else 1.0)
@@ -466,7 +525,9 @@ class Rebalancer:
                 self.spot_total += qty if fill.side is Side.BUY else -qty
             self.recent.add(fill.ts_ms, fill.side, qty, price)
             self._dirty = True
+            self._refresh_gap()
             return EMPTY
+        self._refresh_gap()
         st.fills += 1
         if fill.is_maker:
             st.maker_fills += 1

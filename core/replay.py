@@ -75,6 +75,7 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
                      mode=Mode(mode), policy_name=policy, recorder=recorder,
                      maker_fee_rate=float(ex.fees.spot_maker), taker_fee_rate=float(ex.fees.spot_taker))
     reb.lazy_holds = True
+    reb.sample_every_ms = 60_000  # kill-switch and gap-history cadence in market time (1-minute data)
     t0 = timer() if timer else 0.0
     equity_start = None
 
@@ -95,42 +96,71 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
           ConnectionChanged(first_ts, True, "replay")), first_ts)
 
     quotes = market.quotes
-    order = market.merge_order() if quotes is not None and len(quotes) else None
     on_trade_ex = ex.on_trade
     on_trade_reb = reb.on_trade
+    on_tick = reb.on_tick
     next_tick = first_ts
-    qi = 0
-    ti = 0
-    n_events = len(trades) + (len(quotes) if quotes is not None else 0)
-    for k in range(n_events):
-        if order is not None and not order[k]:
-            ts = quotes.ts_ms[qi]
-            bid, bq, ask, aq = quotes.bid[qi], quotes.bid_qty[qi], quotes.ask[qi], quotes.ask_qty[qi]
-            qi += 1
-            evs = ex.on_quote(ts, bid, bq, ask, aq)
-            if evs:
-                pump(evs, ts)
-            cmds = reb.on_quote(ts, bid, ask)
-        else:
+    ts = first_ts
+
+    def after(cmds, ts: int) -> None:
+        for c in cmds:
+            pump(submit(c, ts), ts)
+
+    if quotes is None or not len(quotes):
+        # trades only: the tightest loop (klines expand to trades)
+        for ti in range(len(trades)):
             ts = ts_arr[ti]
             price = px_arr[ti]
+            qty = qty_arr[ti]
             is_buy = side_arr[ti] == 1
-            evs = on_trade_ex(ts, price, qty_arr[ti], is_buy)
+            evs = on_trade_ex(ts, price, qty, is_buy)
             if evs:
                 pump(evs, ts)
-            cmds = on_trade_reb(ts, price, qty_arr[ti], is_buy)
-            ti += 1
-        if cmds:
-            for c in cmds:
-                pump(submit(c, ts), ts)
-        if ts >= next_tick:
-            next_tick = ts + TICK_MS
-            if equity_start is None and reb.price is not None:
-                equity_start = float(ex.equity_quote(reb.price))
-            cmds = reb.on_tick(ts)
+            cmds = on_trade_reb(ts, price, qty, is_buy)
             if cmds:
-                for c in cmds:
-                    pump(submit(c, ts), ts)
+                after(cmds, ts)
+            if ts >= next_tick:
+                next_tick = ts + TICK_MS
+                if equity_start is None:
+                    equity_start = float(ex.equity_quote(price))
+                cmds = on_tick(ts)
+                if cmds:
+                    after(cmds, ts)
+    else:
+        q_ts, q_bid, q_bq, q_ask, q_aq = quotes.ts_ms, quotes.bid, quotes.bid_qty, quotes.ask, quotes.ask_qty
+        on_quote_ex = ex.on_quote
+        on_quote_reb = reb.on_quote
+        qi = ti = 0
+        for is_trade in market.merge_order():
+            if is_trade:
+                ts = ts_arr[ti]
+                price = px_arr[ti]
+                qty = qty_arr[ti]
+                is_buy = side_arr[ti] == 1
+                ti += 1
+                evs = on_trade_ex(ts, price, qty, is_buy)
+                if evs:
+                    pump(evs, ts)
+                cmds = on_trade_reb(ts, price, qty, is_buy)
+            else:
+                ts = q_ts[qi]
+                bid = q_bid[qi]
+                ask = q_ask[qi]
+                evs = on_quote_ex(ts, bid, q_bq[qi], ask, q_aq[qi])
+                qi += 1
+                if evs:
+                    pump(evs, ts)
+                cmds = on_quote_reb(ts, bid, ask)
+            if cmds:
+                after(cmds, ts)
+            if ts >= next_tick:
+                next_tick = ts + TICK_MS
+                if equity_start is None and reb.price is not None:
+                    equity_start = float(ex.equity_quote(reb.price))
+                cmds = on_tick(ts)
+                if cmds:
+                    after(cmds, ts)
+    reb.finish_stats(ts)
     wall = (timer() - t0) if timer else 0.0
     last_px = reb.price or first_px
     equity_end = float(ex.equity_quote(last_px))

@@ -38,11 +38,12 @@ FLAT = TrendView(False, None, None, 0.0, 0.0, "flat", 0.0)
 class CandleBuilder:
     """Builds fixed-length candles from trades; returns closed candles as they complete."""
 
-    __slots__ = ("interval_ms", "start", "open", "high", "low", "close", "volume", "empty")
+    __slots__ = ("interval_ms", "start", "end", "open", "high", "low", "close", "volume", "empty")
 
     def __init__(self, interval_ms: int) -> None:
         self.interval_ms = int(interval_ms)
         self.start = -1
+        self.end = -1  # start + interval: callers may test ``ts < end`` without a call
         self.empty = True
 
     def on_trade(self, ts_ms: int, price: float, qty: float = 0.0) -> list[Candle] | None:
@@ -62,6 +63,7 @@ class CandleBuilder:
             return None
         closed = self.roll(ts_ms)
         self.start = ts_ms - ts_ms % self.interval_ms
+        self.end = self.start + self.interval_ms
         self.open = self.high = self.low = self.close = price
         self.volume = qty
         self.empty = False
@@ -80,6 +82,7 @@ class CandleBuilder:
             out.append(Candle(nxt + i * iv, iv, last, last, last, last, 0.0))
         # the next candle starts empty at the current bucket, carrying the last close
         self.start = now_ms - now_ms % iv
+        self.end = self.start + iv
         self.open = self.high = self.low = self.close = last
         self.volume = 0.0
         self.empty = True

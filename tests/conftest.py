@@ -1,115 +1,18 @@
 """Shared fixtures: paths, a config factory (dict -> AppConfig through the real validator),
-policy/view builders and a config-file writer.
-
-The factories are session-scoped on purpose: they are stateless, and hypothesis refuses
-function-scoped fixtures inside ``@given`` tests.
-"""
+policy/view builders and a config-file writer. The builders live in ``tests/builders.py``."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 import yaml
 
-from core.config import AppConfig, config_from_dict
-from core.trend import TrendView
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-DELETE = object()
-"""Pass as an override value to remove a key from the base config."""
-
-# Every number the hand-computed tests rely on is spelled out here, so no test depends on a
-# dataclass default that somebody may retune later.
-ANCHOR_BLOCK: dict[str, Any] = {
-    "policy": "anchor",
-    "desired_net_delta_base": 0.0,
-    "thresholds": {"soft": 0.004, "hard": 0.012, "units": "base"},
-    "partial_rebalance_ratio": 0.5,
-    "bias": {
-        "mode": "ema",
-        "strength": 0.5,
-        "w_ema": 0.6,
-        "w_anchor": 0.4,
-        "manual_override": 0.0,
-        "min_scale": 0.25,
-        "max_scale": 2.0,
-    },
-    "ema": {"fast": 9, "slow": 21, "timeframe": "1m", "slope_lookback_s": 300, "trend_threshold_pct": 0.1},
-    "anchor": {
-        "window_s": 600,
-        "edge_bps_soft": 5,
-        "edge_bps_hard": 0,
-        "max_wait_s_on_soft": 120,
-        "degrade_edge_with_time": True,
-        "full_bias_edge_bps": 50,
-    },
-    "execution": {
-        "maker_first": True,
-        "hard_maker_wait_s": 5,
-        "soft_taker_after_wait": True,
-        "min_trade_base": 0.0001,
-        "max_trade_base": 0.5,
-    },
-    "risk": {"cooldown_s": 10, "hard_cooldown_s": 2, "hysteresis_pct": 0.2, "hysteresis_window_s": 300},
-}
-
-# Seed 001's block, verbatim values.
-SIMPLE_BLOCK: dict[str, Any] = {
-    "target_delta_usdt": 0,
-    "rebalance_threshold_usdt": 100,
-    "use_trend": True,
-    "ema_fast_period": 9,
-    "ema_slow_period": 21,
-    "trend_threshold_pct": 0.1,
-    "trend_multiplier": 1.5,
-    "use_limit_orders": True,
-    "max_wait_seconds": 30,
-    "cooldown_seconds": 10,
-}
-
-BASELINE_BLOCK: dict[str, Any] = {
-    "policy": "baseline",
-    "desired_net_delta_base": 0.0,
-    "check_interval_s": 60,
-    "min_trade_base": 0.0005,
-}
-
-BASE_CONFIG: dict[str, Any] = {
-    "symbol": "BTCUSDT",
-    "venue": "paper",
-    "mode": "semi",
-    "api": {"account_name": "Tst"},
-    "rebalancer": ANCHOR_BLOCK,
-}
-
-
-def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
-    """Deep-copy ``data`` and set each ``a__b__c=value`` override at ``data[a][b][c]``
-    (``DELETE`` removes the key)."""
-    out = copy.deepcopy(data)
-    for dotted, value in overrides.items():
-        parts = dotted.split("__")
-        node = out
-        for p in parts[:-1]:
-            if not isinstance(node.get(p), dict):
-                node[p] = {}
-            node = node[p]
-        if value is DELETE:
-            node.pop(parts[-1], None)
-        else:
-            node[parts[-1]] = copy.deepcopy(value)
-    return out
-
-
-def build_config(*, _base: dict | None = None, _env: dict | None = None, _need_secrets: bool | None = None,
-                 **overrides: Any) -> AppConfig:
-    data = apply_overrides(BASE_CONFIG if _base is None else _base, overrides)
-    return config_from_dict(data, file="<test>", env=_env, need_secrets=_need_secrets)
-
+from core.config import AppConfig
+from tests.builders import *  # noqa: F401,F403 - re-exported for fixtures below
+from tests.builders import (ANCHOR_BLOCK, BASELINE_BLOCK, BASE_CONFIG, REPO_ROOT, SIMPLE_BLOCK, apply_overrides,
+                            build_config, make_trend)
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
@@ -158,11 +61,6 @@ def make_policy_for():
         return make_policy(cfg.rebalancer)
 
     return make
-
-
-def make_trend(signal: float = 0.0, state: str = "flat", ready: bool = True) -> TrendView:
-    return TrendView(ready=ready, ema_fast=100.0, ema_slow=100.0, spread_pct=0.0, slope_pct=0.0,
-                     state=state, signal=signal)
 
 
 @pytest.fixture(scope="session")

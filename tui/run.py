@@ -17,10 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.config import AppConfig, ConfigError, attach_secrets, load_config
-from core.engine import Engine
+from core.engine import Engine, build_rebalancer
 from core.journal import Journal, default_data_dir, default_journal_path
-from core.journal_recorder import JournalRecorder
-from core.model import BTCUSDT_SPOT, Mode, Side
+from core.model import BTCUSDT_SPOT
 from core.rebalancer import Rebalancer
 from core.trend import CandleBuilder
 
@@ -138,14 +137,7 @@ class _ExchangeClock:
 
 
 def make_rebalancer(cfg: AppConfig, *, journal: Journal | None, venue_name: str) -> Rebalancer:
-    recorder = JournalRecorder(journal) if journal is not None else None
-    reb = Rebalancer(cfg.rebalancer, BTCUSDT_SPOT, symbol=cfg.symbol, venue_name=venue_name, mode=Mode(cfg.mode),
-                     client_prefix="rb", recorder=recorder)
-    if journal is not None:
-        last = journal.last_rebalance()
-        state = journal.last_state("trading_state")
-        reb.restore(last_rebalance=last, trading_state=(state[0], state[1]) if state else None)
-    return reb
+    return build_rebalancer(cfg, journal=journal, venue_name=venue_name, instrument=BTCUSDT_SPOT)
 
 
 def open_journal(cfg: AppConfig, data_dir: Path) -> Journal | None:

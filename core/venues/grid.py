@@ -218,6 +218,10 @@ class GridBot:
         self._buy_px = -_INF
         self._sell_px = _INF
 
+    def quiet_between(self, price: float) -> bool:
+        """True when a print at ``price`` fills nothing (the exchange's fast path asks this)."""
+        return self._buy_px < price < self._sell_px
+
     def on_price(self, ts_ms: int, price: float) -> tuple[Fill, ...]:
         """Fill every resting order the market traded at or through, in price order."""
         if self._buy_px < price < self._sell_px:

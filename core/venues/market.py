@@ -26,7 +26,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import compress, islice, repeat
+from itertools import compress, islice
 from operator import gt, le, sub
 from os import PathLike, fspath
 from pathlib import Path
@@ -814,7 +814,13 @@ def _build(schema: _Schema, cols: list) -> tuple[TradeTape | None, QuoteTape | N
 
 
 def load_file(path: str | PathLike, strict: bool = False) -> MarketData:
-    """Load one CSV (plain or gzip) of any known schema; bad rows are counted, or raise if strict."""
+    """Load one CSV (plain or gzip, by magic bytes) of any schema in ``SCHEMAS``.
+
+    The header picks the schema: trades (``ts_ms,price,qty,side[,trade_id]``), 1-minute klines
+    (expanded to a 4-trade intrabar path), BBO updates, Lean 1-minute quote bars (one quote
+    at each bar's last ms), Bybit public trade dumps (seconds -> ms, Buy/Sell). Bad rows are
+    counted and sampled, or with ``strict=True`` the first one raises ``MarketDataError``.
+    """
     file = fspath(path)
     text = _read_text(file)
     nl = text.find("\n")

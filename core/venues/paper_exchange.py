@@ -41,6 +41,7 @@ import json
 import os
 import tempfile
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -107,6 +108,14 @@ class FeeSchedule:
     spot_taker: Decimal = Decimal("0.001")
     linear_maker: Decimal = Decimal("0.0002")
     linear_taker: Decimal = Decimal("0.00055")
+
+
+def _quiet_test(grid) -> Callable[[float], bool] | None:
+    """The grid's cheap 'would this print fill nothing?' test, or one that always says no."""
+    if grid is None:
+        return None
+    test = getattr(grid, "quiet_between", None)
+    return test if test is not None else (lambda price: False)
 
 
 class GridLike(Protocol):
@@ -214,7 +223,7 @@ class PaperExchange:
 
     __slots__ = (
         "spot", "linear", "fees", "latency_ms", "synthetic_spread_ticks", "settle_linear_in_quote",
-        "history_limit", "_grid", "_bal", "_orders", "_pending", "_buys", "_sells", "_best_buy",
+        "history_limit", "_grid", "_grid_quiet", "_bal", "_orders", "_pending", "_buys", "_sells", "_best_buy",
         "_best_sell", "_fills", "_pos_size", "_pos_entry", "_realised", "_linear_fees", "_mark",
         "_ts", "_last", "_has_bbo", "_bid", "_bid_qty", "_ask", "_ask_qty", "_queue", "_due_ms",
         "_order_seq", "_exec_seq", "_seq",
@@ -243,6 +252,7 @@ class PaperExchange:
         self.settle_linear_in_quote = settle_linear_in_quote
         self.history_limit = int(history_limit)
         self._grid = grid
+        self._grid_quiet = _quiet_test(grid)
         start = {spot.quote: Decimal(10_000), spot.base: ZERO} if balances is None else balances
         self._bal: dict[str, list[Decimal]] = {}
         for coin in (spot.base, spot.quote):
@@ -282,8 +292,9 @@ class PaperExchange:
         ``taker_side_is_buy`` is accepted for symmetry with the tape; the fill model ignores
         it (a print through our price means the book moved through it, whoever hit).
         """
+        g = self._grid_quiet
         if (price < self._best_buy or price > self._best_sell or ts_ms >= self._due_ms
-                or self._grid is not None):
+                or (g is not None and not g(price))):
             return self._trade_slow(ts_ms, price, qty)
         self._ts = ts_ms
         self._last = price
@@ -794,6 +805,7 @@ class PaperExchange:
     @grid.setter
     def grid(self, grid: GridLike | None) -> None:
         self._grid = grid
+        self._grid_quiet = _quiet_test(grid)
 
     def balances(self) -> tuple[Balance, ...]:
         return self._balance_tuple()

@@ -16,7 +16,7 @@ from core.config import (
     parse_timeframe_ms,
 )
 
-from conftest import DELETE
+from tests.builders import DELETE
 
 SECRET = "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tZZ"  # 32 chars
 KEY = "KeyKeyKeyKeyKeyKeyKeyKeyKeyKeyQQ"  # 32 chars

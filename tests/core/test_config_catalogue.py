@@ -11,7 +11,7 @@ import pytest
 
 from tui.cli import main
 
-from conftest import BASE_CONFIG, DELETE, SIMPLE_BLOCK, apply_overrides
+from tests.builders import BASE_CONFIG, DELETE, SIMPLE_BLOCK, apply_overrides
 
 
 def cfg(**overrides: Any) -> dict:

@@ -10,7 +10,7 @@ from core.config import load_config
 from core.whatif import what_if
 from tui.cli import main
 
-from conftest import BASE_CONFIG, SIMPLE_BLOCK, apply_overrides
+from tests.builders import BASE_CONFIG, SIMPLE_BLOCK, apply_overrides
 
 SECRET = "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tZZ"  # 32 chars
 KEY = "KeyKeyKeyKeyKeyKeyKeyKeyKeyKeyQQ"  # 32 chars

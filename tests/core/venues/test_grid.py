@@ -205,3 +205,17 @@ def test_to_dict_summary():
     assert (d["open_buys"], d["open_sells"]) == (1, 3)
     assert (d["next_buy"], d["next_sell"]) == ("100.0", "120.0")
     assert d["mode"] == "neutral" and d["levels"] == 5 and d["running"] is True
+
+
+def test_average_cost_accounting_through_zero():
+    # grid fills move one level at a time, so a flip through zero only happens with a resumed
+    # or hand-fed position; the accounting must still be right
+    g = bot()
+    g._apply(B, D("100"), D("0.03"))
+    g._apply(B, D("130"), D("0.01"))
+    assert (g.position, g.entry_price) == (D("0.04"), D("107.5"))        # (3 + 1.3) / 0.04
+    g._apply(S, D("110"), D("0.05"))                                       # closes 0.04, opens 0.01 short
+    assert g.realised_pnl == D("0.1")                                      # (110 - 107.5) x 0.04
+    assert (g.position, g.entry_price) == (D("-0.01"), D("110"))
+    g._apply(B, D("100"), D("0.01"))
+    assert g.position == 0 and g.entry_price == 0 and g.realised_pnl == D("0.2")

@@ -1,0 +1,796 @@
+"""The Bybit venue (testnet, demo, mainnet) on pybit: the ``Venue`` protocol over v5 REST and streams.
+
+Pieces (one idea per module):
+
+- ``bybit_rest``: pybit ``HTTP`` off the loop, one lock, rate budget, error classes;
+- ``bybit_rate``: the request budget (``rate_budget_left``);
+- ``bybit_ws`` / ``bybit_streams``: guarded pybit sockets, frames -> events, watchdog;
+- ``bybit_parse``: Bybit JSON -> ``core.model`` values;
+- ``bybit_reconcile``: order/fill memory and the REST pass after an outage;
+- this module: start-up, the protocol methods, order safety, ``build_bybit_engine``.
+
+Order safety:
+
+- ``can_trade`` is what the engine asks for (watch mode sets it False) *and* what the
+  adapter allows: a read-only key (detected at start-up from the API-key info endpoint when
+  Bybit offers it, otherwise on the first order call that gets 10005) or a host clock off
+  by more than ``recv_window / 2`` keep it False whatever the engine sets. Every order
+  method raises ``TradingDisabled`` before any request when it is False.
+- A place is sent once. No reply (timeout, connection loss, HTTP 5xx) raises
+  ``OrderStateUnknown``: the engine then calls ``order_by_client_id``.
+- While a place is in flight, private stream events are held back and delivered right
+  after the engine has taken the reply, so the engine never sees "Filled" followed by a
+  stale "New" for the same order.
+- Only orders whose client id starts with ``client_prefix`` are ever listed or cancelled:
+  the trader's grid may trade the same account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from core.events import BalanceUpdate, ConnectionChanged, FillEvent, OrderUpdate, PositionUpdate
+from core.events import VenueError as VenueErrorEvent
+from core.model import Balance, Candle, Fill, Instrument, Leg, Order, OrderRequest, OrderStatus, Position, TimeInForce
+from core.venues import bybit_parse as P
+from core.venues.base import (
+    AuthError, EventSink, OrderRejected, OrderStateUnknown, TradingDisabled, VenueError,
+)
+from core.venues.bybit_rate import RateBudget
+from core.venues.bybit_reconcile import OVERLAP_MS, AccountReads, KnownOrders, SeenFills, reconcile
+from core.venues.bybit_rest import ApiError, BybitRest, TransportError, base_url, make_http
+from core.venues.bybit_streams import BybitStreams, ChannelSpec
+
+log = logging.getLogger("rebalancer.bybit")
+
+VENUES = ("testnet", "demo", "mainnet")
+DAY_MS = 86_400_000
+WINDOW_MS = 7 * DAY_MS  # Bybit's longest startTime..endTime span for history endpoints
+PRIVATE_EVENTS = (OrderUpdate, FillEvent, BalanceUpdate, PositionUpdate)
+NOT_FOUND = {170213, 110001, 110008, 170142}
+REJECT_REASONS = {
+    110007: "insufficient balance",
+    170131: "insufficient balance",
+    170140: "order value below the minimum (minOrderAmt)",
+    170136: "order quantity below the minimum (minOrderQty)",
+    170137: "order quantity has too many decimals (basePrecision)",
+    170134: "order price has too many decimals (tickSize)",
+    170132: "order price too high",
+    170133: "order price below the minimum",
+    170124: "order amount too large",
+    170141: "duplicate client order id",
+    110072: "duplicate client order id",
+    170193: "buy price above the allowed band",
+    170194: "sell price below the allowed band",
+    170217: "only LIMIT-MAKER orders allowed for this pair",
+    170218: "LIMIT-MAKER order rejected at this price",
+    170810: "too many open orders (500)",
+    170121: "invalid symbol",
+    10001: "request parameter error",
+}
+
+
+class BybitVenue:
+    """``Venue`` over Bybit v5 via pybit. Build with keyword arguments or ``from_config``.
+
+    Public attributes besides the protocol: ``maker_fee_rate`` / ``taker_fee_rate``
+    (Decimal, from the fee-rate endpoint), ``linear_instrument``, ``read_only``,
+    ``clock_offset_ms`` (server minus local), ``bad_messages``, ``reconciles``,
+    ``rate_budget_left()``.
+    """
+
+    def __init__(self, *, symbol: str, venue: str = "testnet", api_key: str | None, api_secret: str | None,
+                 domain: str = "bybit", tld: str = "com", rest_url: str | None = None,
+                 ws_public_url: str | None = None, ws_private_url: str | None = None, recv_window_ms: int = 5000,
+                 can_trade: bool = True, client_prefix: str = "rb", journal=None, http_timeout_s: float = 10.0,
+                 ping_interval_s: float = 20.0, ping_timeout_s: float = 10.0, ws_retries: int = 10,
+                 auth_expire_s: int = 10, watchdog_interval_s: float = 0.5, rebuild_after_s: float = 5.0,
+                 min_backoff_s: float = 0.5, max_backoff_s: float = 30.0, read_retries: int = 3, retry_backoff_s: float = 0.25,
+                 rate_limits: dict[str, int] | None = None, linear_fills: bool = True,
+                 subscribe_timeout_s: float = 15.0, backfill_lookback_ms: int = WINDOW_MS,
+                 check_key_permissions: bool = True, confirm_post_only: bool = True,
+                 clock_resync_s: float = 600.0,
+                 on_rules: Callable[["BybitVenue"], None] | None = None) -> None:
+        if venue not in VENUES:
+            raise ValueError(f"venue must be one of {', '.join(VENUES)} (got {venue!r})")
+        self.name = venue
+        self.symbol = symbol.upper()
+        self.client_prefix = client_prefix
+        self.recv_window_ms = int(recv_window_ms)
+        self.journal = journal
+        self.read_only = False
+        self._trade_wanted = bool(can_trade)
+        self._clock_refused = False
+        self.clock_offset_ms = 0
+        self.maker_fee_rate = Decimal("0.001")
+        self.taker_fee_rate = Decimal("0.001")
+        self.linear_instrument: Instrument | None = None
+        self._spot: Instrument | None = None
+        self._api_key, self._api_secret = api_key, api_secret
+        self._domain, self._tld = domain or "bybit", tld or "com"
+        self._ws_public = base_url(ws_public_url) if ws_public_url else None
+        self._ws_private = base_url(ws_private_url) if ws_private_url else None
+        self._ping = (ping_interval_s, ping_timeout_s)
+        self._ws_retries = ws_retries
+        self._auth_expire_s = auth_expire_s
+        self._watchdog_interval_s = watchdog_interval_s
+        self._rebuild_after_s = rebuild_after_s
+        self._min_backoff_s = min_backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._linear_fills = linear_fills
+        self._subscribe_timeout_s = subscribe_timeout_s
+        self._lookback_ms = backfill_lookback_ms
+        self._check_key = check_key_permissions
+        self._confirm_post_only = confirm_post_only
+        self._clock_resync_s = clock_resync_s
+        self._clock_synced_at = 0.0
+        self._clock_task: asyncio.Task | None = None
+        self.on_rules = on_rules
+        http = make_http(testnet=venue == "testnet", demo=venue == "demo", domain=self._domain, tld=self._tld,
+                         api_key=api_key, api_secret=api_secret, recv_window_ms=self.recv_window_ms,
+                         timeout_s=http_timeout_s, rest_url=rest_url)
+        self.rest = BybitRest(http, budget=RateBudget(rate_limits), read_retries=read_retries,
+                              backoff_s=retry_backoff_s, secrets=(api_key, api_secret), on_clock=self._on_clock)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sink: EventSink | None = None
+        self._streams: BybitStreams | None = None
+        self._supervisor: asyncio.Task | None = None
+        self._started = False
+        self._stopped = False
+        self._known = KnownOrders()
+        self._seen = SeenFills()
+        self._hold = 0
+        self._held: list[object] = []
+        self._announced_up = False
+        self._need_reconcile = False
+        self._down_since_ms: int | None = None
+        self._reconcile_task: asyncio.Task | None = None
+        self._reconcile_retry_at = 0.0
+        self._reconcile_backoff_s = 0.5
+        self._balance_refresh: asyncio.Task | None = None
+        self._session_start_ms = 0
+        self.reconciles = 0
+        self.last_reconcile = ""
+
+    @classmethod
+    def from_config(cls, cfg, *, journal=None, **overrides) -> "BybitVenue":
+        """From an ``AppConfig`` (venue, api block, secrets). ``overrides`` go to ``__init__``."""
+        if cfg.venue not in VENUES:
+            raise ValueError(f"not a Bybit venue: {cfg.venue!r}")
+        api, secrets = cfg.api, cfg.secrets
+        kw = dict(symbol=cfg.symbol, venue=cfg.venue, api_key=secrets.key if secrets else None,
+                  api_secret=secrets.secret if secrets else None, domain=api.domain, tld=api.tld,
+                  rest_url=api.rest_url, ws_public_url=api.ws_public_url, ws_private_url=api.ws_private_url,
+                  recv_window_ms=api.recv_window_ms, can_trade=cfg.mode != "watch", journal=journal)
+        kw.update(overrides)
+        return cls(**kw)
+
+    def __repr__(self) -> str:  # never shows credentials
+        return f"BybitVenue({self.name}, {self.symbol}, can_trade={self.can_trade})"
+
+    # ------------------------------------------------------------------ trading switch
+
+    @property
+    def can_trade(self) -> bool:
+        return self._trade_wanted and not self.read_only and not self._clock_refused
+
+    @can_trade.setter
+    def can_trade(self, value: bool) -> None:
+        self._trade_wanted = bool(value)
+
+    def _check_trade(self) -> None:
+        if not self._trade_wanted:
+            raise TradingDisabled(f"{self.name}: order calls are disabled (watch mode)")
+        if self.read_only:
+            raise TradingDisabled(f"{self.name}: the API key has no trade permission (read-only): watch only")
+        if self._clock_refused:
+            raise TradingDisabled(f"{self.name}: {self._clock_text()}")
+
+    def _clock_text(self) -> str:
+        return (f"clock off by {self.clock_offset_ms:+d} ms (server minus local; the limit is recv_window/2 = "
+                f"{self.recv_window_ms // 2} ms): trading disabled until the host clock is synced (NTP)")
+
+    def _on_clock(self, offset_ms: int) -> None:
+        self.clock_offset_ms = offset_ms
+        self._clock_synced_at = time.monotonic()
+        refused = abs(offset_ms) > self.recv_window_ms / 2
+        if refused == self._clock_refused:
+            return
+        self._clock_refused = refused
+        if refused:
+            log.error("%s", self._clock_text())
+            self._emit(VenueErrorEvent(self._now_ms(), self._clock_text(), code=10002))
+        else:
+            log.warning("clock offset now %+d ms: within recv_window/2, trading allowed again", offset_ms)
+
+    def _mark_read_only(self, why: str) -> None:
+        if self.read_only:
+            return
+        self.read_only = True
+        text = f"the API key is read-only ({why}): watch only, no order will be sent"
+        log.warning("%s", text)
+        self._emit(VenueErrorEvent(self._now_ms(), text, code=10005))
+
+    def rate_budget_left(self) -> int:
+        """Order creates that may go out right now without exceeding Bybit's limits."""
+        return self.rest.budget.left("create")
+
+    @property
+    def bad_messages(self) -> int:
+        return self._streams.bad_messages if self._streams is not None else 0
+
+    def _now_ms(self) -> int:
+        return self.rest.server_now_ms()
+
+    # ------------------------------------------------------------------ start / stop
+
+    async def start(self, sink: EventSink) -> None:
+        """Clock check, instrument rules, fees, key permissions, then the three streams."""
+        self._loop = asyncio.get_running_loop()
+        self._sink = sink
+        self._stopped = False
+        try:
+            await self.rest.sync_clock()
+            self._session_start_ms = self._now_ms()
+            await self._load_rules()
+            await self._load_fees()
+            if self._check_key:
+                await self._load_key_permissions()
+            if self.on_rules is not None:
+                self.on_rules(self)
+            self._streams = self._make_streams()
+            await self._streams.open_all(self._subscribe_timeout_s)
+            await self._backfill_from_journal()
+        except AuthError as e:
+            self._emit(VenueErrorEvent(self._now_ms(), str(e), code=e.code, fatal=True))
+            await self._close_streams()
+            raise
+        except BaseException:
+            await self._close_streams()
+            raise
+        self._started = True
+        self._announced_up = True
+        self._supervisor = asyncio.create_task(self._supervise(), name=f"bybit-{self.name}-watchdog")
+        self._emit(ConnectionChanged(self._now_ms(), True, f"bybit {self.name}: streams up"))
+
+    async def stop(self) -> None:
+        self._stopped = True
+        for task in (self._supervisor, self._reconcile_task, self._balance_refresh, self._clock_task):
+            if task is not None and not task.done():
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping
+                    pass
+        self._supervisor = self._reconcile_task = self._balance_refresh = self._clock_task = None
+        await self._close_streams()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.rest.close), 5.0)
+        except Exception:  # noqa: BLE001 - stopping
+            log.debug("closing the HTTP session failed", exc_info=True)
+        self._started = False
+
+    async def _close_streams(self) -> None:
+        streams, self._streams = self._streams, None
+        if streams is not None:
+            await streams.close_all()
+
+    def _make_streams(self) -> BybitStreams:
+        specs = channel_specs(self.name, self.linear_instrument is not None, self._ws_public, self._ws_private)
+        assert self._loop is not None
+        return BybitStreams(
+            loop=self._loop, specs=specs, symbol=self.symbol, client_prefix=self.client_prefix,
+            api_key=self._api_key, api_secret=self._api_secret, domain=self._domain, tld=self._tld,
+            on_events=self._deliver, on_link=self._on_link, on_problem=self._on_stream_problem,
+            clock_ms=self.rest.server_now_ms, ping_interval_s=self._ping[0], ping_timeout_s=self._ping[1],
+            ws_retries=self._ws_retries, auth_expire_s=self._auth_expire_s, rebuild_after_s=self._rebuild_after_s,
+            min_backoff_s=self._min_backoff_s, max_backoff_s=self._max_backoff_s, linear_fills=self._linear_fills,
+        )
+
+    async def _load_rules(self) -> None:
+        spot, linear = await asyncio.gather(
+            self.rest.call("get_instruments_info", category="spot", symbol=self.symbol),
+            self.rest.call("get_instruments_info", category="linear", symbol=self.symbol),
+        )
+        items = [i for i in spot.get("list") or () if i.get("symbol") == self.symbol]
+        if not items:
+            raise VenueError(f"{self.symbol} is not a spot symbol on Bybit {self.name}")
+        self._spot = P.spot_instrument(items[0])
+        lin = [i for i in linear.get("list") or () if i.get("symbol") == self.symbol]
+        self.linear_instrument = P.linear_instrument(lin[0]) if lin else None
+        if self.linear_instrument is None:
+            log.warning("%s has no linear perpetual on Bybit %s: futures leg reads as flat", self.symbol, self.name)
+
+    async def _load_fees(self) -> None:
+        try:
+            result = await self.rest.call("get_fee_rates", category="spot", symbol=self.symbol)
+        except AuthError as e:
+            if e.code in (10003, 10004, 10010, 401):
+                raise
+            log.warning("fee rates unavailable (%s); using %s/%s", e, self.maker_fee_rate, self.taker_fee_rate)
+            return
+        except VenueError as e:
+            log.warning("fee rates unavailable (%s); using %s/%s", e, self.maker_fee_rate, self.taker_fee_rate)
+            return
+        rates = P.fee_rates(result, self.symbol)
+        if rates is not None:
+            self.maker_fee_rate, self.taker_fee_rate = rates
+
+    async def _load_key_permissions(self) -> None:
+        """Best effort: Bybit's API-key info tells whether the key may trade spot."""
+        try:
+            info = await self.rest.call("get_api_key_information", retries=0)
+        except VenueError as e:
+            log.info("API-key info unavailable (%s): read-only keys are detected on the first order", e)
+            return
+        if str(info.get("readOnly", "0")) == "1":
+            self._mark_read_only("API-key info: readOnly")
+            return
+        perms = info.get("permissions")
+        if isinstance(perms, dict) and isinstance(perms.get("Spot"), list) and "SpotTrade" not in perms["Spot"]:
+            self._mark_read_only("API-key info: no SpotTrade permission")
+
+    async def _backfill_from_journal(self) -> None:
+        """Fills made while the program was down (resume from the journal's newest fill)."""
+        journal = self.journal
+        last = journal.last_fill_ts() if journal is not None else None
+        if last is None:
+            return
+        known = {f.exec_id for f in journal.fills(last)}
+        fills = [f for f in await self._executions(last) if f.exec_id not in known]
+        if fills:
+            log.info("backfilled %d fill(s) since %d from Bybit", len(fills), last)
+            self._deliver([FillEvent(f) for f in fills])
+
+    # ------------------------------------------------------------------ events (loop thread)
+
+    def _emit(self, event: object) -> None:
+        if self._sink is None or self._stopped:
+            return
+        try:
+            self._sink(event)
+        except Exception:  # noqa: BLE001 - a sink failure must not stop the venue
+            log.exception("event sink failed on %s", type(event).__name__)
+
+    def _deliver(self, events: Iterable[object]) -> None:
+        """Every event from the streams (and reconcile/backfill) passes here, on the loop."""
+        base, quote = (self._spot.base, self._spot.quote) if self._spot else ("", "")
+        for ev in events:
+            t = type(ev)
+            if t is FillEvent:
+                if not self._seen.add(ev.fill):  # type: ignore[attr-defined]
+                    continue
+            elif t is BalanceUpdate:
+                coins = {b.coin for b in ev.balances}  # type: ignore[attr-defined]
+                if base and not {base, quote} <= coins:
+                    self._refresh_balances_soon()
+            if self._hold and t in PRIVATE_EVENTS:
+                self._held.append(ev)
+                continue
+            if t is OrderUpdate and not self._known.remember(ev.order):  # type: ignore[attr-defined]
+                continue  # stale or a repeat: the engine already has this state (or a newer one)
+            self._emit(ev)
+
+    def _flush_held(self) -> None:
+        if self._hold or not self._held:
+            return
+        held, self._held = self._held, []
+        for ev in held:
+            if type(ev) is OrderUpdate and not self._known.remember(ev.order):  # type: ignore[attr-defined]
+                continue
+            self._emit(ev)
+
+    def _release_hold(self) -> None:
+        self._hold -= 1
+        if self._hold == 0 and self._held and self._loop is not None:
+            # runs after the engine has taken the reply (it continues synchronously on return)
+            self._loop.call_soon(self._flush_held)
+
+    def _on_stream_problem(self, text: str) -> None:
+        log.warning("%s", text)
+        self._emit(VenueErrorEvent(self._now_ms(), text))
+
+    def _on_link(self, name: str, up: bool, detail: str) -> None:
+        if not self._started or self._stopped:
+            return  # start() reports readiness itself
+        now = self._now_ms()
+        if not up:
+            if name == "private":
+                self._need_reconcile = True
+                if self._down_since_ms is None:
+                    self._down_since_ms = now
+            if self._announced_up:
+                self._announced_up = False
+                self._emit(ConnectionChanged(now, False, f"bybit {self.name}: {name} stream lost ({detail})"))
+            return
+        if name == "private" and self._need_reconcile:
+            self._start_reconcile()
+        self._announce_if_up(f"{name} stream back")
+
+    def _announce_if_up(self, detail: str) -> None:
+        streams = self._streams
+        if (self._announced_up or streams is None or not streams.all_up or self._need_reconcile
+                or self._reconcile_task is not None):
+            return
+        self._announced_up = True
+        self._emit(ConnectionChanged(self._now_ms(), True, f"bybit {self.name}: {detail}"))
+
+    async def _supervise(self) -> None:
+        while True:
+            await asyncio.sleep(self._watchdog_interval_s)
+            try:
+                streams = self._streams
+                if streams is None:
+                    continue
+                streams.check()
+                if (time.monotonic() - self._clock_synced_at >= self._clock_resync_s
+                        and (self._clock_task is None or self._clock_task.done())):
+                    self._clock_task = asyncio.ensure_future(self._resync_clock())
+                private = streams.links.get("private")
+                if (self._need_reconcile and private is not None and private.up and self._reconcile_task is None
+                        and time.monotonic() >= self._reconcile_retry_at):
+                    self._start_reconcile()
+            except Exception:  # noqa: BLE001 - the watchdog must keep running
+                log.exception("watchdog pass failed")
+
+    async def _resync_clock(self) -> None:
+        """Periodic: follow a drifting host clock (and lift a clock refusal once it is fixed)."""
+        try:
+            await self.rest.sync_clock()
+        except VenueError as e:
+            self._clock_synced_at = time.monotonic()  # try again after another interval
+            log.warning("clock re-sync failed: %s", e)
+
+    # ------------------------------------------------------------------ reconcile
+
+    def _start_reconcile(self) -> None:
+        if self._reconcile_task is None and not self._stopped:
+            self._reconcile_task = asyncio.ensure_future(self._run_reconcile())
+
+    async def _run_reconcile(self) -> None:
+        # from the newest fill seen (or the session start), or the outage if that began earlier
+        anchor = self._seen.last_ts if self._seen.last_ts is not None else self._session_start_ms
+        since = max(0, min(anchor, self._down_since_ms or anchor) - OVERLAP_MS)
+        reads = AccountReads(open_orders=self._fetch_open_orders, order_by_client_id=self._fetch_order,
+                             executions=lambda s: self._executions(s), balances=self.balances,
+                             position=self.position)
+        try:
+            report = await reconcile(reads, self._known, self._seen, since, self._now_ms, self._deliver)
+        except asyncio.CancelledError:
+            self._reconcile_task = None
+            raise
+        except Exception as e:  # noqa: BLE001 - retry on the next watchdog pass
+            self._reconcile_task = None
+            self._reconcile_retry_at = time.monotonic() + self._reconcile_backoff_s
+            self._reconcile_backoff_s = min(self._max_backoff_s, self._reconcile_backoff_s * 2)
+            text = f"reconcile after reconnect failed ({e}); retrying"
+            log.warning("%s", text)
+            self._emit(VenueErrorEvent(self._now_ms(), text, code=getattr(e, "code", None)))
+            return
+        self._reconcile_task = None
+        self._reconcile_backoff_s = 0.5
+        self._need_reconcile = False
+        self._down_since_ms = None
+        self.reconciles += 1
+        self.last_reconcile = report.detail
+        log.info("reconciled after reconnect: %s", report.detail)
+        if self.journal is not None:
+            try:
+                self.journal.record_reconcile(self._now_ms(), "reconnect", report.detail)
+            except Exception:  # noqa: BLE001 - the journal is a record, not a dependency
+                log.exception("journal reconcile record failed")
+        self._announce_if_up(f"reconnected; {report.detail}")
+
+    def _refresh_balances_soon(self) -> None:
+        if self._balance_refresh is not None and not self._balance_refresh.done():
+            return
+
+        async def refresh() -> None:
+            try:
+                self._deliver([BalanceUpdate(self._now_ms(), await self.balances())])
+            except VenueError as e:
+                log.warning("balance refresh failed: %s", e)
+
+        self._balance_refresh = asyncio.ensure_future(refresh())
+
+    # ------------------------------------------------------------------ reads
+
+    async def instrument(self) -> Instrument:
+        if self._spot is None:
+            await self._load_rules()
+        assert self._spot is not None
+        return self._spot
+
+    async def balances(self) -> tuple[Balance, ...]:
+        base, quote = (self._spot.base, self._spot.quote) if self._spot else _split_symbol(self.symbol)
+        result = await self.rest.call("get_wallet_balance", accountType="UNIFIED", coin=f"{base},{quote}")
+        return P.balances(result.get("list") or (), coins=(base, quote))
+
+    async def position(self) -> Position:
+        if self._spot is not None and self.linear_instrument is None:
+            return Position(symbol=self.symbol, size=Decimal(0))
+        result = await self.rest.call("get_positions", category="linear", symbol=self.symbol)
+        return P.position(result.get("list") or (), self.symbol)
+
+    async def _paged(self, method: str, limit: int, **params) -> list[dict]:
+        items: list[dict] = []
+        cursor = None
+        for _ in range(200):  # a bound, not an expectation
+            page = await self.rest.call(method, limit=limit, cursor=cursor, **params)
+            items.extend(i for i in page.get("list") or () if isinstance(i, dict))
+            cursor = page.get("nextPageCursor") or None
+            if not cursor:
+                break
+        return items
+
+    async def _fetch_open_orders(self) -> tuple[Order, ...]:
+        items = await self._paged("get_open_orders", 50, category="spot", symbol=self.symbol, openOnly=0)
+        out = []
+        for item in items:
+            if not str(item.get("orderLinkId") or "").startswith(self.client_prefix):
+                continue
+            o = _parsed(P.order, item)
+            if o is not None and o.status.is_open:
+                out.append(o)
+        return tuple(out)
+
+    async def open_orders(self) -> tuple[Order, ...]:
+        orders = await self._fetch_open_orders()
+        for o in orders:
+            self._known.remember(o)
+        return orders
+
+    async def _fetch_order(self, client_id: str) -> Order | None:
+        for method in ("get_open_orders", "get_order_history"):
+            result = await self.rest.call(method, category="spot", symbol=self.symbol, orderLinkId=client_id)
+            for item in result.get("list") or ():
+                if item.get("orderLinkId") == client_id:
+                    return P.order(item)
+        return None
+
+    async def order_by_client_id(self, client_id: str) -> Order | None:
+        """/v5/order/realtime by orderLinkId (it also lists recent closed orders), then history."""
+        o = await self._fetch_order(client_id)
+        if o is not None:
+            self._known.remember(o)
+        return o
+
+    async def _executions(self, since_ms: int, categories: tuple[str, ...] | None = None) -> tuple[Fill, ...]:
+        """Executions of our symbol at or after ``since_ms`` (at most the look-back), oldest first."""
+        cats = categories or (("spot", "linear") if self._linear_fills and self.linear_instrument else ("spot",))
+        end = self._now_ms() + 60_000
+        start = max(int(since_ms), end - self._lookback_ms)
+        rows: list[dict] = []
+        for cat in cats:
+            s = start
+            while s <= end:
+                e = min(s + WINDOW_MS - 1, end)
+                for item in await self._paged("get_executions", 100, category=cat, symbol=self.symbol,
+                                              startTime=s, endTime=e):
+                    item.setdefault("category", cat)
+                    rows.append(item)
+                s = e + 1
+        rows = [r for r in rows if r.get("symbol") == self.symbol and r.get("execType", "Trade") == "Trade"
+                and P.ms(r.get("execTime"), 0) >= since_ms]
+        rows.sort(key=P.fill_sort_key)
+        out: dict[str, Fill] = {}
+        for r in rows:
+            f = _parsed(P.fill, r, prefix=self.client_prefix)
+            if f is not None:
+                out.setdefault(f.exec_id, f)
+        return tuple(out.values())
+
+    async def fills_since(self, ts_ms: int) -> tuple[Fill, ...]:
+        """Our spot executions at or after ``ts_ms`` (look-back capped at ``backfill_lookback_ms``)."""
+        return tuple(f for f in await self._executions(ts_ms, ("spot",))
+                     if f.client_id.startswith(self.client_prefix))
+
+    async def candles(self, interval_ms: int, limit: int) -> tuple[Candle, ...]:
+        """Closed spot candles, oldest first (Bybit sends newest first, the first one still open)."""
+        interval = P.KLINE_INTERVAL.get(int(interval_ms))
+        if interval is None:
+            raise VenueError(f"Bybit has no {interval_ms} ms kline (use 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 12h, 1d)")
+        if limit <= 0:
+            return ()
+        result = await self.rest.call("get_kline", category="spot", symbol=self.symbol, interval=interval,
+                                      limit=min(1000, limit + 1))
+        return P.candles(result.get("list") or (), int(interval_ms), self._now_ms(), limit)
+
+    # ------------------------------------------------------------------ orders
+
+    def _write_error(self, e: VenueError, what: str, client_id: str) -> VenueError:
+        """Turn a failed order call into the protocol's exception."""
+        if isinstance(e, AuthError):
+            if e.code == 10005:
+                self._mark_read_only("10005 on an order call")
+                return TradingDisabled(f"{what} {client_id}: the API key has no trade permission (10005)",
+                                       code=10005)
+            return e
+        if isinstance(e, ApiError):
+            code = e.code or 0
+            if code in NOT_FOUND:
+                return OrderRejected(f"{what} {client_id}: order not found or already closed ({e})", code=code)
+            reason = REJECT_REASONS.get(code, "refused by Bybit")
+            return OrderRejected(f"{what} {client_id}: {reason} ({e})", code=code)
+        return e
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        """POST /v5/order/create once: Limit, PostOnly/IOC/GTC, exact decimal strings."""
+        self._check_trade()
+        cid = request.client_id
+        if request.symbol.upper() != self.symbol or request.leg is not Leg.SPOT:
+            raise OrderRejected(f"place {cid}: this venue trades {self.symbol} spot only")
+        params = dict(category="spot", symbol=self.symbol, side=request.side.value, orderType="Limit",
+                      qty=P.fmt_decimal(request.qty), price=P.fmt_decimal(request.price),
+                      timeInForce=request.tif.value, orderLinkId=cid)
+        self._hold += 1
+        try:
+            try:
+                result = await self.rest.call("place_order", write=True, **params)
+            except TransportError as e:
+                raise OrderStateUnknown(f"place {cid}: {e}", retryable=True) from None
+            except VenueError as e:
+                raise self._write_error(e, "place", cid) from None
+            now = self._now_ms()
+            order = Order(client_id=cid, order_id=str(result.get("orderId") or ""), symbol=self.symbol,
+                          side=request.side, qty=request.qty, price=request.price, tif=request.tif,
+                          status=OrderStatus.NEW, created_ms=now, updated_ms=now, leg=Leg.SPOT)
+            from_ack = True
+            if request.tif is TimeInForce.POST_ONLY and self._confirm_post_only:
+                # a crossing PostOnly is accepted (retCode 0) and then rejected by the matcher:
+                # report that at once when the venue already knows it
+                seen = await self._peek(cid)
+                if seen is not None and seen.filled_qty == 0 and seen.order_id == order.order_id:
+                    order, from_ack = seen, False
+            self._known.remember(order, provisional=from_ack)
+            return order
+        finally:
+            self._release_hold()
+
+    async def _peek(self, client_id: str) -> Order | None:
+        try:
+            result = await self.rest.call("get_open_orders", retries=0, category="spot", symbol=self.symbol,
+                                          orderLinkId=client_id)
+        except VenueError:
+            return None
+        for item in result.get("list") or ():
+            if item.get("orderLinkId") == client_id:
+                try:
+                    return P.order(item)
+                except (P.BadMessage, KeyError, ValueError):
+                    return None
+        return None
+
+    async def _cancel(self, client_id: str) -> bool:
+        """True when cancelled now; False when the venue no longer had it open."""
+        try:
+            await self.rest.call("cancel_order", write=True, category="spot", symbol=self.symbol,
+                                 orderLinkId=client_id)
+        except VenueError as e:
+            err = self._write_error(e, "cancel", client_id)
+            if isinstance(err, OrderRejected) and err.code in NOT_FOUND:
+                await self._refresh_order(client_id)
+                return False
+            raise err from None
+        return True
+
+    async def _refresh_order(self, client_id: str) -> None:
+        """An order we thought open is gone: deliver its final state unless already delivered."""
+        known = self._known.get(client_id)
+        if known is None or not known.status.is_open:
+            return
+        try:
+            o = await self._fetch_order(client_id)
+        except VenueError as e:
+            log.warning("could not read the final state of %s: %s", client_id, e)
+            return
+        if o is not None and self._known.is_newer(o):
+            self._deliver([OrderUpdate(o.updated_ms or self._now_ms(), o)])
+
+    async def cancel_order(self, client_id: str) -> None:
+        """Cancel by client id. An unknown or already closed order returns quietly (its final
+        state comes from the stream, or is read here when the adapter still thought it open)."""
+        self._check_trade()
+        await self._cancel(client_id)
+
+    async def amend_order(self, client_id: str, price: Decimal, qty: Decimal | None = None) -> None:
+        self._check_trade()
+        params = dict(category="spot", symbol=self.symbol, orderLinkId=client_id, price=P.fmt_decimal(price))
+        if qty is not None:
+            params["qty"] = P.fmt_decimal(qty)
+        try:
+            await self.rest.call("amend_order", write=True, **params)
+        except VenueError as e:
+            raise self._write_error(e, "amend", client_id) from None
+
+    async def cancel_all_ours(self) -> int:
+        """Cancel each of our open orders by client id (never anything without our prefix)."""
+        self._check_trade()
+        cancelled, failures = 0, []
+        for o in await self.open_orders():
+            try:
+                if await self._cancel(o.client_id):
+                    cancelled += 1
+            except TradingDisabled:
+                raise
+            except VenueError as e:
+                failures.append(f"{o.client_id}: {e}")
+        if failures:
+            raise VenueError(f"cancelled {cancelled}; failed: {'; '.join(failures)}", retryable=True)
+        return cancelled
+
+
+def _parsed(fn, item: dict, **kw):
+    """One REST list item through a parser; a malformed one is logged and skipped."""
+    try:
+        return fn(item, **kw)
+    except (P.BadMessage, KeyError, ValueError, TypeError) as e:
+        log.warning("skipped a malformed %s item from Bybit (%s): %.200r", fn.__name__, e, item)
+        return None
+
+
+# ---------------------------------------------------------------------- endpoints and engine assembly
+
+
+def channel_specs(venue: str, with_linear: bool, ws_public: str | None, ws_private: str | None) -> list[ChannelSpec]:
+    """The sockets for ``venue``: spot public (orderbook.1 + publicTrade), linear public
+    (tickers; only when the symbol has a perpetual) and private (order, execution, position,
+    wallet). Demo trading has no public streams of its own: public data is mainnet's, and
+    only the private socket goes to stream-demo (reference 3.1)."""
+    testnet = venue == "testnet"
+    specs = [ChannelSpec("spot", "spot", testnet, False, ws_public, 2)]
+    if with_linear:
+        specs.append(ChannelSpec("linear", "linear", testnet, False, ws_public, 1))
+    specs.append(ChannelSpec("private", "private", testnet, venue == "demo", ws_private, 4))
+    return specs
+
+
+def _split_symbol(symbol: str) -> tuple[str, str]:
+    for q in ("USDT", "USDC"):
+        if symbol.endswith(q) and len(symbol) > len(q):
+            return symbol[: -len(q)], q
+    return symbol, "USDT"
+
+
+def provisional_instrument(symbol: str) -> Instrument:
+    """Stands in until ``start`` reads the real rules (no order can be sent before that)."""
+    from core.model import BTCUSDT_SPOT
+
+    if symbol == BTCUSDT_SPOT.symbol:
+        return BTCUSDT_SPOT
+    base, quote = _split_symbol(symbol)
+    return Instrument(symbol=symbol, base=base, quote=quote, tick_size=Decimal("0.01"), qty_step=Decimal("0.000001"),
+                      min_qty=Decimal("0.000001"), min_notional=Decimal("5"))
+
+
+def build_bybit_engine(cfg, *, journal=None, **venue_overrides):
+    """The live engine for ``cfg.venue`` in testnet/demo/mainnet (mirrors ``build_paper_engine``).
+
+    The Rebalancer's instrument and fee rates are replaced by Bybit's as soon as the venue has
+    read them at start-up (``on_rules``), before any event reaches it.
+    """
+    from core.config import ConfigError
+    from core.engine import Engine, build_rebalancer
+
+    if cfg.venue not in VENUES:
+        raise ConfigError(cfg.path, "venue", f"expected one of {', '.join(VENUES)} for the Bybit venue", cfg.venue)
+    if cfg.secrets is None:
+        raise ConfigError(cfg.path, "api.account_name", f"venue {cfg.venue!r} needs API keys (BYBIT_API_KEY_"
+                          f"{cfg.api.account_name} / BYBIT_API_SECRET_{cfg.api.account_name})")
+    reb = build_rebalancer(cfg, journal=journal, venue_name=cfg.venue, instrument=provisional_instrument(cfg.symbol))
+
+    def apply_rules(venue: BybitVenue) -> None:
+        reb.set_rules(venue._spot if venue._spot is not None else reb.instrument,
+                      float(venue.maker_fee_rate), float(venue.taker_fee_rate))
+
+    overrides = dict(venue_overrides)
+    overrides.setdefault("client_prefix", reb.client_prefix)
+    venue = BybitVenue.from_config(cfg, journal=journal, on_rules=apply_rules, **overrides)
+    return Engine(reb, venue, journal=journal, on_start_open_orders=cfg.api.on_start_open_orders)
+
+
+__all__ = ["BybitVenue", "REJECT_REASONS", "build_bybit_engine", "channel_specs", "provisional_instrument"]

@@ -1,0 +1,385 @@
+"""The three Bybit streams (spot public, linear public, private): frames -> events, and a watchdog.
+
+Threading: pybit runs each socket on its own thread. Frames are parsed *there* (cheap,
+and a bad frame is caught there) and the resulting events are handed to the event loop
+with ``loop.call_soon_threadsafe`` only; nothing on a socket thread blocks or touches
+loop state. Everything below the "loop side" marker runs on the loop.
+
+Liveness: a link is *up* when its socket is connected and every subscription has been
+acknowledged on the current connection. pybit reconnects by itself after most drops; the
+watchdog (``check``, called periodically by the venue) covers the rest: a socket that is
+``exited`` (pybit gave up) or not connected for ``rebuild_after_s`` is closed and rebuilt
+with exponential back-off. Each change is reported to ``on_link(name, up, detail)``; the
+venue turns that into ``ConnectionChanged`` and reconciles after a private outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from core.events import BalanceUpdate, FillEvent, OrderUpdate, PositionUpdate
+from core.venues import bybit_parse as P
+from core.venues.base import VenueError
+from core.venues.bybit_ws import GuardedWebSocket
+
+log = logging.getLogger("rebalancer.bybit.streams")
+
+PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
+BAD_LOG_EVERY = 100  # after the first few, log every Nth bad message
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    name: str  # "spot" | "linear" | "private"
+    channel_type: str
+    testnet: bool
+    demo: bool
+    base_url: str | None
+    expected_subs: int
+
+    @property
+    def private(self) -> bool:
+        return self.channel_type == "private"
+
+
+@dataclass
+class Link:
+    spec: ChannelSpec
+    ws: GuardedWebSocket | None = None
+    token: int = 0
+    up: bool = False
+    ready_opens: int = 0
+    down_since: float | None = None
+    backoff_s: float = 0.5
+    next_rebuild: float = 0.0
+    rebuild: asyncio.Task | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class BybitStreams:
+    """Owns the sockets; parses on socket threads; reports events and link changes on the loop."""
+
+    def __init__(self, *, loop: asyncio.AbstractEventLoop, specs: Iterable[ChannelSpec], symbol: str,
+                 client_prefix: str, api_key: str | None, api_secret: str | None, domain: str = "bybit",
+                 tld: str = "com", on_events: Callable[[tuple], None], on_link: Callable[[str, bool, str], None],
+                 on_problem: Callable[[str], None], clock_ms: Callable[[], int] | None = None,
+                 ping_interval_s: float = 20.0, ping_timeout_s: float = 10.0, ws_retries: int = 10,
+                 auth_expire_s: int = 10, rebuild_after_s: float = 5.0, min_backoff_s: float = 0.5,
+                 max_backoff_s: float = 30.0, connect_timeout_s: float = 20.0, linear_fills: bool = True) -> None:
+        self.loop = loop
+        self.symbol = symbol
+        self.prefix = client_prefix
+        self._key, self._secret = api_key, api_secret
+        self.domain, self.tld = domain, tld
+        self.on_events, self.on_link, self.on_problem = on_events, on_link, on_problem
+        self.clock_ms = clock_ms
+        self.ping_interval_s, self.ping_timeout_s = ping_interval_s, ping_timeout_s
+        self.ws_retries = ws_retries
+        self.auth_expire_s = auth_expire_s
+        self.rebuild_after_s = rebuild_after_s
+        self.min_backoff_s, self.max_backoff_s = min_backoff_s, max_backoff_s
+        self.connect_timeout_s = connect_timeout_s
+        self.linear_fills = linear_fills
+        self.links: dict[str, Link] = {s.name: Link(s, backoff_s=min_backoff_s) for s in specs}
+        self._tokens = itertools.count(1)
+        self._bad_lock = threading.Lock()
+        self.bad_messages = 0
+        self.rebuilds = 0
+        self.closed = False
+
+    # ================================================================== socket-thread side
+
+    def _post(self, fn: Callable, *args) -> None:
+        if self.closed:
+            return
+        try:
+            self.loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop is closed: we are shutting down
+            pass
+
+    def ws_data(self, ws: GuardedWebSocket, message: dict) -> None:
+        link = self.links.get(ws.name)
+        if link is None or link.token != ws.token:
+            return  # a superseded socket (its replacement delivers): never deliver twice
+        events = self._parse(ws, message)
+        if events:
+            self._post(self.on_events, tuple(events))
+
+    def ws_ready(self, ws: GuardedWebSocket, opens: int) -> None:
+        self._post(self._ready, ws.name, ws.token, opens)
+
+    def ws_drop(self, ws: GuardedWebSocket, opens: int, error: BaseException | str) -> None:
+        detail = error if isinstance(error, str) else (f"{type(error).__name__}: {error}" if str(error)
+                                                       else type(error).__name__)
+        self._post(self._dropped, ws.name, ws.token, opens, detail)
+
+    def ws_bad(self, ws: GuardedWebSocket, why: str, raw: object) -> None:
+        with self._bad_lock:
+            self.bad_messages += 1
+            n = self.bad_messages
+        if n <= 5 or n % BAD_LOG_EVERY == 0:
+            log.warning("%s stream: bad message #%d (%s): %.200r", ws.name, n, why, raw)
+
+    def ws_refused(self, ws: GuardedWebSocket, what: str, message: dict) -> None:
+        text = str(message.get("ret_msg") or message.get("retMsg") or message)[:200]
+        self._post(self.on_problem, f"{ws.name} stream: {what} refused by Bybit: {text}")
+
+    # ------------------------------------------------------------------ parsing (socket thread)
+
+    def _parse(self, ws: GuardedWebSocket, msg: dict) -> list:
+        topic = msg["topic"]
+        if ws.name == "spot":
+            if topic == f"orderbook.1.{self.symbol}":
+                q = P.quote(msg)
+                return [q] if q is not None else []
+            if topic == f"publicTrade.{self.symbol}":
+                return P.trades(msg)
+        elif ws.name == "linear":
+            if topic == f"tickers.{self.symbol}":
+                state = ws.local.setdefault("ticker", {})
+                data = msg["data"]
+                if not isinstance(data, dict):
+                    raise P.BadMessage("ticker data is not an object")
+                if msg.get("type") == "snapshot":
+                    state.clear()
+                state.update(data)
+                t = P.perp_ticker(state, P.ms(msg.get("ts")))
+                return [t] if t is not None else []
+        elif ws.name == "private":
+            kind = topic.split(".")[0]
+            if kind in PRIVATE_TOPICS:
+                items = msg.get("data")
+                if not isinstance(items, list):
+                    raise P.BadMessage(f"{topic}: data is not a list")
+                ts = P.ms(msg.get("creationTime"), 0) or (self.clock_ms() if self.clock_ms else int(time.time() * 1000))
+                return getattr(self, f"_private_{kind}")(ws, items, ts)
+        self.ws_bad(ws, f"unexpected topic {topic!r}", msg)
+        return []
+
+    def _each(self, ws: GuardedWebSocket, items: list, fn: Callable[[dict], object | None]) -> list:
+        """Apply ``fn`` per item; one bad item is counted and skipped, the rest still count."""
+        out = []
+        for item in items:
+            try:
+                if not isinstance(item, dict):
+                    raise P.BadMessage("item is not an object")
+                ev = fn(item)
+            except Exception as e:  # noqa: BLE001
+                self.ws_bad(ws, f"{type(e).__name__}: {e}", item)
+                continue
+            if ev is not None:
+                out.append(ev)
+        return out
+
+    def _private_order(self, ws: GuardedWebSocket, items: list, ts: int) -> list:
+        def one(item: dict):
+            if item.get("category", "spot") != "spot" or item.get("symbol") != self.symbol:
+                return None
+            if not str(item.get("orderLinkId") or "").startswith(self.prefix):
+                return None  # not ours (the trader's grid or manual orders)
+            o = P.order(item)
+            return OrderUpdate(o.updated_ms or ts, o)
+        return self._each(ws, items, one)
+
+    def _private_execution(self, ws: GuardedWebSocket, items: list, ts: int) -> list:
+        def one(item: dict):
+            cat = item.get("category", "spot")
+            if item.get("symbol") != self.symbol or item.get("execType", "Trade") != "Trade":
+                return None
+            if cat == "spot" or (cat == "linear" and self.linear_fills):
+                return FillEvent(P.fill(item, prefix=self.prefix))
+            return None
+        return self._each(ws, items, one)
+
+    def _private_position(self, ws: GuardedWebSocket, items: list, ts: int) -> list:
+        rows = ws.local.setdefault("positions", {})
+        changed = self._each(ws, items, lambda item: _position_row(item, self.symbol, rows))
+        if not changed:
+            return []
+        return [PositionUpdate(ts, P.position(rows.values(), self.symbol))]
+
+    def _private_wallet(self, ws: GuardedWebSocket, items: list, ts: int) -> list:
+        accounts = self._each(ws, items, lambda item: item if item.get("accountType", "UNIFIED") == "UNIFIED"
+                              else None)
+        if not accounts:
+            return []
+        balances = P.balances(accounts)
+        return [BalanceUpdate(ts, balances)] if balances else []
+
+    # ================================================================== loop side
+
+    def _link(self, name: str, token: int) -> Link | None:
+        link = self.links.get(name)
+        return link if link is not None and link.token == token else None  # None: an old socket
+
+    def _ready(self, name: str, token: int, opens: int) -> None:
+        link = self._link(name, token)
+        if link is None or self.closed:
+            return
+        link.ready_opens = opens
+        link.down_since = None
+        link.backoff_s = self.min_backoff_s
+        link.ready.set()
+        if not link.up:
+            link.up = True
+            self.on_link(name, True, "subscribed" if opens <= 1 and not self.rebuilds else "resubscribed")
+
+    def _dropped(self, name: str, token: int, opens: int, detail: str) -> None:
+        link = self._link(name, token)
+        if link is None or self.closed or opens < link.ready_opens:
+            return  # a drop of a connection already replaced
+        self._mark_down(link, detail)
+
+    def _mark_down(self, link: Link, detail: str) -> None:
+        if link.down_since is None:
+            link.down_since = time.monotonic()
+        link.ready.clear()
+        if link.up:
+            link.up = False
+            log.warning("%s stream down: %s", link.spec.name, detail)
+            self.on_link(link.spec.name, False, detail)
+
+    @property
+    def all_up(self) -> bool:
+        return all(link.up for link in self.links.values())
+
+    # ------------------------------------------------------------------ building
+
+    def _build(self, spec: ChannelSpec, token: int) -> GuardedWebSocket:
+        """Blocking (worker thread): connect and subscribe one socket."""
+        kw: dict = dict(testnet=spec.testnet, demo=spec.demo, domain=self.domain, tld=self.tld,
+                        ping_interval=self.ping_interval_s, ping_timeout=self.ping_timeout_s,
+                        retries=self.ws_retries, restart_on_error=True, trace_logging=False)
+        if spec.private:
+            kw.update(api_key=self._key, api_secret=self._secret, private_auth_expire=self.auth_expire_s)
+        ws = GuardedWebSocket(spec.channel_type, name=spec.name, token=token, listener=self,
+                              expected_subs=spec.expected_subs, base_url=spec.base_url, clock_ms=self.clock_ms, **kw)
+        try:
+            noop = _noop
+            if spec.name == "spot":
+                ws.orderbook_stream(1, self.symbol, noop)
+                ws.trade_stream(self.symbol, noop)
+            elif spec.name == "linear":
+                ws.ticker_stream(self.symbol, noop)
+            else:
+                ws.order_stream(noop)
+                ws.execution_stream(noop)
+                ws.position_stream(noop)
+                ws.wallet_stream(noop)
+        except BaseException:
+            ws.close()
+            raise
+        return ws
+
+    async def _open(self, link: Link) -> None:
+        link.token = next(self._tokens)
+        link.ready.clear()
+        token = link.token
+        try:
+            ws = await asyncio.wait_for(asyncio.to_thread(self._build, link.spec, token), self.connect_timeout_s)
+        except BaseException:
+            if link.token == token:
+                link.ws = None
+            raise
+        if self.closed or link.token != token:
+            await asyncio.to_thread(ws.close)
+            return
+        link.ws = ws
+
+    async def open_all(self, timeout_s: float) -> None:
+        """Connect every stream and wait until each is subscribed (raises on failure)."""
+        await asyncio.gather(*(self._open(link) for link in self.links.values()))
+        waits = [asyncio.wait_for(link.ready.wait(), timeout_s) for link in self.links.values()]
+        try:
+            await asyncio.gather(*waits)
+        except TimeoutError:
+            late = [n for n, link in self.links.items() if not link.ready.is_set()]
+            raise VenueError(f"Bybit stream(s) {', '.join(late)} not subscribed within {timeout_s:.0f} s",
+                             retryable=True) from None
+
+    async def close_all(self) -> None:
+        self.closed = True
+        tasks = []
+        for link in self.links.values():
+            if link.rebuild is not None:
+                link.rebuild.cancel()
+            if link.ws is not None:
+                tasks.append(asyncio.wait_for(asyncio.to_thread(link.ws.close), 5.0))
+            link.ws = None
+            link.up = False
+        for r in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+                log.debug("closing a stream failed: %r", r)
+
+    # ------------------------------------------------------------------ watchdog
+
+    def check(self) -> None:
+        """One watchdog pass (loop thread): notice dead sockets, rebuild stale ones."""
+        if self.closed:
+            return
+        now = time.monotonic()
+        for link in self.links.values():
+            ws = link.ws
+            if link.rebuild is not None:
+                continue
+            healthy = ws is not None and ws.healthy
+            if not healthy:
+                why = "exited" if ws is not None and ws.exited else "not connected"
+                self._mark_down(link, why)
+            elif link.up:
+                continue
+            # down (or connected but not resubscribed): give pybit its chance, then rebuild
+            if link.down_since is None:
+                link.down_since = now
+            if now - link.down_since >= self.rebuild_after_s and now >= link.next_rebuild:
+                link.rebuild = asyncio.ensure_future(self._rebuild(link))
+
+    async def _rebuild(self, link: Link) -> None:
+        name = link.spec.name
+        try:
+            old, link.ws = link.ws, None
+            link.token = next(self._tokens)  # silence the old socket's hooks
+            if old is not None:
+                try:
+                    await asyncio.wait_for(asyncio.to_thread(old.close), 5.0)
+                except Exception:  # noqa: BLE001 - it is being replaced anyway
+                    log.debug("%s: closing the old socket failed", name, exc_info=True)
+            log.warning("%s stream: rebuilding the socket", name)
+            self.rebuilds += 1
+            await self._open(link)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - back off and try again later
+            link.next_rebuild = time.monotonic() + link.backoff_s
+            log.warning("%s stream: rebuild failed (%s); next try in %.1f s", name, type(e).__name__, link.backoff_s)
+            self.on_problem(f"{name} stream: reconnect failed ({type(e).__name__}); retrying in {link.backoff_s:.1f} s")
+            link.backoff_s = min(self.max_backoff_s, link.backoff_s * 2)
+        else:
+            if not link.up:
+                # connected but not (yet) subscribed: if that never happens, rebuild later, slower
+                link.next_rebuild = time.monotonic() + link.backoff_s
+                link.backoff_s = min(self.max_backoff_s, link.backoff_s * 2)
+                link.down_since = time.monotonic()
+        finally:
+            link.rebuild = None
+
+
+def _noop(_message: dict) -> None:
+    """pybit wants a callback per topic; ours is bypassed (GuardedWebSocket routes frames)."""
+
+
+def _position_row(item: dict, symbol: str, rows: dict) -> object | None:
+    if item.get("category", "linear") != "linear" or item.get("symbol") != symbol:
+        return None
+    P.position_row_size(item)  # validate before storing
+    rows[item.get("positionIdx", 0)] = item
+    return item
+
+
+__all__ = ["BybitStreams", "ChannelSpec", "Link"]

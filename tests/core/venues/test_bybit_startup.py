@@ -1,0 +1,216 @@
+"""Bybit adapter start-up: rules, fees, account reads, clock check, keys, endpoints, engine assembly."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from core.events import ConnectionChanged, FillEvent, PositionUpdate, VenueError
+from core.model import Leg, OrderRequest, Quote, Side, TimeInForce
+from core.venues.base import AuthError, TradingDisabled
+from core.venues.bybit import BybitVenue, build_bybit_engine, channel_specs
+from tests.fakes.bybit import DEFAULT_KEY, DEFAULT_SECRET, READONLY_KEY, READONLY_SECRET
+
+D = Decimal
+MIN = 60_000
+
+
+def req(cid: str, side: Side = Side.BUY, qty: str = "0.01", price: str = "49000.00",
+        tif: TimeInForce = TimeInForce.POST_ONLY) -> OrderRequest:
+    return OrderRequest(client_id=cid, symbol="BTCUSDT", side=side, qty=D(qty), price=D(price), tif=tif)
+
+
+async def test_startup_reads_rules_fees_account(bybit_fake, venue, sink):
+    inst = await venue.instrument()
+    assert (inst.symbol, inst.base, inst.quote, inst.leg) == ("BTCUSDT", "BTC", "USDT", Leg.SPOT)
+    assert (inst.tick_size, inst.qty_step, inst.min_qty, inst.min_notional) == (D("0.01"), D("0.000001"),
+                                                                                D("0.000048"), D("5"))
+    assert inst.max_qty == D("83")  # maxLimitOrderQty
+    lin = venue.linear_instrument
+    assert lin is not None and lin.leg is Leg.LINEAR
+    assert (lin.tick_size, lin.qty_step, lin.min_qty, lin.min_notional) == (D("0.10"), D("0.001"), D("0.001"), D("5"))
+    assert (venue.maker_fee_rate, venue.taker_fee_rate) == (D("0.001"), D("0.001"))
+    assert venue.can_trade and not venue.read_only
+    assert isinstance(venue.rate_budget_left(), int) and venue.rate_budget_left() > 10
+    assert any(isinstance(e, ConnectionChanged) and e.connected for e in sink.events)
+
+    bals = {b.coin: b for b in await venue.balances()}
+    assert (bals["BTC"].free, bals["BTC"].locked) == (D("0.1"), 0)
+    assert (bals["USDT"].free, bals["USDT"].locked) == (D("10000"), 0)
+
+    assert (await venue.position()).size == 0
+    bybit_fake.set_position("-0.25", entry_price="50100", mark_price="50010", liq_price="71000", leverage="2")
+    pos = await venue.position()
+    assert pos.size == D("-0.25")  # Sell side -> negative
+    assert (pos.entry_price, pos.mark_price, pos.liq_price, pos.leverage) == (D("50100"), D("50010"), D("71000"),
+                                                                              D("2"))
+    assert pos.unrealised_pnl == (D("50010") - D("50100")) * D("-0.25")
+    bybit_fake.set_position("0.5", entry_price="50000")
+    assert (await venue.position()).size == D("0.5")
+
+
+async def test_candles_closed_only_oldest_first(bybit_fake, venue):
+    now = bybit_fake.now_ms()
+    this_minute = now - now % MIN
+    rows = [(this_minute - k * MIN, 100 + k, 110 + k, 90 + k, 105 + k, 1) for k in range(1, 6)]
+    bybit_fake.add_candles(rows)
+    bybit_fake.trade("50001", "0.1", "Buy")  # opens the current minute's candle
+    candles = await venue.candles(MIN, 3)
+    assert [c.start_ms for c in candles] == [this_minute - 3 * MIN, this_minute - 2 * MIN, this_minute - MIN]
+    assert candles[-1].close == 106.0 and candles[-1].interval_ms == MIN
+    assert all(c.start_ms + MIN <= bybit_fake.now_ms() for c in candles)  # the open one is left out
+    assert len(await venue.candles(MIN, 100)) == 5
+    assert await venue.candles(5 * MIN, 10)  # aggregated by the venue
+    with pytest.raises(Exception, match="kline"):
+        await venue.candles(15_000, 10)  # Bybit has no 15 s candles
+
+
+async def test_clock_skew_refuses_to_trade(bybit_fake, make_venue, sink):
+    bybit_fake.clock_skew_ms = 10_000  # recv_window 5000: limit is 2500
+    v = make_venue()
+    await v.start(sink)
+    assert v.can_trade is False
+    assert abs(v.clock_offset_ms - 10_000) < 500
+    err = next(e for e in sink.events if isinstance(e, VenueError))
+    assert "clock off by" in err.message and "ms" in err.message
+    v.can_trade = True  # the engine switching to auto does not override the clock refusal
+    assert v.can_trade is False
+    with pytest.raises(TradingDisabled, match="clock off by"):
+        await v.place_order(req("rbskew1"))
+    assert bybit_fake.order_request_count() == 0
+    # watching still works: signed reads (the offset corrects the signature time) and streams
+    assert {b.coin for b in await v.balances()} >= {"BTC", "USDT"}
+    mark = sink.mark()
+    bybit_fake.set_book("50100.00", "1", "50100.10", "1")
+    await sink.wait_for(lambda e: isinstance(e, Quote) and e.bid == 50100.0, start=mark)
+
+
+async def test_small_skew_is_corrected_and_trading_allowed(bybit_fake, make_venue, sink):
+    bybit_fake.clock_skew_ms = -2_000  # server behind: an uncorrected timestamp would be "in the future"
+    v = make_venue()
+    await v.start(sink)
+    assert v.can_trade
+    order = await v.place_order(req("rbskew2"))
+    assert order.order_id and bybit_fake.ledger.order(order_link_id="rbskew2") is not None
+
+
+async def test_bad_secret_is_an_auth_error_without_the_secret(bybit_fake, make_venue, sink):
+    secret = "a-very-wrong-secret-0123"
+    v = make_venue(api_secret=secret)
+    with pytest.raises(AuthError) as info:
+        await v.start(sink)
+    text = str(info.value)
+    assert info.value.code == 10004 and "secret" in text.lower()
+    assert secret not in text and DEFAULT_KEY not in text
+    fatal = [e for e in sink.events if isinstance(e, VenueError) and e.fatal]
+    assert fatal and secret not in fatal[0].message and DEFAULT_KEY not in fatal[0].message
+    assert secret not in repr(v)
+
+
+async def test_unknown_key_is_an_auth_error(bybit_fake, make_venue, sink):
+    v = make_venue(api_key="nobody-key", api_secret="nobody-secret")
+    with pytest.raises(AuthError, match="10003") as info:
+        await v.start(sink)
+    assert "nobody" not in str(info.value)
+
+
+async def test_read_only_key_watches_but_never_trades(bybit_fake, make_venue, sink):
+    v = make_venue(api_key=READONLY_KEY, api_secret=READONLY_SECRET)
+    await v.start(sink)
+    # watching works: balances, streams (public and private)
+    assert {b.coin for b in await v.balances()} >= {"BTC", "USDT"}
+    mark = sink.mark()
+    bybit_fake.set_book("50200.00", "1", "50200.10", "1")
+    await sink.wait_for(lambda e: isinstance(e, Quote) and e.bid == 50200.0, start=mark)
+    bybit_fake.set_position("-0.1", entry_price="50000")
+    await sink.wait_for(lambda e: isinstance(e, PositionUpdate) and e.position.size == D("-0.1"), start=mark)
+    # the fake has no API-key info endpoint: the first order call finds out (10005)
+    with pytest.raises(TradingDisabled, match="no trade permission"):
+        await v.place_order(req("rbro1"))
+    assert v.read_only and v.can_trade is False
+    assert any(isinstance(e, VenueError) and "read-only" in e.message for e in sink.events)
+    calls = bybit_fake.order_request_count()
+    assert calls == 1
+    for call in (lambda: v.place_order(req("rbro2")), lambda: v.cancel_order("rbro1"),
+                 lambda: v.amend_order("rbro1", D("49001")), v.cancel_all_ours):
+        with pytest.raises(TradingDisabled):
+            await call()
+    assert bybit_fake.order_request_count() == calls  # nothing more reached the venue
+    assert bybit_fake.ledger.orders == []
+
+
+def test_endpoints_per_venue():
+    def endpoint(venue: str, **kw) -> str:
+        return BybitVenue(symbol="BTCUSDT", venue=venue, api_key="k", api_secret="s", **kw).rest.http.endpoint
+
+    assert endpoint("mainnet") == "https://api.bybit.com"
+    assert endpoint("testnet") == "https://api-testnet.bybit.com"
+    assert endpoint("demo") == "https://api-demo.bybit.com"
+    assert endpoint("mainnet", domain="bytick") == "https://api.bytick.com"
+    assert endpoint("mainnet", tld="nl") == "https://api.bybit.nl"
+    assert endpoint("testnet", rest_url="http://127.0.0.1:9000/") == "http://127.0.0.1:9000"
+    assert endpoint("testnet", rest_url="http://127.0.0.1:9000/v5/market/time") == "http://127.0.0.1:9000"
+    with pytest.raises(ValueError):
+        BybitVenue(symbol="BTCUSDT", venue="paper", api_key="k", api_secret="s")
+
+    def flags(venue: str) -> dict:
+        return {s.name: (s.testnet, s.demo, s.base_url) for s in channel_specs(venue, True, None, None)}
+
+    assert flags("mainnet") == {"spot": (False, False, None), "linear": (False, False, None),
+                                "private": (False, False, None)}
+    assert flags("testnet") == {"spot": (True, False, None), "linear": (True, False, None),
+                                "private": (True, False, None)}
+    # demo: public data from mainnet, private stream from stream-demo
+    assert flags("demo") == {"spot": (False, False, None), "linear": (False, False, None),
+                             "private": (False, True, None)}
+    specs = channel_specs("testnet", False, "ws://127.0.0.1:1", "ws://127.0.0.1:2")
+    assert [(s.name, s.base_url) for s in specs] == [("spot", "ws://127.0.0.1:1"), ("private", "ws://127.0.0.1:2")]
+
+
+async def test_journal_backfill_on_start(bybit_fake, make_venue, sink, new_sink):
+    from core.journal import Journal
+
+    first = make_venue()
+    await first.start(sink)
+    bybit_fake.set_book("50000.00", "5", "50000.10", "5")
+    for cid in ("rbj1", "rbj2"):
+        await first.place_order(req(cid, price="50001.00", tif=TimeInForce.IOC))
+    fills = await first.fills_since(0)
+    assert [f.client_id for f in fills] == ["rbj1", "rbj2"]
+    await first.stop()
+
+    journal = Journal()
+    journal.record_fill(fills[0])  # the program saw only the first fill before it stopped
+    later = make_venue(journal=journal)
+    log2 = new_sink()
+    await later.start(log2)
+    got = [e.fill.exec_id for e in log2.of(FillEvent)]
+    assert got == [fills[1].exec_id]
+
+
+async def test_build_bybit_engine_runs_against_the_fake(bybit_fake, make_config, monkeypatch):
+    cfg = make_config(venue="testnet", mode="watch",
+                      api__rest_url=bybit_fake.rest_url, api__ws_public_url=bybit_fake.ws_base_url,
+                      api__ws_private_url=bybit_fake.ws_base_url,
+                      _env={"BYBIT_API_KEY_Tst": DEFAULT_KEY, "BYBIT_API_SECRET_Tst": DEFAULT_SECRET},
+                      _need_secrets=True)
+    engine = build_bybit_engine(cfg, journal=None, watchdog_interval_s=0.05)
+    venue = engine.venue
+    assert isinstance(venue, BybitVenue) and venue.name == "testnet" and venue.can_trade is False  # watch
+    assert DEFAULT_SECRET not in repr(venue)
+    task = asyncio.create_task(engine.run())
+    try:
+        await asyncio.wait_for(engine.started.wait(), 10)
+        reb = engine.reb
+        assert reb.instrument.tick_size == D("0.01") and reb.instrument.min_qty == D("0.000048")
+        assert reb.maker_fee_rate == 0.001
+        assert reb.balances_ok and reb.connected
+        assert reb.spot_total == pytest.approx(0.1)
+        with pytest.raises(TradingDisabled):
+            await venue.place_order(req("rbwatch1"))
+        assert bybit_fake.order_request_count() == 0
+    finally:
+        await engine.shutdown(cancel_orders=True)
+        await asyncio.wait_for(task, 5)
