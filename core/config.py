@@ -86,8 +86,8 @@ def _f(default: Any = MISSING, check=None, doc: str = "", factory=None):
 
 @dataclass(frozen=True)
 class ThresholdsConfig:
-    soft: float = _f(0.01, POSITIVE, "partial rebalance past this |gap|")
-    hard: float = _f(0.03, POSITIVE, "full rebalance past this |gap|")
+    soft: float = _f(0.006, POSITIVE, "partial rebalance past this |gap|")
+    hard: float = _f(0.02, POSITIVE, "full rebalance past this |gap|")
     units: Literal["base", "pct_of_spot_notional"] = _f("base")
 
 
@@ -138,7 +138,7 @@ class ExecutionConfig:
 class RiskConfig:
     cooldown_s: float = _f(10.0, NON_NEGATIVE, "no new rebalance this long after one")
     hard_cooldown_s: float = _f(2.0, NON_NEGATIVE, "cooldown that applies to the hard path")
-    hysteresis_pct: float = _f(0.2, NON_NEGATIVE, "an opposite-side trade needs |gap| ≥ soft × (1 + this)")
+    hysteresis_pct: float = _f(0.5, NON_NEGATIVE, "an opposite-side trade needs |gap| ≥ soft × (1 + this)")
     hysteresis_window_s: float = _f(300.0, NON_NEGATIVE)
     max_notional_per_trade: float = _f(50_000.0, POSITIVE)
     max_notional_per_hour: float = _f(250_000.0, POSITIVE)

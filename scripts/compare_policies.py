@@ -32,7 +32,7 @@ POLICIES = ("anchor", "simple", "baseline")
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=str(ROOT / "config.yaml"))
+    ap.add_argument("--config", default=str(ROOT / "examples" / "replay.yaml"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "policy-comparison.md"))
     args = ap.parse_args()
     cfg = load_config(args.config)
@@ -53,7 +53,7 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     header = (
         "# Policy comparison on recorded data\n\n"
-        f"Reproduce: `python scripts/compare_policies.py --config {Path(args.config).name}` "
+        f"Reproduce: `python scripts/compare_policies.py --config examples/{Path(args.config).name}` "
         "(data from `../shared/data`; each row is one full-speed replay with the paper exchange and "
         "the simulated grid of the config's `paper:` block).\n\n"
         "- cost bps = (fees + execution price vs price at decision) / rebalanced notional\n"

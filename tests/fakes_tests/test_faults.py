@@ -91,7 +91,8 @@ def test_push_unexpected_sends_verbatim_and_kills_pybit(bybit_fake, open_ws):
 
 def test_10006_with_future_reset_is_retried_by_pybit(bybit_fake):
     http = loopback_http(bybit_fake, DEFAULT_KEY, DEFAULT_SECRET)  # default retry codes
-    bybit_fake.next_rest_error(WALLET, 10006)  # default: reset 200 ms ahead
+    # reset 1 s ahead: far enough that a loaded machine still sees it in the future
+    bybit_fake.next_rest_error(WALLET, 10006, reset_after_ms=1000)
     started = time.monotonic()
     assert http.get_wallet_balance(accountType="UNIFIED")["retCode"] == 0
     assert time.monotonic() - started >= 0.1  # pybit slept until the reset timestamp
