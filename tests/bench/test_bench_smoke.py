@@ -1,0 +1,108 @@
+"""Smoke test of the benchmark scripts: each one runs at a minimal size and prints its JSON.
+
+The real benchmarks (``python bench/run_all.py``) are not tests and never run in CI; this only
+makes sure the scripts still start, drive the current code and report the keys ``run_all``
+reads. The scripts run concurrently (they are tiny) so the whole module stays well under 20 s.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "bench"
+DATA = REPO.parent / "shared" / "data"
+SMALL = DATA / "bybit_spot_BTCUSDT_1m_2022-12-13.csv.gz"
+
+RESULT_KEYS = {"benchmark", "params", "figures", "checks"}
+CHECK_KEYS = {"name", "value", "op", "target", "unit", "pass"}
+
+# script -> (minimal arguments, figure keys that must be present)
+SMOKE = {
+    "core_throughput": (["--events", "3000"],
+                        {"synthetic", "tiled"}),
+    "replay_vs_parse": (["--file", str(SMALL)],
+                        {"plain_parse_s", "replay_total_s", "ratio_total_vs_parse", "events_processed"}),
+    "live_latency": (["--orders", "2", "--max-seconds", "6", "--rate", "200"],
+                     {"p50_ms", "p99_ms", "max_ms", "orders_measured"}),
+    "memory_24h": (["--hours", "0.05", "--warmup-hours", "0.02", "--sample-minutes", "1", "--rate", "5"],
+                   {"rss_after_warmup_mb", "rss_end_mb", "growth_after_warmup_mb", "samples"}),
+    "cockpit_feed": (["--scenarios", "feed", "--seconds", "1", "--rate", "500", "--warmup", "0.5"],
+                     {"feed"}),
+}
+
+
+@pytest.fixture(scope="module")
+def outputs() -> dict[str, tuple[int, str, str, float]]:
+    """Start every script at once; collect (exit code, stdout, stderr, wall seconds)."""
+    if not SMALL.exists():
+        pytest.skip(f"shared data not found at {DATA}")
+    procs = {}
+    for name, (args, _keys) in SMOKE.items():
+        if name == "cockpit_feed":
+            try:
+                import pexpect  # noqa: F401
+                import pyte  # noqa: F401
+            except ImportError:
+                continue
+        procs[name] = (subprocess.Popen([sys.executable, str(BENCH / f"{name}.py"), *args], cwd=REPO,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+                       time.monotonic())
+    out = {}
+    for name, (proc, t0) in procs.items():
+        try:
+            stdout, stderr = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+        out[name] = (proc.returncode, stdout, stderr, time.monotonic() - t0)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(SMOKE))
+def test_benchmark_script_prints_its_json(outputs, name):
+    if name not in outputs:
+        pytest.skip("pexpect / pyte not installed")
+    code, stdout, stderr, _wall = outputs[name]
+    assert code == 0, stderr[-3000:]
+    res = json.loads(stdout.strip().splitlines()[-1])
+    assert RESULT_KEYS <= set(res), res.keys()
+    assert res["benchmark"] == name
+    assert res["checks"], "every benchmark reports at least one target"
+    for c in res["checks"]:
+        assert CHECK_KEYS <= set(c), c
+        assert isinstance(c["pass"], bool)
+    missing = SMOKE[name][1] - set(res["figures"])
+    assert not missing, f"figures lack {missing}: {sorted(res['figures'])}"
+
+
+def test_cockpit_smoke_shows_the_final_state(outputs):
+    if "cockpit_feed" not in outputs:
+        pytest.skip("pexpect / pyte not installed")
+    code, stdout, stderr, _ = outputs["cockpit_feed"]
+    assert code == 0, stderr[-3000:]
+    feed = json.loads(stdout.strip().splitlines()[-1])["figures"]["feed"]
+    assert feed["messages_received"] == feed["messages_sent"] > 0
+    assert feed["final_state_shown"], feed
+    assert feed["first_paint_s"] is not None
+
+
+def test_run_all_table_and_json(tmp_path):
+    """``run_all`` formats results and knows every script (no benchmark is run here)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import run_all
+    finally:
+        sys.path.remove(str(BENCH))
+    assert set(run_all.BENCHMARKS) == set(SMOKE)
+    fake = [{"benchmark": "x", "checks": [{"name": "n", "value": 1.5, "op": "<=", "target": 3, "unit": "x",
+                                           "pass": True}]},
+            {"benchmark": "y", "error": "exit code 1"}]
+    text = run_all.table(fake)
+    assert "pass" in text and "ERROR" in text
