@@ -58,6 +58,7 @@ class Engine:
         self._stop = asyncio.Event()
         self._snapshot: CockpitState | None = None
         self._snapshot_at = 0.0
+        self._snapshot_changes = -1
         self._snapshot_every = 1.0 / snapshot_hz
         self._rtts: deque[float] = deque(maxlen=500)
         self.decision_latencies: deque[float] = deque(maxlen=100_000)  # event arrival → order call (s)
@@ -77,7 +78,12 @@ class Engine:
         if isinstance(vbad, int) and vbad > self._venue_bad_seen:
             self.reb.bad_messages += vbad - self._venue_bad_seen
             self._venue_bad_seen = vbad
-        if self._snapshot is None or now - self._snapshot_at >= self._snapshot_every:
+        changes = self.reb.changes
+        stale = now - self._snapshot_at >= self._snapshot_every
+        # rebuild when something changed (at most snapshot_hz), and at least once a second for
+        # the clock and data age; a quiet market then costs the UI one redraw a second
+        if self._snapshot is None or (stale and (changes != self._snapshot_changes or now - self._snapshot_at >= 1.0)):
+            self._snapshot_changes = changes
             snap = self.reb.snapshot()
             if self.error is not None:
                 snap = replace(snap, engine_error=self.error)
@@ -88,6 +94,7 @@ class Engine:
     def invalidate(self) -> None:
         """Force the next ``latest()`` to rebuild (after a user command)."""
         self._snapshot = None
+        self.reb._user_actions += 1
 
     async def run(self) -> None:
         self._commands = asyncio.Queue()

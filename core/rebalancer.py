@@ -168,6 +168,8 @@ class Rebalancer:
         self._hard_for_stats = self._base_hard()
         self.bad_messages = 0
         self.lazy_holds = False  # replay: skip policy calls that can only answer HOLD
+        self._quiet_ticks = 0
+        self._user_actions = 0
         self.feed_rtt_p50: float | None = None
         self.feed_rtt_p99: float | None = None
         self.rate_budget_left: int | None = None
@@ -250,6 +252,11 @@ class Rebalancer:
         self._dirty = True
 
     # ------------------------------------------------------------------ events
+
+    @property
+    def changes(self) -> int:
+        """Grows whenever something the cockpit shows may have changed (not on a quiet tick)."""
+        return self.stats.events - self._quiet_ticks + self._user_actions
 
     def on_event(self, ev) -> list[Command]:
         t = type(ev)
@@ -352,6 +359,9 @@ class Rebalancer:
 
     def on_tick(self, ts_ms: int) -> list[Command]:
         self.stats.events += 1
+        if self.exec is None and self.proposal is None and not self._dirty and ts_ms < self._next_eval_ms \
+                and ts_ms < self._next_sample_ms:
+            self._quiet_ticks += 1
         if ts_ms > self.now_ms:
             self.now_ms = ts_ms
         if self.trend.on_time(ts_ms):

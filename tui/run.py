@@ -24,7 +24,7 @@ from core.rebalancer import Rebalancer
 from core.trend import CandleBuilder
 
 EXIT_CONFIG = 2
-WARMUP_MS = 3 * 3_600_000
+WARMUP_MS = 3_600_000  # one hour of synthetic history: enough for EMA(21) on 1m candles and the slope
 
 log = logging.getLogger("rebalancer")
 
