@@ -34,6 +34,11 @@ from core.trend import TrendTracker
 
 EMPTY: tuple = ()
 QUOTE_COINS = ("USDT", "USDC")
+MAX_PRICE = 1e12  # anything above is a broken number, not a price
+
+
+def _finite_dec(*values) -> bool:
+    return all(v is not None and v.is_finite() for v in values)
 
 
 class Recorder:
@@ -167,6 +172,7 @@ class Rebalancer:
         self.sample_every_ms = 1000  # gap history and kill-switch check cadence (market time)
         self._hard_for_stats = self._base_hard()
         self.bad_messages = 0
+        self.duplicate_fills = 0
         self.lazy_holds = False  # replay: skip policy calls that can only answer HOLD
         self._quiet_ticks = 0
         self._user_actions = 0
@@ -291,16 +297,28 @@ class Rebalancer:
             self.stats.events += 1
             self._log("error", f"venue error{f' {ev.code}' if ev.code else ''}: {ev.message}")
             self.rec.error(ev.ts_ms, ev.message, ev.code)
-            if ev.client_id and self.exec is not None:
-                self.exec.on_rejected_send(ev.client_id, ev.message)
-                return self._after_exec_step([])
+            if ev.client_id:
+                # the venue refused the call itself: no such order exists
+                self.our_orders.pop(ev.client_id, None)
+                self._order_filled.pop(ev.client_id, None)
+                if self.exec is not None:
+                    self.exec.on_rejected_send(ev.client_id, ev.message)
+                    return self._after_exec_step([])
             return EMPTY
+        return self._bad(f"unexpected event {type(ev).__name__} skipped")
+
+    def _bad(self, why: str) -> list[Command]:
+        """Bad input is skipped, counted and said — never acted on."""
         self.bad_messages += 1
+        if self.bad_messages <= 100 or self.bad_messages % 1000 == 0:
+            self._log("warning", f"bad data #{self.bad_messages}: {why}")
         return EMPTY
 
     def on_trade(self, ts_ms: int, price: float, qty: float, taker_is_buy: bool) -> list[Command]:
         """The hot path: O(1) and allocation-free while nothing needs deciding."""
         self.stats.events += 1
+        if not (0.0 < price < MAX_PRICE and 0.0 <= qty < MAX_PRICE):  # also false for NaN
+            return self._bad(f"trade with price {price!r} qty {qty!r} skipped")
         if ts_ms > self.now_ms:
             self.now_ms = ts_ms
         self.price = price
@@ -346,6 +364,8 @@ class Rebalancer:
 
     def on_quote(self, ts_ms: int, bid: float, ask: float) -> list[Command]:
         self.stats.events += 1
+        if not (0.0 < bid <= ask < MAX_PRICE):  # NaN, inf, non-positive or crossed
+            return self._bad(f"quote bid {bid!r} ask {ask!r} skipped")
         if ts_ms > self.now_ms:
             self.now_ms = ts_ms
         self.has_quotes = True
@@ -423,6 +443,9 @@ class Rebalancer:
 
     def _on_balances(self, ev: BalanceUpdate) -> list[Command]:
         self.stats.events += 1
+        for b in ev.balances:
+            if not _finite_dec(b.free, b.locked) or b.free < 0 or b.locked < 0:
+                return self._bad(f"balance update with {b.coin} {b.free}/{b.locked} skipped")
         if ev.ts_ms > self.now_ms:
             self.now_ms = ev.ts_ms
         self._settle_gap(self.now_ms)
@@ -442,6 +465,9 @@ class Rebalancer:
 
     def _on_position(self, ev: PositionUpdate) -> list[Command]:
         self.stats.events += 1
+        pp = ev.position
+        if not _finite_dec(pp.size, pp.entry_price, pp.mark_price, pp.unrealised_pnl) or pp.entry_price < 0:
+            return self._bad(f"position update size {pp.size} entry {pp.entry_price} skipped")
         p = ev.position
         if ev.ts_ms > self.now_ms:
             self.now_ms = ev.ts_ms
@@ -473,6 +499,12 @@ class Rebalancer:
         if order.client_id in self._terminal:
             return EMPTY  # a repeated or late update of an order that already finished
         prev = self.our_orders.get(order.client_id)
+        if prev is None and order.client_id not in self._order_filled:
+            # ours by prefix but not sent by this session (adopted at start-up, another
+            # session's): what it filled before we saw it is already in the balances
+            self._order_filled[order.client_id] = order.filled_qty
+            self._bad(f"update for order {order.client_id} not sent by this session ({order.status.value}, "
+                      f"filled {order.filled_qty}): tracked, its past fills left to the balance push")
         event = order.status.value
         if (prev is None or prev.status != order.status or prev.filled_qty != order.filled_qty
                 or prev.order_id != order.order_id):
@@ -506,8 +538,11 @@ class Rebalancer:
         self.stats.events += 1
         if fill.ts_ms > self.now_ms:
             self.now_ms = fill.ts_ms
+        if not _finite_dec(fill.price, fill.qty, fill.fee) or fill.price <= 0 or fill.qty <= 0 or fill.fee < 0:
+            return self._bad(f"fill {fill.exec_id} with price {fill.price} qty {fill.qty} fee {fill.fee} skipped")
         if fill.exec_id in self._seen_exec_ids:
-            return EMPTY  # duplicate push (reconnect replay, REST backfill)
+            self.duplicate_fills += 1  # a reconnect replay or REST backfill: counted, applied once
+            return self._bad(f"duplicate fill {fill.exec_id} ignored (already applied)")
         self._seen_exec_ids.add(fill.exec_id)
         self._seen_exec_order.append(fill.exec_id)
         if len(self._seen_exec_order) > 50_000:
@@ -646,6 +681,11 @@ class Rebalancer:
     def _start(self, d: Decision, *, price_limit: Decimal | None, path: str, forced: bool = False) -> list[Command]:
         now = self.now_ms
         assert d.side is not None
+        if self.our_orders:
+            # an order of ours is still working (adopted after a restart, or a cancel in flight):
+            # one live rebalance order at a time, so wait for it to finish or be cancelled (c)
+            self._record_decision(d, "refused: an earlier order of ours is still working")
+            return EMPTY
         sized = self.risk.size(now, d.qty_base, self.price or d.price)
         if sized.refused:
             self.stats.refused += 1

@@ -590,7 +590,7 @@ def _parse_fast(text: str, body_start: int, schema: _Schema, ncols: int) -> list
     for (_, kind), col in zip(used, cols):
         if kind not in (_PRICE, _QTY) or not col:
             continue
-        if schema.text_columns and not math.isfinite(sum(col)):
+        if not math.isfinite(sum(col)):  # catches NaN, and overflow to inf ('1e999') too
             return None
         if (min(col) <= 0.0) if kind == _PRICE else (min(col) < 0.0):
             return None
