@@ -48,8 +48,10 @@ class RebalanceExecution:
     base, so every (re)placement re-plans from the fresh gap and never overshoots."""
 
     def __init__(self, plan: ExecutionPlan, instrument: Instrument, cfg: ExecutionConfig, client_prefix: str,
-                 now_ms: int, gap_fn: Callable[[], float]) -> None:
+                 now_ms: int, gap_fn: Callable[[], float],
+                 size_cap: Callable[[int, float], float] | None = None) -> None:
         self.plan = plan
+        self.size_cap = size_cap  # (now, price) -> largest size the risk caps allow at that price
         self.instrument = instrument
         self.cfg = cfg
         self.prefix = client_prefix
@@ -257,6 +259,11 @@ class RebalanceExecution:
         if price <= 0:
             self._finish("no valid price")
             return []
+        if self.size_cap is not None:
+            capped = ins.round_qty(self.size_cap(now_ms, float(price)))
+            if capped < qty:
+                qty = capped
+                self.outcome = self.outcome or "size capped by the notional limits at the order price"
         problem = ins.order_problem(qty, price)
         if problem:
             self._finish(f"no order: {problem}")

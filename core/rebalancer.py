@@ -702,7 +702,7 @@ class Rebalancer:
                              maker_wait_s=self._maker_wait_s(d, path), price_limit=price_limit,
                              path="forced" if forced else path)
         self.exec = RebalanceExecution(plan, self.instrument, self.cfg.execution, self._order_prefix(),
-                                       now, self.gap_base)
+                                       now, self.gap_base, size_cap=self.risk.max_qty_at)
         self.stats.decisions += 1
         self._record_decision(d, "executed" if not forced else "forced")
         self._log("trade", f"rebalance #{plan.rebalance_id}: {d.side.value} {qty} ({plan.path}, "

@@ -156,6 +156,16 @@ class RiskManager:
             return SizeCheck(0.0, f"size {qty:.8f} below min trade {self.exec.min_trade_base}")
         return SizeCheck(qty, None, "; ".join(notes))
 
+    def max_qty_at(self, now_ms: int, price: float) -> float:
+        """The largest size an order at ``price`` may have now: max trade, per-trade notional,
+        and what is left of the hourly and daily notional caps (checked at the price the order
+        is actually sent at, every time it is (re)placed)."""
+        if price <= 0:
+            return 0.0
+        room = min(self.cfg.max_notional_per_hour - self._hour.current(now_ms),
+                   self.cfg.max_notional_per_day - self._day.current(now_ms))
+        return max(0.0, min(self.exec.max_trade_base, self.cfg.max_notional_per_trade / price, room / price))
+
     def on_order_sent(self, now_ms: int) -> None:
         self._orders.add(now_ms, 1.0)
 

@@ -22,7 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from core.model import Mode, Side
 from tests.core.helpers_engine import T0
-from tests.reliability.helpers import CAP_SLACK, Sim, market_grid, sim_config
+from tests.reliability.helpers import CAP_SLACK, ORDER_CAP_AT, Sim, market_grid, sim_config
 
 CENT = 0.01
 
@@ -39,7 +39,7 @@ class RebalancerMachine(RuleBasedStateMachine):
     def start(self, mode, spot, seed, latency_ms):
         self.rng = random.Random(seed)
         self.sim = Sim(sim_config(), mode=mode, spot=spot, grid=market_grid(), cap_slack=CAP_SLACK,
-                       latency_ms=latency_ms)
+                       order_cap_at=ORDER_CAP_AT, latency_ms=latency_ms)
         self.mid_c = 6_000_000  # integer cents
         self.quoted_c = self.mid_c
         self.t = T0
@@ -237,7 +237,6 @@ CAP_BUG = ("BUG: notional caps are checked once, at the last trade price, when a
            "(and the fills can push the hour/day sums past their caps by the same margin)")
 
 
-@pytest.mark.xfail(strict=True, reason=CAP_BUG)
 def test_cap_a_taker_buy_sized_to_the_cap_stays_within_it():
     sim = Sim(sim_config(), mode=Mode.AUTO, spot="0.48")  # gap -0.02 past hard: BUY at once, clipped to 600
     sim.quote(T0 + 500, 59_999.99, 60_000.01)
@@ -246,11 +245,10 @@ def test_cap_a_taker_buy_sized_to_the_cap_stays_within_it():
     assert not sim.violations, sim.violations  # 0.01 BTC at the 60 060.01 limit = 600.60 > 600
 
 
-@pytest.mark.xfail(strict=True, reason=CAP_BUG)
 def test_cap_a_chase_after_the_price_moved_stays_within_it():
     m = RebalancerMachine()  # the sequence hypothesis shrank to: two +0.8 % jumps, then quiet quotes
     m.start(mode=Mode.AUTO, spot="0.5", seed=0, latency_ms=0)
-    m.sim.cap_slack = 0.0  # exact caps
+    m.sim.cap_slack, m.sim.order_cap_at = 0.0, "order"  # exact caps
     m.jump(dt=100, pct=0.8)  # the grid sells into the rise: gap -0.032, a 600 USDT BUY sized at 60 480
     m.jump(dt=100, pct=0.8)
     for _ in range(3):
@@ -261,7 +259,6 @@ def test_cap_a_chase_after_the_price_moved_stays_within_it():
     assert not m.sim.violations, m.sim.violations  # the chase re-quote: 0.00992 @ 60 963.83 = 604.76
 
 
-@pytest.mark.xfail(strict=True, reason=CAP_BUG)
 def test_cap_sizing_uses_the_price_the_order_is_sent_at():
     sim = Sim(sim_config(), mode=Mode.AUTO, spot="0.507")  # soft SELL (maker at the ask)
     sim.quote(T0 + 500, 59_999.99, 60_000.01)
