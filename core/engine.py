@@ -171,9 +171,42 @@ class Engine:
         self._accept(BalanceUpdate(now, balances))
         self._accept(PositionUpdate(now, await v.position()))
         opened = await v.open_orders()
+        await self._reconcile_journal_orders(opened)
         if opened:
             await self._reconcile_open_orders(opened)
         self._accept(ConnectionChanged(now, True, f"{v.name} ready"))
+
+    async def _reconcile_journal_orders(self, venue_open: tuple[Order, ...]) -> None:
+        """Orders the journal still holds as open but the venue no longer has (they filled or
+        were cancelled while we were down): record their final state, and fills we missed."""
+        j = self.journal
+        if j is None:
+            return
+        now = self.clock.now_ms()
+        live = {o.client_id for o in venue_open}
+        for o in j.open_orders():
+            if o.client_id in live:
+                continue
+            final = None
+            try:
+                final = await self.venue.order_by_client_id(o.client_id)
+            except VenueCallError as e:
+                log.warning("reconcile %s: %s", o.client_id, e)
+            if final is None or final.status.is_open:
+                final = replace(o, status=OrderStatus.CANCELLED, updated_ms=now,
+                                reject_reason="not at the venue after restart")
+            j.record_order(now, final, f"reconciled {final.status.value}")
+            j.record_reconcile(now, "journal_open_order", f"{o.client_id} -> {final.status.value}")
+        last = j.last_fill_ts()
+        if last is not None:
+            try:
+                missed = await self.venue.fills_since(last)
+            except (VenueCallError, NotImplementedError) as e:
+                missed = ()
+                log.warning("fill backfill failed: %s", e)
+            added = sum(1 for f in missed if f.client_id.startswith(self.reb.client_prefix) and j.record_fill(f))
+            if added:
+                j.record_reconcile(now, "backfill_fills", f"{added} fill(s) recorded after restart")
 
     async def _reconcile_open_orders(self, orders: tuple[Order, ...]) -> None:
         reb = self.reb
@@ -392,8 +425,21 @@ def build_rebalancer(cfg, *, journal=None, venue_name: str, instrument) -> Rebal
     recorder = JournalRecorder(journal) if journal is not None else None
     reb = Rebalancer(cfg.rebalancer, instrument, symbol=cfg.symbol, venue_name=venue_name, mode=Mode(cfg.mode),
                      client_prefix="rb", recorder=recorder)
+    reb.session_tag = session_tag()
     if journal is not None:
         last = journal.last_rebalance()
         state = journal.last_state("trading_state")
         reb.restore(last_rebalance=last, trading_state=(state[0], state[1]) if state else None)
     return reb
+
+
+def session_tag(now_ms: int | None = None) -> str:
+    """Four base-36 characters of the start time (seconds): client and paper ids never repeat
+    across restarts of the same account (Bybit allows 36 characters per orderLinkId)."""
+    n = ((time.time_ns() // 1_000_000) if now_ms is None else now_ms) // 1000 % 36**4
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    for _ in range(4):
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out + "x"

@@ -174,6 +174,7 @@ class Rebalancer:
         self.bad_messages = 0
         self.duplicate_fills = 0
         self.lazy_holds = False  # replay: skip policy calls that can only answer HOLD
+        self.session_tag = ""  # a live session sets a short unique tag (see _order_prefix)
         self._quiet_ticks = 0
         self._user_actions = 0
         self.feed_rtt_p50: float | None = None
@@ -711,7 +712,9 @@ class Rebalancer:
         return self._after_exec_step(cmds)
 
     def _order_prefix(self) -> str:
-        return f"{self.client_prefix}"
+        """Client ids are ``{prefix}{session}{rebalance}-{attempt}``: unique across restarts,
+        stable across retries of one placement, and recognisable as ours by ``prefix``."""
+        return f"{self.client_prefix}{self.session_tag}"
 
     def _drive_exec(self, now: int) -> list[Command]:
         ex = self.exec

@@ -117,8 +117,16 @@ def build_paper_engine(cfg: AppConfig, *, journal: Journal | None, start_ms: int
     exchange, _grid = build_paper(cfg, first_price, first_ts)
     state_path = p.state_file
     if state_path and Path(state_path).exists():
-        exchange = type(exchange).load(state_path)
-        reb._log("info", f"paper account restored from {state_path}")
+        import json
+
+        from core.model import BTCUSDT_LINEAR
+        from core.venues.grid import GridBot
+
+        saved = json.loads(Path(state_path).read_text(encoding="utf-8"))
+        grid = GridBot.from_state(saved["grid"], BTCUSDT_LINEAR) if saved.get("grid") else None
+        exchange = type(exchange).from_state(saved, grid=grid)
+        reb._log("info", f"paper account restored from {state_path}" + (" with its grid" if grid else ""))
+    exchange.id_prefix = reb.session_tag
     venue = PaperVenue(exchange=exchange, market=market, speed=p.speed if speed is None else speed,
                        state_path=state_path, candles=candles)
     clock = _ExchangeClock(exchange, first_ts)

@@ -166,13 +166,14 @@ class PaperVenue:
         else:
             self._sink(ev)
 
-    def _deliver(self, events: Iterable[object]) -> None:
-        saw_fill = False
+    def _deliver(self, events: Iterable[object], *, save: bool = False) -> None:
+        events = tuple(events)
+        if save or any(type(ev) is FillEvent for ev in events):
+            # the account file is written before anyone hears of the fill: after a crash the
+            # venue is never behind the journal (and its id counters never repeat)
+            self._save()
         for ev in events:
             self._deliver_one(ev)
-            saw_fill = saw_fill or type(ev) is FillEvent
-        if saw_fill:
-            self._save()
 
     def _save(self) -> None:
         if self.state_path is not None:
@@ -212,7 +213,7 @@ class PaperVenue:
         if len(events) == 1 and type(events[0]) is VenueErrorEvent:
             err = events[0]
             raise OrderRejected(f"{err.code}: {err.message}", code=err.code)
-        self._deliver(events)
+        self._deliver(events, save=True)  # orders placed or cancelled survive a crash too
         return events
 
     async def place_order(self, request: OrderRequest) -> Order:

@@ -226,7 +226,7 @@ class PaperExchange:
         "history_limit", "_grid", "_grid_quiet", "_bal", "_orders", "_pending", "_buys", "_sells", "_best_buy",
         "_best_sell", "_fills", "_pos_size", "_pos_entry", "_realised", "_linear_fees", "_mark",
         "_ts", "_last", "_has_bbo", "_bid", "_bid_qty", "_ask", "_ask_qty", "_queue", "_due_ms",
-        "_order_seq", "_exec_seq", "_seq",
+        "_order_seq", "_exec_seq", "_seq", "id_prefix",
     )
 
     def __init__(
@@ -283,6 +283,7 @@ class PaperExchange:
         self._order_seq = 0
         self._exec_seq = 0
         self._seq = 0
+        self.id_prefix = ""  # a live session sets a tag here, so ids never repeat across restarts
 
     # ------------------------------------------------------------------ market data (hot path)
 
@@ -884,11 +885,11 @@ class PaperExchange:
 
     def _new_order_id(self) -> str:
         self._order_seq += 1
-        return f"P{self._order_seq:010d}"
+        return f"P{self.id_prefix}{self._order_seq:010d}"
 
     def _new_exec_id(self) -> str:
         self._exec_seq += 1
-        return f"PX{self._exec_seq:010d}"
+        return f"PX{self.id_prefix}{self._exec_seq:010d}"
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -897,7 +898,7 @@ class PaperExchange:
     # ------------------------------------------------------------------ persistence
 
     def to_state(self) -> dict:
-        """Everything needed to resume: JSON-safe, Decimals as strings. The grid is not saved."""
+        """Everything needed to resume: JSON-safe, Decimals as strings (the grid too, if it saves)."""
         return {
             "version": STATE_VERSION,
             "spot": _instrument_to_dict(self.spot),
@@ -922,6 +923,8 @@ class PaperExchange:
             },
             "queue": [[due, _command_to_dict(c), sts, oid] for due, c, sts, oid in self._queue],
             "counters": {"order": self._order_seq, "exec": self._exec_seq, "seq": self._seq},
+            # the simulated grid, when it can save itself (GridBot.to_state), resumes with the account
+            "grid": self._grid.to_state() if hasattr(self._grid, "to_state") else None,
         }
 
     @classmethod

@@ -460,10 +460,6 @@ def test_halted_state_comes_back_from_the_journal(tmp_path, make_config):
 # ---------------------------------------------------------------------------------- what is missing (xfail)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: PaperVenue saves the paper account only after a fill and on stop "
-                   "(core/venues/paper.py _deliver/_save): an order placed (or cancelled) since the last fill "
-                   "is not in the state file, so after a SIGKILL the restarted paper exchange has never heard "
-                   "of an order the journal says is open")
 async def test_paper_state_file_has_an_order_as_soon_as_it_is_placed(tmp_path):
     path = tmp_path / "state.json"
     ex = PaperExchange(balances={"BTC": D("0.5"), "USDT": D("50000")})
@@ -476,11 +472,6 @@ async def test_paper_state_file_has_an_order_as_soon_as_it_is_placed(tmp_path):
     assert [o.client_id for o in PaperExchange.load(path).open_orders()] == ["rb1-1"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: client ids restart at rb1-1 in every session (rebalancer.py "
-                   "_rebalance_seq = 0; execution.py client_id = f'{prefix}{rebalance_id}-{attempt}'): after a "
-                   "restart on the same paper account every order is refused 'Duplicate clientOrderId' "
-                   "(170141) until the sequence passes the last session's, and the journal's orders row of the "
-                   "old filled order is overwritten by the rejected one")
 async def test_a_restarted_session_does_not_reuse_client_ids(tmp_path):
     market = write_market_csv(tmp_path / "market.csv")
     cfg = app_config(tmp_path, market, on_start="cancel")
@@ -503,10 +494,6 @@ async def test_a_restarted_session_does_not_reuse_client_ids(tmp_path):
     assert all(st is OrderStatus.FILLED for st in rows_now.values()), rows_now
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the simulated grid does not survive a restart: tui/run.py "
-                   "build_paper_engine replaces the exchange with PaperExchange.load(state_file) without a "
-                   "grid (PaperExchange.to_state: 'The grid is not saved'; GridBot.to_state exists but is "
-                   "never written), so a restarted paper session has no grid and no drift")
 async def test_the_paper_grid_survives_a_restart(tmp_path):
     market = write_market_csv(tmp_path / "market.csv")
     cfg = app_config(tmp_path, market)
@@ -526,10 +513,6 @@ async def test_the_paper_grid_survives_a_restart(tmp_path):
         j.close()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a restart never reconciles the journal's open orders with the "
-                   "venue (Engine._startup reads only venue.open_orders(); Journal.open_orders() is unused): an "
-                   "order the journal holds as New that the venue no longer has (filled or cancelled while the "
-                   "program was down, or never saved by the paper venue) stays New in the journal forever")
 async def test_a_restart_closes_journal_orders_the_venue_does_not_have(tmp_path):
     from core.model import Order
 

@@ -684,7 +684,7 @@ async def test_state_path_saved_after_fills_and_on_stop_and_reloaded(tmp_path) -
     venue = PaperVenue(make("10000", "0"), state_path=path, tick_ms=None)
     await venue.start(lambda e: None)
     await venue.place_order(req("a", BUY, "0.01", "59990.00"))
-    assert not path.exists()  # no fill yet
+    assert PaperExchange.load(path).order("a") is not None  # saved as soon as it was placed
     venue.feed(Trade(1000, 59980.0, 1.0, False))
     assert PaperExchange.load(path).balance("BTC").free == D("0.00999")  # saved on the fill
     await venue.place_order(req("b", BUY, "0.01", "59000.00"))
