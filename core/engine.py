@@ -433,13 +433,21 @@ def build_rebalancer(cfg, *, journal=None, venue_name: str, instrument) -> Rebal
     return reb
 
 
+_last_tag_n = -1
+
+
 def session_tag(now_ms: int | None = None) -> str:
-    """Four base-36 characters of the start time (seconds): client and paper ids never repeat
-    across restarts of the same account (Bybit allows 36 characters per orderLinkId)."""
-    n = ((time.time_ns() // 1_000_000) if now_ms is None else now_ms) // 1000 % 36**4
+    """Six base-36 characters of the start time in ms (unique within a process even for two
+    sessions in the same ms): client and paper ids never repeat across restarts of the same
+    account (Bybit allows 36 characters per orderLinkId)."""
+    global _last_tag_n
+    n = ((time.time_ns() // 1_000_000) if now_ms is None else now_ms) % 36**6
+    if n <= _last_tag_n < n + 1000:
+        n = (_last_tag_n + 1) % 36**6
+    _last_tag_n = n
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
-    for _ in range(4):
+    for _ in range(6):
         n, r = divmod(n, 36)
         out = digits[r] + out
     return out + "x"
