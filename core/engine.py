@@ -369,7 +369,14 @@ class Engine:
 
     # ------------------------------------------------------------------ EngineControl
 
+    def _now(self) -> None:
+        """A key press happens now, not at the last event: gates (staleness, expiry) see the clock."""
+        now = self.clock.now_ms()
+        if now > self.reb.now_ms:
+            self.reb.now_ms = now
+
     def approve(self) -> None:
+        self._now()
         self._user(self.reb.approve())
 
     def skip(self) -> None:
@@ -378,9 +385,11 @@ class Engine:
     def preview_force(self) -> Proposal | None:
         if self.reb.mode is Mode.WATCH:
             return None
+        self._now()
         return self.reb.preview_force()
 
     def force(self) -> None:
+        self._now()
         self._user(self.reb.force())
 
     def toggle_pause(self) -> None:

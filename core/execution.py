@@ -260,7 +260,12 @@ class RebalanceExecution:
             self._finish("no valid price")
             return []
         if self.size_cap is not None:
-            capped = ins.round_qty(self.size_cap(now_ms, float(price)))
+            # size against the worst price for notional: a buy never fills above its limit, a
+            # taker sell fills at the bid (above its limit), a maker sell at its own price
+            cap_price = float(price)
+            if side is Side.SELL and self.phase is Phase.TAKER and bid > cap_price:
+                cap_price = bid
+            capped = ins.round_qty(self.size_cap(now_ms, cap_price))
             if capped < qty:
                 qty = capped
                 self.outcome = self.outcome or "size capped by the notional limits at the order price"

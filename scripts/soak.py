@@ -45,7 +45,7 @@ if str(REPO) not in sys.path:
 from core.model import Mode, Side, Trade, TradingState  # noqa: E402
 from core.venues.market import SyntheticMarket  # noqa: E402
 from tests.core.helpers_engine import T0  # noqa: E402
-from tests.reliability.helpers import CAP_SLACK, Sim, market_grid, sim_config  # noqa: E402
+from tests.reliability.helpers import CAP_SLACK, ORDER_CAP_AT, Sim, market_grid, sim_config  # noqa: E402
 
 HOUR_MS = 3_600_000
 SOAK_RISK = {
@@ -162,7 +162,8 @@ def run_soak(hours: float, seed: int, *, faults: bool = True, fault_rate: float 
     rng = random.Random(seed * 7_919 + 1)
     market = SyntheticMarket(seed=seed, start_ms=T0, start_price=60_000.0)
     sim = Sim(sim_config(**SOAK_RISK), mode=Mode.AUTO, spot="0.5", futures="-0.5", ts=T0,
-              grid=market_grid(60_000.0, span_pct=4.0, levels=321, qty="0.002"), cap_slack=CAP_SLACK)
+              grid=market_grid(60_000.0, span_pct=4.0, levels=321, qty="0.002"), cap_slack=CAP_SLACK,
+              order_cap_at=ORDER_CAP_AT)
     plan = Faults(sim, rng, fault_rate) if faults else None
     check_ms = max(1, int(check_every_s * 1000))
     next_second = T0 + 1_000
@@ -231,7 +232,7 @@ def run_soak(hours: float, seed: int, *, faults: bool = True, fault_rate: float 
         "bad_messages": reb.bad_messages,
         "final": {"gap_base": round(reb.gap_base(), 8), "mode": reb.mode.value,
                   "trading_state": reb.risk.state.value, "price": reb.price},
-        "peak_rss_mb": mb(peak_rss_bytes()),
+        "peak_rss_mb": max(mb(peak_rss_bytes()), mb(rss_end), *rss_by_hour),
         "rss_after_warmup_mb": mb(rss_warm),
         "rss_end_mb": mb(rss_end),
         "rss_growth_after_warmup_mb": mb(rss_end - rss_warm),
