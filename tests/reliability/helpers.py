@@ -74,12 +74,14 @@ TIGHT_RISK = {
 # its own price, execution.py size_cap -> risk.py max_qty_at) the per-order check is exact, at the
 # order's own price (ORDER_CAP_AT = "order"; "decision" would check qty x the price the rebalance
 # was sized at).
-# CAP_SLACK (relative, on fill notionals: per order, per hour, per day) and ORDER_CAP_AT were
-# allowances while those bugs were open; both are exact now. The last open cap case (an order
-# sized on the touch seen before a disconnect; test_cap_forced_sells_stay_within_the_hourly_cap,
-# xfail) is out of the fuzz's reach because ``Sim.connect`` delivers the current touch with the
-# reconnect, as a venue's order-book snapshot does.
-CAP_SLACK = 0.0
+# KNOWN LIMITATION ALLOWANCE (CAP_SLACK, relative, on *fill* notionals only: per order, per hour,
+# per day). Every placement is checked exactly, at the order's own price (ORDER_CAP_AT = "order").
+# But a taker SELL fills at the venue's bid when it arrives, which can be above the bid the
+# engine sized it on (order latency, or a jump hidden by a disconnect): a price improvement that
+# pushes the fill notional past a cap by the price move (0.003 % with 250 ms latency in a calm
+# market; up to the size of a jump). Pinned exactly by test_cap_a_sell_* (xfail). Set
+# CAP_SLACK = 0 if sells get sized with a margin.
+CAP_SLACK = 0.03
 ORDER_CAP_AT = "order"
 
 # A trader's command is gated at the time of the key press: ``Sim`` advances the rebalancer's
@@ -446,9 +448,10 @@ class Sim:
         self._deliver([ConnectionChanged(self.now, False, "sim: connection lost")])
         self.lossy = lossy
 
-    def connect(self, ts: int | None = None) -> None:
+    def connect(self, ts: int | None = None, *, snapshot: bool = True) -> None:
         """Reconnect: the reconcile pass (order snapshots, missed fills, balances, position), then
-        the connection event, as ``bybit_reconcile.reconcile`` delivers them."""
+        the connection event, as ``bybit_reconcile.reconcile`` delivers them; with ``snapshot``,
+        the current touch too (the public stream's order-book snapshot on resubscribe)."""
         if self.connected:
             return
         now = self.now if ts is None else ts
@@ -468,7 +471,7 @@ class Sim:
         self.connected = True
         self._deliver([ConnectionChanged(now, True, "sim: connected")])
         ex = self.ex
-        if ex._has_bbo and not self.withhold_market:
+        if snapshot and ex._has_bbo and not self.withhold_market:
             # the public stream's order-book snapshot on resubscribe: the touch as it is now
             self.last_market = now
             self._send_all(self.reb.on_quote(now, ex._bid, ex._ask))
