@@ -326,7 +326,9 @@ def _coerce(tp: Any, value: Any, file: str, key: str) -> Any:
         raise ConfigError(file, key, f"expected {_type_word(tp)}", value)
     if origin is Literal:
         choices = typing.get_args(tp)
-        if value in choices:
+        if value is False and "off" in choices:
+            return "off"  # YAML 1.1 reads a bare `off` as false
+        if value in choices and not isinstance(value, bool):
             return value
         hint = ""
         if isinstance(value, str):

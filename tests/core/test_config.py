@@ -226,3 +226,12 @@ def test_none_and_scalar_top_level():
         config_from_dict(None)
     with pytest.raises(ConfigError, match="mapping at the top level"):
         config_from_dict("symbol")
+
+
+def test_bare_yaml_off_is_the_off_bias_mode(tmp_path):
+    # YAML 1.1 reads `mode: off` as false; the config must still mean the "off" bias mode
+    from core.config import load_config
+
+    p = tmp_path / "c.yaml"
+    p.write_text("symbol: BTCUSDT\nrebalancer:\n  policy: anchor\n  bias:\n    mode: off\n")
+    assert load_config(p).rebalancer.anchor.bias.mode == "off"

@@ -7,7 +7,8 @@ quiet. On top of that pump it
 
 * injects faults: lossy disconnect windows (pushes dropped, then a reconcile pass delivers
   order snapshots, the missed fills and fresh balances/position, in that order, as
-  ``core/venues/bybit_reconcile.py`` does), stale-data windows (market data withheld from the
+  ``core/venues/bybit_reconcile.py`` does, then the current touch as a public stream's book
+  snapshot would), stale-data windows (market data withheld from the
   rebalancer while the exchange keeps trading), venue rejections (as a ``VenueError`` with
   the client id, or as a ``Rejected`` order update, the two ways a refusal reaches the
   engine), duplicate fill and order-update pushes, kills/re-arms, pauses and mode flips;
@@ -20,7 +21,8 @@ quiet. On top of that pump it
     per-order notional within ``max_notional_per_trade``;
   - after every step (``check_state``): at most one of our orders open at the exchange;
     the fills of each order within ``max_notional_per_trade``; the sum of our fill notional
-    in the last hour / day within the caps;
+    in the last hour / day within the caps (fill notionals with ``cap_slack``, see
+    ``CAP_SLACK``);
     ``stats.wrong_direction_orders == 0``; and, once every push was delivered, the spot
     fills the recorder saw equal the exchange's fills by exec id (each recorded once), and
     the engine's ``spot_total``/``futures_size`` equal the exchange's exact balances and

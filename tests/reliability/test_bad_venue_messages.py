@@ -7,8 +7,8 @@
 * Venue events fed to ``Rebalancer.on_event`` / ``Engine._accept``: unknown types, orders for
   client ids we never sent, duplicate exec ids, non-finite / non-positive prices and sizes,
   balances for coins we do not trade. Expected: skipped, counted (``bad_messages``), logged,
-  never a crash, and no order sent on bad data. The cases the code does not meet yet are
-  ``xfail(strict=True)`` with the reason.
+  never a crash, and no order sent on bad data. (Most of these were strict xfails when written:
+  see docs/reliability.md, "Found and fixed".)
 * Exchange error text holding ``[``, ``]`` and ``[/]`` reaches ``CockpitState.log`` unchanged,
   and a real ``Rebalancer`` snapshot with such lines renders in the cockpit without a crash.
 """

@@ -18,7 +18,10 @@ Scenarios:
   cockpit's "Keep & quit" does), then a restart: the same reconciliation (in-process, through
   ``tui.run.build_paper_engine``, the program's own builder);
 * cooldown / hysteresis memory restored from the journal (``tui.run.make_rebalancer``);
-* xfail (``BUG``): what the program lacks for a faithful restart (see each reason).
+* what the program lacked for a faithful restart (each was a strict ``xfail`` until fixed): the
+  paper account saved on every placement, fresh client ids per session, the grid persisted,
+  journal-open orders reconciled, adopted orders counted once and alone, and a crash between
+  the account's save and the journal's commit repaired on restart.
 """
 
 from __future__ import annotations
@@ -457,7 +460,9 @@ def test_halted_state_comes_back_from_the_journal(tmp_path, make_config):
     j.close()
 
 
-# ---------------------------------------------------------------------------------- what is missing (xfail)
+# ---------------------------------------------------------------------------------- what was missing
+# Each of these was a strict xfail naming the gap (see docs/reliability.md, "Found and fixed");
+# they pass since the fixes and now guard against a regression.
 
 
 async def test_paper_state_file_has_an_order_as_soon_as_it_is_placed(tmp_path):
