@@ -10,6 +10,8 @@ from collections import deque
 
 from core.model import Fill, Side
 
+NEVER_MS = 1 << 62  # a time no market data reaches: 'no scheduled change'
+
 
 class _SideWindow:
     __slots__ = ("items", "qty", "notional")
@@ -58,6 +60,7 @@ class RecentFills:
         self._buy = _SideWindow()
         self._sell = _SideWindow()
         self._now = 0
+        self._next_change = NEVER_MS  # advance() before this time evicts nothing
 
     def add(self, ts_ms: int, side: Side, qty: float, price: float) -> None:
         if qty <= 0:
@@ -65,6 +68,7 @@ class RecentFills:
         if ts_ms < max(self._now, ts_ms) - self.window_ms:
             return  # reported after it already left the window
         (self._buy if side is Side.BUY else self._sell).add(ts_ms, qty, price)
+        self._next_change = -1  # recomputed by the eviction below
         self.advance(ts_ms)
 
     def add_fill(self, fill: Fill) -> None:
@@ -73,9 +77,12 @@ class RecentFills:
     def advance(self, now_ms: int) -> None:
         if now_ms > self._now:
             self._now = now_ms
+        if self._now < self._next_change:
+            return  # nothing is old enough to leave yet (the per-tick common case)
         cutoff = self._now - self.window_ms
         self._buy.evict(cutoff)
         self._sell.evict(cutoff)
+        self._next_change = self._first_exit()
 
     @property
     def buy_vwap(self) -> float | None:
@@ -105,3 +112,17 @@ class RecentFills:
     def imbalance_base(self) -> float:
         """Bought minus sold inside the window (positive: fills added long exposure)."""
         return self._buy.qty - self._sell.qty
+
+    def next_change_ms(self) -> int:
+        """The first time at which ``advance`` would evict a fill (and so move a VWAP):
+        until then the anchors are constant. ``NEVER_MS`` when the window is empty."""
+        return self._next_change
+
+    def _first_exit(self) -> int:
+        first = NEVER_MS
+        for side in (self._buy, self._sell):
+            if side.items:
+                t = side.items[0][0] + self.window_ms + 1
+                if t < first:
+                    first = t
+        return first

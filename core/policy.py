@@ -15,7 +15,9 @@ what-if CLI, the replay and the live cockpit.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
+from core.fills import NEVER_MS
 from core.config import (
     AnchorPolicyConfig,
     BaselinePolicyConfig,
@@ -28,6 +30,20 @@ from core.model import Action, BiasParts, Decision, GateResult, Side
 from core.trend import FLAT, TrendView, clamp
 
 EPS = 1e-12
+INF = float("inf")
+BAND_MARGIN = 1e-9  # hold bands are drawn this much (relative) inside the exact boundary
+
+
+class HoldBand(NamedTuple):
+    """Prices strictly between ``lo`` and ``hi`` keep a HOLD a HOLD until ``until_ms``, as long
+    as nothing else the policy reads changes (account, trend, anchors)."""
+
+    lo: float
+    hi: float
+    until_ms: int
+
+
+WHOLE_BAND = HoldBand(0.0, INF, NEVER_MS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +167,58 @@ class AnchorPolicy:
         scale = self._bias_numbers(gap, price, trend, buy_vwap, sell_vwap)[4]
         return (gap if gap > 0 else -gap) < soft * scale - EPS
 
+    def hold_band(self, ts_ms: int, price: float, spot_base: float, futures_base: float, trend: TrendView,
+                  buy_vwap: float | None, sell_vwap: float | None, memory: PolicyMemory) -> HoldBand | None:
+        """The prices around ``price`` at which ``quick_hold`` stays true while the account, the
+        trend and the anchors stay as given (None when it is false now). Replay re-evaluates
+        only when price leaves it."""
+        if not self.quick_hold(ts_ms, price, spot_base, futures_base, trend, buy_vwap, sell_vwap, memory):
+            return None
+        band = self._price_band(spot_base, futures_base, trend, buy_vwap, sell_vwap)
+        return band if band is not None and band.lo < price < band.hi else None
+
+    def robust_hold_band(self, ts_ms: int, spot_base: float, futures_base: float, buy_vwap: float | None,
+                         sell_vwap: float | None, memory: PolicyMemory) -> HoldBand | None:
+        """Every price at which the hold test passes under the least favourable trend (EMA bias
+        −1: the smallest scale), so it stays true across candle closes while the account and
+        the anchors do not move. None: at no price."""
+        gap = spot_base + futures_base - self.cfg.desired_net_delta_base
+        worst = TrendView(True, None, None, 0.0, 0.0, "flat", -1.0 if gap > 0 else 1.0)
+        return self._price_band(spot_base, futures_base, worst, buy_vwap, sell_vwap)
+
+    def _price_band(self, spot_base: float, futures_base: float, trend: TrendView, buy_vwap: float | None,
+                    sell_vwap: float | None) -> HoldBand | None:
+        """All prices at which ``quick_hold`` is true (None: none). Only the anchor part of the
+        bias moves with price, and monotonically, so the band is one-sided: selling (gap > 0)
+        holds below a ceiling, buying above a floor. Drawn ``BAND_MARGIN`` inside the exact
+        boundary so that float rounding can never put a failing price inside."""
+        gap = spot_base + futures_base - self.cfg.desired_net_delta_base
+        if gap == 0.0:
+            return WHOLE_BAND
+        soft, _ = self.base_thresholds(spot_base)
+        mag = gap if gap > 0 else -gap
+        ref = buy_vwap if gap > 0 else sell_vwap
+        b = self.cfg.bias
+        k = b.strength * b.w_anchor
+        if not ref or k <= 0.0:  # nothing in the hold test depends on price: the exact test once
+            scale = self._bias_numbers(gap, ref or 1.0, trend, buy_vwap, sell_vwap)[4]
+            return WHOLE_BAND if mag < soft * scale - EPS else None
+        r = (mag + EPS) / soft  # hold ⇔ scale > r
+        if r < b.min_scale * (1.0 - BAND_MARGIN):
+            return WHOLE_BAND  # the scale never falls that low, whatever the anchor part
+        if r >= b.max_scale:
+            return None
+        ema_bias = clamp(self.trend_signal(trend) * (1.0 if gap > 0 else -1.0))
+        u = (1.0 + b.strength * b.w_ema * ema_bias - r) / k  # hold ⇔ clamp(edge / full) < u
+        if u > 1.0 + BAND_MARGIN:
+            return WHOLE_BAND
+        if u <= -1.0:
+            return None
+        edge_limit_bps = u * self.cfg.anchor.full_bias_edge_bps
+        if gap > 0:  # edge = (price / ref − 1)·1e4 < limit
+            return HoldBand(0.0, ref * (1.0 + edge_limit_bps / 1e4) * (1.0 - BAND_MARGIN), NEVER_MS)
+        return HoldBand(ref * (1.0 - edge_limit_bps / 1e4) * (1.0 + BAND_MARGIN), INF, NEVER_MS)
+
     # -- the decision flow (seed 000, steps 1–8)
 
     def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]:
@@ -260,6 +328,37 @@ class SimplePolicy:
         threshold, _ = self.threshold_usdt(divergence, trend)
         return abs(divergence) <= threshold
 
+    def hold_band(self, ts_ms: int, price: float, spot_base: float, futures_base: float, trend: TrendView,
+                  buy_vwap: float | None, sell_vwap: float | None, memory: PolicyMemory) -> HoldBand | None:
+        """The prices around ``price`` at which the divergence stays within its threshold (None
+        when it is not now)."""
+        if not self.quick_hold(ts_ms, price, spot_base, futures_base, trend, buy_vwap, sell_vwap, memory):
+            return None
+        band = self._price_band(spot_base, futures_base, trend)
+        return band if band is not None and band.lo < price < band.hi else None
+
+    def robust_hold_band(self, ts_ms: int, spot_base: float, futures_base: float, buy_vwap: float | None,
+                         sell_vwap: float | None, memory: PolicyMemory) -> HoldBand | None:
+        """The band whatever the trend: the multiplier only widens (when ≥ 1), so the band
+        without it holds in every trend."""
+        if self.cfg.trend_multiplier < 1.0:
+            return None
+        return self._price_band(spot_base, futures_base, FLAT)
+
+    def _price_band(self, spot_base: float, futures_base: float, trend: TrendView) -> HoldBand | None:
+        """target − threshold(short) ≤ net·price ≤ target + threshold(long), drawn
+        ``BAND_MARGIN`` inside (None: at no price)."""
+        net = spot_base + futures_base
+        target = self.cfg.target_delta_usdt
+        if net == 0.0:  # the divergence does not move with price
+            return WHOLE_BAND if abs(target) <= self.threshold_usdt(-target, trend)[0] else None
+        upper = target + self.threshold_usdt(1.0, trend)[0]  # net·price may rise to this ...
+        lower = target - self.threshold_usdt(-1.0, trend)[0]  # ... and fall to this
+        a, b = (lower / net, upper / net) if net > 0 else (upper / net, lower / net)
+        a = a * (1.0 + BAND_MARGIN) if a > 0 else a * (1.0 - BAND_MARGIN)
+        b = b * (1.0 - BAND_MARGIN) if b > 0 else b * (1.0 + BAND_MARGIN)
+        return HoldBand(a, b, NEVER_MS) if a < b else None
+
     def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]:
         c = self.cfg
         price = view.price
@@ -311,6 +410,19 @@ class BaselinePolicy:
         run, it moves the check clock)."""
         return (memory.last_check_ms is not None
                 and ts_ms - memory.last_check_ms < int(self.cfg.check_interval_s * 1000))
+
+    def hold_band(self, ts_ms: int, price: float, spot_base: float, futures_base: float, trend: TrendView,
+                  buy_vwap: float | None, sell_vwap: float | None, memory: PolicyMemory) -> HoldBand | None:
+        """Any price, until the next check is due (None when it is due now)."""
+        return self.robust_hold_band(ts_ms, spot_base, futures_base, buy_vwap, sell_vwap, memory)
+
+    def robust_hold_band(self, ts_ms: int, spot_base: float, futures_base: float, buy_vwap: float | None,
+                         sell_vwap: float | None, memory: PolicyMemory) -> HoldBand | None:
+        """The trend plays no part here."""
+        if not self.quick_hold(ts_ms, 0.0, spot_base, futures_base, FLAT, buy_vwap, sell_vwap, memory):
+            return None
+        assert memory.last_check_ms is not None
+        return HoldBand(0.0, INF, memory.last_check_ms + int(self.cfg.check_interval_s * 1000))
 
     def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]:
         c = self.cfg

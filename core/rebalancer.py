@@ -11,11 +11,15 @@ checked once more against the mode, the trading state and the direction of the g
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from itertools import repeat
 
+from core.bulk import BAR_MS, KlineBars, first_outside
 from core.config import RebalancerConfig, parse_timeframe_ms
 from core.delta import grows_gap
 from core.events import (
@@ -27,7 +31,7 @@ from core.fills import RecentFills
 from core.model import (
     Action, Decision, Fill, Instrument, Leg, Mode, Order, OrderStatus, PerpTicker, Quote, Side, Trade, TradingState,
 )
-from core.policy import AnchorPolicy, BaselinePolicy, PolicyMemory, PolicyView, SimplePolicy, make_policy
+from core.policy import WHOLE_BAND, AnchorPolicy, HoldBand, BaselinePolicy, PolicyMemory, PolicyView, SimplePolicy, make_policy
 from core.risk import RiskManager
 from core.state import CockpitState, FeedHealth, FillView, LogLine, OrderView, Proposal
 from core.trend import TrendTracker
@@ -81,6 +85,14 @@ class Stats:
     max_abs_gap: float = 0.0
 
 
+MAX_BAR_RUN = 4096  # bars per bulk step: long enough to amortise, short enough for a local equity bound
+
+
+def _next_tick(ts: int, next_tick: int, tick_ms: int) -> int:
+    """The timer's next tick after an event at ``ts`` (ticks fall on the clock's whole units)."""
+    return ts - ts % tick_ms + tick_ms if ts >= next_tick else next_tick
+
+
 class Rebalancer:
     def __init__(self, cfg: RebalancerConfig, instrument: Instrument, *, symbol: str | None = None,
                  venue_name: str = "paper", mode: Mode = Mode.SEMI, policy_name: str | None = None,
@@ -98,6 +110,8 @@ class Rebalancer:
         self.maker_fee_rate = maker_fee_rate
         self.taker_fee_rate = taker_fee_rate
         self.rec = recorder or Recorder()
+        self._writes_snapshots = type(self.rec).snapshot is not Recorder.snapshot
+        self._writes_ticks = type(self.rec).tick is not Recorder.tick
         self._reserve = cfg.spot_reserve_base
         self._target_usdt = cfg.simple.target_delta_usdt if isinstance(self.policy, SimplePolicy) else None
         self._target_fixed = (cfg.baseline.desired_net_delta_base if isinstance(self.policy, BaselinePolicy)
@@ -165,7 +179,11 @@ class Rebalancer:
         self._next_eval_ms = 0
         self._next_sample_ms = 0
         self._next_snapshot_ms = 0
-        self._last_eval_price = 0.0
+        # re-evaluate when price leaves (_hold_lo, _hold_hi): 1 bp around the last evaluation, or
+        # in replay the policy's exact hold band (see _evaluate_or_skip)
+        self._hold_lo = 0.0
+        self._hold_hi = 0.0
+        self._robust: tuple | None = None
         self._gap_abs = 0.0  # |gap| as of the last account change (time-weighted statistics)
         self._gap_since: int | None = None
         self._candles = self.trend.builder
@@ -338,30 +356,357 @@ class Rebalancer:
             self._dirty = True
         if self.exec is not None:
             return self._drive_exec(ts_ms)
-        if self._dirty or ts_ms >= self._next_eval_ms:
-            return self._evaluate_or_skip(ts_ms)
-        lp = self._last_eval_price
-        if (price - lp if price >= lp else lp - price) >= lp * 1e-4:
+        if self._dirty or ts_ms >= self._next_eval_ms or not self._hold_lo < price < self._hold_hi:
             return self._evaluate_or_skip(ts_ms)
         return EMPTY
 
+    def _robust_band(self, now: int) -> HoldBand | None:
+        """The policy's hold band under any trend, kept while the account and anchors stand
+        still: a candle close then needs no trend read at all (replay's per-minute cost)."""
+        recent = self.recent
+        key = (self.spot_base, self.futures_size, recent.buy_vwap, recent.sell_vwap, self.memory.last_check_ms)
+        cached = self._robust
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        band = self.policy.robust_hold_band(now, self.spot_base, self.futures_size, recent.buy_vwap,
+                                            recent.sell_vwap, self.memory)
+        self._robust = (key, band)
+        return band
+
+    def _sure_band(self, now: int, price: float, gap: float) -> HoldBand | None:
+        """A hold band at ``price`` that needs no trend (see ``_trend_free_band``), or None when
+        only the exact (trend-aware) band can say."""
+        band = self._trend_free_band(now, gap)
+        if band is None or not band.lo < price < band.hi or now >= band.until_ms:
+            return None
+        return band
+
+    def _trend_free_band(self, now: int, gap: float) -> HoldBand | None:
+        """Where HOLD is sure whatever the trend: everywhere when the gap is under the policy's
+        smallest threshold, else the robust band (None: nowhere)."""
+        floor = self._fixed_floor
+        if floor is not None and (gap if gap >= 0 else -gap) < floor:
+            return WHOLE_BAND
+        return self._robust_band(now)
+
     def _evaluate_or_skip(self, now: int) -> list[Command]:
-        """Run the policy unless the gap is below the smallest threshold it could ever act on
-        (the common case): then the answer is HOLD, and computing it is skipped. Live runs
-        still evaluate fully on every timer tick, so the cockpit always shows a fresh why."""
-        if self.proposal is None and self.price is not None:
+        """Run the policy unless the answer is surely HOLD, then skip computing it. Live: when
+        the gap is below the smallest threshold the policy could ever act on (live runs still
+        evaluate fully on every timer tick, so the cockpit always shows a fresh why). Replay
+        (``lazy_holds``): while price stays inside the policy's hold band, until something the
+        policy reads changes (account and candle close set ``_dirty``; anchors expire on time)."""
+        price = self.price
+        if self.proposal is None and price is not None:
             g = self.gap_base()
-            if ((g if g >= 0 else -g) < self._soft_floor_base()
-                    or self.lazy_holds and self.policy.quick_hold(now, self.price, self.spot_base, self.futures_size, self.trend.view(),
-                                              self.recent.buy_vwap, self.recent.sell_vwap, self.memory)):
-                self._dirty = False
+            if self.lazy_holds:
+                self.recent.advance(now)
+                band = self._sure_band(now, price, g)
+                if band is None:
+                    band = self.policy.hold_band(now, price, self.spot_base, self.futures_size, self.trend.view(),
+                                                 self.recent.buy_vwap, self.recent.sell_vwap, self.memory)
+                    if band is None:
+                        return self.evaluate()
+                self._hold_lo, self._hold_hi, until = band
+                anchors_move = self.recent.next_change_ms()
+                self._next_eval_ms = until if until < anchors_move else anchors_move
+            elif (g if g >= 0 else -g) < self._soft_floor_base():
                 self._next_eval_ms = now + self._eval_every_ms
-                self._last_eval_price = self.price
-                m = self.memory
-                if m.gate_wait_since_ms is not None and not isinstance(self.policy, BaselinePolicy):
-                    self.memory = replace(m, gate_wait_since_ms=None, gate_wait_side=None)
-                return EMPTY
+                self._hold_lo = price - price * 1e-4
+                self._hold_hi = price + price * 1e-4
+            else:
+                return self.evaluate()
+            self._dirty = False
+            m = self.memory
+            if m.gate_wait_since_ms is not None and not isinstance(self.policy, BaselinePolicy):
+                self.memory = replace(m, gate_wait_since_ms=None, gate_wait_side=None)
+            return EMPTY
         return self.evaluate()
+
+    # -- replay's bulk path: runs of market data that provably change nothing but the tape
+
+    def quiet_band(self) -> tuple[float, float, int] | None:
+        """``(lo, hi, until_ms)`` while idle in a sure HOLD: trades strictly inside ``(lo, hi)``
+        and quotes, all before ``until_ms``, would only move the price, the clock and the forming
+        candle (no evaluation, no candle close, no sample, no anchor expiry), so a replay may
+        take them in one ``absorb_trades`` / ``absorb_quotes`` step. None otherwise."""
+        if self._dirty or self.exec is not None or self.proposal is not None or self.price is None:
+            return None
+        b = self._candles
+        if b.empty:
+            return None  # the next trade opens the candle: let it through one by one
+        until = self._next_eval_ms
+        if b.end < until:
+            until = b.end
+        if self._next_sample_ms < until:
+            until = self._next_sample_ms
+        anchors_move = self.recent.next_change_ms()
+        if anchors_move < until:
+            until = anchors_move
+        return self._hold_lo, self._hold_hi, until
+
+    def absorb_trades(self, ts_ms: int, last_price: float, low: float, high: float, qtys, count: int) -> None:
+        """``count`` valid trades inside the quiet band, ending at ``ts_ms`` / ``last_price``,
+        with this ``low`` / ``high`` and quantities: what ``on_trade`` would have left, at once."""
+        self.stats.events += count
+        if ts_ms > self.now_ms:
+            self.now_ms = ts_ms
+        self.price = last_price
+        self.last_market_ms = ts_ms
+        if not self.has_quotes:
+            self.bid = self.ask = last_price
+        b = self._candles
+        if high > b.high:
+            b.high = high
+        if low < b.low:
+            b.low = low
+        b.close = last_price
+        b.volume = sum(qtys, b.volume)  # left to right from the running total, as one by one
+
+    def absorb_quotes(self, ts_ms: int, bid: float, ask: float, count: int) -> None:
+        """``count`` valid quotes, the last one ``bid`` / ``ask`` at ``ts_ms``, while a price is
+        known and quotes were seen before: what ``on_quote`` would have left, at once."""
+        self.stats.events += count
+        if ts_ms > self.now_ms:
+            self.now_ms = ts_ms
+        self.bid, self.ask = bid, ask
+        if ts_ms > (self.last_market_ms or 0):
+            self.last_market_ms = ts_ms
+
+    def fast_forward(self, ts_arr, px_arr, qty_arr, side_arr, i: int, n: int, exchange_band, next_tick: int,
+                     tick_ms: int, bars: KlineBars | None = None) -> tuple[int, int]:
+        """Replay's bulk path over a trades-only tape (1-minute klines: the long replays).
+
+        Takes events from ``i`` while they provably produce no command, and leaves exactly the
+        state the one-by-one path (``on_trade``, then ``on_tick`` on each new second) would:
+
+        * a run inside the quiet band (``quiet_band``, narrowed by the venue's
+          ``exchange_band()`` = ``(lo, hi, until_ms)`` for prints that fill nothing) in one
+          ``absorb_trades`` step; its ticks do nothing and are not taken;
+        * the event that ends a run (a candle close, a sample) in place, when its price is inside
+          the trend-free hold band (so no close can turn the HOLD into a trade), before any
+          anchor expiry or due check, and its sample's equity cannot trip the kill switch;
+        * with ``bars`` (a 1-minute kline tape), whole runs of such minutes at once: one
+          min/max over their prints for the bands, one bound on their samples' equity for the
+          kill switch, and the EMAs over their closes in ``TrendTracker.close_many``.
+
+        Anything else stops it. Returns the first index not taken and the timer's next tick;
+        the caller replays that event one by one. ``tests/core/test_replay_bulk.py`` checks
+        that orders, fills, decisions, trend and statistics equal the one-by-one replay."""
+        band = self.quiet_band()
+        if band is None or i >= n:
+            return i, next_tick
+        lo, hi, _ = band
+        elo, ehi, due = exchange_band()
+        gap = self.gap_base()  # no fill can happen in here: constant
+        sure = self._trend_free_band(ts_arr[i], gap)
+        slo, shi, s_until = sure if sure is not None else (0.0, 0.0, 0)
+        recent = self.recent
+        anchors_move = recent.next_change_ms()  # constant too
+        if s_until > anchors_move:
+            s_until = anchors_move
+        xlo = elo if elo > 0.0 else 0.0  # the venue's band, within valid prices
+        xhi = ehi if ehi < MAX_PRICE else MAX_PRICE
+        if due < s_until:
+            s_until = due
+        b = self._candles
+        trend = self.trend
+        risk = self.risk
+        interval = b.interval_ms
+        ticks_recorded = self._writes_ticks
+        base_gate = self.memory.gate_wait_since_ms is not None and not isinstance(self.policy, BaselinePolicy)
+        fixed_until = due if due < anchors_move else anchors_move
+        per = bars.per_bar if bars is not None else 0
+        if (per and (interval != BAR_MS or self.sample_every_ms != BAR_MS or trend.timeframe_ms != BAR_MS
+                     or ticks_recorded or self._writes_snapshots or sure is None)):
+            per = 0  # whole-minute runs need minute candles, minute samples and no journal rows
+        rlo_sure = slo if slo > xlo else xlo
+        rhi_sure = shi if shi < xhi else xhi
+        spot, cash = self.spot_total, self.quote_free + self.quote_locked + self.upnl
+        # the hot state in locals, written back once at the end
+        events = quiet = 0
+        next_eval = self._next_eval_ms
+        next_sample = self._next_sample_ms
+        hold_lo, hold_hi = self._hold_lo, self._hold_hi
+        evaluated = False
+        c_end, c_open, c_high, c_low, c_close, c_volume = b.end, b.open, b.high, b.low, b.close, b.volume
+        last_ts = None
+        last_px = 0.0
+        while True:
+            rlo = lo if lo > xlo else xlo
+            rhi = hi if hi < xhi else xhi
+            until = next_eval if next_eval < c_end else c_end
+            if next_sample < until:
+                until = next_sample
+            if fixed_until < until:
+                until = fixed_until
+            j = bisect_left(ts_arr, until, i, n)
+            if j > i:
+                seg = px_arr[i:j]
+                low, high = min(seg), max(seg)
+                if not (rlo < low and high < rhi):
+                    j = first_outside(px_arr, i, j, rlo, rhi)
+                    if j == i:
+                        break
+                    seg = px_arr[i:j]
+                    low, high = min(seg), max(seg)
+                    i_stop = True
+                else:
+                    i_stop = False
+                # absorb_trades(), in locals
+                last_ts = ts_arr[j - 1]
+                last_px = px_arr[j - 1]
+                events += j - i
+                if high > c_high:
+                    c_high = high
+                if low < c_low:
+                    c_low = low
+                c_close = last_px
+                c_volume = sum(qty_arr[i:j], c_volume)
+                if last_ts >= next_tick:
+                    next_tick = last_ts - last_ts % tick_ms + tick_ms
+                i = j
+                if i_stop or i >= n:
+                    break
+            # event i ends the run (candle close, sample, anchor expiry or a due venue command)
+            ts = ts_arr[i]
+            price = px_arr[i]
+            qty = qty_arr[i]
+            if (ts >= s_until or ts >= next_eval or not (slo < price < shi) or not (xlo < price < xhi)
+                    or not 0.0 <= qty < MAX_PRICE or ts >= c_end + interval):
+                break
+            tick = ts >= next_tick
+            sample = tick and ts >= next_sample
+            if sample and self.balances_ok:
+                equity = self.spot_total * price + self.quote_free + self.quote_locked + self.upnl  # equity_quote()
+                if risk.halt_reason_at(equity) is not None:
+                    break
+            if per and tick and i % per == 0 and ts == c_end == next_sample:
+                # whole minutes from here: bar k's opening print closes candle k-1 and samples
+                k = i // per
+                k_end = bars.run_end(k)
+                until = s_until if s_until < fixed_until else fixed_until
+                last_ts_bars = bars.last_ts
+                k_end = bisect_left(last_ts_bars, until, k, k_end)
+                if k_end > k and last_ts_bars[k_end - 1] >= bars.first_ts[k_end - 1] + BAR_MS:
+                    k_end -= 1  # the run's last bar must keep its prints inside its minute
+                if k_end - k >= 2:  # galloping, in chunks: the cost stays in proportion to the run
+                    limit, k_end, step = min(k_end, k + MAX_BAR_RUN), k, 64
+                    while k_end < limit:
+                        nxt = k_end + step if k_end + step < limit else limit
+                        seg = px_arr[k_end * per:nxt * per]
+                        if not (rlo_sure < min(seg) and max(seg) < rhi_sure):
+                            k_end = first_outside(px_arr, k_end * per, nxt * per, rlo_sure, rhi_sure) // per
+                            break
+                        k_end = nxt
+                        step += step
+                while k_end - k >= 2 and self.balances_ok:
+                    opens = bars.opens[k:k_end]
+                    eq_low = spot * min(opens) + cash  # equity_quote() is monotone in price
+                    eq_high = spot * max(opens) + cash
+                    peak = risk.peak_equity
+                    if risk.surely_no_halt(eq_high if peak is None or eq_high > peak else peak, eq_low):
+                        break
+                    k_end = k + (k_end - k) // 2
+                if k_end - k >= 2:
+                    m = k_end - k
+                    last = (k_end - 1) * per
+                    closes = array("d", (c_close,))
+                    closes.extend(px_arr[i + per - 1:last:per])  # bars k .. k_end-2
+                    trend.close_many(c_end, closes)
+                    first_last = bars.first_ts[k_end - 1]
+                    c_end = first_last + BAR_MS
+                    prints = px_arr[last:last + per]
+                    c_open, c_high, c_low, c_close = prints[0], max(prints), min(prints), prints[-1]
+                    c_volume = sum(qty_arr[last + 1:last + per], qty_arr[last])
+                    events += (per + 1) * m  # each bar: its prints, and its opening tick
+                    self.gap_history.extend(repeat(gap, m))
+                    if self.balances_ok:
+                        risk.on_equity(eq_high)  # the run's peak ...
+                        risk.on_equity(spot * prints[0] + cash)  # ... and its last sample
+                        self._next_snapshot_ms = first_last - first_last % 10_000 + 10_000
+                    next_sample = first_last + BAR_MS
+                    next_tick = first_last - first_last % tick_ms + tick_ms
+                    last_ts, last_px = last_ts_bars[k_end - 1], c_close
+                    if last_ts >= next_tick:
+                        next_tick = last_ts - last_ts % tick_ms + tick_ms
+                    hold_lo, hold_hi = slo, shi
+                    lo, hi = slo, shi
+                    next_eval = s_until
+                    evaluated = True
+                    if base_gate:
+                        self.memory = replace(self.memory, gate_wait_since_ms=None, gate_wait_side=None)
+                        base_gate = False
+                    i = k_end * per
+                    if i >= n:
+                        break
+                    continue
+            # -- on_trade, for a valid print while idle
+            events += 1
+            last_ts, last_px = ts, price
+            if ts < c_end:
+                if price > c_high:
+                    c_high = price
+                elif price < c_low:
+                    c_low = price
+                c_close = price
+                c_volume += qty
+                closed = False
+            else:  # TrendTracker.on_trade's common close: the next candle opens with this print
+                trend._close_value(c_end, c_close)
+                c_end += interval
+                c_open = c_high = c_low = c_close = price
+                c_volume = qty
+                closed = True
+            if closed or not hold_lo < price < hold_hi:
+                # _evaluate_or_skip: the sure band holds (checked above), so HOLD without asking
+                hold_lo, hold_hi = slo, shi
+                lo, hi = slo, shi
+                next_eval = s_until if s_until < anchors_move else anchors_move
+                evaluated = True
+                if base_gate:
+                    self.memory = replace(self.memory, gate_wait_since_ms=None, gate_wait_side=None)
+                    base_gate = False
+            i += 1
+            # -- on_tick, on a new second while idle
+            if tick:
+                next_tick = ts - ts % tick_ms + tick_ms
+                events += 1
+                if not sample and ts < next_eval:
+                    quiet += 1
+                if ticks_recorded:
+                    self.rec.tick(ts)
+                if sample:  # _sample(), knowing the kill switch stays quiet (checked above)
+                    next_sample = ts - ts % self.sample_every_ms + self.sample_every_ms
+                    self.gap_history.append(gap)
+                    if self.balances_ok:
+                        risk.on_equity(equity)
+                        if ts >= self._next_snapshot_ms:
+                            if self._writes_snapshots:
+                                self.price = price
+                                self._snapshot(ts)
+                            else:
+                                self._next_snapshot_ms = ts - ts % 10_000 + 10_000
+            if i >= n:
+                break
+        if last_ts is not None:
+            self.stats.events += events
+            self._quiet_ticks += quiet
+            if last_ts > self.now_ms:
+                self.now_ms = last_ts
+            self.price = last_px
+            self.last_market_ms = last_ts
+            if not self.has_quotes:
+                self.bid = self.ask = last_px
+            b.start = c_end - interval
+            b.end = c_end
+            b.open, b.high, b.low, b.close, b.volume = c_open, c_high, c_low, c_close, c_volume
+            self._next_sample_ms = next_sample
+            recent.advance(last_ts)
+            if evaluated:
+                self._hold_lo, self._hold_hi = hold_lo, hold_hi
+                self._next_eval_ms = next_eval
+                self._dirty = False
+        return i, next_tick
 
     def on_quote(self, ts_ms: int, bid: float, ask: float) -> list[Command]:
         self.stats.events += 1
@@ -391,14 +736,7 @@ class Rebalancer:
         self.rec.tick(ts_ms)
         out: list[Command] = []
         if ts_ms >= self._next_sample_ms:
-            self._next_sample_ms = ts_ms + self.sample_every_ms
-            self.gap_history.append(self.gap_base())
-            out.extend(self._check_kill_switch())
-            if ts_ms >= self._next_snapshot_ms and self.price is not None and self.balances_ok:
-                self._next_snapshot_ms = ts_ms + 10_000
-                self.rec.snapshot(ts_ms, spot_base=self.spot_total, quote=self.quote_free + self.quote_locked,
-                                  futures_size=self.futures_size, price=self.price, net_base=self.net_base,
-                                  equity_quote=self.equity_quote(), target_base=self.target_base())
+            out.extend(self._sample(ts_ms))
         if self.proposal is not None and self.proposal.expires_ms is not None and ts_ms >= self.proposal.expires_ms:
             self._log("info", f"proposal #{self.proposal.proposal_id} expired (skipped)")
             self.rec.proposal(ts_ms, self.proposal, "expired")
@@ -410,6 +748,24 @@ class Rebalancer:
         if self.price is not None and (self._dirty or ts_ms >= self._next_eval_ms):
             out.extend(self._evaluate_or_skip(ts_ms) if self.lazy_holds else self.evaluate())
         return out
+
+    def _sample(self, ts_ms: int) -> list[Command]:
+        """The sampled checks: gap history, the kill switch, a journal snapshot every 10 s."""
+        every = self.sample_every_ms  # on the clock's grid, so a replay can find the samples
+        self._next_sample_ms = ts_ms - ts_ms % every + every
+        self.gap_history.append(self.gap_base())
+        out = self._check_kill_switch()
+        if ts_ms >= self._next_snapshot_ms and self.price is not None and self.balances_ok:
+            self._snapshot(ts_ms)
+        return out
+
+    def _snapshot(self, ts_ms: int) -> None:
+        """An account snapshot row for the journal, every 10 s of market time."""
+        self._next_snapshot_ms = ts_ms - ts_ms % 10_000 + 10_000
+        if self._writes_snapshots:
+            self.rec.snapshot(ts_ms, spot_base=self.spot_total, quote=self.quote_free + self.quote_locked,
+                              futures_size=self.futures_size, price=self.price, net_base=self.net_base,
+                              equity_quote=self.equity_quote(), target_base=self.target_base())
 
     # -- gap statistics: integrated between account changes, so trades cost nothing here
 
@@ -610,7 +966,9 @@ class Rebalancer:
         self._next_eval_ms = now + self._eval_every_ms
         if self.price is None:
             return EMPTY
-        self._last_eval_price = self.price
+        price = self.price
+        self._hold_lo = price - price * 1e-4
+        self._hold_hi = price + price * 1e-4
         self.recent.advance(now)
         decision, self.memory = self.policy.decide(self._view(), self.memory)
         self.decision = decision

@@ -8,19 +8,23 @@ timer it passes in).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import gt
 
 from core.config import AppConfig, GridConfig
 from core.events import BalanceUpdate, ConnectionChanged, PositionUpdate
 from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Fill, Leg, Mode, Side
-from core.rebalancer import Rebalancer, Recorder
+from core.bulk import KlineBars, first_outside
+from core.rebalancer import MAX_PRICE, Rebalancer, Recorder
 from core.venues.grid import GridBot
 from core.venues.market import MarketData
 from core.venues.paper_exchange import PaperExchange
 
 TICK_MS = 1_000
+INF = float("inf")
 
 
 @dataclass
@@ -63,8 +67,28 @@ def build_paper(cfg: AppConfig, first_price: float, ts_ms: int) -> tuple[PaperEx
     return ex, grid
 
 
+def _first_crossed(bids, asks, i: int, j: int) -> int:
+    """The first quote in ``[i, j)`` that is not ``0 < bid <= ask < MAX_PRICE`` (``j`` if none)."""
+    for k in range(i, j):
+        if not 0.0 < bids[k] <= asks[k] < MAX_PRICE:
+            return k
+    return j
+
+
 def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None, mode: str = "auto",
-               recorder: Recorder | None = None, timer: Callable[[], float] | None = None) -> ReplayResult:
+               recorder: Recorder | None = None, timer: Callable[[], float] | None = None,
+               bulk: bool = True) -> ReplayResult:
+    """Replay ``market`` through the real Rebalancer and a paper exchange, as fast as possible.
+
+    Each event goes exchange first, then rebalancer, then commands back to the exchange, then
+    the one-second timer tick (on the clock's whole seconds). ``bulk`` (the default) lets runs
+    of events that provably change nothing but the tape -- the rebalancer idle in a sure HOLD
+    (``Rebalancer.quiet_band``), no print reaching the grid or a resting order
+    (``PaperExchange.quiet_band``), no candle close, sample or anchor expiry before the run ends
+    -- pass in one C-level step (min/max over array slices). Orders, fills and decisions are
+    the same with ``bulk=False`` (tested); only ``events_processed`` is smaller, because the
+    timer ticks inside such a run did nothing and are not taken.
+    """
     trades = market.trades
     if len(trades) == 0:
         raise ValueError("no trades to replay")
@@ -99,8 +123,12 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
     on_trade_ex = ex.on_trade
     on_trade_reb = reb.on_trade
     on_tick = reb.on_tick
+    reb_band = reb.quiet_band
+    ex_band = ex.quiet_band
+    absorb_ex = ex.absorb_quiet
     next_tick = first_ts
     ts = first_ts
+    nt = len(trades)
 
     def after(cmds, ts: int) -> None:
         for c in cmds:
@@ -108,11 +136,24 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
 
     if quotes is None or not len(quotes):
         # trades only: the tightest loop (klines expand to trades)
-        for ti in range(len(trades)):
+        fast_forward = reb.fast_forward
+        bars = KlineBars.build(trades) if bulk else None
+        ti = 0
+        while ti < nt:
+            if bulk and reb.exec is None and equity_start is not None:
+                tj, next_tick = fast_forward(ts_arr, px_arr, qty_arr, side_arr, ti, nt, ex_band, next_tick, TICK_MS,
+                                             bars)
+                if tj > ti:
+                    ts = ts_arr[tj - 1]
+                    absorb_ex(ts, px_arr[tj - 1], None)
+                    ti = tj
+                    if ti >= nt:
+                        break
             ts = ts_arr[ti]
             price = px_arr[ti]
             qty = qty_arr[ti]
             is_buy = side_arr[ti] == 1
+            ti += 1
             evs = on_trade_ex(ts, price, qty, is_buy)
             if evs:
                 pump(evs, ts)
@@ -120,7 +161,7 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
             if cmds:
                 after(cmds, ts)
             if ts >= next_tick:
-                next_tick = ts + TICK_MS
+                next_tick = ts - ts % TICK_MS + TICK_MS
                 if equity_start is None:
                     equity_start = float(ex.equity_quote(price))
                 cmds = on_tick(ts)
@@ -130,9 +171,77 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
         q_ts, q_bid, q_bq, q_ask, q_aq = quotes.ts_ms, quotes.bid, quotes.bid_qty, quotes.ask, quotes.ask_qty
         on_quote_ex = ex.on_quote
         on_quote_reb = reb.on_quote
+        absorb_t = reb.absorb_trades
+        absorb_q = reb.absorb_quotes
+        ex_qband = ex.quiet_quote_band
+        nq = len(quotes)
         qi = ti = 0
-        for is_trade in market.merge_order():
-            if is_trade:
+        while ti < nt or qi < nq:
+            if bulk and reb.exec is None and reb.has_quotes and equity_start is not None:
+                band = reb_band()
+                if band is not None:
+                    lo, hi, until = band
+                    elo, ehi, due = ex_band()
+                    if elo > lo:
+                        lo = elo
+                    if ehi < hi:
+                        hi = ehi
+                    if hi > MAX_PRICE:
+                        hi = MAX_PRICE
+                    if lo < 0.0:
+                        lo = 0.0
+                    if due < until:
+                        until = due
+                    tj = bisect_left(ts_arr, until, ti, nt)
+                    qj = bisect_left(q_ts, until, qi, nq)
+                    low = high = 0.0
+                    if tj > ti:
+                        seg = px_arr[ti:tj]
+                        low, high = min(seg), max(seg)
+                        if not (lo < low and high < hi):
+                            tj = first_outside(px_arr, ti, tj, lo, hi)
+                            # quotes at the stopping trade's instant replay before it
+                            qj = bisect_right(q_ts, ts_arr[tj], qi, qj)
+                            seg = px_arr[ti:tj]
+                            if seg:
+                                low, high = min(seg), max(seg)
+                    if qj > qi:
+                        qb = _first_crossed(q_bid, q_ask, qi, qj) if any(map(gt, q_bid[qi:qj], q_ask[qi:qj])) else qj
+                        buy_at, sell_at = ex_qband()
+                        if qb > qi and (buy_at > -INF or sell_at < INF):
+                            # fast path needs ask >= buy_at and bid <= sell_at; strict here (conservative)
+                            qb = min(first_outside(q_ask, qi, qb, buy_at, INF) if buy_at > -INF else qb,
+                                     first_outside(q_bid, qi, qb, -INF, sell_at) if sell_at < INF else qb)
+                        if qb < qj:
+                            # stop before that quote: trades at its instant replay after it
+                            qj = qb
+                            tj = bisect_left(ts_arr, q_ts[qb], ti, tj)
+                            seg = px_arr[ti:tj]
+                            if seg:
+                                low, high = min(seg), max(seg)
+                    if tj > ti or qj > qi:
+                        last = 0
+                        price = None
+                        if tj > ti:
+                            last = ts_arr[tj - 1]
+                            price = px_arr[tj - 1]
+                            absorb_t(last, price, low, high, qty_arr[ti:tj], tj - ti)
+                        quote = None
+                        if qj > qi:
+                            q = qj - 1
+                            if q_ts[q] > last:
+                                last = q_ts[q]
+                            quote = (q_bid[q], q_bq[q], q_ask[q], q_aq[q])
+                            absorb_q(q_ts[q], q_bid[q], q_ask[q], qj - qi)
+                        absorb_ex(last, price, quote)
+                        ts = last
+                        if last >= next_tick:
+                            next_tick = last - last % TICK_MS + TICK_MS
+                        ti, qi = tj, qj
+                        if ti >= nt and qi >= nq:
+                            break
+            # the next event in time; at equal times the quote first (market.merge_order's rule)
+            if qi >= nq or (ti < nt and ts_arr[ti] < q_ts[qi]):
                 ts = ts_arr[ti]
                 price = px_arr[ti]
                 qty = qty_arr[ti]
@@ -154,7 +263,7 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
             if cmds:
                 after(cmds, ts)
             if ts >= next_tick:
-                next_tick = ts + TICK_MS
+                next_tick = ts - ts % TICK_MS + TICK_MS
                 if equity_start is None and reb.price is not None:
                     equity_start = float(ex.equity_quote(reb.price))
                 cmds = on_tick(ts)

@@ -89,13 +89,17 @@ class RiskManager:
 
     def on_equity(self, equity: float) -> str | None:
         """Track the peak; returns the halt reason when the drawdown limit is hit."""
+        reason = self.halt_reason_at(equity)
         self.last_equity = equity
         if self.peak_equity is None or equity > self.peak_equity:
             self.peak_equity = equity
-            return None
-        if self.state is TradingState.HALTED:
-            return None
+        return reason
+
+    def halt_reason_at(self, equity: float) -> str | None:
+        """What ``on_equity(equity)`` would answer, without recording anything."""
         peak = self.peak_equity
+        if peak is None or equity > peak or self.state is TradingState.HALTED:
+            return None
         dd = peak - equity
         dd_pct = dd / peak * 100.0 if peak > 0 else 0.0
         if dd_pct >= self.cfg.max_drawdown_pct:
@@ -103,6 +107,20 @@ class RiskManager:
         if self.cfg.max_drawdown_quote is not None and dd >= self.cfg.max_drawdown_quote:
             return f"kill switch: drawdown {dd:,.2f} ≥ {self.cfg.max_drawdown_quote:,.2f} quote"
         return None
+
+    def surely_no_halt(self, peak: float, equity: float) -> bool:
+        """True when no sample with equity ≥ ``equity``, under any peak ≤ ``peak``, can trip
+        the kill switch (drawn a hair inside the limits, so float rounding cannot matter).
+        Replay's bulk path asks this of a whole run of samples at once."""
+        if self.state is TradingState.HALTED:
+            return True
+        dd = peak - equity
+        if dd <= 0.0:
+            return True
+        if peak > 0 and dd / peak * 100.0 >= self.cfg.max_drawdown_pct * (1.0 - 1e-9):
+            return False
+        q = self.cfg.max_drawdown_quote
+        return q is None or dd < q * (1.0 - 1e-9)
 
     @property
     def drawdown_pct(self) -> float:

@@ -111,13 +111,25 @@ class TrendTracker:
         self._fast_hist: deque[tuple[int, float]] = deque(maxlen=keep)
         # bounded chart history for the cockpit: (candle end, close, fast, slow)
         self.chart: deque[tuple[int, float, float, float]] = deque(maxlen=history)
-        self._view = FLAT
+        self._view: TrendView | None = FLAT
+        self._view_end = 0
         self.version = 0  # bumps on every EMA update: cheap change detection for callers
 
     # -- input
 
     def on_trade(self, ts_ms: int, price: float, qty: float = 0.0) -> bool:
-        closed = self.builder.on_trade(ts_ms, price, qty)
+        """Add a trade; True when it closed a candle (the EMAs moved)."""
+        b = self.builder
+        end = b.end
+        if end <= ts_ms < end + b.interval_ms and not b.empty:
+            # the common close: this trade opens the very next candle (no gap to fill)
+            self._close_value(end, b.close)
+            b.start = end
+            b.end = end + b.interval_ms
+            b.open = b.high = b.low = b.close = price
+            b.volume = qty
+            return True
+        closed = b.on_trade(ts_ms, price, qty)
         if closed is None:
             return False
         for c in closed:
@@ -138,18 +150,62 @@ class TrendTracker:
             self._on_close(c)
 
     def _on_close(self, c: Candle) -> None:
-        px = c.close
+        self._close_value(c.start_ms + c.interval_ms, c.close)
+
+    def _close_value(self, end: int, px: float) -> None:
+        """A candle ending at ``end`` closed at ``px``: move the EMAs (the view is computed
+        when someone reads it)."""
         if self.ema_fast is None:
             self.ema_fast = self.ema_slow = px
         else:
             self.ema_fast += self.alpha_fast * (px - self.ema_fast)
             self.ema_slow += self.alpha_slow * (px - self.ema_slow)
         self.candles_seen += 1
-        end = c.start_ms + c.interval_ms
         self._fast_hist.append((end, self.ema_fast))
         self.chart.append((end, px, self.ema_fast, self.ema_slow))
-        self._view = self._compute(end)
+        self._view = None
+        self._view_end = end
         self.version += 1
+
+    def close_many(self, first_end: int, closes) -> None:
+        """Consecutive candles ending at ``first_end``, ``first_end + timeframe``, ... closed
+        at ``closes``: the same EMAs, history and chart as ``_close_value`` one by one (the
+        same float operations in the same order), with only the kept tails materialised."""
+        n = len(closes)
+        if n == 0:
+            return
+        iv = self.timeframe_ms
+        af, aslow = self.alpha_fast, self.alpha_slow
+        fast, slow = self.ema_fast, self.ema_slow
+        keep = max(self.chart.maxlen or n, self._fast_hist.maxlen or n)
+        tail_from = n - keep if n > keep else 0
+        k = 0
+        if fast is None:
+            fast = slow = closes[0]
+            k = 1
+        while k < tail_from:
+            px = closes[k]
+            fast += af * (px - fast)
+            slow += aslow * (px - slow)
+            k += 1
+        chart = self.chart
+        hist = self._fast_hist
+        if tail_from == 0 and k == 1:  # the very first close seeded the EMAs
+            hist.append((first_end, fast))
+            chart.append((first_end, closes[0], fast, slow))
+        while k < n:
+            px = closes[k]
+            fast += af * (px - fast)
+            slow += aslow * (px - slow)
+            end = first_end + k * iv
+            hist.append((end, fast))
+            chart.append((end, px, fast, slow))
+            k += 1
+        self.ema_fast, self.ema_slow = fast, slow
+        self.candles_seen += n
+        self._view = None
+        self._view_end = first_end + (n - 1) * iv
+        self.version += n
 
     # -- output
 
@@ -158,7 +214,10 @@ class TrendTracker:
         return self.candles_seen >= self.slow
 
     def view(self) -> TrendView:
-        return self._view
+        v = self._view
+        if v is None:
+            v = self._view = self._compute(self._view_end)
+        return v
 
     def _compute(self, now_ms: int) -> TrendView:
         fast, slow = self.ema_fast, self.ema_slow

@@ -222,6 +222,10 @@ class GridBot:
         """True when a print at ``price`` fills nothing (the exchange's fast path asks this)."""
         return self._buy_px < price < self._sell_px
 
+    def quiet_band(self) -> tuple[float, float]:
+        """Prints strictly inside this band fill nothing (the replay's bulk path asks this)."""
+        return self._buy_px, self._sell_px
+
     def on_price(self, ts_ms: int, price: float) -> tuple[Fill, ...]:
         """Fill every resting order the market traded at or through, in price order."""
         if self._buy_px < price < self._sell_px:

@@ -93,7 +93,7 @@ class TradeTape:
     creating a ``Trade`` per event.
     """
 
-    __slots__ = ("ts_ms", "price", "qty", "side")
+    __slots__ = ("ts_ms", "price", "qty", "side", "points_per_bar")
 
     def __init__(
         self,
@@ -102,6 +102,9 @@ class TradeTape:
         qty: array | None = None,
         side: bytearray | None = None,
     ) -> None:
+        # set when the tape is bars expanded to this many prints each (klines: 4); a hint the
+        # replay verifies from the columns before it uses it
+        self.points_per_bar: int | None = None
         self.ts_ms = ts_ms if ts_ms is not None else array("q")
         self.price = price if price is not None else array("d")
         self.qty = qty if qty is not None else array("d")
@@ -797,7 +800,9 @@ def _expand_klines(ts: array, o: array, h: array, lo: array, c: array, v: array)
     q4 = array("d", [0.0]) * m
     for k in range(4):
         q4[k::4] = q
-    return TradeTape(t4, p4, q4, tick_rule_sides(p4))
+    tape = TradeTape(t4, p4, q4, tick_rule_sides(p4))
+    tape.points_per_bar = 4
+    return tape
 
 
 _FLIP = bytes([1, 0]) + bytes(254)  # translate table: 0 <-> 1

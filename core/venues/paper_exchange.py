@@ -313,6 +313,40 @@ class PaperExchange:
         self._has_bbo = True
         return _EMPTY
 
+    # -- replay's bulk path: stretches of market data that provably change nothing but the tape
+
+    def quiet_band(self) -> tuple[float, float, float]:
+        """``(lo, hi, until_ms)``: trades strictly inside ``(lo, hi)`` before ``until_ms`` take the
+        fast path of ``on_trade`` (they fill neither us nor the grid)."""
+        lo, hi = self._best_buy, self._best_sell
+        g = self._grid
+        if g is not None:
+            band = getattr(g, "quiet_band", None)
+            if band is None:
+                return _INF, _NINF, self._due_ms  # a grid that cannot say: never quiet
+            glo, ghi = band()
+            if glo > lo:
+                lo = glo
+            if ghi < hi:
+                hi = ghi
+        return lo, hi, self._due_ms
+
+    def quiet_quote_band(self) -> tuple[float, float]:
+        """Quotes take the fast path of ``on_quote`` while ask ≥ the first value and bid ≤ the
+        second (they cross none of our resting orders)."""
+        return self._best_buy, self._best_sell
+
+    def absorb_quiet(self, ts_ms: int, last_price: float | None, quote: tuple | None) -> None:
+        """What a stretch of fast-path trades (``last_price``: the last one) and quotes
+        (``quote``: the last ``(bid, bid_qty, ask, ask_qty)``) leaves behind, in one step."""
+        if ts_ms > self._ts:
+            self._ts = ts_ms
+        if last_price is not None:
+            self._last = last_price
+        if quote is not None:
+            self._bid, self._bid_qty, self._ask, self._ask_qty = quote
+            self._has_bbo = True
+
     def on_ticker(self, ts_ms: int, mark_price: float) -> tuple:
         """Futures mark price: values the position (no event: the position did not change)."""
         out: list = []
