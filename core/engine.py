@@ -183,6 +183,7 @@ class Engine:
         if j is None:
             return
         now = self.clock.now_ms()
+        since = j.backfill_since()  # before the loop below closes the journal's open orders
         live = {o.client_id for o in venue_open}
         for o in j.open_orders():
             if o.client_id in live:
@@ -197,10 +198,9 @@ class Engine:
                                 reject_reason="not at the venue after restart")
             j.record_order(now, final, f"reconciled {final.status.value}")
             j.record_reconcile(now, "journal_open_order", f"{o.client_id} -> {final.status.value}")
-        last = j.last_fill_ts()
-        if last is not None:
+        if since is not None:
             try:
-                missed = await self.venue.fills_since(last)
+                missed = await self.venue.fills_since(since)
             except (VenueCallError, NotImplementedError) as e:
                 missed = ()
                 log.warning("fill backfill failed: %s", e)
@@ -210,11 +210,13 @@ class Engine:
 
     async def _reconcile_open_orders(self, orders: tuple[Order, ...]) -> None:
         reb = self.reb
-        if self.on_start_open_orders == "cancel" and self.venue.can_trade:
+        halted = reb.risk.state is TradingState.HALTED
+        if (self.on_start_open_orders == "cancel" or halted) and self.venue.can_trade:
+            why = " (HALTED: nothing of ours may stay working)" if halted and self.on_start_open_orders != "cancel" else ""
             for o in orders:
                 try:
                     await self.venue.cancel_order(o.client_id)
-                    reb._log("info", f"start-up: cancelled our open order {o.client_id}")
+                    reb._log("info", f"start-up: cancelled our open order {o.client_id}{why}")
                 except VenueCallError as e:
                     reb._log("warning", f"start-up: cancel {o.client_id} failed: {e}")
                 if self.journal is not None:

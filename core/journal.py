@@ -716,6 +716,17 @@ class Journal:
             row = self._conn.execute("SELECT MAX(ts_ms) FROM fills WHERE source = ?", (source,)).fetchone()
         return None if row[0] is None else int(row[0])
 
+    def backfill_since(self) -> int | None:
+        """Where a back-fill of fills missed while down must start: the newest journaled fill,
+        or earlier when an order the journal still holds open began before it (its first
+        fills may be the missing ones). None when the journal has neither."""
+        last = self.last_fill_ts()
+        row = self._conn.execute(f"SELECT MIN(first_ts_ms) FROM orders WHERE status IN {_OPEN_STATUSES!r}").fetchone()
+        first_open = None if row[0] is None else int(row[0])
+        if last is None or (first_open is not None and first_open < last):
+            return first_open
+        return last
+
     def open_orders(self) -> list[Order]:
         """Orders whose last known state is New or PartiallyFilled, oldest first."""
         rows = self._conn.execute(

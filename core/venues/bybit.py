@@ -335,9 +335,10 @@ class BybitVenue:
             self._mark_read_only("API-key info: no SpotTrade permission")
 
     async def _backfill_from_journal(self) -> None:
-        """Fills made while the program was down (resume from the journal's newest fill)."""
+        """Fills made while the program was down (from the journal's newest fill, or the start
+        of an order it still holds open, whichever is earlier)."""
         journal = self.journal
-        last = journal.last_fill_ts() if journal is not None else None
+        last = journal.backfill_since() if journal is not None else None
         if last is None:
             return
         known = {f.exec_id for f in journal.fills(last)}

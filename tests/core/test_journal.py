@@ -347,6 +347,19 @@ def test_open_orders_after_a_sequence_of_updates(tmp_path):
                                                    "PartiallyFilled": 1}
 
 
+def test_backfill_starts_at_the_newest_fill_or_an_older_open_order(tmp_path):
+    with Journal(tmp_path / "j.sqlite") as j:
+        assert j.backfill_since() is None  # nothing to resume from
+        j.record_order(500, make_order("a", OrderStatus.NEW), "placed")
+        assert j.backfill_since() == 500  # no fill yet: the open order's first fills may be missing
+        j.record_fill(make_fill(0))  # ts 1_000
+        assert j.backfill_since() == 500  # the open order began before the newest fill
+        j.record_order(600, make_order("a", OrderStatus.CANCELLED, updated_ms=600), "cancelled")
+        assert j.backfill_since() == 1_000  # nothing open any more: the newest fill
+        j.record_order(2_000, make_order("b", OrderStatus.NEW), "placed")
+        assert j.backfill_since() == 1_000  # an order newer than the newest fill changes nothing
+
+
 def test_order_keeps_its_decision_link():
     with Journal() as j:
         did = j.record_decision(make_decision(), "auto", "executed")

@@ -28,18 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import yaml
 
 from core.config import config_from_dict
 from core.engine import Engine
@@ -50,10 +44,8 @@ from core.rebalancer import Rebalancer
 from core.venues.paper import PaperVenue
 from core.venues.paper_exchange import PaperExchange
 from tests.core.helpers_engine import T0, SpyRecorder, initial_position_fill, rcfg
+from tests.reliability.program import Program as SubprocessProgram
 
-REPO = Path(__file__).resolve().parents[2]
-POLL_S = 0.05
-DEADLINE_S = 40.0
 SPEED = 100  # market seconds per wall second in the subprocess runs
 JOURNAL_NAME = "Tst-paper-BTCUSDT.sqlite"
 D = Decimal
@@ -113,93 +105,18 @@ def program_config(tmp: Path, market: Path, *, on_start: str = "cancel", speed: 
     }
 
 
-def write_yaml(path: Path, data: dict) -> Path:
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-class Program:
-    """``rebalancer --headless`` as a subprocess, its data dir and state file in ``tmp``."""
+class Program(SubprocessProgram):
+    """``rebalancer --headless`` on the paper venue; its state file in ``tmp`` too."""
 
     def __init__(self, tmp: Path, cfg: dict) -> None:
-        self.tmp = tmp
-        self.cfg_path = write_yaml(tmp / "config.yaml", cfg)
+        super().__init__(tmp, cfg, journal_name=JOURNAL_NAME)
         self.state_path = Path(cfg["paper"]["state_file"])
-        self.data_dir = tmp / "data"
-        self.journal_path = self.data_dir / "journals" / JOURNAL_NAME
-        self.proc: subprocess.Popen | None = None
-        self.runs = 0
-
-    def start(self) -> None:
-        self.runs += 1
-        env = {**os.environ, "REBALANCER_DATA_DIR": str(self.data_dir), "PYTHONPATH": str(REPO)}
-        out = open(self.tmp / f"stdout-{self.runs}.txt", "wb")
-        err = open(self.tmp / f"stderr-{self.runs}.txt", "wb")
-        self.proc = subprocess.Popen([sys.executable, str(REPO / "rebalancer_main.py"), "--config",
-                                      str(self.cfg_path), "--headless"], cwd=self.tmp, env=env,
-                                     stdout=out, stderr=err)
-        out.close()
-        err.close()
-
-    def stderr(self) -> str:
-        return (self.tmp / f"stderr-{self.runs}.txt").read_text(errors="replace")
-
-    def wait_for(self, what: str, pred, deadline_s: float = DEADLINE_S):
-        """Poll ``pred()`` between bounded waits on the process; fail if it exits or time runs out."""
-        assert self.proc is not None
-        end = time.monotonic() + deadline_s
-        while True:
-            try:
-                rc = self.proc.wait(timeout=POLL_S)
-            except subprocess.TimeoutExpired:
-                pass
-            else:
-                pytest.fail(f"the program exited (rc {rc}) while waiting for {what}; stderr: {self.stderr()[-3000:]}")
-            got = pred()
-            if got:
-                return got
-            if time.monotonic() > end:
-                pytest.fail(f"timed out after {deadline_s:.0f}s waiting for {what}; stderr: {self.stderr()[-3000:]}")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        assert self.proc.wait(timeout=10) == -signal.SIGKILL
-
-    def stop(self) -> int:
-        """SIGTERM: the headless program's clean stop (cancels our orders, saves, closes the journal)."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            pytest.fail("the program did not stop within 20 s of SIGTERM")
-
-    def cleanup(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    # -- reading what it left
 
     def state(self) -> dict | None:
         try:
             return json.loads(self.state_path.read_text(encoding="utf-8"))
         except (FileNotFoundError, json.JSONDecodeError):
             return None
-
-    def rows(self, sql: str, args: tuple = ()) -> list[tuple]:
-        if not self.journal_path.exists():
-            return []
-        con = sqlite3.connect(self.journal_path, timeout=5)
-        try:
-            return con.execute(sql, args).fetchall()
-        except sqlite3.OperationalError:
-            return []  # the schema is not committed yet
-        finally:
-            con.close()
 
 
 def open_orders_in_state(state: dict | None) -> list[dict]:
