@@ -261,10 +261,11 @@ class RebalanceExecution:
             return []
         if self.size_cap is not None:
             # size against the worst price for notional: a buy never fills above its limit, a
-            # taker sell fills at the bid (above its limit), a maker sell at its own price
+            # maker sell at its own price, but a taker sell at whatever bid it meets on arrival:
+            # the bid seen now plus the slippage cap (a move up while the order travels)
             cap_price = float(price)
-            if side is Side.SELL and self.phase is Phase.TAKER and bid > cap_price:
-                cap_price = bid
+            if side is Side.SELL and self.phase is Phase.TAKER:
+                cap_price = max(cap_price, bid) * (1.0 + self.cfg.slippage_cap_bps / 1e4)
             capped = ins.round_qty(self.size_cap(now_ms, cap_price))
             if capped < qty:
                 qty = capped

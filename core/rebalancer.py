@@ -153,6 +153,7 @@ class Rebalancer:
         self.ask: float | None = None
         self.has_quotes = False
         self.last_market_ms: int | None = None
+        self._awaiting_fresh_market = False  # set on a disconnect, cleared by the next trade/quote
         self.now_ms = 0
         # decisions and proposals
         self.decision: Decision | None = None
@@ -310,6 +311,10 @@ class Rebalancer:
             if ev.connected != self.connected:
                 self._log("info" if ev.connected else "warning",
                           f"venue {'connected' if ev.connected else 'DISCONNECTED'} {ev.detail}".strip())
+            if self.connected and not ev.connected:
+                # the touch seen before the outage may be old news once it ends: no order until a
+                # trade or quote arrives after it (a reconnect's snapshot counts)
+                self._awaiting_fresh_market = True
             self.connected = ev.connected
             return EMPTY
         if t is VenueError:
@@ -342,6 +347,7 @@ class Rebalancer:
             self.now_ms = ts_ms
         self.price = price
         self.last_market_ms = ts_ms
+        self._awaiting_fresh_market = False
         if not self.has_quotes:
             self.bid = self.ask = price
         b = self._candles
@@ -452,6 +458,7 @@ class Rebalancer:
             self.now_ms = ts_ms
         self.price = last_price
         self.last_market_ms = ts_ms
+        self._awaiting_fresh_market = False
         if not self.has_quotes:
             self.bid = self.ask = last_price
         b = self._candles
@@ -469,6 +476,7 @@ class Rebalancer:
         if ts_ms > self.now_ms:
             self.now_ms = ts_ms
         self.bid, self.ask = bid, ask
+        self._awaiting_fresh_market = False
         if ts_ms > (self.last_market_ms or 0):
             self.last_market_ms = ts_ms
 
@@ -695,6 +703,7 @@ class Rebalancer:
                 self.now_ms = last_ts
             self.price = last_px
             self.last_market_ms = last_ts
+            self._awaiting_fresh_market = False
             if not self.has_quotes:
                 self.bid = self.ask = last_px
             b.start = c_end - interval
@@ -717,6 +726,7 @@ class Rebalancer:
         self.has_quotes = True
         self.bid, self.ask = bid, ask
         self.last_market_ms = ts_ms
+        self._awaiting_fresh_market = False
         if self.price is None:
             self.price = (bid + ask) * 0.5
         if self.exec is not None:
@@ -1005,8 +1015,11 @@ class Rebalancer:
         return self._start(decision, price_limit=None, path=self._path_of(decision))
 
     def _gate(self, now: int) -> str | None:
-        return self.risk.gate(now, last_market_ms=self.last_market_ms, connected=self.connected,
-                              balances_ok=self.balances_ok)
+        why = self.risk.gate(now, last_market_ms=self.last_market_ms, connected=self.connected,
+                             balances_ok=self.balances_ok)
+        if why is None and self._awaiting_fresh_market:
+            why = "waiting for fresh market data after the disconnect"
+        return why
 
     def _path_of(self, d: Decision) -> str:
         if d.policy == "anchor":

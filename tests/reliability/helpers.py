@@ -76,14 +76,10 @@ TIGHT_RISK = {
 # its own price, execution.py size_cap -> risk.py max_qty_at) the per-order check is exact, at the
 # order's own price (ORDER_CAP_AT = "order"; "decision" would check qty x the price the rebalance
 # was sized at).
-# KNOWN LIMITATION ALLOWANCE (CAP_SLACK, relative, on *fill* notionals only: per order, per hour,
-# per day). Every placement is checked exactly, at the order's own price (ORDER_CAP_AT = "order").
-# But a taker SELL fills at the venue's bid when it arrives, which can be above the bid the
-# engine sized it on (order latency, or a jump hidden by a disconnect): a price improvement that
-# pushes the fill notional past a cap by the price move (0.003 % with 250 ms latency in a calm
-# market; up to the size of a jump). Pinned exactly by test_cap_a_sell_* (xfail). Set
-# CAP_SLACK = 0 if sells get sized with a margin.
-CAP_SLACK = 0.03
+# CAP_SLACK (relative, on *fill* notionals: per order, per hour, per day) is 0: fills stay within
+# the caps exactly. It was 0.03 while a taker SELL could fill above the bid it was sized on (order
+# latency, or a jump hidden by a disconnect); test_cap_a_sell_* pin the fix.
+CAP_SLACK = 0.0
 ORDER_CAP_AT = "order"
 
 # A trader's command is gated at the time of the key press: ``Sim`` advances the rebalancer's
