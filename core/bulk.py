@@ -8,21 +8,59 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from itertools import islice
-from operator import sub
+from operator import gt, sub
+
+
+def all_inside(seg, lo: float, hi: float) -> bool:
+    """Every value of ``seg`` strictly inside ``(lo, hi)``. min/max can step over a NaN (every
+    comparison with it is false), so a NaN-poisoned sum rules the run out too."""
+    if not (lo < min(seg) and max(seg) < hi):
+        return False
+    total = sum(seg)
+    return total == total  # False only for NaN (the bounds already rule out inf)
 
 
 def first_outside(arr, i: int, j: int, lo: float, hi: float) -> int:
-    """The first index in ``[i, j)`` whose value is not strictly inside ``(lo, hi)`` (``j`` if
-    none): halving with C-level min/max over slices, about two passes over the run."""
+    """The first index in ``[i, j)`` whose value is not strictly inside ``(lo, hi)`` (NaN is
+    not inside; ``j`` if none): halving with C-level passes over slices, a few over the run."""
     while j - i > 16:
         mid = (i + j) // 2
-        seg = arr[i:mid]
-        if lo < min(seg) and max(seg) < hi:
+        if all_inside(arr[i:mid], lo, hi):
             i = mid
         else:
             j = mid
     for k in range(i, j):
         if not lo < arr[k] < hi:
+            return k
+    return j
+
+
+def first_bad_qty(qty, i: int, j: int, limit: float) -> int:
+    """The first trade size in ``[i, j)`` that ``Rebalancer.on_trade`` would refuse (not
+    ``0 <= q < limit``, NaN included; ``j`` if none). One C-level pass when all are good."""
+    if j <= i:
+        return j
+    seg = qty[i:j]
+    total = sum(seg)
+    if total == total and min(seg) >= 0.0 and max(seg) < limit:
+        return j
+    for k in range(i, j):
+        if not 0.0 <= qty[k] < limit:
+            return k
+    return j
+
+
+def first_bad_quote(bids, asks, i: int, j: int, limit: float) -> int:
+    """The first quote in ``[i, j)`` that ``Rebalancer.on_quote`` would refuse (not
+    ``0 < bid <= ask < limit``, NaN included; ``j`` if none)."""
+    if j <= i:
+        return j
+    b, a = bids[i:j], asks[i:j]
+    total = sum(b) + sum(a)
+    if total == total and min(b) > 0.0 and max(a) < limit and not any(map(gt, b, a)):
+        return j
+    for k in range(i, j):
+        if not 0.0 < bids[k] <= asks[k] < limit:
             return k
     return j
 
@@ -43,7 +81,7 @@ class KlineBars:
     def build(cls, tape) -> "KlineBars | None":
         per = getattr(tape, "points_per_bar", None)
         n_points = len(tape)
-        if not per or per < 2 or n_points < 2 * per or n_points % per or max(tape.qty) >= 1e12:
+        if not per or per < 2 or n_points < 2 * per or n_points % per:
             return None
         ts = tape.ts_ms
         self = cls()

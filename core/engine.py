@@ -16,7 +16,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import Decimal
 
 from core.clock import Clock, WallClock
 from core.events import (

@@ -196,6 +196,8 @@ class AnchorPolicy:
         if gap == 0.0:
             return WHOLE_BAND
         soft, _ = self.base_thresholds(spot_base)
+        if soft <= 0.0:
+            return None  # a zero threshold (no spot, no floor): any gap is past it, at any price
         mag = gap if gap > 0 else -gap
         ref = buy_vwap if gap > 0 else sell_vwap
         b = self.cfg.bias

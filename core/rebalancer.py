@@ -14,16 +14,15 @@ from __future__ import annotations
 from bisect import bisect_left
 from array import array
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from itertools import repeat
 
-from core.bulk import BAR_MS, KlineBars, first_outside
+from core.bulk import BAR_MS, KlineBars, all_inside, first_bad_qty, first_outside
 from core.config import RebalancerConfig, parse_timeframe_ms
 from core.delta import grows_gap
 from core.events import (
-    AmendOrder, BalanceUpdate, CancelAllOurs, CancelOrder, Command, ConnectionChanged, FillEvent, OrderUpdate,
+    BalanceUpdate, CancelAllOurs, CancelOrder, Command, ConnectionChanged, FillEvent, OrderUpdate,
     PlaceOrder, PositionUpdate, Tick, VenueError,
 )
 from core.execution import ExecutionPlan, Phase, RebalanceExecution
@@ -529,7 +528,7 @@ class Rebalancer:
             per = 0  # whole-minute runs need minute candles, minute samples and no journal rows
         rlo_sure = slo if slo > xlo else xlo
         rhi_sure = shi if shi < xhi else xhi
-        spot, cash = self.spot_total, self.quote_free + self.quote_locked + self.upnl
+        spot, quote_free, quote_locked, upnl = self.spot_total, self.quote_free, self.quote_locked, self.upnl
         # the hot state in locals, written back once at the end
         events = quiet = 0
         next_eval = self._next_eval_ms
@@ -550,16 +549,19 @@ class Rebalancer:
             j = bisect_left(ts_arr, until, i, n)
             if j > i:
                 seg = px_arr[i:j]
-                low, high = min(seg), max(seg)
-                if not (rlo < low and high < rhi):
+                i_stop = False
+                if not all_inside(seg, rlo, rhi):
                     j = first_outside(px_arr, i, j, rlo, rhi)
-                    if j == i:
-                        break
-                    seg = px_arr[i:j]
-                    low, high = min(seg), max(seg)
                     i_stop = True
-                else:
-                    i_stop = False
+                jq = first_bad_qty(qty_arr, i, j, MAX_PRICE)  # on_trade would refuse it: one by one
+                if jq < j:
+                    j = jq
+                    i_stop = True
+                if j == i:
+                    break
+                if i_stop:
+                    seg = px_arr[i:j]
+                low, high = min(seg), max(seg)
                 # absorb_trades(), in locals
                 last_ts = ts_arr[j - 1]
                 last_px = px_arr[j - 1]
@@ -601,16 +603,17 @@ class Rebalancer:
                     limit, k_end, step = min(k_end, k + MAX_BAR_RUN), k, 64
                     while k_end < limit:
                         nxt = k_end + step if k_end + step < limit else limit
-                        seg = px_arr[k_end * per:nxt * per]
-                        if not (rlo_sure < min(seg) and max(seg) < rhi_sure):
+                        if not all_inside(px_arr[k_end * per:nxt * per], rlo_sure, rhi_sure):
                             k_end = first_outside(px_arr, k_end * per, nxt * per, rlo_sure, rhi_sure) // per
                             break
                         k_end = nxt
                         step += step
+                    k_end = first_bad_qty(qty_arr, i, k_end * per, MAX_PRICE) // per
                 while k_end - k >= 2 and self.balances_ok:
                     opens = bars.opens[k:k_end]
-                    eq_low = spot * min(opens) + cash  # equity_quote() is monotone in price
-                    eq_high = spot * max(opens) + cash
+                    # equity_quote(), term by term in its order: monotone in price
+                    eq_low = spot * min(opens) + quote_free + quote_locked + upnl
+                    eq_high = spot * max(opens) + quote_free + quote_locked + upnl
                     peak = risk.peak_equity
                     if risk.surely_no_halt(eq_high if peak is None or eq_high > peak else peak, eq_low):
                         break
@@ -630,7 +633,7 @@ class Rebalancer:
                     self.gap_history.extend(repeat(gap, m))
                     if self.balances_ok:
                         risk.on_equity(eq_high)  # the run's peak ...
-                        risk.on_equity(spot * prints[0] + cash)  # ... and its last sample
+                        risk.on_equity(spot * prints[0] + quote_free + quote_locked + upnl)  # ... its last sample
                         self._next_snapshot_ms = first_last - first_last % 10_000 + 10_000
                     next_sample = first_last + BAR_MS
                     next_tick = first_last - first_last % tick_ms + tick_ms

@@ -12,12 +12,11 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from operator import gt
 
 from core.config import AppConfig, GridConfig
 from core.events import BalanceUpdate, ConnectionChanged, PositionUpdate
 from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Fill, Leg, Mode, Side
-from core.bulk import KlineBars, first_outside
+from core.bulk import KlineBars, all_inside, first_bad_qty, first_bad_quote, first_outside
 from core.rebalancer import MAX_PRICE, Rebalancer, Recorder
 from core.venues.grid import GridBot
 from core.venues.market import MarketData
@@ -65,14 +64,6 @@ def build_paper(cfg: AppConfig, first_price: float, ts_ms: int) -> tuple[PaperEx
             ex.apply_grid_fill(f)
         ex.grid = grid
     return ex, grid
-
-
-def _first_crossed(bids, asks, i: int, j: int) -> int:
-    """The first quote in ``[i, j)`` that is not ``0 < bid <= ask < MAX_PRICE`` (``j`` if none)."""
-    for k in range(i, j):
-        if not 0.0 < bids[k] <= asks[k] < MAX_PRICE:
-            return k
-    return j
 
 
 def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None, mode: str = "auto",
@@ -197,16 +188,19 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
                     low = high = 0.0
                     if tj > ti:
                         seg = px_arr[ti:tj]
-                        low, high = min(seg), max(seg)
-                        if not (lo < low and high < hi):
-                            tj = first_outside(px_arr, ti, tj, lo, hi)
+                        stop = tj
+                        if not all_inside(seg, lo, hi):
+                            stop = first_outside(px_arr, ti, tj, lo, hi)
+                        stop = first_bad_qty(qty_arr, ti, stop, MAX_PRICE)  # refused one by one
+                        if stop < tj:
+                            tj = stop
                             # quotes at the stopping trade's instant replay before it
                             qj = bisect_right(q_ts, ts_arr[tj], qi, qj)
                             seg = px_arr[ti:tj]
-                            if seg:
-                                low, high = min(seg), max(seg)
+                        if seg:
+                            low, high = min(seg), max(seg)
                     if qj > qi:
-                        qb = _first_crossed(q_bid, q_ask, qi, qj) if any(map(gt, q_bid[qi:qj], q_ask[qi:qj])) else qj
+                        qb = first_bad_quote(q_bid, q_ask, qi, qj, MAX_PRICE)  # refused one by one
                         buy_at, sell_at = ex_qband()
                         if qb > qi and (buy_at > -INF or sell_at < INF):
                             # fast path needs ask >= buy_at and bid <= sell_at; strict here (conservative)

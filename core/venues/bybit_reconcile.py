@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.events import BalanceUpdate, FillEvent, OrderUpdate, PositionUpdate
-from core.model import Balance, Fill, Order, OrderStatus, Position
+from core.model import Balance, Fill, Order, Position
 
 OVERLAP_MS = 30_000  # re-read this much before the last fill seen: de-duplicated anyway
 

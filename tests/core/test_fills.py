@@ -124,3 +124,105 @@ def test_100k_adds_keep_only_the_window():
     # buy VWAP of the 50 surviving buys: prices 100 + (i % 7) for even i in 99_900..99_998
     expected = sum(100.0 + (i % 7) for i in range(99_900, 100_000, 2)) / 50
     assert f.buy_vwap == pytest.approx(expected, rel=1e-9)
+
+
+# ---------------------------------------------------------------- next_change_ms (replay's bulk path)
+
+import copy  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from core.fills import NEVER_MS  # noqa: E402
+
+SMALL_WINDOW = 1_000
+
+
+def evicts_at(f: RecentFills, t: int) -> bool:
+    """Brute force: would ``advance(t)`` drop a fill? (on a copy)"""
+    g = copy.deepcopy(f)
+    before = (g.buy_count, g.sell_count)
+    g.advance(t)
+    return (g.buy_count, g.sell_count) != before
+
+
+class ReferenceWindow:
+    """The timestamps a window should hold, kept the obvious way: a fill counts when it is
+    inside the window at the time it is reported, and leaves once ``now - window`` passes it."""
+
+    def __init__(self, window_ms: int) -> None:
+        self.window_ms = window_ms
+        self.now = 0
+        self.ts: list[int] = []
+
+    def advance(self, t: int) -> None:
+        self.now = max(self.now, t)
+        self.ts = [x for x in self.ts if x >= self.now - self.window_ms]
+
+    def add(self, t: int, qty: float) -> None:
+        if qty <= 0 or t < max(self.now, t) - self.window_ms:
+            return
+        self.ts.append(t)
+        self.advance(t)
+
+    def next_change(self) -> int:
+        return min(self.ts) + self.window_ms + 1 if self.ts else NEVER_MS
+
+
+# an operation moves the clock by a (possibly negative) step, then adds a fill or advances
+ops_st = st.lists(
+    st.tuples(st.sampled_from(["add", "add", "advance"]), st.integers(-1_500, 1_500),
+              st.sampled_from([Side.BUY, Side.SELL]), st.sampled_from([1.0, 0.5, 0.0])),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(ops=ops_st)
+def test_next_change_is_the_first_time_advance_evicts(ops):
+    """After any mix of fills (late ones included: reported after newer ones, or after their
+    time already left the window) and clock advances (backwards ones included),
+    ``next_change_ms`` is the first time at which ``advance`` drops a fill: none before, one at."""
+    f = RecentFills(SMALL_WINDOW)
+    ref = ReferenceWindow(SMALL_WINDOW)
+    clock = 10_000
+    for kind, step, side, qty in ops:
+        clock += step
+        if kind == "add":
+            f.add(clock, side, qty, 100.0)
+            ref.add(clock, qty)
+        else:
+            f.advance(clock)
+            ref.advance(clock)
+        nxt = f.next_change_ms()
+        assert nxt == ref.next_change()
+        assert f.buy_count + f.sell_count == len(ref.ts)
+        if nxt == NEVER_MS:
+            assert f.buy_count == f.sell_count == 0
+            continue
+        assert nxt > ref.now  # nothing is due already
+        assert evicts_at(f, nxt)
+        assert not evicts_at(f, nxt - 1)
+        assert not evicts_at(f, ref.now + (nxt - 1 - ref.now) // 2)
+
+
+def test_next_change_after_a_late_insert_moves_earlier():
+    f = RecentFills(600)
+    assert f.next_change_ms() == NEVER_MS
+    f.add(2_000, Side.BUY, 1.0, 100.0)
+    assert f.next_change_ms() == 2_601  # 2000 leaves once the cutoff passes it: now - 600 > 2000
+    f.add(1_500, Side.SELL, 1.0, 100.0)  # late, inside the window, on the other side
+    assert f.next_change_ms() == 2_101
+    f.advance(2_100)
+    assert f.next_change_ms() == 2_101 and f.sell_count == 1
+    f.advance(2_101)
+    assert f.sell_count == 0 and f.next_change_ms() == 2_601
+    f.advance(2_601)
+    assert f.buy_count == 0 and f.next_change_ms() == NEVER_MS
+
+
+def test_next_change_ignores_a_fill_reported_after_it_left():
+    f = RecentFills(600)
+    f.add(2_000, Side.BUY, 1.0, 100.0)
+    f.add(1_000, Side.BUY, 1.0, 100.0)  # 1000 < 2000 - 600: never counted
+    assert f.buy_count == 1 and f.next_change_ms() == 2_601

@@ -283,3 +283,116 @@ def test_halt_persists_until_rearm_and_rearm_resets_the_peak(make_risk):
     assert r.on_equity(80_750.0) is None  # 4,250 / 85,000 = 5 %
     # 10 % from the new peak fires again: 85,000 x 0.9 = 76,500
     assert r.on_equity(76_500.0) is not None
+
+
+# ------------------------------------------------------------------------------- kill switch, asked without recording
+
+import copy  # noqa: E402
+import math  # noqa: E402
+
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from core.config import ExecutionConfig, RiskConfig  # noqa: E402
+
+RISK_SETTINGS = settings(max_examples=300, deadline=None, database=None)
+limits_st = st.tuples(st.floats(0.01, 60.0, allow_nan=False), st.one_of(st.none(), st.floats(1.0, 20_000.0)))
+equity_st = st.floats(1.0, 200_000.0, allow_nan=False, allow_infinity=False)
+
+
+def risk_with(max_pct: float, max_quote: float | None) -> RiskManager:
+    return RiskManager(RiskConfig(max_drawdown_pct=max_pct, max_drawdown_quote=max_quote), ExecutionConfig())
+
+
+def kill_switch_state(r: RiskManager) -> tuple:
+    return r.state, r.halt_reason, r.peak_equity, r.last_equity
+
+
+@RISK_SETTINGS
+@given(limits=limits_st,
+       steps=st.lists(st.tuples(st.sampled_from(["equity", "equity", "equity", "halt", "rearm"]), equity_st),
+                      max_size=40))
+def test_halt_reason_at_answers_what_on_equity_will_without_recording(limits, steps):
+    r = risk_with(*limits)
+    for kind, equity in steps:
+        if kind == "halt":
+            r.halt("test")
+            continue
+        if kind == "rearm":
+            r.rearm()
+            continue
+        before = kill_switch_state(r)
+        asked = r.halt_reason_at(equity)
+        assert kill_switch_state(r) == before  # nothing recorded
+        assert r.on_equity(equity) == asked
+
+
+@pytest.mark.parametrize("equity, why", [
+    (95_000.0, None),
+    (90_000.0, "kill switch: drawdown 10.00% ≥ 10.0% (equity 90,000.00 from peak 100,000.00)"),
+    (120_000.0, None),  # a new peak
+])
+def test_halt_reason_at_by_hand(make_risk, equity, why):
+    r = make_risk()
+    assert r.halt_reason_at(80_000.0) is None  # no peak yet: nothing to draw down from
+    r.on_equity(100_000.0)
+    assert r.halt_reason_at(equity) == why
+    assert (r.peak_equity, r.last_equity) == (100_000.0, 100_000.0)
+
+
+@RISK_SETTINGS
+@given(limits=limits_st, peak=equity_st, drop=st.floats(0.0, 0.8), lower_peak=st.floats(0.0, 1.0),
+       rise=st.floats(0.0, 0.5), edge=st.integers(-3, 3))
+def test_surely_no_halt_covers_every_lower_peak_and_higher_equity(limits, peak, drop, lower_peak, rise, edge):
+    """``surely_no_halt(peak, eq)``: no sample with equity ≥ ``eq`` under a peak ≤ ``peak``
+    trips the kill switch. Equities are drawn near the limits too (``edge`` ulps around them)."""
+    max_pct, max_quote = limits
+    r = risk_with(max_pct, max_quote)
+    eq = peak * (1.0 - drop)
+    if edge:  # right at the percent limit, a few ulps either side
+        eq = peak * (1.0 - max_pct / 100.0)
+        for _ in range(abs(edge)):
+            eq = math.nextafter(eq, math.inf if edge > 0 else -math.inf)
+    assume(eq > 0.0)
+    if not r.surely_no_halt(peak, eq):
+        return
+    peaks = [peak, peak * lower_peak, math.nextafter(peak, 0.0), eq]
+    equities = [eq, eq * (1.0 + rise), math.nextafter(eq, math.inf), peak]
+    for p in peaks:
+        for e in equities:
+            probe = risk_with(max_pct, max_quote)
+            probe.peak_equity = p
+            assert probe.halt_reason_at(e) is None, (p, e)
+
+
+@RISK_SETTINGS
+@given(limits=limits_st, peak=equity_st, drop=st.floats(0.0, 1.0))
+def test_surely_no_halt_is_tight(limits, peak, drop):
+    """Not vacuous: a drawdown clearly (a relative 1e-8) inside both limits is surely safe."""
+    max_pct, max_quote = limits
+    eq = peak * (1.0 - drop)
+    dd = peak - eq
+    assume(dd / peak * 100.0 < max_pct * (1.0 - 1e-8))
+    assume(max_quote is None or dd < max_quote * (1.0 - 1e-8))
+    assert risk_with(max_pct, max_quote).surely_no_halt(peak, eq)
+
+
+def test_surely_no_halt_by_hand(make_risk):
+    r = make_risk(risk__max_drawdown_quote=500)  # 10 % or 500 quote
+    assert r.surely_no_halt(100_000.0, 100_000.0)
+    assert r.surely_no_halt(100_000.0, 120_000.0)  # no drawdown at all
+    assert r.surely_no_halt(100_000.0, 99_501.0)
+    assert not r.surely_no_halt(100_000.0, 99_500.0)  # exactly the quote limit
+    assert not r.surely_no_halt(1_000.0, 900.0)  # exactly 10 %
+    assert r.surely_no_halt(1_000.0, 900.01)
+    r.halt("test")
+    assert r.surely_no_halt(100_000.0, 1.0)  # halted: nothing more can trip
+
+
+def test_halt_reason_at_is_none_once_halted(make_risk):
+    r = make_risk()
+    r.on_equity(100_000.0)
+    r.halt("test")
+    snapshot = copy.copy(kill_switch_state(r))
+    assert r.halt_reason_at(50_000.0) is None
+    assert kill_switch_state(r) == snapshot

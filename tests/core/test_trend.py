@@ -293,3 +293,124 @@ def test_trend_from_emas_with_slope_uses_trend_signal():
 @pytest.mark.parametrize("x, out", [(-2.0, -1.0), (-1.0, -1.0), (0.3, 0.3), (1.5, 1.0)])
 def test_clamp(x, out):
     assert clamp(x) == out
+
+
+# ---------------------------------------------------------------- bulk closes (replay's bulk path)
+
+from array import array  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+BULK_SETTINGS = settings(max_examples=150, deadline=None, database=None)
+closes_st = st.lists(st.floats(1_000.0, 120_000.0, allow_nan=False, allow_infinity=False), max_size=90)
+
+
+def tracker_state(t: TrendTracker) -> tuple:
+    """Everything a close moves, bit for bit (floats compared with ==)."""
+    return (t.ema_fast, t.ema_slow, t.candles_seen, t.version, list(t.chart), list(t._fast_hist),
+            t._fast_hist.maxlen, t.view())
+
+
+def make_tracker(history: int, lookback_s: float) -> TrendTracker:
+    return TrendTracker(fast=3, slow=7, timeframe_ms=MIN, slope_lookback_s=lookback_s, threshold_pct=0.05,
+                        history=history)
+
+
+@BULK_SETTINGS
+@given(before=closes_st, run=closes_st, history=st.integers(1, 40), lookback_s=st.sampled_from([60, 300, 1_800]),
+       as_array=st.booleans())
+def test_close_many_equals_closing_one_by_one(before, run, history, lookback_s, as_array):
+    """From any state (no close yet: the first close seeds the EMAs), with runs shorter and
+    longer than the chart and the slope history."""
+    one, bulk = make_tracker(history, lookback_s), make_tracker(history, lookback_s)
+    for k, px in enumerate(before):
+        one._close_value((k + 1) * MIN, px)
+        bulk._close_value((k + 1) * MIN, px)
+    first_end = (len(before) + 1) * MIN
+    for k, px in enumerate(run):
+        one._close_value(first_end + k * MIN, px)
+    bulk.close_many(first_end, array("d", run) if as_array else run)
+    assert tracker_state(bulk) == tracker_state(one)
+
+
+@pytest.mark.parametrize("n", [1, 2, 239, 240, 241, 1_000])
+@pytest.mark.parametrize("seeded", [False, True], ids=["first close", "after closes"])
+def test_close_many_around_the_chart_length(n, seeded):
+    """The default chart keeps 240 closes: runs of exactly that, one less, one more, and far
+    more, from a fresh tracker (the run's first close seeds the EMAs) or a running one."""
+    one = TrendTracker(fast=9, slow=21, timeframe_ms=MIN, slope_lookback_s=300, threshold_pct=0.1)
+    bulk = TrendTracker(fast=9, slow=21, timeframe_ms=MIN, slope_lookback_s=300, threshold_pct=0.1)
+    closes = [60_000.0 + 37.5 * ((k * 7919) % 101 - 50) for k in range(n)]
+    if seeded:
+        for t in (one, bulk):
+            t._close_value(MIN, 59_000.0)
+            t._close_value(2 * MIN, 59_500.0)
+    for k, px in enumerate(closes):
+        one._close_value(3 * MIN + k * MIN, px)
+    bulk.close_many(3 * MIN, closes)
+    assert tracker_state(bulk) == tracker_state(one)
+    assert len(bulk.chart) == min(240, n + 2 * seeded)
+
+
+def test_close_many_of_nothing_changes_nothing(tracker):
+    t = tracker()
+    t._close_value(MIN, 100.0)
+    before = tracker_state(t)
+    t.close_many(2 * MIN, [])
+    assert tracker_state(t) == before
+
+
+def test_view_is_computed_lazily_from_the_last_close(tracker):
+    t = tracker()
+    for k, px in enumerate([100.0, 101.0, 103.0, 102.0, 104.0, 106.0]):
+        t._close_value((k + 1) * MIN, px)
+    lazy = t.view()
+    assert t.view() is lazy  # cached until the next close
+    fresh = t._compute(6 * MIN)
+    assert lazy == fresh
+    t._close_value(7 * MIN, 90.0)
+    assert t.view() is not lazy and t.view() == t._compute(7 * MIN)
+
+
+# events for the tracker: ("trade", dt, price, qty) advance the clock by dt and trade;
+# ("time", dt) advance the clock only (the timer's roll)
+events_st = st.lists(
+    st.one_of(
+        st.tuples(st.just("trade"),
+                  st.one_of(st.integers(0, 2_000), st.integers(0, 3 * MIN), st.sampled_from([MIN, 59_999, 60_001])),
+                  st.floats(90.0, 110.0, allow_nan=False), st.floats(0.0, 5.0, allow_nan=False)),
+        st.tuples(st.just("time"), st.integers(0, 4 * MIN)),
+    ),
+    max_size=120,
+)
+
+
+def builder_state(b: CandleBuilder) -> tuple:
+    out = (b.start, b.end, b.empty)
+    if b.start >= 0:
+        out += (b.open, b.high, b.low, b.close, b.volume)
+    return out
+
+
+@BULK_SETTINGS
+@given(start=st.integers(0, 3 * MIN), events=events_st)
+def test_on_trade_fast_close_equals_candle_builder_and_on_close(start, events):
+    """``TrendTracker.on_trade`` closes a candle in place when a trade opens the very next
+    one; the reference runs every trade and tick through ``CandleBuilder`` and ``_on_close``."""
+    fast = TrendTracker(fast=2, slow=4, timeframe_ms=MIN, slope_lookback_s=120, threshold_pct=0.1, history=20)
+    ref = TrendTracker(fast=2, slow=4, timeframe_ms=MIN, slope_lookback_s=120, threshold_pct=0.1, history=20)
+    now = start
+    for ev in events:
+        now += ev[1]
+        if ev[0] == "trade":
+            moved = fast.on_trade(now, ev[2], ev[3])
+            closed = ref.builder.on_trade(now, ev[2], ev[3])
+        else:
+            moved = fast.on_time(now)
+            closed = ref.builder.roll(now)
+        for c in closed or ():
+            ref._on_close(c)
+        assert moved == bool(closed)
+        assert builder_state(fast.builder) == builder_state(ref.builder)
+        assert tracker_state(fast) == tracker_state(ref)
