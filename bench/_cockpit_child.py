@@ -28,7 +28,8 @@ def main() -> int:
     p.add_argument("--stats", required=True)
     p.add_argument("--log", default=None)
     p.add_argument("--base-state", default=None, help="a pickled CockpitState to start from (built by the parent)")
-    p.add_argument("--batch", action="store_true", help="one loop callback per burst of messages (the lever)")
+    p.add_argument("--per-message", action="store_true",
+                   help="the old hand-off: one call_soon_threadsafe per message (for comparison)")
     a = p.parse_args()
     base = None
     if a.base_state:
@@ -36,7 +37,7 @@ def main() -> int:
 
         base = pickle.loads(Path(a.base_state).read_bytes())
     host = FeedHost(rate=a.rate, seconds=a.seconds, warmup_s=a.warmup, settle_s=a.settle, stats_path=a.stats,
-                    base=base, batch=a.batch)
+                    base=base, per_message=a.per_message)
     app = CockpitApp(host, log_path=a.log, bell=False)
     host.app = app
     app.run()

@@ -4,9 +4,12 @@ It implements ``core.state.EngineHost`` / ``EngineControl`` the way the live eng
 it matters for the UI's cost:
 
 * a producer thread (standing in for pybit's WebSocket threads) hands every message to the
-  event loop with ``loop.call_soon_threadsafe`` -- one call per message, as
-  ``core/venues/bybit_streams.py`` does;
-* on the loop, a message only updates the latest values (O(1));
+  event loop through ``core.handoff.LoopHandoff.put_latest`` -- the same hand-off, with the
+  same settings, that ``core/venues/bybit_streams.py`` uses for the top of book and the
+  ticker: the newest value per stream waits under a lock and at most one
+  ``call_soon_threadsafe`` is pending at a time (``--per-message``: the old path, one
+  ``call_soon_threadsafe`` per message, for comparison);
+* on the loop, a delivered value only updates the latest values (O(1));
 * ``latest()`` rebuilds the ``CockpitState`` snapshot at most ``snapshot_hz`` times a second
   (like ``Engine.latest``), from a realistic base snapshot (a real ``Rebalancer`` after a short
   replay) with the fed values, a gap history sampled once a second and the feed counters.
@@ -26,6 +29,7 @@ from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
+from core.handoff import MARKET_DATA_MIN_INTERVAL_S, LoopHandoff
 from core.model import Mode
 from core.state import CockpitState, FeedHealth
 
@@ -68,7 +72,7 @@ class _Control:
 class FeedHost:
     def __init__(self, *, rate: float, seconds: float, warmup_s: float, settle_s: float, stats_path: str | Path,
                  snapshot_hz: float = 10.0, seed: int = 7, base: CockpitState | None = None,
-                 batch: bool = False) -> None:
+                 per_message: bool = False) -> None:
         self.control = _Control()
         self.rate = rate
         self.seconds = seconds
@@ -77,7 +81,8 @@ class FeedHost:
         self.stats_path = Path(stats_path)
         self.snapshot_every = 1.0 / snapshot_hz
         self.seed = seed
-        self.batch = batch
+        self.per_message = per_message
+        self.handoff: LoopHandoff | None = None
         self._given_base = base
         self.app = None  # set by the child script (to read renders / ui_errors)
         self._base = CockpitState(venue="paper", mode=Mode.AUTO, connected=True)
@@ -116,15 +121,14 @@ class FeedHost:
                        gap_in_unit=gap, target_base=0.0, gap_history=tuple(self._gap_hist), feed=feed)
 
     def on_message(self, msg: tuple) -> None:
-        """Loop side: keep the latest values only (conflation), count the message."""
+        """Loop side, ``--per-message`` (the old path): keep the latest values, count the message."""
         self._cur = msg
         self._received += 1
 
     def on_messages(self, msgs: list) -> None:
-        """Loop side, batched variant (``--batch``): one loop callback per burst of messages."""
-        for m in msgs:
-            self._cur = m
-            self._received += 1
+        """Loop side: what the hand-off delivers (the newest value per stream, in order)."""
+        self._cur = msgs[-1]
+        self._received += len(msgs)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -136,6 +140,9 @@ class FeedHost:
             await asyncio.sleep(max(0.0, rest))
             done = asyncio.Event()
             out: dict = {}
+            # the product's hand-off (core/venues/bybit_streams.py), same settings
+            self.handoff = LoopHandoff(loop, self.on_messages, min_interval_s=MARKET_DATA_MIN_INTERVAL_S,
+                                       name="bench-feed")
             t = threading.Thread(target=self._produce, args=(loop, done, out), name="bench-feed", daemon=True)
             self._probing = True
             renders0 = getattr(self.app, "renders", 0)
@@ -174,21 +181,18 @@ class FeedHost:
         px = 60_000.0
         total = max(1, int(rate * seconds))
         last = None
-        batch = self.batch
-        on_messages = self.on_messages
+        per_message = self.per_message
+        put_latest = self.handoff.put_latest
         while sent < total:
             due = min(total, int((time.monotonic() - t0) * rate) + 1)
-            burst = []
             while sent < due:
                 sent += 1
                 px = round(px + rng.choice((-0.1, 0.0, 0.0, 0.1)), 2)
                 last = message(sent, rng, px)
-                if batch:
-                    burst.append(last)
-                else:
+                if per_message:
                     post(on_message, last)
-            if burst:
-                post(on_messages, burst)
+                else:
+                    put_latest("ticker", last)
             # sleep to the next message due (at least 1 ms: bursts of rate/1000 messages)
             nxt = t0 + sent / rate
             time.sleep(max(0.001, nxt - time.monotonic()))
@@ -196,7 +200,10 @@ class FeedHost:
         out["last"] = last
         out["thread_cpu_s"] = time.thread_time()
         out["elapsed_s"] = time.monotonic() - t0
-        post(done.set)
+        if per_message:
+            post(done.set)
+        else:
+            self.handoff.call(done.set)  # after the last value (the hand-off keeps the order)
 
     # ------------------------------------------------------------------ loop lag probe
     async def _probe(self) -> None:
@@ -220,6 +227,10 @@ class FeedHost:
             "feed_wall_s": wall,
             "sent": out.get("sent"),
             "received": self._received,
+            "conflated": self.handoff.conflated if self.handoff and not self.per_message else 0,
+            # call_soon_threadsafe calls from the producer, and loop callbacks that delivered data
+            "thread_wakeups": self.handoff.wakeups if self.handoff and not self.per_message else out.get("sent"),
+            "deliveries": self.handoff.drains if self.handoff and not self.per_message else out.get("sent"),
             "rate_achieved": (out.get("sent") or 0) / wall if wall else None,
             "producer_cpu_s": out.get("thread_cpu_s"),
             "process_cpu_s_proc": ticks / tick,

@@ -7,12 +7,18 @@ Scenarios (``--scenarios feed,idle,real``; ``--idle`` = idle only):
 * ``feed``: ``bench/_cockpit_child.py`` -- the real ``tui.app.CockpitApp`` over the bench's
   fake host (``_cockpit_host.FeedHost``) -- in a pexpect pseudo-terminal (120x40,
   ``TERM=xterm-256color``). After a warm-up, a producer thread hands ``--rate`` messages/s to
-  the loop with ``call_soon_threadsafe`` (one call per message, like the Bybit streams) for
-  ``--seconds``. Measured over the feed window: the app process's CPU from
+  the loop through ``core.handoff.LoopHandoff.put_latest`` -- the product's hand-off, with the
+  setting ``core/venues/bybit_streams.py`` uses for the top of book and the ticker: the newest
+  value waits under a lock, at most one ``call_soon_threadsafe`` is pending, and a busy feed
+  reaches the loop about every 20 ms (``MARKET_DATA_MIN_INTERVAL_S``) -- for ``--seconds``.
+  Measured over the feed window: the app process's CPU from
   ``/proc/<pid>/stat`` (utime+stime over wall; also without the producer thread, read from
   ``/proc/<pid>/task/<tid>/stat``), the loop lag (an ``asyncio.sleep(0.02)`` probe inside the
-  app: how late it wakes; p50/p99/max), terminal output bytes/s, and whether the final screen
-  shows the feed's last net delta (``net +0.xxxxxx`` in the Net delta pane).
+  app: how late it wakes; p50/p99/max), terminal output bytes/s, thread wake-ups and deliveries
+  to the loop per second, and whether the
+  final screen shows the feed's last net delta (``net +0.xxxxxx`` in the Net delta pane).
+  ``messages_received = messages_delivered + messages_conflated`` must equal ``messages_sent``
+  (nothing lost on the way).
   Targets: CPU <= 15 % of one core, lag p99 <= 50 ms, final state equal.
 * ``idle``: the same app with a quiet market (1 message/s) for ``--idle-seconds``.
   Target: <= 3 % of one core.
@@ -24,8 +30,8 @@ Start to first paint = spawn to the first screen that shows the panes ("Net delt
 footer's "KILL"). Target: <= 1.5 s (the fake-host child and the real program are both reported;
 the check uses the real program when it ran). ``first_paint_cpu_s`` is the CPU the process had
 used by then: unlike the wall time it hardly moves when the machine is shared.
-``--batch`` adds a feed run where the producer hands bursts of messages to the loop in one
-callback each (the lever for the feed CPU: fewer loop wake-ups). ``--py-spy`` samples the app
+``--per-message`` adds a feed run with the old hand-off, one ``call_soon_threadsafe`` per
+message (for comparison). ``--py-spy`` samples the app
 during the feed and idle windows (py-spy must be installed; it is not a project dependency) and
 adds the top functions by self and inclusive samples.
 
@@ -188,7 +194,7 @@ def summarise_collapsed(text: str, limit: int = 15) -> dict:
     return {"samples": total, "top_self": top(self_n), "top_inclusive": top(incl_n)}
 
 
-def run_fake(rate: float, seconds: float, cols: int, rows: int, warmup: float = 2.0, batch: bool = False,
+def run_fake(rate: float, seconds: float, cols: int, rows: int, warmup: float = 2.0, per_message: bool = False,
              py_spy: bool = False) -> dict:
     """One run of the child over the fake host; returns its figures."""
     from tui import fmt
@@ -198,8 +204,8 @@ def run_fake(rate: float, seconds: float, cols: int, rows: int, warmup: float = 
     (tmp / "base.pickle").write_bytes(_base_pickle())
     argv = [sys.executable, str(CHILD), "--rate", str(rate), "--seconds", str(seconds), "--warmup", str(warmup),
             "--stats", str(stats_path), "--log", str(tmp / "cockpit.log"), "--base-state", str(tmp / "base.pickle")]
-    if batch:
-        argv.append("--batch")
+    if per_message:
+        argv.append("--per-message")
     p0 = cpu_seconds()
     w0 = time.monotonic()
     term = Term(argv, cols, rows, _env(cols, rows), cwd=str(REPO))
@@ -254,9 +260,17 @@ def run_fake(rate: float, seconds: float, cols: int, rows: int, warmup: float = 
         "seconds": seconds,
         "first_paint_s": rnd(first_paint, 3),
         "first_paint_cpu_s": rnd(paint_cpu, 3),
-        "batched_posts": batch,
+        "handoff": "per_message" if per_message else "loop_handoff",
         "messages_sent": stats.get("sent"),
-        "messages_received": stats.get("received"),
+        # every message the host got: delivered to the loop, or replaced there by a newer value
+        "messages_received": ((stats.get("received") or 0) + (stats.get("conflated") or 0)
+                              if stats.get("received") is not None else None),
+        "messages_delivered": stats.get("received"),
+        "messages_conflated": stats.get("conflated"),
+        "messages_lost": ((stats["sent"] - stats["received"] - (stats.get("conflated") or 0))
+                          if stats.get("sent") is not None and stats.get("received") is not None else None),
+        "thread_wakeups_per_s": rnd(stats["thread_wakeups"] / wall, 1) if wall and stats.get("thread_wakeups") is not None else None,
+        "deliveries_per_s": rnd(stats["deliveries"] / wall, 1) if wall and stats.get("deliveries") is not None else None,
         "rate_achieved": rnd(stats.get("rate_achieved"), 1),
         "cpu_pct": rnd(stats.get("cpu_pct"), 2),
         "cpu_pct_excl_producer": rnd(stats.get("cpu_pct_excl_producer"), 2),
@@ -328,8 +342,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--py-spy", action="store_true",
                    help="profile the app during the feed / idle runs with py-spy (if installed) and summarise")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds between the app's start and the feed")
-    p.add_argument("--batch", action="store_true",
-                   help="feed: also run with one loop callback per burst of messages (shows the lever's effect)")
+    p.add_argument("--per-message", action="store_true",
+                   help="feed: also run with the old hand-off, one call_soon_threadsafe per message (comparison)")
     args = p.parse_args(argv)
     cols, rows = (int(x) for x in args.size.lower().split("x"))
     seconds = args.seconds or (5.0 if args.quick else 60.0)
@@ -346,8 +360,9 @@ def main(argv: list[str] | None = None) -> dict:
             check("cockpit loop lag p99 under feed", f["lag_p99_ms"], "<=", TARGET_LAG_P99_MS, "ms"),
             check("final state shown = feed's last state", f["final_state_shown"], "==", True),
         ]
-        if args.batch:
-            figures["feed_batched"] = run_fake(args.rate, seconds, cols, rows, warmup=args.warmup, batch=True)
+        if args.per_message:
+            figures["feed_per_message"] = run_fake(args.rate, seconds, cols, rows, warmup=args.warmup,
+                                                   per_message=True)
     if "idle" in scen:
         f = figures["idle"] = run_fake(1.0, idle_s, cols, rows, warmup=args.warmup, py_spy=args.py_spy)
         checks.append(check("cockpit CPU idle (quiet market)", f["cpu_pct"], "<=", TARGET_IDLE_CPU, "% of a core"))

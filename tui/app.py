@@ -8,9 +8,15 @@ The app never computes trading logic. It
 * starts ``engine.run()`` as an app worker (group "engine", ``exit_on_error=False``); if it
   raises, the error is shown (as plain text), ``engine.on_engine_error(msg)`` is called and
   the UI stays up;
-* polls ``engine.latest()`` every ``poll_interval`` seconds (default 0.2 s, <= 10 Hz) and
-  re-renders only when the snapshot changed (identity or ``ts_ms``); each pane re-renders only
-  the slice it depends on, and only while it is shown; the chart redraws at most ~1 Hz;
+* polls ``engine.latest()`` every ``poll_interval`` seconds (default 0.2 s, <= 10 Hz) while
+  things change, and once a second (``QUIET_POLL_S``) while the market is quiet -- when the host
+  keeps publishing snapshots in which only the clock moved (see ``PollPacer``; a key press, a
+  pending proposal or a change seen twice in a row brings the full rate back at once) -- and
+  re-renders only when something visible changed: a new snapshot that differs from the last
+  one only in the milliseconds of ``ts_ms`` (the clock shows seconds) is not rendered at all;
+  each pane re-renders only the slice it depends on, and only while it is shown; a Static is
+  updated only when its text changed, without a layout pass when its size cannot change; the
+  charts redraw at most ~1 Hz, in frames drawn anyway;
 * turns keys into ``engine.control`` calls (approve, skip, force, pause, mode, kill, re-arm,
   cancel) and, on quit, awaits ``engine.shutdown(cancel_orders=...)`` before exiting.
 
@@ -22,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +50,79 @@ from tui.screens.main import CockpitScreen
 log = logging.getLogger("tui")
 
 MAX_POLL_HZ = 10.0
+QUIET_POLL_S = 1.0  # poll period while the market is quiet (the clock shows seconds)
+QUIET_AFTER = 3  # new snapshots in a row whose data did not change: the market is quiet
+
+# every field of the snapshot but its time (compared as one tuple: identity first, then ==)
+_ALL_BUT_TIME = operator.attrgetter(*(f.name for f in fields(CockpitState) if f.name != "ts_ms"))
+
+
+def _data(state: CockpitState) -> tuple:
+    """The snapshot without its clock: every field but ``ts_ms``, and the feed but its data age."""
+    f = state.feed
+    return _ALL_BUT_TIME(state), f.rtt_p50_ms, f.rtt_p99_ms, f.rate_budget_left, f.events_total, f.bad_messages, \
+        f.stale_after_ms
+
+
+class PollPacer:
+    """When to poll next: at the full rate while things change, once a second while quiet.
+
+    ``next_delay(outcome)`` after each timer poll, with the poll's outcome: ``"data"`` (the
+    snapshot's data changed, or a proposal is counting down), ``"time"`` (a new snapshot in which
+    only the clock / data age moved) or ``"none"`` (no new snapshot, or the poll failed).
+
+    * Full rate (``fast``): ``quiet_after`` "time" polls in a row make the market quiet. A host
+      that keeps returning the same snapshot object ("none") tells nothing about the market
+      and never makes it quiet.
+    * Quiet: one poll every ``quiet`` seconds; it renders whatever changed meanwhile in one
+      frame (clock, numbers, chart). A poll that finds a data change is followed by one quick
+      look ``fast`` later: a second change there means the market is moving, back to the full
+      rate. ``wake()`` (a key press) also brings the full rate back.
+    """
+
+    def __init__(self, fast: float, quiet: float = QUIET_POLL_S, quiet_after: int = QUIET_AFTER) -> None:
+        self.fast = fast
+        self.quiet_s = max(quiet, fast)
+        self.quiet_after = quiet_after
+        self.quiet = False
+        self._probing = False
+        self._run = 0
+
+    def wake(self) -> None:
+        self.quiet = self._probing = False
+        self._run = 0
+
+    def next_delay(self, outcome: str) -> float:
+        if not self.quiet:
+            if outcome == "data":
+                self._run = 0
+            elif outcome == "time":
+                self._run += 1
+                if self._run >= self.quiet_after:
+                    self.quiet, self._run = True, 0
+                    return self.quiet_s
+            return self.fast
+        if outcome == "data":
+            if self._probing:  # changed again within ``fast``: the market is moving
+                self.wake()
+                return self.fast
+            self._probing = True
+            return self.fast
+        if self._probing:
+            self._probing = False
+            return max(self.fast, self.quiet_s - self.fast)  # keep the once-a-second cadence
+        return self.quiet_s
+
+
+def only_time_moved(prev: CockpitState, state: CockpitState) -> bool:
+    """``state`` shows exactly what ``prev`` shows: same data, same second of the clock, and no
+    proposal countdown (which shows tenths of a second)."""
+    if prev.ts_ms // 1000 != state.ts_ms // 1000:
+        return False
+    p = state.proposal
+    if p is not None and p.expires_ms is not None:
+        return False
+    return _ALL_BUT_TIME(prev) == _ALL_BUT_TIME(state)
 
 
 class CockpitApp(App[None]):
@@ -71,6 +152,10 @@ class CockpitApp(App[None]):
         self.shutdown_timeout = shutdown_timeout
         self.state: CockpitState | None = None
         self.renders = 0  # how many snapshots were rendered (tests / diagnostics)
+        self.skipped = 0  # new snapshots not rendered: only their milliseconds moved
+        self.pacer = PollPacer(self.poll_interval)
+        self._poll_outcome = "none"
+        self._poll_timer = None
         self.ui_errors = 0
         self.engine_error: str | None = None
         self.shutdown_done = False
@@ -112,7 +197,7 @@ class CockpitApp(App[None]):
         self._setup_logging(self._log_path)
         log.info("cockpit started (poll %.2fs)", self.poll_interval)
         self.run_worker(self.engine.run(), group="engine", name="engine", exit_on_error=False)
-        self.set_interval(self.poll_interval, self.poll, name="poll")
+        self._poll_timer = self.set_timer(self.poll_interval, self._poll_tick, name="poll")
         self.call_after_refresh(self.poll)
 
     def on_unmount(self) -> None:
@@ -125,11 +210,34 @@ class CockpitApp(App[None]):
             self._log_handler = None
 
     # ------------------------------------------------------------------ snapshot polling
-    def poll(self) -> None:
-        """Timer callback: fetch the latest snapshot and render it if it changed.
+    def _poll_tick(self) -> None:
+        """The poll timer: poll, then schedule the next one at the pace ``PollPacer`` says."""
+        if self._closing or self._closed or not self.screen_stack:
+            return  # shutting down: no more polls
+        self.poll()
+        try:
+            delay = self.pacer.next_delay(self._poll_outcome)
+        except Exception:  # never let the timer die
+            log.exception("poll pacing failed")
+            delay = self.poll_interval
+        self._poll_timer = self.set_timer(delay, self._poll_tick, name="poll")
 
-        Never raises: an exception escaping a set_interval callback would exit the app.
+    def wake_polling(self) -> None:
+        """Back to the full poll rate now (a key press: its effect should show at once)."""
+        was_quiet = self.pacer.quiet
+        self.pacer.wake()
+        if was_quiet and self._poll_timer is not None:
+            self._poll_timer.stop()
+            self._poll_timer = self.set_timer(self.poll_interval, self._poll_tick, name="poll")
+
+    def poll(self) -> None:
+        """Fetch the latest snapshot and render it if something visible changed.
+
+        Never raises: an exception escaping a timer callback would exit the app.
         """
+        self._poll_outcome = "none"
+        if not self.screen_stack:
+            return  # not started yet, or shutting down
         try:
             screen = self.cockpit
             if not screen.is_mounted:
@@ -138,6 +246,13 @@ class CockpitApp(App[None]):
             prev = self.state
             if state is None or (state is prev and prev is not None and state.ts_ms == prev.ts_ms):
                 return
+            p = state.proposal
+            counting_down = p is not None and p.expires_ms is not None
+            self._poll_outcome = "time" if (prev is not None and not counting_down
+                                            and _data(prev) == _data(state)) else "data"
+            if prev is not None and only_time_moved(prev, state):
+                self.skipped += 1  # nothing visible changed: no render, no frame
+                return
             self.state = state
             with self.batch_update():
                 failures = screen.apply_state(state, ui_errors=self.ui_errors)
@@ -145,6 +260,7 @@ class CockpitApp(App[None]):
             self.renders += 1
             self._maybe_ring(state)
         except Exception:
+            self._poll_outcome = "none"
             self.ui_errors += 1
             log.exception("poll failed")
 
@@ -186,6 +302,7 @@ class CockpitApp(App[None]):
     # ------------------------------------------------------------------ commands to the engine
     def call(self, method: str, *args: Any) -> tuple[bool, Any]:
         """Call ``engine.control.<method>(*args)``; an exception is logged and shown, never raised."""
+        self.wake_polling()
         try:
             result = getattr(self.engine.control, method)(*args)
         except Exception as exc:

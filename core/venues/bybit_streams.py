@@ -2,8 +2,21 @@
 
 Threading: pybit runs each socket on its own thread. Frames are parsed *there* (cheap,
 and a bad frame is caught there) and the resulting events are handed to the event loop
-with ``loop.call_soon_threadsafe`` only; nothing on a socket thread blocks or touches
-loop state. Everything below the "loop side" marker runs on the loop.
+through one ``core.handoff.LoopHandoff``; nothing on a socket thread blocks or touches loop
+state. Everything below the "loop side" marker runs on the loop.
+
+The hand-off schedules at most one loop callback at a time (``call_soon_threadsafe`` only
+when none is pending) and delivers everything that arrived meanwhile in one batch, in
+arrival order. Market data that only matters as its latest value -- the spot top of book
+(``Quote``) and the linear ticker (``PerpTicker``, already merged on the thread) -- is
+conflated per stream while it waits (the newest value replaces the older one in place; it
+never moves across a trade, an order, fill, position or wallet event, or a link change).
+Trades and private events are FIFO: never dropped, never reordered. Link changes and problem
+reports go through the same hand-off, so they keep their place among the data.
+
+While market data is busy the loop is woken at most every ``market_data_interval_s``
+(``MARKET_DATA_MIN_INTERVAL_S``, 20 ms; the first value after a quiet spell goes at once).
+Private events and link changes are urgent: they never wait for that interval.
 
 Liveness: a link is *up* when its socket is connected and every subscription has been
 acknowledged on the current connection. pybit reconnects by itself after most drops; the
@@ -24,6 +37,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from core.events import BalanceUpdate, FillEvent, OrderUpdate, PositionUpdate
+from core.handoff import MARKET_DATA_MIN_INTERVAL_S, LoopHandoff
+from core.model import PerpTicker, Quote, Trade
 from core.venues import bybit_parse as P
 from core.venues.base import VenueError
 from core.venues.bybit_ws import GuardedWebSocket
@@ -71,7 +86,8 @@ class BybitStreams:
                  on_problem: Callable[[str], None], clock_ms: Callable[[], int] | None = None,
                  ping_interval_s: float = 20.0, ping_timeout_s: float = 10.0, ws_retries: int = 10,
                  auth_expire_s: int = 10, rebuild_after_s: float = 5.0, min_backoff_s: float = 0.5,
-                 max_backoff_s: float = 30.0, connect_timeout_s: float = 20.0, linear_fills: bool = True) -> None:
+                 max_backoff_s: float = 30.0, connect_timeout_s: float = 20.0, linear_fills: bool = True,
+                 market_data_interval_s: float = MARKET_DATA_MIN_INTERVAL_S) -> None:
         self.loop = loop
         self.symbol = symbol
         self.prefix = client_prefix
@@ -92,24 +108,33 @@ class BybitStreams:
         self.bad_messages = 0
         self.rebuilds = 0
         self.closed = False
+        # socket threads -> loop: one pending callback at a time, market data conflated
+        self.handoff = LoopHandoff(loop, self._deliver_batch, min_interval_s=market_data_interval_s,
+                                   name="bybit-streams")
 
     # ================================================================== socket-thread side
 
     def _post(self, fn: Callable, *args) -> None:
         if self.closed:
             return
-        try:
-            self.loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # the loop is closed: we are shutting down
-            pass
+        self.handoff.call(fn, *args)  # in order with the data, sharing its loop wake-up
 
     def ws_data(self, ws: GuardedWebSocket, message: dict) -> None:
         link = self.links.get(ws.name)
         if link is None or link.token != ws.token:
             return  # a superseded socket (its replacement delivers): never deliver twice
         events = self._parse(ws, message)
-        if events:
-            self._post(self.on_events, tuple(events))
+        if not events or self.closed:
+            return
+        handoff = self.handoff
+        for ev in events:
+            t = type(ev)
+            if t is Quote or t is PerpTicker:
+                handoff.put_latest((ws.name, t), ev)  # only the newest value matters
+            elif t is Trade:
+                handoff.put(ev, urgent=False)  # FIFO, every trade, at the market-data pace
+            else:
+                handoff.put(ev)  # orders, fills, positions, wallet: FIFO, at once
 
     def ws_ready(self, ws: GuardedWebSocket, opens: int) -> None:
         self._post(self._ready, ws.name, ws.token, opens)
@@ -214,6 +239,10 @@ class BybitStreams:
 
     # ================================================================== loop side
 
+    def _deliver_batch(self, events: list) -> None:
+        if not self.closed:
+            self.on_events(tuple(events))
+
     def _link(self, name: str, token: int) -> Link | None:
         link = self.links.get(name)
         return link if link is not None and link.token == token else None  # None: an old socket
@@ -305,6 +334,7 @@ class BybitStreams:
 
     async def close_all(self) -> None:
         self.closed = True
+        self.handoff.close()
         tasks = []
         for link in self.links.values():
             if link.rebuild is not None:

@@ -12,7 +12,7 @@ from textual.widgets import Static
 from core.model import Side
 from core.state import CockpitState
 from tui import fmt, theme
-from tui.panes.base import Pane
+from tui.panes.base import Pane, set_content
 
 
 def wait_bar(waited: float, max_wait: float, width: int = 12) -> Text:
@@ -101,5 +101,5 @@ class AnchorPane(Pane):
         )
 
     def render_state(self, s: CockpitState) -> None:
-        self.query_one("#anchor-body", Static).update(anchor_table(s))
-        self.query_one("#anchor-gate", Static).update(gate_text(s))
+        set_content(self.query_one("#anchor-body", Static), anchor_table(s), size=3)  # three rows
+        set_content(self.query_one("#anchor-gate", Static), gate_text(s))

@@ -14,7 +14,7 @@ from textual.widgets import Static
 from core.model import Action, Decision, Mode, Side, TradingState
 from core.state import CockpitState, Proposal
 from tui import fmt, theme
-from tui.panes.base import Pane
+from tui.panes.base import Pane, set_content, set_title
 
 
 def _limit_sign(side: Side | None) -> str:
@@ -176,16 +176,15 @@ class DecisionPane(Pane):
         self.set_class(p is not None and p.forced, "-forced")
         self.set_class(s.trading_state is not TradingState.ACTIVE, "-inactive")
         if p is None:
-            self.border_title = "Decision" + _context(s)
-            self.border_subtitle = ""
+            set_title(self, "Decision" + _context(s), "")
         else:
             kind = "FORCED" if p.forced else "PROPOSAL"
-            self.border_title = f"▶ {kind} #{p.proposal_id}  a approve · s skip"
+            subtitle = ""
             if p.expires_ms is not None:
                 left = max(0.0, (p.expires_ms - s.ts_ms) / 1000)
-                self.border_subtitle = f"expires in {fmt.duration(left)}"
-            else:
-                self.border_subtitle = ""
-        self.query_one("#dec-head", Static).update(headline(s))
-        self.query_one("#dec-why", Static).update(why(s))
-        self.query_one("#dec-body", Static).update(body(s))
+                subtitle = f"expires in {fmt.duration(left)}"
+            set_title(self, f"▶ {kind} #{p.proposal_id}  a approve · s skip", subtitle)
+        set_content(self.query_one("#dec-head", Static), headline(s), fixed=True)
+        reason = why(s)
+        set_content(self.query_one("#dec-why", Static), reason, size=reason.plain)  # wraps: any change
+        set_content(self.query_one("#dec-body", Static), body(s))

@@ -7,7 +7,6 @@ quote and the target. Thresholds are the *effective* ones (after bias) from the 
 
 from __future__ import annotations
 
-import time
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,7 +15,7 @@ from textual.widgets import Digits, Sparkline, Static
 
 from core.state import CockpitState
 from tui import fmt, theme
-from tui.panes.base import Pane
+from tui.panes.base import Pane, set_content
 
 _PARTIAL = " ▏▎▍▌▋▊▉█"
 
@@ -46,9 +45,19 @@ def gauge_text(gap: float, soft: float, hard: float, width: int) -> Text:
                 cells[i] = (mark, mstyle)
     if over:
         cells[-1] = ("▶", theme.BAD)
+    # one span per run of equal style (not one per cell): a 34-cell gauge has ~4 spans, and
+    # Textual's cost to paint a line grows with its number of spans
     t = Text(no_wrap=True)
+    run: list[str] = []
+    run_style = None
     for ch, st in cells:
-        t.append(ch, style=st)  # type: ignore[arg-type]
+        if st is not run_style and run:
+            t.append("".join(run), style=run_style)  # type: ignore[arg-type]
+            run = []
+        run_style = st
+        run.append(ch)
+    if run:
+        t.append("".join(run), style=run_style)  # type: ignore[arg-type]
     return t
 
 
@@ -86,6 +95,8 @@ class GapGauge(Widget):
         self.scale = scale
 
     def set_values(self, gap: float, soft: float, hard: float, dp: int) -> None:
+        if self.scale:  # the scale shows the thresholds only: a new gap does not repaint it
+            gap = self.values[0]
         if (gap, soft, hard, dp) != self.values:
             self.values = (gap, soft, hard, dp)
             self.refresh()
@@ -99,31 +110,63 @@ class GapGauge(Widget):
 
 
 class GapSparkline(Sparkline):
-    """The gap history, redrawn at most once per ``min_interval`` seconds (charts are ~1 Hz)."""
+    """The gap history: repainted about once a second at most, only when the bars would look
+    different, and preferably in a frame that is being drawn anyway.
 
-    def __init__(self, *, id: str | None = None, min_interval: float = 1.0) -> None:
+    ``offer`` is called on every poll the pane is shown. A new history waits until
+    ``min_interval_ms`` of snapshot time has passed since the last repaint; it is then shown
+    with the next repaint of the net delta (``riding=True``: the frame that is drawn anyway), or
+    once it has waited ``max_wait_ms`` if the net delta does not change meanwhile. No timer.
+    """
+
+    def __init__(self, *, id: str | None = None, min_interval_ms: int = 800, max_wait_ms: int = 1000) -> None:
         super().__init__([], id=id)
-        self.min_interval = min_interval
-        self._pending: tuple[float, ...] | None = None
-        self._last_set = -1e9
-        self._timer_armed = False
+        self.min_interval_ms = min_interval_ms
+        self.max_wait_ms = max_wait_ms
+        self._offered: tuple[float, ...] | None = None
+        self._since_ms: int | None = None  # snapshot time the offered history has been waiting since
+        self._flushed_ms: int | None = None
+        self._flushed: tuple[float, ...] = ()  # the history as of the last flush (shown or equal-looking)
+        self._visual: tuple | None = None
+        self.repaints = 0  # tests / diagnostics
 
-    def set_history(self, history: tuple[float, ...]) -> None:
-        self._pending = history
-        wait = self.min_interval - (time.monotonic() - self._last_set)
-        if wait <= 0:
-            self._flush()
-        elif not self._timer_armed:
-            self._timer_armed = True
-            self.set_timer(wait, self._flush)
+    def offer(self, history: tuple[float, ...], ts_ms: int, *, riding: bool) -> None:
+        if self._offered is None or (history is not self._offered and history != self._offered):
+            self._offered = history
+            if self._since_ms is None:
+                self._since_ms = ts_ms
+        if self._since_ms is None:
+            return  # nothing new
+        if self._flushed_ms is not None:
+            if ts_ms - self._flushed_ms < self.min_interval_ms:
+                return
+            if not riding and ts_ms - self._since_ms < self.max_wait_ms:
+                return
+        self._since_ms = None
+        self._flushed_ms = ts_ms
+        self._flushed = history
+        key = self._visual_key(history)
+        if key != self._visual:  # e.g. one more equal value on a flat history changes nothing
+            self._visual = key
+            self.repaints += 1
+            self.data = list(history)
 
-    def _flush(self) -> None:
-        self._timer_armed = False
-        if self._pending is None:
-            return
-        self.data = list(self._pending)
-        self._pending = None
-        self._last_set = time.monotonic()
+    def on_resize(self) -> None:
+        # the key depends on the size: at the new size, draw the latest history for sure
+        self._visual = None
+        if list(self._flushed) != list(self.data or []):
+            self.data = list(self._flushed)
+
+    def _visual_key(self, data: tuple[float, ...]) -> tuple:
+        """What the bars depend on: size, range and the maximum of each bucket (as Textual's
+        ``Sparkline`` renderable partitions the data, with the widget's ``max`` summary)."""
+        w, h = self.size.width, self.size.height
+        n = len(data)
+        if n < 2 or w <= 0:
+            return (w, h, n, tuple(data))
+        bounds = [(n * b) // w for b in range(w + 1)]
+        maxima = tuple(max(data[a:z]) for a, z in zip(bounds, bounds[1:]) if z > a)
+        return (w, h, min(data), max(data), maxima)
 
 
 class DeltaPane(Pane):
@@ -137,11 +180,26 @@ class DeltaPane(Pane):
         yield GapSparkline(id="gap-spark")
         yield Static(id="delta-net")
 
+    def on_mount(self) -> None:
+        # looked up once (a DOM query per poll is not free)
+        self._head = self.query_one("#delta-head", Static)
+        self._digits = self.query_one("#gap-digits", Digits)
+        self._gauge = self.query_one("#gap-gauge", GapGauge)
+        self._scale = self.query_one("#gap-scale", GapGauge)
+        self._spark = self.query_one("#gap-spark", GapSparkline)
+        self._net = self.query_one("#delta-net", Static)
+
+    def show_state(self, state: CockpitState) -> bool:
+        rendered = super().show_state(state)
+        if not rendered and self.display:  # the history is not part of the key: offer it anyway
+            self._spark.offer(state.gap_history, state.ts_ms, riding=False)
+        return rendered
+
     def key(self, s: CockpitState):
         d = s.decision
         return (
             s.symbol, s.net_base, s.net_quote, s.target_base, s.gap_base, s.effective_soft,
-            s.effective_hard, s.threshold_unit, s.gap_in_unit, s.gap_history,
+            s.effective_hard, s.threshold_unit, s.gap_in_unit,
             d.side if d else None, d.action if d else None, d.base_soft if d else None,
             d.base_hard if d else None, d.bias.scale if d else None,
         )
@@ -165,16 +223,18 @@ class DeltaPane(Pane):
         if d is not None and d.trades:
             head.append("  → ", style=theme.LABEL)
             head.append_text(fmt.side_text(d.side))
-        self.query_one("#delta-head", Static).update(head)
+        set_content(self._head, head, fixed=True)
 
-        digits = self.query_one("#gap-digits", Digits)
-        digits.update(fmt.num(s.gap_in_unit, dp, sign=True, group=False).strip())
+        digits = self._digits
+        value = fmt.num(s.gap_in_unit, dp, sign=True, group=False).strip()
+        if value != digits.value:
+            digits.update(value)  # re-measures (layout) only when the number of digits changes
         for lv in ("ok", "soft", "hard"):
             digits.set_class(lv == level, f"-{lv}")
 
-        self.query_one("#gap-gauge", GapGauge).set_values(s.gap_in_unit, s.effective_soft, s.effective_hard, dp)
-        self.query_one("#gap-scale", GapGauge).set_values(s.gap_in_unit, s.effective_soft, s.effective_hard, dp)
-        self.query_one("#gap-spark", GapSparkline).set_history(s.gap_history)
+        self._gauge.set_values(s.gap_in_unit, s.effective_soft, s.effective_hard, dp)
+        self._scale.set_values(s.gap_in_unit, s.effective_soft, s.effective_hard, dp)
+        self._spark.offer(s.gap_history, s.ts_ms, riding=True)  # this frame is drawn anyway
 
         # line 1 (always shown): net and target; line 2 (tall layouts): quote value, threshold scale
         net = Text()
@@ -196,4 +256,4 @@ class DeltaPane(Pane):
             net.append(
                 f" of {fmt.num(d.base_soft, dp, group=False)}/{fmt.num(d.base_hard, dp, group=False)}", style=theme.LABEL
             )
-        self.query_one("#delta-net", Static).update(net)
+        set_content(self._net, net, fixed=True)

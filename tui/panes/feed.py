@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from core.state import CockpitState
 from tui import fmt, theme
-from tui.panes.base import Pane
+from tui.panes.base import Pane, set_content
 
 
 def feed_table(s: CockpitState) -> Table:
@@ -44,4 +44,4 @@ class FeedPane(Pane):
         return s.feed
 
     def render_state(self, s: CockpitState) -> None:
-        self.query_one("#feed-body", Static).update(feed_table(s))
+        set_content(self.query_one("#feed-body", Static), feed_table(s), size=5)  # five rows, always

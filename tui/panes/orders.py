@@ -15,7 +15,7 @@ from textual.widgets import DataTable, ProgressBar, Static
 
 from core.state import CockpitState, FillView, OrderView
 from tui import fmt, theme
-from tui.panes.base import Pane
+from tui.panes.base import Pane, set_content, set_title
 
 COLUMNS = (
     ("side", "Side", "left"),
@@ -57,6 +57,22 @@ def order_row(o: OrderView) -> tuple[tuple[str, object], ...]:
 def _cell(raw: tuple[str, object], justify: str) -> Text:
     text, style = raw
     return Text(text, style=style, justify=justify)  # type: ignore[arg-type]
+
+
+class OrdersTable(DataTable):
+    """A ``DataTable`` that redraws its lines once it has re-measured its columns.
+
+    Textual 8.2.8 keys the DataTable's line caches by ``_update_count``. Adding rows or
+    changing cells bumps it, but the re-measuring of the column widths that follows (on idle,
+    ``_update_dimensions``) does not: a line drawn in between (the header, often) keeps its old
+    column widths until something else bumps the count. A cockpit that repaints only what
+    changed would show that stale header indefinitely, so bump it here.
+    """
+
+    def _update_dimensions(self, new_rows) -> None:  # type: ignore[override]
+        super()._update_dimensions(new_rows)
+        self._update_count += 1
+        self.refresh()
 
 
 def sync_table(table: DataTable, orders: tuple[OrderView, ...], cache: dict[str, tuple]) -> tuple[int, int, int]:
@@ -112,7 +128,7 @@ class OrdersPane(Pane):
     TITLE = "Orders"
 
     def compose(self) -> ComposeResult:
-        table: DataTable = DataTable(
+        table: DataTable = OrdersTable(
             id="orders-table", show_cursor=False, zebra_stripes=False, cursor_type="none"
         )
         table.can_focus = False
@@ -128,6 +144,7 @@ class OrdersPane(Pane):
 
     def on_mount(self) -> None:
         self._rows: dict[str, tuple] = {}
+        self._fills: tuple[FillView, ...] | None = None
         self.last_diff: tuple[int, int, int] = (0, 0, 0)
 
     def key(self, s: CockpitState):
@@ -140,7 +157,7 @@ class OrdersPane(Pane):
         has_orders = bool(s.orders)
         table.display = has_orders
         self.query_one("#orders-empty").display = not has_orders
-        self.border_title = f"Orders · {len(s.orders)} open" if has_orders else "Orders"
+        set_title(self, f"Orders · {len(s.orders)} open" if has_orders else "Orders")
 
         esc = self.query_one("#escalation")
         if s.escalation_progress is None:
@@ -149,6 +166,10 @@ class OrdersPane(Pane):
             esc.display = True
             label = Text("taker in ", style=theme.LABEL)
             label.append(fmt.duration(s.escalation_left_s), style=theme.WARN + theme.BOLD)
-            self.query_one("#escalation-label", Static).update(label)
+            # width: auto -- a layout pass only when the label's width changes
+            set_content(self.query_one("#escalation-label", Static), label, size=label.cell_len)
             self.query_one("#escalation-bar", ProgressBar).update(progress=max(0.0, min(1.0, s.escalation_progress)))
-        self.query_one("#fills", Static).update(fills_table(s.recent_fills))
+        if s.recent_fills != self._fills:  # rebuilt only when the fills changed (not on every order age tick)
+            self._fills = s.recent_fills
+            fills = fills_table(s.recent_fills)
+            set_content(self.query_one("#fills", Static), fills, size=min(len(s.recent_fills), 8) or 1)

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from core.state import CockpitState
 from tui import fmt, theme
-from tui.panes.base import Pane
+from tui.panes.base import Pane, set_content
 
 
 def positions_table(s: CockpitState) -> Group:
@@ -77,4 +77,5 @@ class PositionsPane(Pane):
         )
 
     def render_state(self, s: CockpitState) -> None:
-        self.query_one("#positions-body", Static).update(positions_table(s))
+        # spot: 3 rows, perp: 5 rows, always
+        set_content(self.query_one("#positions-body", Static), positions_table(s), size=8)

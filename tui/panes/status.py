@@ -14,6 +14,19 @@ from core.state import CockpitState
 from tui import fmt, theme
 
 
+def status_key(state: CockpitState, width: int, ui_errors: int = 0) -> tuple:
+    """Everything ``status_text`` shows, at the resolution it shows it (the clock in seconds)."""
+    p = state.proposal
+    age = state.feed.data_age_ms
+    return (
+        width, ui_errors, state.symbol, state.venue, state.mode, state.trading_state, state.halt_reason,
+        state.connected, None if age is None else (fmt.age_ms(age), age < 2_000, age < 10_000),
+        None if p is None or p.forced else (p.proposal_id, p.expires_ms is not None and fmt.duration(
+            max(0.0, (p.expires_ms - state.ts_ms) / 1000))),
+        state.ts_ms // 1000,
+    )
+
+
 def status_text(state: CockpitState | None, width: int, *, ui_errors: int = 0) -> Text:
     """The status line for ``state`` at ``width`` columns (pure; tested directly)."""
     if state is None:
@@ -66,7 +79,11 @@ def status_text(state: CockpitState | None, width: int, *, ui_errors: int = 0) -
 
 
 class StatusBar(Widget):
-    """One row at the top of the cockpit."""
+    """One row at the top of the cockpit.
+
+    Repainted only when the line it shows changes: a new snapshot that differs only in its
+    milliseconds (the clock shows seconds) costs a string comparison, not a frame.
+    """
 
     DEFAULT_CSS = """
     StatusBar { height: 1; }
@@ -76,15 +93,31 @@ class StatusBar(Widget):
         super().__init__(id=id)
         self._state: CockpitState | None = None
         self._ui_errors = 0
+        self._key: tuple | None = None
+        self._text: Text | None = None
+        self._text_width = -1
+        self.repaints = 0  # tests / diagnostics
 
     def show_state(self, state: CockpitState, *, ui_errors: int = 0) -> None:
         if state is self._state and ui_errors == self._ui_errors:
             return
         self._state = state
         self._ui_errors = ui_errors
+        width = self.size.width
+        key = status_key(state, width, ui_errors)
+        if key == self._key:
+            return  # nothing visible changed (e.g. only the milliseconds of the clock)
+        self._key = key
         self.set_class(state.venue.lower() == "mainnet", "-mainnet")
         self.set_class(state.trading_state is TradingState.HALTED, "-halted")
+        self._text = status_text(state, width, ui_errors=ui_errors)
+        self._text_width = width
+        self.repaints += 1
         self.refresh()
 
     def render(self) -> Text:
-        return status_text(self._state, self.size.width, ui_errors=self._ui_errors)
+        width = self.size.width
+        if self._text is None or width != self._text_width:
+            self._text = status_text(self._state, width, ui_errors=self._ui_errors)
+            self._text_width = width
+        return self._text

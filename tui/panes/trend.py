@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from core.state import CockpitState
 from tui import fmt, theme
-from tui.panes.base import Pane
+from tui.panes.base import Pane, set_content
 from tui.panes.chart import BrailleChart, HLine, Series
 
 _TREND_STYLE = {"up": theme.OK, "down": theme.BAD}
@@ -77,7 +77,7 @@ class TrendPane(Pane):
         )
 
     def render_state(self, s: CockpitState) -> None:
-        self.query_one("#trend-head", Static).update(trend_text(s))
+        set_content(self.query_one("#trend-head", Static), trend_text(s), fixed=True)  # height 3 in CSS
         self.query_one("#trend-chart", BrailleChart).set_data(
             (
                 Series(s.ema_slow_history, theme.CHART_EMA_SLOW, "ema slow"),

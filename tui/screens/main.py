@@ -93,6 +93,8 @@ class CockpitScreen(Screen):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.state: CockpitState | None = None
+        self._panes: list[Pane] | None = None
+        self._status: StatusBar | None = None
 
     @property
     def cockpit(self) -> "CockpitApp":
@@ -133,7 +135,10 @@ class CockpitScreen(Screen):
 
     @property
     def panes(self) -> list[Pane]:
-        return list(self.query(Pane))
+        # the panes never change after compose: query the DOM once, not on every poll
+        if self._panes is None:
+            self._panes = list(self.query(Pane))
+        return self._panes
 
     @property
     def is_wide(self) -> bool:
@@ -148,7 +153,9 @@ class CockpitScreen(Screen):
         self.has_orders = bool(state.orders)
         failures = 0
         try:
-            self.query_one(StatusBar).show_state(state, ui_errors=ui_errors)
+            if self._status is None:
+                self._status = self.query_one(StatusBar)
+            self._status.show_state(state, ui_errors=ui_errors)
         except Exception:
             failures += 1
             log.exception("status bar failed to render")
