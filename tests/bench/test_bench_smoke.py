@@ -35,6 +35,8 @@ SMOKE = {
                    {"rss_after_warmup_mb", "rss_end_mb", "growth_after_warmup_mb", "samples"}),
     "cockpit_feed": (["--scenarios", "feed", "--seconds", "1", "--rate", "500", "--warmup", "0.5"],
                      {"feed"}),
+    "decision_path": (["--trials", "8", "--idle-ms", "1"],
+                      {"warm", "after_idle", "p50_after_idle_over_warm"}),
 }
 
 
