@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from core.config import (
@@ -230,7 +230,9 @@ def test_every_price_inside_the_robust_band_holds_in_any_trend(name, data):
 
 
 @pytest.mark.parametrize("name", list(POLICIES))
-@SETTINGS
+# the states where the robust band holds at the drawn price are a minority (baseline: only between
+# checks); hypothesis keeps drawing until it has them, and fails (Unsatisfiable) if it never does
+@settings(SETTINGS, suppress_health_check=[HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_robust_band_lies_inside_the_hold_band_of_every_trend(name, data):
     """Where the robust band holds, the trend-aware band exists and covers the price."""
