@@ -87,11 +87,6 @@ class Stats:
 MAX_BAR_RUN = 4096  # bars per bulk step: long enough to amortise, short enough for a local equity bound
 
 
-def _next_tick(ts: int, next_tick: int, tick_ms: int) -> int:
-    """The timer's next tick after an event at ``ts`` (ticks fall on the clock's whole units)."""
-    return ts - ts % tick_ms + tick_ms if ts >= next_tick else next_tick
-
-
 class Rebalancer:
     def __init__(self, cfg: RebalancerConfig, instrument: Instrument, *, symbol: str | None = None,
                  venue_name: str = "paper", mode: Mode = Mode.SEMI, policy_name: str | None = None,

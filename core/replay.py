@@ -185,20 +185,15 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
                         until = due
                     tj = bisect_left(ts_arr, until, ti, nt)
                     qj = bisect_left(q_ts, until, qi, nq)
-                    low = high = 0.0
                     if tj > ti:
-                        seg = px_arr[ti:tj]
                         stop = tj
-                        if not all_inside(seg, lo, hi):
+                        if not all_inside(px_arr[ti:tj], lo, hi):
                             stop = first_outside(px_arr, ti, tj, lo, hi)
                         stop = first_bad_qty(qty_arr, ti, stop, MAX_PRICE)  # refused one by one
                         if stop < tj:
                             tj = stop
                             # quotes at the stopping trade's instant replay before it
                             qj = bisect_right(q_ts, ts_arr[tj], qi, qj)
-                            seg = px_arr[ti:tj]
-                        if seg:
-                            low, high = min(seg), max(seg)
                     if qj > qi:
                         qb = first_bad_quote(q_bid, q_ask, qi, qj, MAX_PRICE)  # refused one by one
                         buy_at, sell_at = ex_qband()
@@ -210,16 +205,14 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
                             # stop before that quote: trades at its instant replay after it
                             qj = qb
                             tj = bisect_left(ts_arr, q_ts[qb], ti, tj)
-                            seg = px_arr[ti:tj]
-                            if seg:
-                                low, high = min(seg), max(seg)
                     if tj > ti or qj > qi:
                         last = 0
                         price = None
                         if tj > ti:
                             last = ts_arr[tj - 1]
                             price = px_arr[tj - 1]
-                            absorb_t(last, price, low, high, qty_arr[ti:tj], tj - ti)
+                            seg = px_arr[ti:tj]  # the run as finally cut
+                            absorb_t(last, price, min(seg), max(seg), qty_arr[ti:tj], tj - ti)
                         quote = None
                         if qj > qi:
                             q = qj - 1
