@@ -21,6 +21,7 @@ from core.events import CancelOrder, Command, PlaceOrder
 from core.model import Decision, Instrument, Order, OrderRequest, OrderStatus, Side, TimeInForce
 
 POST_ONLY_REJECT = "EC_PostOnlyWillTakeLiquidity"
+ZERO = Decimal(0)
 MAX_POST_ONLY_RETRIES = 20
 
 
@@ -47,6 +48,23 @@ class RebalanceExecution:
     """Drives one rebalance from first order to done. ``gap_fn`` returns the current gap in
     base, so every (re)placement re-plans from the fresh gap and never overshoots."""
 
+    # counters and state every execution starts with (class defaults: starting one is on the
+    # live decision path, so it sets only what differs per execution)
+    completed_filled: Decimal = ZERO  # filled qty of our finished orders (from order updates)
+    fill_notional: Decimal = ZERO
+    fees_quote = 0.0
+    maker_fills = 0
+    taker_fills = 0
+    attempt = 0
+    chase_count = 0
+    post_only_rejects = 0
+    live: Order | None = None  # the one order we have at the venue (or in flight)
+    live_request: OrderRequest | None = None
+    cancelling = False
+    after_cancel: str | None = None  # "chase" | "taker" | "done"
+    outcome = ""
+    orders_sent = 0
+
     def __init__(self, plan: ExecutionPlan, instrument: Instrument, cfg: ExecutionConfig, client_prefix: str,
                  now_ms: int, gap_fn: Callable[[], float],
                  size_cap: Callable[[int, float], float] | None = None) -> None:
@@ -59,21 +77,7 @@ class RebalanceExecution:
         self.started_ms = now_ms
         self.maker_deadline_ms = now_ms + int(plan.maker_wait_s * 1000)
         self.phase = Phase.MAKER if plan.maker_first else Phase.TAKER
-        self.completed_filled = Decimal(0)  # filled qty of our finished orders (from order updates)
-        self.fill_notional = Decimal(0)
-        self.fees_quote = 0.0
-        self.maker_fills = 0
-        self.taker_fills = 0
-        self.attempt = 0
-        self.chase_count = 0
-        self.post_only_rejects = 0
-        self.live: Order | None = None  # the one order we have at the venue (or in flight)
-        self.live_request: OrderRequest | None = None
-        self.cancelling = False
-        self.after_cancel: str | None = None  # "chase" | "taker" | "done"
         self.last_chase_ms = now_ms
-        self.outcome = ""
-        self.orders_sent = 0
         self._tick = float(instrument.tick_size)
 
     # -- queries
@@ -86,7 +90,7 @@ class RebalanceExecution:
     def filled(self) -> Decimal:
         """Filled so far, from the venue's order updates (fills may be pushed after them)."""
         live = self.live
-        return self.completed_filled + (live.filled_qty if live is not None else Decimal(0))
+        return self.completed_filled + (live.filled_qty if live is not None else ZERO)
 
     @property
     def remaining(self) -> Decimal:
@@ -219,11 +223,16 @@ class RebalanceExecution:
         gap = self.gap_fn()
         side_gap = -gap if self.plan.side is Side.BUY else gap  # positive while this side still helps
         if side_gap <= 0:
-            return Decimal(0)
-        bound = self.instrument.round_qty(side_gap)
-        rem = self.remaining
+            return ZERO
+        round_qty = self.instrument.round_qty
+        bound = round_qty(side_gap)
+        live = self.live
+        if self.completed_filled or (live is not None and live.filled_qty):
+            rem = round_qty(self.remaining)
+        else:
+            rem = self.plan.qty  # nothing filled yet: the plan's size, already on the qty grid
         left = bound if bound < rem else rem
-        return self.instrument.round_qty(left) if left > 0 else Decimal(0)
+        return left if left > 0 else ZERO
 
     def _cancel_then(self, then: str, why: str) -> list[Command]:
         assert self.live is not None
@@ -266,10 +275,12 @@ class RebalanceExecution:
             cap_price = float(price)
             if side is Side.SELL and self.phase is Phase.TAKER:
                 cap_price = max(cap_price, bid) * (1.0 + self.cfg.slippage_cap_bps / 1e4)
-            capped = ins.round_qty(self.size_cap(now_ms, cap_price))
-            if capped < qty:
-                qty = capped
-                self.outcome = self.outcome or "size capped by the notional limits at the order price"
+            room = self.size_cap(now_ms, cap_price)
+            if not room >= float(qty):  # else room rounds down to qty or more (qty is on the grid)
+                capped = ins.round_qty(room)
+                if capped < qty:
+                    qty = capped
+                    self.outcome = self.outcome or "size capped by the notional limits at the order price"
         problem = ins.order_problem(qty, price)
         if problem:
             self._finish(f"no order: {problem}")

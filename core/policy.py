@@ -70,7 +70,14 @@ class PolicyMemory:
     last_check_ms: int | None = None
 
     def after_trade(self, ts_ms: int, side: Side) -> "PolicyMemory":
-        return replace(self, last_trade_ms=ts_ms, last_trade_side=side, gate_wait_since_ms=None, gate_wait_side=None)
+        return PolicyMemory(ts_ms, side, None, None, self.last_check_ms)
+
+    def without_gate_wait(self) -> "PolicyMemory":
+        """The same memory with no anchor-gate wait running (itself when none is: this runs on
+        every decision, and ``dataclasses.replace`` is slow)."""
+        if self.gate_wait_since_ms is None and self.gate_wait_side is None:
+            return self
+        return PolicyMemory(self.last_trade_ms, self.last_trade_side, None, None, self.last_check_ms)
 
 
 def _side_for(gap: float) -> Side:
@@ -111,13 +118,15 @@ class AnchorPolicy:
             return 0.0
         return trend.signal if trend.ready else 0.0
 
-    def gate(self, side: Side, view: PolicyView, edge_bps: float) -> GateResult:
+    def gate(self, side: Side, view: PolicyView, edge_bps: float, *, waited_s: float = 0.0,
+             max_wait_s: float = 0.0) -> GateResult:
         """The anchor gate for ``side`` at ``edge_bps``: SELL needs price ≥ buy_vwap·(1+edge),
         BUY needs price ≤ sell_vwap·(1−edge). No recent fill on that side → no gate."""
         if side is Side.SELL:
             ref = view.buy_vwap
             if ref is None:
-                return GateResult(applies=False, passed=True, reason="no recent buy fills: no gate")
+                return GateResult(applies=False, passed=True, waited_s=waited_s, max_wait_s=max_wait_s,
+                                  reason="no recent buy fills: no gate")
             actual = (view.price / ref - 1.0) * 1e4
             limit = ref * (1.0 + edge_bps / 1e4)
             ok = view.price >= limit * (1.0 - 1e-12)  # relative: prices are ~1e4, floats ~1e-16
@@ -126,14 +135,16 @@ class AnchorPolicy:
         else:
             ref = view.sell_vwap
             if ref is None:
-                return GateResult(applies=False, passed=True, reason="no recent sell fills: no gate")
+                return GateResult(applies=False, passed=True, waited_s=waited_s, max_wait_s=max_wait_s,
+                                  reason="no recent sell fills: no gate")
             actual = (1.0 - view.price / ref) * 1e4
             limit = ref * (1.0 - edge_bps / 1e4)
             ok = view.price <= limit * (1.0 + 1e-12)
             word = "≤" if ok else ">"
             why = f"price {view.price:.2f} {word} sell VWAP {ref:.2f} −{edge_bps:.1f}bps = {limit:.2f}"
         return GateResult(applies=True, passed=ok, reference_vwap=ref, required_edge_bps=edge_bps,
-                          actual_edge_bps=actual, limit_price=limit, reason=why)
+                          actual_edge_bps=actual, limit_price=limit, waited_s=waited_s, max_wait_s=max_wait_s,
+                          reason=why)
 
     def bias(self, gap: float, view: PolicyView) -> BiasParts:
         signal, ema_bias, anchor_bias, combined, scale = self._bias_numbers(
@@ -236,7 +247,7 @@ class AnchorPolicy:
         if abs(gap) <= EPS:
             d = Decision(action=Action.HOLD, side=None, qty_base=0.0, effective_soft=soft, effective_hard=hard,
                          reason="on target", **common)
-            return d, replace(memory, gate_wait_since_ms=None, gate_wait_side=None)
+            return d, memory.without_gate_wait()
         side = _side_for(gap)
         parts = self.bias(gap, view)
         eff_soft, eff_hard = soft * parts.scale, hard * parts.scale
@@ -266,7 +277,7 @@ class AnchorPolicy:
                          taker_allowed=True, take_now=take_now,
                          reason=f"|gap| {mag:.6f} ≥ hard {eff_hard:.6f}: {side.value.lower()} the full gap, {how}; {bias_txt}{hyst_note}",
                          **common)
-            return d, replace(memory, gate_wait_since_ms=None, gate_wait_side=None)
+            return d, memory.without_gate_wait()
 
         if mag >= eff_soft - EPS:
             left = _cooldown_left_s(memory, view.ts_ms, risk.cooldown_s)
@@ -276,7 +287,7 @@ class AnchorPolicy:
             edge = a.edge_bps_soft
             if a.degrade_edge_with_time and a.max_wait_s_on_soft > 0 and waited_s > 0:
                 edge = a.edge_bps_soft * max(0.0, 1.0 - waited_s / a.max_wait_s_on_soft)
-            gate = replace(self.gate(side, view, edge), waited_s=waited_s, max_wait_s=a.max_wait_s_on_soft)
+            gate = self.gate(side, view, edge, waited_s=waited_s, max_wait_s=a.max_wait_s_on_soft)
             qty = cfg.partial_rebalance_ratio * mag
             if left > 0:
                 d = Decision(action=Action.HOLD, side=side, qty_base=0.0, gate=gate,
@@ -304,7 +315,7 @@ class AnchorPolicy:
 
         d = Decision(action=Action.HOLD, side=side, qty_base=0.0,
                      reason=f"|gap| {mag:.6f} < soft {eff_soft:.6f}; {bias_txt}{hyst_note}", **common)
-        return d, replace(memory, gate_wait_since_ms=None, gate_wait_side=None)
+        return d, memory.without_gate_wait()
 
 
 class SimplePolicy:

@@ -418,7 +418,7 @@ class Rebalancer:
             self._dirty = False
             m = self.memory
             if m.gate_wait_since_ms is not None and not isinstance(self.policy, BaselinePolicy):
-                self.memory = replace(m, gate_wait_since_ms=None, gate_wait_side=None)
+                self.memory = m.without_gate_wait()
             return EMPTY
         return self.evaluate()
 
@@ -640,7 +640,7 @@ class Rebalancer:
                     next_eval = s_until
                     evaluated = True
                     if base_gate:
-                        self.memory = replace(self.memory, gate_wait_since_ms=None, gate_wait_side=None)
+                        self.memory = self.memory.without_gate_wait()
                         base_gate = False
                     i = k_end * per
                     if i >= n:
@@ -670,7 +670,7 @@ class Rebalancer:
                 next_eval = s_until if s_until < anchors_move else anchors_move
                 evaluated = True
                 if base_gate:
-                    self.memory = replace(self.memory, gate_wait_since_ms=None, gate_wait_side=None)
+                    self.memory = self.memory.without_gate_wait()
                     base_gate = False
             i += 1
             # -- on_tick, on a new second while idle
@@ -1010,7 +1010,7 @@ class Rebalancer:
             self._record_decision(decision, "skipped by the user")
             self._suppress_until_ms = now + int(self.cfg.risk.cooldown_s * 1000)
             return EMPTY
-        return self._start(decision, price_limit=None, path=self._path_of(decision))
+        return self._start(decision, price_limit=None, path=self._path_of(decision), gate_passed=True)
 
     def _gate(self, now: int) -> str | None:
         why = self.risk.gate(now, last_market_ms=self.last_market_ms, connected=self.connected,
@@ -1048,7 +1048,8 @@ class Rebalancer:
 
     # -- starting a rebalance
 
-    def _start(self, d: Decision, *, price_limit: Decimal | None, path: str, forced: bool = False) -> list[Command]:
+    def _start(self, d: Decision, *, price_limit: Decimal | None, path: str, forced: bool = False,
+               gate_passed: bool = False) -> list[Command]:
         now = self.now_ms
         assert d.side is not None
         if self.our_orders:
@@ -1078,7 +1079,7 @@ class Rebalancer:
         self._log("trade", f"rebalance #{plan.rebalance_id}: {d.side.value} {qty} ({plan.path}, "
                            f"{'maker first' if maker_first else 'taker'}) — {d.reason}")
         cmds = self.exec.start(now, *self._touch())
-        return self._after_exec_step(cmds)
+        return self._after_exec_step(cmds, gate_passed=gate_passed)
 
     def _order_prefix(self) -> str:
         """Client ids are ``{prefix}{session}{rebalance}-{attempt}``: unique across restarts,
@@ -1101,9 +1102,9 @@ class Rebalancer:
         cmds = ex.on_time(now, *self._touch())
         return self._after_exec_step(cmds) if cmds or ex.done else EMPTY
 
-    def _after_exec_step(self, cmds: list[Command]) -> list[Command]:
+    def _after_exec_step(self, cmds: list[Command], *, gate_passed: bool = False) -> list[Command]:
         ex = self.exec
-        out = self._screen(cmds)
+        out = self._screen(cmds, gate_passed=gate_passed)
         if ex is not None and ex.done:
             self._finish_exec(ex)
         return out
@@ -1130,10 +1131,12 @@ class Rebalancer:
             self._suppress_until_ms = now + int(self.cfg.risk.cooldown_s * 1000)
         self._dirty = True
 
-    def _screen(self, cmds: list[Command]) -> list[Command]:
-        """The last check before anything leaves: mode, state, direction, one order at a time."""
+    def _screen(self, cmds: list[Command], *, gate_passed: bool = False) -> list[Command]:
+        """The last check before anything leaves: mode, state, direction, one order at a time.
+        ``gate_passed``: the caller ran the risk gate earlier in this same call, with nothing
+        in between that could change its answer (it is not run twice on the live path)."""
         if not cmds:
-            return EMPTY if not cmds else cmds
+            return EMPTY
         out: list[Command] = []
         now = self.now_ms
         for c in cmds:
@@ -1147,10 +1150,8 @@ class Rebalancer:
                 elif grows_gap(self.gap_base(), req.side, float(req.qty)):
                     self.stats.wrong_direction_orders += 1
                     refusal = "would grow the gap"
-                else:
-                    gate = self._gate(now)
-                    if gate:
-                        refusal = gate
+                elif not gate_passed:
+                    refusal = self._gate(now)
                 if refusal:
                     self._log("warning", f"order {req.client_id} not sent: {refusal}")
                     if self.exec is not None:
@@ -1158,9 +1159,12 @@ class Rebalancer:
                     continue
                 self.risk.on_order_sent(now)
                 self.stats.orders += 1
-                self.our_orders[req.client_id] = Order(
-                    client_id=req.client_id, order_id="", symbol=req.symbol, side=req.side, qty=req.qty,
-                    price=req.price, tif=req.tif, status=OrderStatus.NEW, created_ms=now, updated_ms=now)
+                ex = self.exec
+                live = ex.live if ex is not None and ex.live_request is req else None
+                if live is None:
+                    live = Order(client_id=req.client_id, order_id="", symbol=req.symbol, side=req.side, qty=req.qty,
+                                 price=req.price, tif=req.tif, status=OrderStatus.NEW, created_ms=now, updated_ms=now)
+                self.our_orders[req.client_id] = live  # immutable: the execution's own copy of this order
             out.append(c)
         return out
 
