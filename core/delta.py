@@ -7,9 +7,8 @@ a long drift and is corrected by SELLING spot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from core.model import Side
+from core.values import value_type
 
 
 def spot_exposure(wallet_base_total: float, reserve_base: float = 0.0) -> float:
@@ -18,7 +17,7 @@ def spot_exposure(wallet_base_total: float, reserve_base: float = 0.0) -> float:
     return wallet_base_total - reserve_base
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class DeltaSnapshot:
     spot_base: float
     futures_base: float

@@ -7,19 +7,19 @@ event can be journaled, replayed and compared.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from core.model import Balance, Fill, Order, OrderRequest, Position, PerpTicker, Quote, Trade
+from core.values import value_type
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class OrderUpdate:
     ts_ms: int
     order: Order
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class FillEvent:
     fill: Fill
 
@@ -28,33 +28,33 @@ class FillEvent:
         return self.fill.ts_ms
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class BalanceUpdate:
     ts_ms: int
     balances: tuple[Balance, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class PositionUpdate:
     ts_ms: int
     position: Position
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ConnectionChanged:
     ts_ms: int
     connected: bool
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Tick:
     """Timer event: lets time-based rules (waits, expiries, chases) run in a quiet market."""
 
     ts_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class VenueError:
     ts_ms: int
     message: str
@@ -73,25 +73,25 @@ Event = (
 # ---------------------------------------------------------------- commands (engine -> venue)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class PlaceOrder:
     request: OrderRequest
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class CancelOrder:
     client_id: str
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class AmendOrder:
     client_id: str
     price: Decimal
     qty: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class CancelAllOurs:
     reason: str = ""
 

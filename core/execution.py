@@ -12,13 +12,13 @@ leaves an order under the venue minimums it sends nothing and says why.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
 from core.config import ExecutionConfig
 from core.events import CancelOrder, Command, PlaceOrder
 from core.model import Decision, Instrument, Order, OrderRequest, OrderStatus, Side, TimeInForce
+from core.values import value_type
 
 POST_ONLY_REJECT = "EC_PostOnlyWillTakeLiquidity"
 ZERO = Decimal(0)
@@ -31,7 +31,7 @@ class Phase(str, Enum):
     DONE = "done"
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ExecutionPlan:
     rebalance_id: int
     side: Side

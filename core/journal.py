@@ -28,12 +28,13 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 
 from core.model import Decision, Fill, Leg, Order, OrderStatus, Side, TimeInForce
+from core.values import value_type
 
 SCHEMA_VERSION = 1
 MEMORY = ":memory:"
@@ -332,7 +333,7 @@ def _order_from_row(r: tuple) -> Order:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Snapshot:
     """One stored balance/position snapshot, numbers exact as written."""
 

@@ -11,9 +11,11 @@ Conventions (see DESIGN.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from enum import Enum
+
+from core.values import value_type
 
 
 class Side(str, Enum):
@@ -86,7 +88,7 @@ def _dec(x: Decimal | str | int | float) -> Decimal:
     return x if isinstance(x, Decimal) else Decimal(str(x))
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Instrument:
     """Trading rules of one symbol on one leg; every order is rounded with these."""
 
@@ -159,7 +161,7 @@ BTCUSDT_LINEAR = Instrument(
 # ---------------------------------------------------------------- market data (floats, hot path)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Trade:
     """A public trade on the spot market. ``taker_side`` is the aggressor."""
 
@@ -169,7 +171,7 @@ class Trade:
     taker_side: Side
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Quote:
     """Best bid and offer of the spot market."""
 
@@ -184,7 +186,7 @@ class Quote:
         return (self.bid + self.ask) * 0.5
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Candle:
     start_ms: int
     interval_ms: int
@@ -199,7 +201,7 @@ class Candle:
         return self.start_ms + self.interval_ms
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class PerpTicker:
     """Futures-leg market state: mark price and funding."""
 
@@ -212,7 +214,7 @@ class PerpTicker:
 # ---------------------------------------------------------------- account state (exact)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Balance:
     coin: str
     free: Decimal
@@ -223,7 +225,7 @@ class Balance:
         return self.free + self.locked
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Position:
     """Linear futures position; ``size`` is signed (long +, short -)."""
 
@@ -244,7 +246,7 @@ class Position:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class OrderRequest:
     """A spot limit order as it is sent: exact, rounded, and with a stable client id."""
 
@@ -258,7 +260,7 @@ class OrderRequest:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Order:
     """The venue's view of one of our orders at one moment."""
 
@@ -282,7 +284,7 @@ class Order:
         return self.qty - self.filled_qty
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Fill:
     """One execution. ``source`` says whose: our rebalancer, the grid bot, or someone else."""
 
@@ -317,7 +319,7 @@ class Fill:
 # ---------------------------------------------------------------- decisions and their reasons
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class BiasParts:
     """How the anchor policy scaled its thresholds, part by part."""
 
@@ -328,7 +330,7 @@ class BiasParts:
     scale: float = 1.0
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class GateResult:
     """The anchor gate on the side we need: pass/fail, the price it demands, and the wait."""
 
@@ -343,7 +345,7 @@ class GateResult:
     reason: str = "no gate"
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Decision:
     """What a policy wants now, with every number that led there.
 

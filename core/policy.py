@@ -14,7 +14,7 @@ what-if CLI, the replay and the live cockpit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import NamedTuple
 
 from core.fills import NEVER_MS
@@ -28,6 +28,7 @@ from core.config import (
 )
 from core.model import Action, BiasParts, Decision, GateResult, Side
 from core.trend import FLAT, TrendView, clamp
+from core.values import value_type
 
 EPS = 1e-12
 INF = float("inf")
@@ -46,7 +47,7 @@ class HoldBand(NamedTuple):
 WHOLE_BAND = HoldBand(0.0, INF, NEVER_MS)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class PolicyView:
     """Everything a policy reads, at one instant."""
 
@@ -59,7 +60,7 @@ class PolicyView:
     sell_vwap: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class PolicyMemory:
     """What a policy remembers between calls (restored from the journal after a restart)."""
 

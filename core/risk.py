@@ -8,10 +8,10 @@ was sent. Rolling windows keep running sums, so each check is amortised O(1).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 
 from core.config import ExecutionConfig, RiskConfig
 from core.model import TradingState
+from core.values import value_type
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -46,7 +46,7 @@ class _Window:
         return len(self.items)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class SizeCheck:
     qty: float  # allowed size (may be clipped below the wanted size)
     refused: str | None = None  # why nothing may be sent

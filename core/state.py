@@ -7,13 +7,14 @@ the snapshot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Protocol
 
 from core.model import Decision, Mode, Side, TradingState
+from core.values import value_type
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class OrderView:
     client_id: str
     side: Side
@@ -26,7 +27,7 @@ class OrderView:
     chase_count: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class FillView:
     ts_ms: int
     side: Side
@@ -38,14 +39,14 @@ class FillView:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class LogLine:
     ts_ms: int
     level: str  # "info" | "trade" | "warning" | "error"
     text: str  # raw text: the UI must escape it (exchange messages may hold "[/]")
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Proposal:
     """A decision waiting for the trader's approval (semi mode) or a forced rebalance preview."""
 
@@ -61,7 +62,7 @@ class Proposal:
     forced: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class FeedHealth:
     data_age_ms: int | None = None
     rtt_p50_ms: float | None = None
@@ -72,7 +73,7 @@ class FeedHealth:
     stale_after_ms: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class CockpitState:
     ts_ms: int = 0
     symbol: str = "BTCUSDT"

@@ -8,9 +8,9 @@ is a comparison and a min/max, so it stays O(1) on the hot path.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 
 from core.model import Candle
+from core.values import value_type
 
 MAX_FILLED_GAP_CANDLES = 1_000
 """A quiet market still closes candles (carrying the last close); a longer gap than this many
@@ -21,7 +21,7 @@ def clamp(x: float, lo: float = -1.0, hi: float = 1.0) -> float:
     return lo if x < lo else hi if x > hi else x
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class TrendView:
     ready: bool
     ema_fast: float | None

@@ -32,6 +32,7 @@ from os import PathLike, fspath
 from pathlib import Path
 
 from core.model import Quote, Side, Trade
+from core.values import value_type
 
 __all__ = [
     "BadRow",
@@ -73,7 +74,7 @@ class MarketDataError(ValueError):
     """A market data file cannot be used (unknown header, unreadable, or a bad row in strict mode)."""
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class BadRow:
     """One rejected input row: where it is, why, and its text (for the report)."""
 
@@ -322,7 +323,7 @@ def iter_events(trades: TradeTape, quotes: QuoteTape | None = None) -> Iterator[
         yield t_next() if kind else q_next()
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class SourceInfo:
     """What one input contributed: its schema, good rows, events produced and rows rejected."""
 
@@ -407,7 +408,7 @@ _EXPECT = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class _Schema:
     name: str
     kind: str                                # "trades" | "klines" | "quotes" | "quote_bars"

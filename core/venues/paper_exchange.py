@@ -42,7 +42,7 @@ import os
 import tempfile
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -75,6 +75,7 @@ from core.model import (
     TimeInForce,
     Trade,
 )
+from core.values import value_type
 
 ZERO = Decimal(0)
 _EMPTY: tuple = ()
@@ -100,7 +101,7 @@ POST_ONLY_REJECT = "EC_PostOnlyWillTakeLiquidity"
 IOC_NO_FILL = "EC_NoImmediateQtyToFill"
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class FeeSchedule:
     """Fee rates as fractions (0.001 = 0.10 %). Defaults: Bybit non-VIP base rates."""
 
