@@ -2,8 +2,10 @@
 
 Events arrive through the venue's sink on the event-loop thread and are processed in arrival
 order from a FIFO (never dropped; no re-entrancy even when a venue answers synchronously).
-Commands go through one command task, in order, so at most one order call is in flight and
-a lost reply can be resolved (query by client id) before anything else is sent.
+Commands run one at a time, in order, so at most one order call is in flight and a lost
+reply can be resolved (query by client id) before anything else is sent. When none is
+running, the first command starts at once, in the callback of the event that caused it
+(``core.eager``): the venue call is issued without waiting for the next loop iteration.
 
 The cockpit polls ``latest()``: a snapshot rebuilt at most ``snapshot_hz`` times a second.
 """
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from core.clock import Clock, WallClock
+from core.eager import start_eagerly
 from core.events import (
     AmendOrder, CancelAllOurs, CancelOrder, Command, ConnectionChanged, OrderUpdate, PlaceOrder, Tick, VenueError,
 )
@@ -53,7 +56,9 @@ class Engine:
         self._perf = perf_counter
         self._events: deque = deque()
         self._draining = False
-        self._commands: asyncio.Queue | None = None
+        self._commands: deque[tuple[Command, float]] = deque()  # waiting to run, in order
+        self._commands_running = False
+        self._command_task: asyncio.Task | None = None  # the rest of a run that had to wait
         self._stop = asyncio.Event()
         self._snapshot: CockpitState | None = None
         self._snapshot_at = 0.0
@@ -96,8 +101,6 @@ class Engine:
         self.reb._user_actions += 1
 
     async def run(self) -> None:
-        self._commands = asyncio.Queue()
-        cmd_task = asyncio.create_task(self._command_loop(), name="engine-commands")
         try:
             await self._startup()
             self.started.set()
@@ -110,11 +113,13 @@ class Engine:
                     break
                 self._accept(Tick(self.clock.now_ms()))
         finally:
-            cmd_task.cancel()
-            try:
-                await cmd_task
-            except (asyncio.CancelledError, Exception):
-                pass
+            task = self._command_task
+            if task is not None and not task.done():
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
 
     async def shutdown(self, cancel_orders: bool) -> None:
         self._stop.set()
@@ -256,10 +261,20 @@ class Engine:
             self._draining = False
 
     def _dispatch(self, cmds) -> None:
-        assert self._commands is not None
         t = self._event_arrival if self._event_arrival is not None else self._perf()
         for c in cmds:
-            self._commands.put_nowait((c, t))
+            self._commands.append((c, t))
+        if not self._commands_running:
+            self._commands_running = True
+            try:
+                self._command_task = start_eagerly(self._run_commands(), name="engine-commands")
+            except BaseException:
+                self._commands_running = False
+                raise
+
+    def commands_idle(self) -> bool:
+        """No command running and none waiting."""
+        return not self._commands_running and not self._commands
 
     def _user(self, cmds) -> None:
         if cmds:
@@ -270,18 +285,21 @@ class Engine:
 
     # ------------------------------------------------------------------ commands → venue
 
-    async def _command_loop(self) -> None:
-        assert self._commands is not None
+    async def _run_commands(self) -> None:
+        """Runs the waiting commands one by one until none is left (started by ``_dispatch``)."""
         q = self._commands
-        while True:
-            cmd, t_event = await q.get()
-            try:
-                await self._execute(cmd, t_event)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 - report and continue
-                log.exception("command failed")
-                self._accept(VenueError(self.clock.now_ms(), f"{type(cmd).__name__} failed: {e}"))
+        try:
+            while q:
+                cmd, t_event = q.popleft()
+                try:
+                    await self._execute(cmd, t_event)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - report and continue
+                    log.exception("command failed")
+                    self._accept(VenueError(self.clock.now_ms(), f"{type(cmd).__name__} failed: {e}"))
+        finally:
+            self._commands_running = False
 
     async def _execute(self, cmd: Command, t_event: float) -> None:
         v = self.venue
@@ -408,7 +426,7 @@ class Engine:
             self._user(cmds)
 
     def _set_venue_trading_after_queue(self) -> None:
-        if self._commands is None or self._commands.empty():
+        if self.commands_idle():
             self._set_venue_trading()
         else:
             asyncio.get_running_loop().call_later(0.05, self._set_venue_trading_after_queue)

@@ -288,7 +288,7 @@ class RebalanceExecution:
         self.attempt += 1
         client_id = f"{self.prefix}{self.plan.rebalance_id}-{self.attempt}"
         req = OrderRequest(client_id=client_id, symbol=ins.symbol, side=side, qty=qty, price=price, tif=tif,
-                           reason=f"{self.plan.path} {self.phase.value}")
+                           reason=f"{self.plan.path} {'maker' if tif is TimeInForce.POST_ONLY else 'taker'}")
         self.live_request = req
         self.live = Order(client_id=client_id, order_id="", symbol=ins.symbol, side=side, qty=qty, price=price,
                           tif=tif, status=OrderStatus.NEW, created_ms=now_ms, updated_ms=now_ms)

@@ -88,6 +88,14 @@ def _dec(x: Decimal | str | int | float) -> Decimal:
     return x if isinstance(x, Decimal) else Decimal(str(x))
 
 
+def _is_power_of_ten(step: Decimal) -> bool:
+    """True for a bare power of ten written without trailing zeros (1, 0.01, 1E-6): rounding
+    onto that grid is then one ``quantize`` (the grid is the exponent); other steps (0.5,
+    0.0025, 0.0100) divide, round and multiply back."""
+    t = _dec(step).as_tuple()
+    return t.sign == 0 and t.digits == (1,)
+
+
 @value_type
 class Instrument:
     """Trading rules of one symbol on one leg; every order is rounded with these."""
@@ -101,6 +109,13 @@ class Instrument:
     min_notional: Decimal
     max_qty: Decimal = Decimal("1e9")
     leg: Leg = Leg.SPOT
+    # derived once: is each step a bare power of ten (rounding is then one quantize)
+    _tick_is_pow10: bool = field(default=False, init=False, repr=False, compare=False)
+    _qty_is_pow10: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tick_is_pow10", _is_power_of_ten(self.tick_size))
+        object.__setattr__(self, "_qty_is_pow10", _is_power_of_ten(self.qty_step))
 
     def round_price(self, price: float | Decimal, side: Side, *, passive: bool = True) -> Decimal:
         """Round to the tick grid.
@@ -109,18 +124,21 @@ class Instrument:
         quotes and for limit caps that must never exceed the slippage bound.
         """
         p = _dec(price)
-        steps = p / self.tick_size
-        if (side is Side.BUY) == passive:
-            steps = steps.to_integral_value(rounding=ROUND_FLOOR)
-        else:
-            steps = steps.to_integral_value(rounding=ROUND_CEILING)
-        return (steps * self.tick_size).quantize(self.tick_size)
+        tick = self.tick_size
+        rounding = ROUND_FLOOR if (side is Side.BUY) == passive else ROUND_CEILING
+        if self._tick_is_pow10:
+            return p.quantize(tick, rounding)
+        steps = (p / tick).to_integral_value(rounding=rounding)
+        return (steps * tick).quantize(tick)
 
     def round_qty(self, qty: float | Decimal) -> Decimal:
         """Round a size toward zero onto the qty step (never buy or sell more than asked)."""
         q = _dec(qty)
-        steps = (q / self.qty_step).to_integral_value(rounding=ROUND_DOWN)
-        return (steps * self.qty_step).quantize(self.qty_step)
+        step = self.qty_step
+        if self._qty_is_pow10:
+            return q.quantize(step, ROUND_DOWN)
+        steps = (q / step).to_integral_value(rounding=ROUND_DOWN)
+        return (steps * step).quantize(step)
 
     def order_problem(self, qty: Decimal, price: Decimal) -> str | None:
         """Why an order of this size/price may not be sent, or None when it may."""

@@ -276,7 +276,7 @@ class AnchorPolicy:
             how = "take now (gate passes)" if take_now else f"rest maker up to {ex.hard_maker_wait_s:.0f}s, then take"
             d = Decision(action=Action.FULL, side=side, qty_base=mag, gate=gate, maker_first=not take_now,
                          taker_allowed=True, take_now=take_now,
-                         reason=f"|gap| {mag:.6f} ≥ hard {eff_hard:.6f}: {side.value.lower()} the full gap, {how}; {bias_txt}{hyst_note}",
+                         reason=f"|gap| {mag:.6f} ≥ hard {eff_hard:.6f}: {side.lower()} the full gap, {how}; {bias_txt}{hyst_note}",
                          **common)
             return d, memory.without_gate_wait()
 
@@ -304,12 +304,12 @@ class AnchorPolicy:
                 d = Decision(action=Action.PARTIAL, side=side, qty_base=qty, gate=gate, maker_first=ex.maker_first,
                              taker_allowed=ex.soft_taker_after_wait,
                              reason=f"|gap| {mag:.6f} ≥ soft {eff_soft:.6f}: gate wait over ({a.max_wait_s_on_soft:.0f}s), "
-                                    f"{side.value.lower()} {cfg.partial_rebalance_ratio:.0%} of the gap; {bias_txt}{hyst_note}",
+                                    f"{side.lower()} {cfg.partial_rebalance_ratio:.0%} of the gap; {bias_txt}{hyst_note}",
                              **common)
                 return d, memory
             d = Decision(action=Action.PARTIAL, side=side, qty_base=qty, gate=gate, maker_first=ex.maker_first,
                          taker_allowed=ex.soft_taker_after_wait,
-                         reason=f"|gap| {mag:.6f} ≥ soft {eff_soft:.6f}: {side.value.lower()} "
+                         reason=f"|gap| {mag:.6f} ≥ soft {eff_soft:.6f}: {side.lower()} "
                                 f"{cfg.partial_rebalance_ratio:.0%} of the gap, maker first; {gate.reason}; {bias_txt}{hyst_note}",
                          **common)
             return d, memory
@@ -405,7 +405,7 @@ class SimplePolicy:
         how = "limit first, market after {:.0f}s".format(c.max_wait_seconds) if c.use_limit_orders else "market (IOC)"
         return Decision(action=Action.FULL, side=side, qty_base=qty, maker_first=c.use_limit_orders, taker_allowed=True,
                         take_now=not c.use_limit_orders,
-                        reason=f"divergence {divergence:+.2f} USDT beyond ±{threshold:.2f}: {side.value.lower()} "
+                        reason=f"divergence {divergence:+.2f} USDT beyond ±{threshold:.2f}: {side.lower()} "
                                f"{qty:.6f} to target, {how}; {trend_txt}",
                         **common), memory
 
@@ -458,7 +458,7 @@ class BaselinePolicy:
         side = _side_for(gap)
         return Decision(action=Action.FULL, side=side, qty_base=abs(gap), maker_first=False, taker_allowed=True,
                         take_now=True, reason=f"check: |gap| {abs(gap):.6f} ≥ {c.min_trade_base}: "
-                                              f"{side.value.lower()} the full gap at market", **common), memory
+                                              f"{side.lower()} the full gap at market", **common), memory
 
 
 Policy = AnchorPolicy | SimplePolicy | BaselinePolicy

@@ -1076,7 +1076,7 @@ class Rebalancer:
                                        now, self.gap_base, size_cap=self.risk.max_qty_at)
         self.stats.decisions += 1
         self._record_decision(d, "executed" if not forced else "forced")
-        self._log("trade", f"rebalance #{plan.rebalance_id}: {d.side.value} {qty} ({plan.path}, "
+        self._log("trade", f"rebalance #{plan.rebalance_id}: {d.side.lower()} {qty} ({plan.path}, "
                            f"{'maker first' if maker_first else 'taker'}) — {d.reason}")
         cmds = self.exec.start(now, *self._touch())
         return self._after_exec_step(cmds, gate_passed=gate_passed)

@@ -161,18 +161,15 @@ class RiskManager:
         if qty > per_trade:
             qty = per_trade
             notes.append(f"clipped to {self.cfg.max_notional_per_trade:,.0f} per trade")
-        hour_left = self.cfg.max_notional_per_hour - self._hour.current(now_ms)
-        day_left = self.cfg.max_notional_per_day - self._day.current(now_ms)
-        room = min(hour_left, day_left)
+        room, which = self._notional_room(now_ms)
         if room <= 0:
-            which = "hourly" if hour_left <= day_left else "daily"
             return SizeCheck(0.0, f"{which} notional cap reached")
         if qty * price > room:
             qty = room / price
-            notes.append(f"clipped to the {'hourly' if hour_left <= day_left else 'daily'} cap left ({room:,.0f})")
+            notes.append(f"clipped to the {which} cap left ({room:,.0f})")
         if qty < self.exec.min_trade_base:
             return SizeCheck(0.0, f"size {qty:.8f} below min trade {self.exec.min_trade_base}")
-        return SizeCheck(qty, None, "; ".join(notes))
+        return SizeCheck(qty, None, "; ".join(notes)) if notes else SizeCheck(qty)
 
     def max_qty_at(self, now_ms: int, price: float) -> float:
         """The largest size an order at ``price`` may have now: max trade, per-trade notional,
@@ -180,9 +177,14 @@ class RiskManager:
         is actually sent at, every time it is (re)placed)."""
         if price <= 0:
             return 0.0
-        room = min(self.cfg.max_notional_per_hour - self._hour.current(now_ms),
-                   self.cfg.max_notional_per_day - self._day.current(now_ms))
+        room = self._notional_room(now_ms)[0]
         return max(0.0, min(self.exec.max_trade_base, self.cfg.max_notional_per_trade / price, room / price))
+
+    def _notional_room(self, now_ms: int) -> tuple[float, str]:
+        """What is left of the tighter notional cap, and which one it is (hourly or daily)."""
+        hour_left = self.cfg.max_notional_per_hour - self._hour.current(now_ms)
+        day_left = self.cfg.max_notional_per_day - self._day.current(now_ms)
+        return (hour_left, "hourly") if hour_left <= day_left else (day_left, "daily")
 
     def on_order_sent(self, now_ms: int) -> None:
         self._orders.add(now_ms, 1.0)

@@ -126,7 +126,7 @@ class Rig:
     async def drain(self) -> None:
         """Until every queued command was executed (the paper venue answers without suspending,
         so an empty queue means the command task has run them all)."""
-        await until(lambda: self.engine._commands.empty())
+        await until(lambda: self.engine.commands_idle())
         await asyncio.sleep(0)
 
     async def stop(self, cancel_orders: bool = True) -> None:
@@ -183,6 +183,18 @@ async def test_auto_places_an_order_through_the_venue(rigs):
     assert [(f.side, f.qty, f.price) for f in fills] == [(SELL, D("0.020000"), D("59999.99"))]
     assert rig.ex.balance("BTC").free == D("0.500000")
     await asyncio.wait_for(rig.venue.join(), TIMEOUT)
+    await rig.stop()
+
+
+async def test_the_order_call_is_issued_in_the_callback_of_the_event_that_caused_it(rigs):
+    rig = await rigs(spot="0.52").start()  # gap +0.02 >= hard: the first trade starts a taker sell
+    assert rig.engine.order_calls == 0 and rig.engine.commands_idle()
+    rig.feed([Quote(T0, BID, 1.0, ASK, 1.0), Trade(T0, 60_000.00, 0.001, BUY)])
+    # no await in between: the venue call went out inside the trade's delivery, not a loop turn later
+    assert rig.engine.order_calls == 1
+    assert [(r.side, r.tif) for r in rig.ex.placed] == [(SELL, TimeInForce.IOC)]
+    assert rig.engine.commands_idle()  # the paper venue answered without waiting: nothing left to run
+    assert len(rig.engine.decision_latencies) == 1
     await rig.stop()
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.model import (
     BTCUSDT_LINEAR,
@@ -144,3 +148,28 @@ def test_decision_trades_and_to_dict():
     hold = Decision(ts_ms=5, policy="anchor", action=Action.HOLD, side=Side.SELL, qty_base=0.0,
                     gap_base=0.001, net_base=0.001, target_base=0.0, price=60000.0)
     assert hold.trades is False
+
+
+# -- rounding onto any grid: the one-quantize path for powers of ten equals divide-round-multiply
+
+STEPS = ["1", "10", "0.1", "0.01", "0.000001", "1E-6", "1E+1", "0.0100", "0.5", "0.25", "5", "0.0025", "0.00001000"]
+
+
+def _reference(value: D, step: D, rounding: str) -> D:
+    return ((value / step).to_integral_value(rounding=rounding) * step).quantize(step)
+
+
+@settings(max_examples=400, deadline=None)
+@given(step=st.sampled_from(STEPS),
+       value=st.one_of(st.floats(min_value=0, max_value=1e6, allow_nan=False),
+                       st.decimals(min_value=0, max_value=10**6, allow_nan=False, allow_infinity=False, places=9)))
+def test_rounding_equals_divide_round_multiply_on_every_grid(step, value):
+    ins = replace(BTCUSDT_SPOT, tick_size=D(step), qty_step=D(step))
+    exact = D(str(value)) if isinstance(value, float) else value
+    got_qty = ins.round_qty(value)
+    assert got_qty == _reference(exact, D(step), ROUND_DOWN)
+    assert str(got_qty) == str(_reference(exact, D(step), ROUND_DOWN))  # same exponent: same string sent
+    for side, passive, rounding in [(Side.BUY, True, ROUND_FLOOR), (Side.SELL, True, ROUND_CEILING),
+                                    (Side.BUY, False, ROUND_CEILING), (Side.SELL, False, ROUND_FLOOR)]:
+        got = ins.round_price(value, side, passive=passive)
+        assert str(got) == str(_reference(exact, D(step), rounding)), (side, passive)

@@ -97,3 +97,17 @@ def test_project_value_types_use_it():
 
     for cls in (Trade, Order, Decision):
         assert any(n.startswith("_set_") for n in cls.__init__.__code__.co_names), cls
+
+
+def test_post_init_runs_and_replace_recomputes_derived_fields():
+    @value_type
+    class Derived:
+        n: int
+        double: int = field(default=0, init=False, compare=False)
+
+        def __post_init__(self) -> None:
+            object.__setattr__(self, "double", self.n * 2)
+
+    d = Derived(4)
+    assert d.double == 8
+    assert dataclasses.replace(d, n=5).double == 10

@@ -369,7 +369,7 @@ async def _engine(venue_cls=PaperVenue, spot: str = "0.5"):
 async def _settle(engine: Engine) -> None:
     for _ in range(20):
         await asyncio.sleep(0)
-    assert engine._commands.empty()
+    assert engine.commands_idle()
 
 
 async def test_the_engine_survives_events_that_raise_and_keeps_going():

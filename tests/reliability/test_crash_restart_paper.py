@@ -403,7 +403,7 @@ async def test_a_restarted_session_does_not_reuse_client_ids(tmp_path):
     used = {o.client_id for o in e1.venue.exchange._orders.values()}
     filled_before = sorted(o.client_id for o in e1.venue.exchange._orders.values() if o.status is OrderStatus.FILLED)
     assert filled_before
-    e2 = await run_session(cfg, jpath, lambda e: e.order_calls >= 1 and e._commands.empty(), cancel_orders=True)
+    e2 = await run_session(cfg, jpath, lambda e: e.order_calls >= 1 and e.commands_idle(), cancel_orders=True)
     j = Journal(jpath, create=False)
     try:
         duplicates = [o.client_id for _, _, o in j.order_events() if "Duplicate" in o.reject_reason]
