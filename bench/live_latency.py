@@ -2,7 +2,7 @@
 
     python bench/live_latency.py [--orders 300] [--rate 50] [--max-seconds 240] [--quick]
 
-An ``Engine`` (the live shell: event FIFO, command task) hosts the real ``Rebalancer`` on a
+An ``Engine`` (the live shell: event FIFO, one command at a time) hosts the real ``Rebalancer`` on a
 ``PaperVenue`` in real-time mode (speed 1: the venue sleeps until each synthetic event is due).
 The config makes decisions frequent: AUTO mode, tiny thresholds (soft 0.0005 / hard 0.0015 BTC),
 no cooldown / hysteresis / bias, and a dense simulated grid (100 levels over +-0.3 %, 0.002 BTC
@@ -10,10 +10,11 @@ each) on a fast synthetic market (``--rate`` trades/s, 150 % annual vol), so mos
 trigger a rebalance.
 
 The figure is ``engine.decision_latencies``: from the arrival of the event that caused the
-commands (``Engine._accept``) to the moment the command task issues the venue's
+commands (``Engine._accept``) to the moment the engine issues the venue's
 ``place_order`` call. p50 / p99 / max in ms over every order placed. Target: p99 <= 1 ms.
 ``in_rebalancer_*`` splits it: the time spent inside ``Rebalancer.on_event`` for the events
-that produced an order (the rest is the FIFO, the command queue and the loop hop).
+that produced an order (the rest is the FIFO and starting the command: since the engine starts
+it in the same callback, there is no event loop iteration in between).
 """
 
 from __future__ import annotations

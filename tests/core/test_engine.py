@@ -125,7 +125,7 @@ class Rig:
 
     async def drain(self) -> None:
         """Until every queued command was executed (the paper venue answers without suspending,
-        so an empty queue means the command task has run them all)."""
+        so idle means every command has run)."""
         await until(lambda: self.engine.commands_idle())
         await asyncio.sleep(0)
 
