@@ -407,9 +407,9 @@ class Engine:
         self._now()
         return self.reb.preview_force()
 
-    def force(self) -> None:
+    def force(self, confirmed: Proposal | None = None) -> None:
         self._now()
-        self._user(self.reb.force())
+        self._user(self.reb.force(confirmed))
 
     def toggle_pause(self) -> None:
         self._user(self.reb.toggle_pause())

@@ -1268,7 +1268,10 @@ class Rebalancer:
                      reason=f"forced by the user: {side.value.lower()} the full gap {abs(g):.6f} now (taker, capped)")
         return self._make_proposal(d, forced=True)
 
-    def force(self) -> list[Command]:
+    def force(self, confirmed: Proposal | None = None) -> list[Command]:
+        """Trade the full gap now, taker. ``confirmed``: the preview the trader confirmed — the
+        order then never exceeds the size or the price limit it showed, and nothing is sent
+        when the gap has changed side since."""
         if self.mode is Mode.WATCH:
             self._log("warning", "force refused: watch mode never trades")
             return EMPTY
@@ -1284,7 +1287,16 @@ class Rebalancer:
             self._log("info", "force: already at target")
             return EMPTY
         self.proposal = None
-        return self._start(p.decision, price_limit=Decimal(p.price_limit), path="forced", forced=True)
+        d, limit = p.decision, Decimal(p.price_limit)
+        if confirmed is not None:
+            if confirmed.side is not p.side:
+                self._log("warning", f"force not sent: the gap changed side since you confirmed "
+                                     f"({confirmed.side.lower()} → {p.side.lower()}); press f again")
+                return EMPTY
+            shown = Decimal(confirmed.price_limit)
+            limit = min(limit, shown) if p.side is Side.BUY else max(limit, shown)
+            d = replace(d, qty_base=min(d.qty_base, float(confirmed.qty)))
+        return self._start(d, price_limit=limit, path="forced", forced=True)
 
     def toggle_pause(self) -> list[Command]:
         if self.risk.state is TradingState.PAUSED:

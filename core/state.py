@@ -162,7 +162,8 @@ class EngineControl(Protocol):
     def preview_force(self) -> Proposal | None:
         """What ``force`` would send now (side, size, price limit), or None if nothing to do."""
 
-    def force(self) -> None: ...
+    def force(self, confirmed: Proposal | None = None) -> None:
+        """Send the full-gap taker trade; bounded by ``confirmed`` (the preview the trader saw)."""
 
     def toggle_pause(self) -> None: ...
 

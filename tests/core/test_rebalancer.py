@@ -187,6 +187,36 @@ def test_semi_approval_when_the_need_is_gone_sends_nothing(make_h, spy):
     assert spy.proposal_answers() == ["stale: no longer needed"]
 
 
+# ------------------------------------------------------------------------------- FORCE
+
+
+def test_a_confirmed_force_never_exceeds_the_size_and_limit_it_showed(make_h, spy):
+    h = make_h("0.505", mode=Mode.SEMI)  # gap +0.005: under hard, a soft proposal waits
+    h.market(T0, BID, ASK)
+    shown = h.reb.preview_force()
+    assert (shown.side, shown.qty, shown.price_limit) == (SELL, "0.005000", "59940.00")
+    # while the dialog is open the grid buys 0.003 on futures (gap +0.008) and the bid falls
+    h.grid_fill(T0 + 100, BUY, "0.003", "60000")
+    h.market(T0 + 200, 59_950.00, 59_950.02)
+    assert h.reb.preview_force().qty == "0.008000"  # a fresh preview would sell more, lower
+    h.do(h.reb.force(shown))
+    assert [(r.side, r.qty, r.tif) for r in h.places] == [(SELL, D("0.005000"), TimeInForce.IOC)]
+    # the fresh cap would be 59950.00 x 0.999 = 59890.05; the shown limit 59940.00 is tighter
+    assert h.places[0].price == D("59940.00")
+
+
+def test_a_confirmed_force_sends_nothing_when_the_gap_changed_side(make_h, spy):
+    h = make_h("0.505", mode=Mode.SEMI)
+    h.market(T0, BID, ASK)
+    shown = h.reb.preview_force()
+    assert shown.side is SELL
+    h.grid_fill(T0 + 100, SELL, "0.012", "60000")  # gap +0.005 - 0.012 = -0.007: now a buy
+    h.market(T0 + 200, BID, ASK)
+    assert h.do(h.reb.force(shown)) == []
+    assert h.places == []
+    assert any("changed side" in t for t in log_texts(h))
+
+
 # ------------------------------------------------------------------------------- WATCH
 
 

@@ -199,8 +199,8 @@ class FakeControl:
         self._record("preview_force")
         return self.preview
 
-    def force(self) -> None:
-        self._record("force")
+    def force(self, confirmed: Proposal | None = None) -> None:
+        self._record("force", confirmed)
 
     def toggle_pause(self) -> None:
         self._record("toggle_pause")

@@ -107,6 +107,8 @@ async def test_force_shows_preview_and_sends_only_after_confirm(fakes, size):
         await pilot.pause()
         assert engine.control_calls == ["force"]
         assert engine.calls.count("preview_force") == 3
+        # the order is bounded by the preview the dialog showed
+        assert engine.control.args[-1] == ("force", (engine.control.preview,))
 
 
 async def test_force_with_nothing_to_do_opens_no_dialog(fakes):

@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, Tab, Tabs
 
 from core.model import Mode, TradingState
-from core.state import CockpitState
+from core.state import CockpitState, Proposal
 from tui import theme
 from tui.panes.anchor import AnchorPane
 from tui.panes.base import Pane
@@ -245,11 +245,12 @@ class CockpitScreen(Screen):
         if preview is None:
             self.notify("Nothing to force: no trade would move the net delta to target.", title="Force")
             return
-        self.app.push_screen(ForceScreen(preview, self.state), self._force_confirmed)
+        self.app.push_screen(ForceScreen(preview, self.state),
+                             lambda ok: self._force_confirmed(ok, preview))
 
-    def _force_confirmed(self, confirmed: bool | None) -> None:
-        if confirmed:
-            self.cockpit.send("force", note="force sent")
+    def _force_confirmed(self, confirmed: bool | None, preview: Proposal) -> None:
+        if confirmed:  # the order never exceeds what the dialog showed (size, price limit)
+            self.cockpit.send("force", preview, note="force sent")
 
     def action_mode(self) -> None:
         self.app.push_screen(ModeScreen(self.mode), self._mode_chosen)
