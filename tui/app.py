@@ -356,6 +356,16 @@ class CockpitApp(App[None]):
         self.notify("Stopping the engine" + (" and cancelling our orders…" if cancel else "…"), timeout=30)
         self.run_worker(self._shutdown_and_exit(cancel), group="quit", name="quit", exclusive=True, exit_on_error=False)
 
+    def _stop_palette_searches(self) -> None:
+        """An open command palette's search worker must not outlive its list on the way out.
+
+        ctrl+q works over the palette; if the app exits while a search is still batching
+        results, Textual's worker touches the torn-down list and the exit ends in a traceback.
+        """
+        for screen in self.screen_stack:
+            if isinstance(screen, CommandPalette):
+                self.workers.cancel_node(screen)
+
     async def _shutdown_and_exit(self, cancel_orders: bool) -> None:
         log.info("shutdown requested (cancel_orders=%s)", cancel_orders)
         message: str | None = None
@@ -370,4 +380,5 @@ class CockpitApp(App[None]):
             self.shutdown_error = message
             log.error(message)
         log.info("cockpit exiting")
+        self._stop_palette_searches()
         self.exit(return_code=0 if message is None else 1, message=Text(message, style="bold red") if message else None)

@@ -5,9 +5,12 @@ The FakeEngine only records calls; a key that must be refused shows up as *no* c
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import Button
+from textual.widgets import Button, Input
+from textual.worker import WorkerCancelled
 
 from core.model import Mode, TradingState
 from tui.app import CockpitApp
@@ -31,6 +34,14 @@ async def _started(app: CockpitApp, pilot) -> None:
     await pilot.pause()
     app.poll()
     await pilot.pause()
+
+
+async def _palette_search_done(app: CockpitApp) -> None:
+    """Await the palette's search workers (they run on Textual's timers, not the pilot's)."""
+    palette = app.screen
+    for worker in [w for w in app.workers if w.node is palette]:
+        with contextlib.suppress(WorkerCancelled):
+            await worker.wait()
 
 
 def _app(fakes, **state) -> tuple[CockpitApp, object]:
@@ -149,7 +160,14 @@ async def test_k_is_a_letter_in_the_command_palette(fakes):
         await pilot.pause()
         assert CommandPalette.is_open(app)
         await pilot.press("k", "i", "l", "l")
+        await _palette_search_done(app)
+        assert app.screen.query_one(Input).value == "kill"
+        assert engine.control_calls == []
+        # Close it the way a user does: leaving the app while the palette is still
+        # searching tears its list down under Textual's own search worker.
+        await pilot.press("escape")
         await pilot.pause()
+        assert not CommandPalette.is_open(app)
         assert engine.control_calls == []
 
 
@@ -344,3 +362,20 @@ async def test_pages_switch_with_number_keys_on_narrow_terminal(fakes):
         await pilot.pause()
         assert screen.page == "feed"
         assert engine.calls == []
+
+
+async def test_quitting_while_the_palette_searches_exits_cleanly(fakes):
+    app, engine = _app(fakes, mode=Mode.SEMI)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press("k", "i", "l", "l", "ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.click("#keep")
+        await pilot.pause()
+        await pilot.pause(0.1)
+    assert engine.shutdown_calls == [False]
+    assert app.return_code == 0
+    assert engine.control_calls == []
