@@ -232,11 +232,32 @@ class FakeEngine:
         self.engine_errors: list[str] = []
         self.started = False
         self._stop = asyncio.Event()
+        self._poll_waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     # EngineHost
     def latest(self) -> CockpitState:
-        self.latest_calls += 1
+        self._polled()
         return self.state
+
+    def _polled(self) -> None:
+        """Count one UI poll and wake the ``polls()`` waiters it completes."""
+        self.latest_calls += 1
+        if self._poll_waiters:
+            due = [w for w in self._poll_waiters if w[0] <= self.latest_calls]
+            self._poll_waiters = [w for w in self._poll_waiters if w[0] > self.latest_calls]
+            for _, fut in due:
+                if not fut.done():
+                    fut.set_result(None)
+
+    async def polls(self, n: int = 1, timeout: float = 15.0) -> None:
+        """Wait for the UI's next ``n`` polls, however slowly its timer runs on a loaded machine.
+
+        ``poll`` renders what ``latest`` returned before this waiter resumes, so the screen
+        already shows the polled snapshot when it returns.
+        """
+        fut = asyncio.get_running_loop().create_future()
+        self._poll_waiters.append((self.latest_calls + n, fut))
+        await asyncio.wait_for(fut, timeout)
 
     async def run(self) -> None:
         self.started = True
@@ -267,6 +288,29 @@ class FakeEngine:
     def control_calls(self) -> list[str]:
         """Control calls other than the read-only preview."""
         return [c for c in self.calls if c != "preview_force"]
+
+
+async def until(pilot, predicate, seconds: float = 15.0) -> None:
+    """Let the app run until ``predicate()`` holds: for state that has no event to await
+    (a worker's outcome shown on screen, a fake exchange's ledger). Bounded, so it fails."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError(f"condition not met within {seconds:.0f}s")
+        await pilot.pause(0.02)
+
+
+async def workers_done(app, *, group: str | None = None, node: Any = None) -> None:
+    """Await the app's workers of ``group`` / on ``node`` (an event, not a sleep); a worker's
+    own failure or cancellation is the test's to check, not this helper's."""
+    from textual.worker import WorkerCancelled, WorkerFailed
+
+    for worker in [w for w in app.workers if (group is None or w.group == group) and (node is None or w.node is node)]:
+        try:
+            await worker.wait()
+        except (WorkerCancelled, WorkerFailed):
+            pass
 
 
 def screen_text(app) -> str:

@@ -5,8 +5,6 @@ force is pressed, and in auto mode the journal ends equal to the fake's ledger.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from core.journal import Journal
@@ -28,25 +26,15 @@ def _config(make_config, fake, mode: str):
                        _need_secrets=True)
 
 
-async def _until(pilot, predicate, seconds: float = 15.0) -> None:
-    """Let the app run until ``predicate()`` holds (event-driven pauses, bounded)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
-
-
-async def test_watch_cockpit_shows_live_bybit_numbers_and_force_sends_nothing(bybit_fake, make_config):
+async def test_watch_cockpit_shows_live_bybit_numbers_and_force_sends_nothing(bybit_fake, make_config, fakes):
     fake = bybit_fake
     fake.set_book("50000.00", "1", "50000.10", "1")
     engine = build_bybit_engine(_config(make_config, fake, "watch"), journal=None, **FAST)
     app = CockpitApp(engine, bell=False)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _until(pilot, lambda: engine.started.is_set())
+        await fakes.until(pilot, lambda: engine.started.is_set())
         fake.trade("50000.05", "0.01", "Buy")
-        await _until(pilot, lambda: app.state is not None and app.state.price == pytest.approx(50000.05))
+        await fakes.until(pilot, lambda: app.state is not None and app.state.price == pytest.approx(50000.05))
         shot = app.export_screenshot()
         assert "TESTNET" in shot and "WATCH" in shot
         assert "50,000.05" in shot  # the fake's print, on screen
@@ -60,7 +48,7 @@ async def test_watch_cockpit_shows_live_bybit_numbers_and_force_sends_nothing(by
     assert fake.order_request_count() == 0
 
 
-async def test_auto_trades_on_the_fake_and_the_journal_equals_its_ledger(bybit_fake, make_config, tmp_path):
+async def test_auto_trades_on_the_fake_and_the_journal_equals_its_ledger(bybit_fake, make_config, tmp_path, fakes):
     fake = bybit_fake
     fake.set_book("50000.00", "1", "50000.10", "1")
     fake.set_balance("BTC", "0.12")  # 0.12 spot against a 0.1 short: gap +0.02 > hard → sell
@@ -69,10 +57,10 @@ async def test_auto_trades_on_the_fake_and_the_journal_equals_its_ledger(bybit_f
     engine = build_bybit_engine(_config(make_config, fake, "auto"), journal=journal, **FAST)
     app = CockpitApp(engine, bell=False)
     async with app.run_test(size=(160, 48)) as pilot:
-        await _until(pilot, lambda: engine.started.is_set())
+        await fakes.until(pilot, lambda: engine.started.is_set())
         fake.trade("50000.05", "0.01", "Buy")
-        await _until(pilot, lambda: len(fake.ledger.fills) > 0, 20)
-        await _until(pilot, lambda: abs(engine.reb.gap_base()) < 0.012, 20)
+        await fakes.until(pilot, lambda: len(fake.ledger.fills) > 0, 20)
+        await fakes.until(pilot, lambda: abs(engine.reb.gap_base()) < 0.012, 20)
         assert engine.reb.mode is Mode.AUTO
         await engine.shutdown(cancel_orders=True)
     ledger = sorted(f.exec_id for f in fake.ledger.fills)

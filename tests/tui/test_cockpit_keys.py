@@ -5,12 +5,9 @@ The FakeEngine only records calls; a key that must be refused shows up as *no* c
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from textual.command import CommandPalette
 from textual.widgets import Button, Input
-from textual.worker import WorkerCancelled
 
 from core.model import Mode, TradingState
 from tui.app import CockpitApp
@@ -34,14 +31,6 @@ async def _started(app: CockpitApp, pilot) -> None:
     await pilot.pause()
     app.poll()
     await pilot.pause()
-
-
-async def _palette_search_done(app: CockpitApp) -> None:
-    """Await the palette's search workers (they run on Textual's timers, not the pilot's)."""
-    palette = app.screen
-    for worker in [w for w in app.workers if w.node is palette]:
-        with contextlib.suppress(WorkerCancelled):
-            await worker.wait()
 
 
 def _app(fakes, **state) -> tuple[CockpitApp, object]:
@@ -160,7 +149,7 @@ async def test_k_is_a_letter_in_the_command_palette(fakes):
         await pilot.pause()
         assert CommandPalette.is_open(app)
         await pilot.press("k", "i", "l", "l")
-        await _palette_search_done(app)
+        await fakes.workers_done(app, node=app.screen)  # the palette's search
         assert app.screen.query_one(Input).value == "kill"
         assert engine.control_calls == []
         # Close it the way a user does: leaving the app while the palette is still
@@ -196,7 +185,7 @@ async def test_quit_asks_and_shuts_down_with_the_chosen_flag(fakes, choice, flag
         assert app.focused is not None and app.focused.id == "stay"
         await pilot.click(f"#{choice}")
         await pilot.pause()
-        await pilot.pause(0.1)
+        await fakes.workers_done(app, group="quit")
     assert engine.shutdown_calls == [flag]
     assert app.shutdown_done
     assert app.return_code == 0
@@ -234,7 +223,8 @@ async def test_quit_with_failing_shutdown_exits_nonzero(fakes):
         await pilot.press("q")
         await pilot.pause()
         await pilot.click("#cancel")
-        await pilot.pause(0.1)
+        await pilot.pause()
+        await fakes.workers_done(app, group="quit")
     assert engine.shutdown_calls == [True]
     assert app.return_code == 1
     assert "unreachable" in (app.shutdown_error or "")
@@ -375,7 +365,7 @@ async def test_quitting_while_the_palette_searches_exits_cleanly(fakes):
         assert isinstance(app.screen, QuitScreen)
         await pilot.click("#keep")
         await pilot.pause()
-        await pilot.pause(0.1)
+        await fakes.workers_done(app, group="quit")
     assert engine.shutdown_calls == [False]
     assert app.return_code == 0
     assert engine.control_calls == []

@@ -4,12 +4,13 @@ its own, or poll at full rate while the market is quiet -- and that it still sho
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
 from textual.widgets import Digits, Static
 
-from tui.app import CockpitApp, PollPacer, only_time_moved
+from tui.app import QUIET_AFTER, QUIET_POLL_S, CockpitApp, PollPacer, only_time_moved
 from tui.panes.base import set_content
 from tui.panes.delta import GapSparkline
 from tui.panes.status import StatusBar
@@ -169,20 +170,28 @@ async def test_quiet_market_polls_once_a_second_and_a_key_brings_full_rate_back(
         """Publishes a new snapshot on every poll; only its clock moves (a quiet market)."""
 
         def latest(self):
-            self.latest_calls += 1
             self.state = replace(self.state, ts_ms=self.state.ts_ms + 100)
+            self._polled()
             return self.state
 
     engine = Ticking()
     app = CockpitApp(engine, bell=False, poll_interval=0.1)
+    loop = asyncio.get_running_loop()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.8)
+        # Clock-only snapshots from the timer make the market quiet. Two more polls than that:
+        # the first has nothing to compare with, and the mount's own poll may fall in between.
+        for _ in range(QUIET_AFTER + 2):
+            await engine.polls(1)
+            if app.pacer.quiet:
+                break
         assert app.pacer.quiet
-        calls = engine.latest_calls
-        await pilot.pause(1.5)
-        assert engine.latest_calls - calls <= 3  # ~1 Hz instead of 10 Hz
-        engine.state = replace(engine.state, net_base=0.3)  # a change still shows up, within a second
-        await pilot.pause(1.2)
+        await engine.polls(1)
+        started = loop.time()
+        await engine.polls(1)
+        assert loop.time() - started >= 0.9 * QUIET_POLL_S  # ~1 Hz instead of 10 Hz (timers never fire early)
+        engine.state = replace(engine.state, net_base=0.3)  # a change still shows up, on the next quiet poll
+        await engine.polls(1)
+        await pilot.pause()
         assert "+0.300000" in fakes.screen_text(app)
         await pilot.press("p")  # a command: full rate again, at once
         assert not app.pacer.quiet

@@ -47,15 +47,15 @@ async def test_pushed_state_is_rendered(fakes, size):
 async def test_poll_timer_picks_up_new_snapshots(fakes):
     engine = fakes.FakeEngine()
     app = CockpitApp(engine, bell=False, poll_interval=0.1)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.35)
+    async with app.run_test(size=(80, 24)):
+        await engine.polls(2)  # the timer's own polls, not the test's
         renders = app.renders
-        assert renders >= 1 and engine.latest_calls >= 2
+        assert renders >= 1
         # same snapshot object: polled, not re-rendered
-        await pilot.pause(0.3)
+        await engine.polls(2)
         assert app.renders == renders
         engine.push(gap_in_unit=0.001)
-        await pilot.pause(0.3)
+        await engine.polls(1)
         assert app.renders == renders + 1
         assert app.screen.query_one("#gap-digits", Digits).value == "+0.001000"
 
@@ -71,7 +71,8 @@ async def test_engine_error_is_shown_and_the_app_stays_up(fakes):
     app = CockpitApp(engine, bell=False)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await _started(app, pilot)
-        await pilot.pause(0.1)
+        await fakes.workers_done(app, group="engine")
+        await fakes.until(pilot, lambda: bool(engine.engine_errors))
         assert app.is_running
         assert engine.engine_errors == ["RuntimeError: venue said [/] nope [bold"]
         banner = app.screen.query_one("#engine-error")
@@ -97,7 +98,7 @@ async def test_hostile_log_text_renders_literally(fakes):
     app = CockpitApp(engine, bell=False)
     async with app.run_test(size=(160, 48), notifications=True) as pilot:
         await _started(app, pilot)
-        await pilot.pause(0.1)
+        await pilot.pause()
         text = fakes.screen_text(app)
         for expected in ("[/] bad", "[bold unclosed", "[red]not red[/]", "[/] halt"):
             assert expected in text
@@ -290,7 +291,7 @@ async def test_a_failing_engine_latest_is_logged_not_fatal(fakes, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await _started(app, pilot)
         engine.latest = broken
-        await pilot.pause(0.35)
+        await fakes.until(pilot, lambda: app.ui_errors >= 1)  # the poll timer met the broken host
         assert app.is_running
         assert app.ui_errors >= 1
         assert "snapshot [/] broke" not in fakes.screen_text(app)  # never on the screen

@@ -16,7 +16,7 @@ from tui.app import CockpitApp
 async def _settle(pilot) -> None:
     await pilot.pause()
     pilot.app.poll()
-    await pilot.pause(0.1)
+    await pilot.pause()
 
 
 def _app(fakes, **state) -> CockpitApp:

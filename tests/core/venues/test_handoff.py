@@ -43,8 +43,17 @@ class CountingLoop:
 
         return self.loop.call_soon_threadsafe(run)
 
+    in_cooldown_look = False  # True while a call_later callback (the cool-down look) runs
+
     def call_later(self, delay, fn, *args):
-        return self.loop.call_later(delay, fn, *args)
+        def run():
+            self.in_cooldown_look = True
+            try:
+                fn(*args)
+            finally:
+                self.in_cooldown_look = False
+
+        return self.loop.call_later(delay, run)
 
 
 async def _until(cond, seconds: float = 5.0) -> None:
@@ -147,15 +156,17 @@ async def test_min_interval_bounds_wakeups_but_not_the_first_value_or_urgent_ite
     got: list = []
     t_got: list[float] = []
 
+    via_cooldown: list[bool] = []
+
     def deliver(batch):
         got.extend(batch)
         t_got.append(time.monotonic())
+        via_cooldown.append(loop.in_cooldown_look)
 
     h = LoopHandoff(loop, deliver, min_interval_s=0.05)  # type: ignore[arg-type]
-    t0 = time.monotonic()
     h.put_latest("book", 0)
     await _until(lambda: got == [0])
-    assert time.monotonic() - t0 < 0.04  # the first value after a quiet spell goes at once
+    assert via_cooldown == [False]  # the first value after a quiet spell goes at once, not after a cool-down
     # a busy feed for ~0.3 s from a thread: the loop is woken by the cool-down timer, not per value
     stop = threading.Event()
 
@@ -182,11 +193,12 @@ async def test_min_interval_bounds_wakeups_but_not_the_first_value_or_urgent_ite
     assert len(feed_deliveries) <= t_feed / 0.05 + 2 and min(gaps) >= 0.045
     assert h.conflated > 10 * len(feed_deliveries)
     # an urgent FIFO item does not wait for the cool-down
+    h.put_latest("book", "y")  # a delivery (re)starts a cool-down ...
+    await _until(lambda: got[-1] == "y" and h._cooling)  # ... running now; no await until the puts below
     h.put_latest("book", "x")
-    t1 = time.monotonic()
     h.put("order")
     await _until(lambda: "order" in got)
-    assert time.monotonic() - t1 < 0.03 and got[-2:] == ["x", "order"]
+    assert got[-2:] == ["x", "order"] and via_cooldown[-1] is False  # it did not wait for the look
     await _until(lambda: not h.pending, 1.0)
 
 
@@ -307,8 +319,7 @@ async def test_a_burst_from_two_threads_delivers_every_trade_and_the_last_quote(
         t.start()
     while any(t.is_alive() for t in threads):
         await asyncio.sleep(0.001)
-    await _until(lambda: not h._items and not h._soon)
-    await asyncio.sleep(interval * 2 + 0.01)
+    await _until(lambda: not h._items and not h._soon and not h._cooling)  # all delivered, gone idle
     trades = [x for x in delivered if x[0] == "t"]
     assert sorted(trades) == [("t", k, i) for k in range(2) for i in range(0, 2_000, 10)]
     for k in range(2):
