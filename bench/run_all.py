@@ -1,6 +1,6 @@
 """Run every benchmark, print a table of figures vs targets, write one JSON file.
 
-    python bench/run_all.py --out bench-results.json          # the full run (~8 min on 2 cores)
+    python bench/run_all.py --out bench-results.json          # the full run (~4-5 min on 2 cores)
     python bench/run_all.py --quick --out bench-quick.json    # a small run (~1.5 min)
     python bench/run_all.py --only core_throughput,memory_24h
 

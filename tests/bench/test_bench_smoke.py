@@ -30,7 +30,7 @@ SMOKE = {
     "replay_vs_parse": (["--file", str(SMALL)],
                         {"plain_parse_s", "replay_total_s", "ratio_total_vs_parse", "events_processed"}),
     "live_latency": (["--orders", "2", "--max-seconds", "6", "--rate", "200"],
-                     {"p50_ms", "p99_ms", "max_ms", "orders_measured"}),
+                     {"p50_ms", "p99_ms", "max_ms", "orders_measured", "with_journal"}),
     "memory_24h": (["--hours", "0.05", "--warmup-hours", "0.02", "--sample-minutes", "1", "--rate", "5"],
                    {"rss_after_warmup_mb", "rss_end_mb", "growth_after_warmup_mb", "samples"}),
     "cockpit_feed": (["--scenarios", "feed", "--seconds", "1", "--rate", "500", "--warmup", "0.5"],
@@ -82,6 +82,20 @@ def test_benchmark_script_prints_its_json(outputs, name):
         assert isinstance(c["pass"], bool)
     missing = SMOKE[name][1] - set(res["figures"])
     assert not missing, f"figures lack {missing}: {sorted(res['figures'])}"
+
+
+def test_live_latency_with_journal_writes_the_session_to_disk(outputs):
+    code, stdout, stderr, _ = outputs["live_latency"]
+    assert code == 0, stderr[-3000:]
+    res = json.loads(stdout.strip().splitlines()[-1])
+    on = res["figures"]["with_journal"]
+    assert on["journal"] is True and res["figures"]["journal"] is False
+    assert on["orders_measured"] >= 1
+    # every measured order call left its order row in the journal, after a decision row
+    # (one decision may place more than one order: a chase re-places, a taker follows a maker)
+    assert on["journal_rows"]["order_events"] >= on["orders_measured"]
+    assert on["journal_rows"]["decisions"] >= 1
+    assert [c["name"] for c in res["checks"]] == ["event -> order call p99", "event -> order call p99, journal on"]
 
 
 def test_cockpit_smoke_shows_the_final_state(outputs):
