@@ -242,6 +242,8 @@ class Engine:
         if self._draining:
             return
         self._draining = True
+        record = self.reb.rec
+        record.hold()  # the order call first; the journal rows and their commit right after it
         try:
             reb = self.reb
             events = self._events
@@ -259,6 +261,11 @@ class Engine:
             self._event_arrival = None
         finally:
             self._draining = False
+            try:
+                record.release()
+            except Exception as e:  # noqa: BLE001 - a journal failure must not kill the engine
+                self.reb._log("error", f"journal write failed: {e}")
+                log.exception("journal write failed")
 
     def _dispatch(self, cmds) -> None:
         t = self._event_arrival if self._event_arrival is not None else self._perf()

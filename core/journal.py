@@ -378,6 +378,9 @@ class Journal:
         self._pending = 0
         self._last_commit_ms: int | None = None
         self._closed = False
+        self._held = 0  # hold_commits() depth
+        self._commit_due = False  # a commit was asked for while held
+        self._due_ts_ms: int | None = None
         memory = self.path == MEMORY
         if not memory:
             p = Path(self.path)
@@ -520,8 +523,32 @@ class Journal:
             return True
         return False
 
+    def hold_commits(self) -> None:
+        """Hold the commits asked for from now on until ``release_commits()``, which makes one.
+
+        The engine holds them while it drains its event FIFO, so the order call an event causes
+        is issued before the WAL write rather than after it (on Bybit the write then overlaps
+        the request in flight), and everything the events wrote, a fill included, is still
+        committed before the engine hands the loop back, before the next event is taken.
+        """
+        self._held += 1
+
+    def release_commits(self) -> None:
+        """End a ``hold_commits()``; the outermost one makes the commit that was asked for."""
+        self._held = max(0, self._held - 1)
+        if self._held == 0 and self._commit_due:
+            self._commit_due = False
+            ts, self._due_ts_ms = self._due_ts_ms, None
+            self.commit(ts)
+
     def commit(self, ts_ms: int | None = None) -> None:
-        """Make everything written so far durable (survives a kill of the process)."""
+        """Make everything written so far durable (survives a kill of the process); while
+        commits are held, at the outermost ``release_commits()``."""
+        if self._held:
+            self._commit_due = True
+            if ts_ms is not None:
+                self._due_ts_ms = int(ts_ms) if self._due_ts_ms is None else max(self._due_ts_ms, int(ts_ms))
+            return
         if self._conn.in_transaction:
             self._conn.execute("COMMIT")
         self._pending = 0
@@ -532,6 +559,7 @@ class Journal:
         """Commit and close; safe to call twice."""
         if self._closed:
             return
+        self._held = 0  # closing commits whatever is held
         try:
             self.commit()
         finally:

@@ -58,6 +58,12 @@ class Recorder:
     def snapshot(self, ts_ms: int, *, spot_base: float, quote: float, futures_size: float, price: float,
                  net_base: float, equity_quote: float, target_base: float) -> None: ...
 
+    def hold(self) -> None:
+        """Keep what is recorded from now on in memory until ``release()`` (write-behind)."""
+
+    def release(self) -> None:
+        """Write what was held, in order."""
+
 
 @dataclass(slots=True)
 class Stats:

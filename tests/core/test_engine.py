@@ -12,6 +12,7 @@ hard 0.012, no bias, no anchor edges (see helpers_engine.QUIET_ANCHOR).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -19,6 +20,8 @@ import pytest
 
 from core.engine import Engine
 from core.events import OrderUpdate, PlaceOrder, Tick
+from core.journal import Journal
+from core.journal_recorder import JournalRecorder
 from core.model import BTCUSDT_SPOT, Mode, OrderRequest, OrderStatus, Quote, Side, TimeInForce, Trade
 from core.rebalancer import Rebalancer
 from core.venues.base import TradingDisabled
@@ -108,14 +111,15 @@ def market(t0: int, seconds: int, bid: float = BID, ask: float = ASK) -> list:
 
 class Rig:
     def __init__(self, *, spot: str = "0.5", usdt: str = "50000", mode: Mode = Mode.AUTO, events=None,
-                 tick_ms: int = 1000, **cfg) -> None:
+                 tick_ms: int = 1000, journal: Journal | None = None, **cfg) -> None:
         self.ex = CountingExchange(balances={"BTC": D(spot), "USDT": D(usdt)})
         self.ex.apply_grid_fill(initial_position_fill(T0, D("-0.5"), D("60000")))
         self.spy = SpyRecorder()
-        self.reb = Rebalancer(rcfg(**cfg), BTCUSDT_SPOT, mode=mode, recorder=self.spy)
+        recorder = JournalRecorder(journal) if journal is not None else self.spy
+        self.reb = Rebalancer(rcfg(**cfg), BTCUSDT_SPOT, mode=mode, recorder=recorder)
         self.venue = ObservedVenue(self.ex, market=events, speed=0, tick_ms=tick_ms)
         # tick_s is long: the only timer ticks are the venue's market-time ticks
-        self.engine = Engine(self.reb, self.venue, clock=MarketClock(self.ex), tick_s=3600)
+        self.engine = Engine(self.reb, self.venue, clock=MarketClock(self.ex), tick_s=3600, journal=journal)
         self.task: asyncio.Task | None = None
 
     async def start(self) -> "Rig":
@@ -195,6 +199,57 @@ async def test_the_order_call_is_issued_in_the_callback_of_the_event_that_caused
     assert [(r.side, r.tif) for r in rig.ex.placed] == [(SELL, TimeInForce.IOC)]
     assert rig.engine.commands_idle()  # the paper venue answered without waiting: nothing left to run
     assert len(rig.engine.decision_latencies) == 1
+    await rig.stop()
+
+
+def _committed(path, table: str) -> int:
+    """Rows of ``table`` another process would see now (WAL readers see committed rows only)."""
+    with sqlite3.connect(path) as db:
+        return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+async def test_with_a_journal_the_order_call_goes_out_before_the_commit_and_all_is_committed_after(rigs, tmp_path):
+    path = tmp_path / "journal.sqlite"
+    # max_pending_rows=1: every row asks for a commit as it is written, the decision row included
+    rig = await rigs(spot="0.52", journal=Journal(path, max_pending_rows=1)).start()  # gap +0.02 >= hard: a taker sell
+    committed_at_call: list[tuple[int, int]] = []
+    submit = rig.ex.submit
+
+    def observed_submit(command, ts_ms=None):
+        if type(command) is PlaceOrder:
+            committed_at_call.append((_committed(path, "decisions"), _committed(path, "fills")))
+        return submit(command, ts_ms)
+
+    rig.ex.submit = observed_submit
+    rig.feed([Quote(T0, BID, 1.0, ASK, 1.0), Trade(T0, 60_000.00, 0.001, BUY)])
+    # no await in between: the order went out inside the trade's delivery, before its decision
+    # row was committed; the taker fill it caused was delivered and committed before feed returned
+    assert rig.engine.order_calls == 1
+    assert committed_at_call == [(0, 0)]
+    assert _committed(path, "decisions") == 1
+    assert _committed(path, "fills") == 1 and _committed(path, "order_events") >= 1
+    await rig.stop()
+
+
+async def test_a_failing_journal_write_is_logged_and_neither_the_rows_after_it_nor_the_engine_stop(rigs, tmp_path):
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    rig = await rigs(spot="0.52", journal=journal).start()
+    record_decision = journal.record_decision
+
+    def broken(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    journal.record_decision = broken
+    rig.feed([Quote(T0, BID, 1.0, ASK, 1.0), Trade(T0, 60_000.00, 0.001, BUY)])
+    journal.record_decision = record_decision
+    rig.feed(market(T0 + 500, 1))
+    assert rig.engine.order_calls == 1  # the sell went out; the events after the failure were taken
+    assert rig.reb.last_market_ms == T0 + 1_000
+    assert any("journal write failed" in line.text and "disk I/O error" in line.text for line in rig.reb.log)
+    # the rows recorded after the failed one were written: the order, and its fill (committed)
+    assert _committed(path, "order_events") >= 1 and _committed(path, "fills") == 1
+    assert _committed(path, "decisions") == 0
     await rig.stop()
 
 

@@ -445,6 +445,35 @@ def test_rows_wait_for_one_second_of_caller_time(tmp_path):
     assert count_from_outside(path, "errors") == 5  # close commits
 
 
+def test_held_commits_happen_once_at_the_outermost_release(tmp_path):
+    """The engine holds commits while it drains its events: the order call goes out first."""
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    try:
+        j.hold_commits()
+        j.record_fill(make_fill(0, ts_ms=10_000))  # would commit at once
+        j.hold_commits()  # nested (a re-entered drain)
+        j.record_state(10_001, "trading_state", "HALTED", "kill")
+        j.release_commits()
+        assert count_from_outside(path, "fills") == 0 and count_from_outside(path, "states") == 0
+        j.release_commits()
+        assert count_from_outside(path, "fills") == 1 and count_from_outside(path, "states") == 1
+        assert j.pending_rows == 0
+
+        j.hold_commits()
+        j.record_error(10_100, "waits for the interval")  # no commit asked for: release makes none
+        j.release_commits()
+        assert count_from_outside(path, "errors") == 0 and j.pending_rows == 1
+        j.record_error(11_001, "a commit at the interval, counted from the held one")
+        assert count_from_outside(path, "errors") == 2
+
+        j.hold_commits()
+        j.record_fill(make_fill(1, ts_ms=11_500))
+    finally:
+        j.close()  # closing commits what is held
+    assert count_from_outside(path, "fills") == 2
+
+
 def test_pending_row_bound_commits_early(tmp_path):
     path = tmp_path / "j.sqlite"
     with Journal(path, max_pending_rows=3, commit_interval_ms=60_000) as j:
