@@ -526,10 +526,8 @@ class Journal:
     def hold_commits(self) -> None:
         """Hold the commits asked for from now on until ``release_commits()``, which makes one.
 
-        The engine holds them while it drains its event FIFO, so the order call an event causes
-        is issued before the WAL write rather than after it (on Bybit the write then overlaps
-        the request in flight), and everything the events wrote, a fill included, is still
-        committed before the engine hands the loop back, before the next event is taken.
+        ``JournalRecorder.release`` holds them while it writes the rows an engine pass held
+        back, so those rows, a fill among them, go out in one commit.
         """
         self._held += 1
 
