@@ -369,7 +369,8 @@ class BybitVenue:
                 coins = {b.coin for b in ev.balances}  # type: ignore[attr-defined]
                 if base and not {base, quote} <= coins:
                     self._refresh_balances_soon()
-            if self._hold and t in PRIVATE_EVENTS:
+            if (self._hold or self._held) and t in PRIVATE_EVENTS:
+                # held, or released with the flush still to run: behind the older ones, never ahead
                 self._held.append(ev)
                 continue
             if t is OrderUpdate and not self._known.remember(ev.order):  # type: ignore[attr-defined]
@@ -387,9 +388,12 @@ class BybitVenue:
 
     def _release_hold(self) -> None:
         self._hold -= 1
-        if self._hold == 0 and self._held and self._loop is not None:
-            # runs after the engine has taken the reply (it continues synchronously on return)
-            self._loop.call_soon(self._flush_held)
+        if self._hold == 0 and self._held:
+            if self._loop is not None:
+                # runs after the engine has taken the reply (it continues synchronously on return)
+                self._loop.call_soon(self._flush_held)
+            else:
+                self._flush_held()
 
     def _on_stream_problem(self, text: str) -> None:
         log.warning("%s", text)

@@ -6,7 +6,7 @@ import threading
 from decimal import Decimal
 
 from core.events import BalanceUpdate, FillEvent, OrderUpdate, PositionUpdate
-from core.model import OrderRequest, OrderStatus, PerpTicker, Quote, Side, TimeInForce, Trade
+from core.model import Balance, OrderRequest, OrderStatus, PerpTicker, Quote, Side, TimeInForce, Trade
 from tests.fakes.bybit import DEFAULT_KEY, DEFAULT_SECRET, loopback_http
 
 D = Decimal
@@ -164,6 +164,20 @@ async def test_post_only_cross_is_delivered_as_rejected_by_the_stream(bybit_fake
     assert ev.order.status is OrderStatus.REJECTED and ev.order.filled_qty == 0
     assert ev.order.reject_reason == "EC_PostOnlyWillTakeLiquidity"
     assert bybit_fake.ledger.open_orders == []
+
+
+async def test_a_private_event_landing_between_a_release_and_its_flush_waits_behind_the_held_ones(venue, sink):
+    """A stream batch handed over before the flush of a released hold runs must not overtake the
+    older, held events: a stale wallet would be the engine's last word."""
+    older = BalanceUpdate(1, (Balance("BTC", D("1")), Balance("USDT", D("100"))))
+    newer = BalanceUpdate(2, (Balance("BTC", D("1")), Balance("USDT", D("90"))))
+    mark = sink.mark()
+    venue._hold += 1  # a REST reply in flight
+    venue._deliver([older])
+    venue._release_hold()  # the reply was taken; the flush is scheduled, not run yet
+    venue._deliver([newer])  # a stream callback that was queued before the flush
+    await sink.wait_for(lambda e: e is newer, start=mark)
+    assert [e for e in sink.of(BalanceUpdate, mark) if e is older or e is newer] == [older, newer]
 
 
 async def test_stale_order_updates_never_follow_newer_ones(bybit_fake, venue, sink):
