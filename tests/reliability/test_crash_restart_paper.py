@@ -48,6 +48,7 @@ from tests.reliability.program import Program as SubprocessProgram
 
 SPEED = 100  # market seconds per wall second in the subprocess runs
 JOURNAL_NAME = "Tst-paper-BTCUSDT.sqlite"
+DECLINE_STARTS_MS = T0 + (5 + 40 + 80 + 40) * 1_000  # in write_market_csv's market
 D = Decimal
 
 
@@ -72,7 +73,7 @@ def write_market_csv(path: Path) -> Path:
     seg(60000, 59950, 40)
     seg(59950, 60050, 80)
     seg(60050, 60000, 40)
-    seg(60000, 59600, 400)
+    seg(60000, 59600, 400)  # starts at DECLINE_STARTS_MS
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 
@@ -145,7 +146,12 @@ def killed_run(tmp_path_factory):
     try:
         def ready():
             st = prog.state()
-            if len(open_orders_in_state(st)) == 1 and len(st["fills"]) >= 2:
+            # in the slow decline, where the resting SELL is never traded through: an open order
+            # seen in the dip or the rally may fill between this look and the kill
+            if not st or st["market"]["ts_ms"] < DECLINE_STARTS_MS + 5_000:
+                return None
+            opened = open_orders_in_state(st)
+            if len(opened) == 1 and opened[0]["side"] == "Sell" and len(st["fills"]) >= 2:
                 journal_open = prog.rows("SELECT client_id FROM orders WHERE status IN ('New','PartiallyFilled')")
                 return st if journal_open else None
             return None
