@@ -17,8 +17,9 @@ that produced an order (the rest is the FIFO and starting the command: since the
 it in the same callback, there is no event loop iteration in between).
 
 It runs twice by default: without a journal (the path itself) and with the on-disk SQLite
-journal a session writes by default (``with_journal``: the decision and the order row are
-written before the call; a commit, without fsync, at most once a second of market time).
+journal a session writes by default (``with_journal``: the engine writes the rows an event
+causes just after the order call it causes, and commits them, without fsync, before it takes
+the loop back).
 """
 
 from __future__ import annotations

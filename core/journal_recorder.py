@@ -21,9 +21,10 @@ class JournalRecorder(Recorder):
 
     Between ``hold()`` and ``release()`` the rows wait in memory, in order, and are written
     and committed at the release. The engine holds them while it drains its event FIFO, so an
-    order call goes out before the SQLite writes its decision caused (on Bybit they overlap the
-    request in flight), and every row is written before the engine hands the loop back. Everything recorded is immutable (value
-    types, numbers, strings), so a row written late is the row recorded.
+    order call goes out before the SQLite writes its decision caused (on Bybit they overlap
+    the request in flight), and every row is written before the engine hands the loop back.
+    Everything recorded is immutable (value types, numbers, strings), so a row written late is
+    the row recorded.
     """
 
     def __init__(self, journal: Journal) -> None:

@@ -12,6 +12,8 @@ import math
 from dataclasses import replace
 from typing import Any
 
+from textual.worker import WorkerCancelled, WorkerFailed
+
 from core.model import Action, BiasParts, Decision, GateResult, Mode, Side, TradingState
 from core.state import CockpitState, FeedHealth, FillView, LogLine, OrderView, Proposal
 
@@ -304,8 +306,6 @@ async def until(pilot, predicate, seconds: float = 15.0) -> None:
 async def workers_done(app, *, group: str | None = None, node: Any = None) -> None:
     """Await the app's workers of ``group`` / on ``node`` (an event, not a sleep); a worker's
     own failure or cancellation is the test's to check, not this helper's."""
-    from textual.worker import WorkerCancelled, WorkerFailed
-
     for worker in [w for w in app.workers if (group is None or w.group == group) and (node is None or w.node is node)]:
         try:
             await worker.wait()

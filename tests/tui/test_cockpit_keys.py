@@ -33,6 +33,22 @@ async def _started(app: CockpitApp, pilot) -> None:
     await pilot.pause()
 
 
+async def _type_in_palette(app: CockpitApp, pilot, *keys: str) -> None:
+    """Open the command palette over the started cockpit and type ``keys`` into it."""
+    await _started(app, pilot)
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    assert CommandPalette.is_open(app)
+    await pilot.press(*keys)
+
+
+async def _quit_with(fakes, app: CockpitApp, pilot, button: str) -> None:
+    """Press a button of the open quit dialog and await the shutdown it starts."""
+    await pilot.click(f"#{button}")
+    await pilot.pause()
+    await fakes.workers_done(app, group="quit")
+
+
 def _app(fakes, **state) -> tuple[CockpitApp, object]:
     engine = fakes.FakeEngine(fakes.make_state(**state))
     return CockpitApp(engine, bell=False), engine
@@ -144,11 +160,7 @@ async def test_kill_works_while_a_dialog_is_open(fakes, opener):
 async def test_k_is_a_letter_in_the_command_palette(fakes):
     app, engine = _app(fakes, mode=Mode.SEMI)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _started(app, pilot)
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        assert CommandPalette.is_open(app)
-        await pilot.press("k", "i", "l", "l")
+        await _type_in_palette(app, pilot, "k", "i", "l", "l")
         await fakes.workers_done(app, node=app.screen)  # the palette's search
         assert app.screen.query_one(Input).value == "kill"
         assert engine.control_calls == []
@@ -183,9 +195,7 @@ async def test_quit_asks_and_shuts_down_with_the_chosen_flag(fakes, choice, flag
         await pilot.pause()
         assert isinstance(app.screen, QuitScreen)
         assert app.focused is not None and app.focused.id == "stay"
-        await pilot.click(f"#{choice}")
-        await pilot.pause()
-        await fakes.workers_done(app, group="quit")
+        await _quit_with(fakes, app, pilot, choice)
     assert engine.shutdown_calls == [flag]
     assert app.shutdown_done
     assert app.return_code == 0
@@ -222,9 +232,7 @@ async def test_quit_with_failing_shutdown_exits_nonzero(fakes):
         await _started(app, pilot)
         await pilot.press("q")
         await pilot.pause()
-        await pilot.click("#cancel")
-        await pilot.pause()
-        await fakes.workers_done(app, group="quit")
+        await _quit_with(fakes, app, pilot, "cancel")
     assert engine.shutdown_calls == [True]
     assert app.return_code == 1
     assert "unreachable" in (app.shutdown_error or "")
@@ -357,15 +365,10 @@ async def test_pages_switch_with_number_keys_on_narrow_terminal(fakes):
 async def test_quitting_while_the_palette_searches_exits_cleanly(fakes):
     app, engine = _app(fakes, mode=Mode.SEMI)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _started(app, pilot)
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press("k", "i", "l", "l", "ctrl+q")
+        await _type_in_palette(app, pilot, "k", "i", "l", "l", "ctrl+q")
         await pilot.pause()
         assert isinstance(app.screen, QuitScreen)
-        await pilot.click("#keep")
-        await pilot.pause()
-        await fakes.workers_done(app, group="quit")
+        await _quit_with(fakes, app, pilot, "keep")
     assert engine.shutdown_calls == [False]
     assert app.return_code == 0
     assert engine.control_calls == []
