@@ -78,7 +78,7 @@ def build_engine(rate: float, seed: int, speed: float, journal_path: Path | None
     from core.journal_recorder import JournalRecorder
     from core.model import BTCUSDT_SPOT, Mode
     from core.rebalancer import Rebalancer
-    from core.replay import build_paper
+    from core.venues.paper_setup import build_paper
     from core.venues.market import SyntheticMarket
     from core.venues.paper import PaperVenue
 

@@ -74,7 +74,7 @@ def simulate(hours: float, warmup_h: float, rate: float, sample_min: float, snap
     from core.events import BalanceUpdate, ConnectionChanged, PositionUpdate
     from core.model import BTCUSDT_SPOT, Mode, Side, Trade
     from core.rebalancer import Rebalancer
-    from core.replay import build_paper
+    from core.venues.paper_setup import build_paper
     from core.venues.market import SyntheticMarket
 
     cfg = load_app_config()

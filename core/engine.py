@@ -450,39 +450,3 @@ class Engine:
     @property
     def trading_state(self) -> TradingState:
         return self.reb.risk.state
-
-
-def build_rebalancer(cfg, *, journal=None, venue_name: str, instrument) -> Rebalancer:
-    """The Rebalancer a session runs, from the config, with cooldown/hysteresis memory and a
-    kill-switch halt restored from the journal (the same for paper and Bybit)."""
-    from core.journal_recorder import JournalRecorder
-
-    recorder = JournalRecorder(journal) if journal is not None else None
-    reb = Rebalancer(cfg.rebalancer, instrument, symbol=cfg.symbol, venue_name=venue_name, mode=Mode(cfg.mode),
-                     client_prefix="rb", recorder=recorder)
-    reb.session_tag = session_tag()
-    if journal is not None:
-        last = journal.last_rebalance()
-        state = journal.last_state("trading_state")
-        reb.restore(last_rebalance=last, trading_state=(state[0], state[1]) if state else None)
-    return reb
-
-
-_last_tag_n = -1
-
-
-def session_tag(now_ms: int | None = None) -> str:
-    """Six base-36 characters of the start time in ms (unique within a process even for two
-    sessions in the same ms): client and paper ids never repeat across restarts of the same
-    account (Bybit allows 36 characters per orderLinkId)."""
-    global _last_tag_n
-    n = ((time.time_ns() // 1_000_000) if now_ms is None else now_ms) % 36**6
-    if n <= _last_tag_n < n + 1000:
-        n = (_last_tag_n + 1) % 36**6
-    _last_tag_n = n
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    for _ in range(6):
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-    return out + "x"

@@ -11,14 +11,15 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
-from core.config import AppConfig, GridConfig
+from core.config import AppConfig
 from core.events import BalanceUpdate, ConnectionChanged, PositionUpdate
-from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Fill, Leg, Mode, Side
+from core.model import BTCUSDT_SPOT
 from core.bulk import KlineBars, all_inside, first_bad_qty, first_bad_quote, first_outside
 from core.rebalancer import MAX_PRICE, Rebalancer, Recorder
+from core.session import build_rebalancer
 from core.venues.grid import GridBot
+from core.venues.paper_setup import build_grid, build_paper  # noqa: F401  (build_grid re-exported)
 from core.venues.market import MarketData
 from core.venues.paper_exchange import PaperExchange
 
@@ -31,39 +32,6 @@ class ReplayResult:
     report: dict
     rebalancer: Rebalancer
     exchange: PaperExchange
-
-
-def build_grid(cfg: GridConfig | None, first_price: float) -> GridBot | None:
-    if cfg is None:
-        return None
-    lower, upper = cfg.lower, cfg.upper
-    if lower is None or upper is None:
-        lower = first_price * (1 - cfg.span_pct / 100.0)
-        upper = first_price * (1 + cfg.span_pct / 100.0)
-    return GridBot(lower=lower, upper=upper, levels=cfg.levels, qty_per_level=cfg.qty_per_level, mode=cfg.mode,
-                   instrument=BTCUSDT_LINEAR)
-
-
-def build_paper(cfg: AppConfig, first_price: float, ts_ms: int) -> tuple[PaperExchange, GridBot | None]:
-    """A paper account as the config's ``paper:`` block describes it, grid started at the first price."""
-    p = cfg.paper
-    ex = PaperExchange(spot=BTCUSDT_SPOT, linear=BTCUSDT_LINEAR,
-                       balances={BTCUSDT_SPOT.base: Decimal(str(p.base_balance)),
-                                 BTCUSDT_SPOT.quote: Decimal(str(p.quote_balance))},
-                       latency_ms=p.latency_ms, synthetic_spread_ticks=p.synthetic_spread_ticks)
-    if p.futures_size:
-        entry = p.futures_entry or first_price
-        size = Decimal(str(p.futures_size))
-        ex.apply_grid_fill(Fill(ts_ms=ts_ms, exec_id="initial-position", symbol=BTCUSDT_LINEAR.symbol,
-                                side=Side.BUY if size > 0 else Side.SELL, price=Decimal(str(entry)),
-                                qty=abs(size), fee=Decimal(0), fee_coin="USDT", is_maker=True,
-                                leg=Leg.LINEAR, source="initial"))
-    grid = build_grid(p.grid, first_price)
-    if grid is not None:
-        for f in grid.start(first_price, ts_ms):
-            ex.apply_grid_fill(f)
-        ex.grid = grid
-    return ex, grid
 
 
 def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None, mode: str = "auto",
@@ -85,10 +53,10 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
         raise ValueError("no trades to replay")
     ts_arr, px_arr, qty_arr, side_arr = trades.ts_ms, trades.price, trades.qty, trades.side
     first_ts, first_px = ts_arr[0], px_arr[0]
-    ex, grid = build_paper(cfg, first_px, first_ts)
-    reb = Rebalancer(cfg.rebalancer, BTCUSDT_SPOT, symbol=cfg.symbol, venue_name="replay",
-                     mode=Mode(mode), policy_name=policy, recorder=recorder,
-                     maker_fee_rate=float(ex.fees.spot_maker), taker_fee_rate=float(ex.fees.spot_taker))
+    ex, grid = build_paper(cfg, first_px, first_ts, exchange_cls=PaperExchange)  # tests swap PaperExchange here
+    reb = build_rebalancer(cfg, venue_name="replay", instrument=BTCUSDT_SPOT, recorder=recorder, mode=mode,
+                           policy=policy, maker_fee_rate=float(ex.fees.spot_maker),
+                           taker_fee_rate=float(ex.fees.spot_taker))
     reb.lazy_holds = True
     reb.sample_every_ms = 60_000  # kill-switch and gap-history cadence in market time (1-minute data)
     t0 = timer() if timer else 0.0

@@ -113,3 +113,22 @@ def make_trend(signal: float = 0.0, state: str = "flat", ready: bool = True) -> 
                      state=state, signal=signal)
 
 
+
+
+def bybit_venue(*, api_key: str | None = None, api_secret: str | None = None, journal=None, **settings):
+    """A ``BybitVenue`` from its settings' field names (``symbol``, ``venue``, ``rest_url``,
+    timings ...) and a key pair, as a session builds it."""
+    from core.config import ApiSecrets
+    from core.venues.bybit import BybitVenue
+    from core.venues.bybit_settings import BybitSettings
+
+    secrets = ApiSecrets(api_key, api_secret) if api_key is not None else None
+    return BybitVenue(BybitSettings(**settings), secrets=secrets, journal=journal)
+
+
+def session_engine(cfg, *, journal=None, paper_speed: float | None = None, **venue_changes):
+    """The engine ``core.session.build_session`` wires for ``cfg`` (no journal unless given)."""
+    from core.session import Environment, build_session
+
+    env = Environment(journal=journal, paper_speed=paper_speed, venue_changes=venue_changes)
+    return build_session(cfg, env).engine

@@ -7,7 +7,8 @@ Pieces (one idea per module):
 - ``bybit_ws`` / ``bybit_streams``: guarded pybit sockets, frames -> events, watchdog;
 - ``bybit_parse``: Bybit JSON -> ``core.model`` values;
 - ``bybit_reconcile``: order/fill memory and the REST pass after an outage;
-- this module: start-up, the protocol methods, order safety, ``build_bybit_engine``.
+- ``bybit_settings``: the venue's settings as one frozen value;
+- this module: start-up, the protocol methods, order safety (``core.session`` assembles a session).
 
 Order safety:
 
@@ -33,6 +34,7 @@ import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
+from core.config import ApiSecrets
 from core.events import BalanceUpdate, ConnectionChanged, FillEvent, OrderUpdate, PositionUpdate
 from core.events import VenueError as VenueErrorEvent
 from core.model import Balance, Candle, Fill, Instrument, Leg, Order, OrderRequest, OrderStatus, Position, TimeInForce
@@ -43,13 +45,11 @@ from core.venues.base import (
 from core.venues.bybit_rate import RateBudget
 from core.venues.bybit_reconcile import OVERLAP_MS, AccountReads, KnownOrders, SeenFills, reconcile
 from core.venues.bybit_rest import ApiError, BybitRest, TransportError, base_url, make_http
+from core.venues.bybit_settings import WINDOW_MS, BybitSettings
 from core.venues.bybit_streams import BybitStreams, ChannelSpec
 
 log = logging.getLogger("rebalancer.bybit")
 
-VENUES = ("testnet", "demo", "mainnet")
-DAY_MS = 86_400_000
-WINDOW_MS = 7 * DAY_MS  # Bybit's longest startTime..endTime span for history endpoints
 PRIVATE_EVENTS = (OrderUpdate, FillEvent, BalanceUpdate, PositionUpdate)
 NOT_FOUND = {170213, 110001, 110008, 170142}
 REJECT_REASONS = {
@@ -75,7 +75,7 @@ REJECT_REASONS = {
 
 
 class BybitVenue:
-    """``Venue`` over Bybit v5 via pybit. Build with keyword arguments or ``from_config``.
+    """``Venue`` over Bybit v5 via pybit, built from ``BybitSettings`` (or ``from_config``).
 
     Public attributes besides the protocol: ``maker_fee_rate`` / ``taker_fee_rate``
     (Decimal, from the fee-rate endpoint), ``linear_instrument``, ``read_only``,
@@ -83,58 +83,35 @@ class BybitVenue:
     ``rate_budget_left()``.
     """
 
-    def __init__(self, *, symbol: str, venue: str = "testnet", api_key: str | None, api_secret: str | None,
-                 domain: str = "bybit", tld: str = "com", rest_url: str | None = None,
-                 ws_public_url: str | None = None, ws_private_url: str | None = None, recv_window_ms: int = 5000,
-                 can_trade: bool = True, client_prefix: str = "rb", journal=None, http_timeout_s: float = 10.0,
-                 ping_interval_s: float = 20.0, ping_timeout_s: float = 10.0, ws_retries: int = 10,
-                 auth_expire_s: int = 10, watchdog_interval_s: float = 0.5, rebuild_after_s: float = 5.0,
-                 min_backoff_s: float = 0.5, max_backoff_s: float = 30.0, read_retries: int = 3, retry_backoff_s: float = 0.25,
-                 rate_limits: dict[str, int] | None = None, linear_fills: bool = True,
-                 subscribe_timeout_s: float = 15.0, backfill_lookback_ms: int = WINDOW_MS,
-                 check_key_permissions: bool = True, confirm_post_only: bool = True,
-                 clock_resync_s: float = 600.0,
+    def __init__(self, settings: BybitSettings, *, secrets: ApiSecrets | None = None, journal=None,
                  on_rules: Callable[["BybitVenue"], None] | None = None) -> None:
-        if venue not in VENUES:
-            raise ValueError(f"venue must be one of {', '.join(VENUES)} (got {venue!r})")
-        self.name = venue
-        self.symbol = symbol.upper()
-        self.client_prefix = client_prefix
-        self.recv_window_ms = int(recv_window_ms)
+        s = settings
+        self.settings = s
+        self.name = s.venue
+        self.symbol = s.symbol
+        self.client_prefix = s.client_prefix
+        self.recv_window_ms = int(s.recv_window_ms)
         self.journal = journal
         self.read_only = False
-        self._trade_wanted = bool(can_trade)
+        self._trade_wanted = bool(s.can_trade)
         self._clock_refused = False
         self.clock_offset_ms = 0
         self.maker_fee_rate = Decimal("0.001")
         self.taker_fee_rate = Decimal("0.001")
         self.linear_instrument: Instrument | None = None
         self._spot: Instrument | None = None
+        api_key, api_secret = (secrets.key, secrets.secret) if secrets is not None else (None, None)
         self._api_key, self._api_secret = api_key, api_secret
-        self._domain, self._tld = domain or "bybit", tld or "com"
-        self._ws_public = base_url(ws_public_url) if ws_public_url else None
-        self._ws_private = base_url(ws_private_url) if ws_private_url else None
-        self._ping = (ping_interval_s, ping_timeout_s)
-        self._ws_retries = ws_retries
-        self._auth_expire_s = auth_expire_s
-        self._watchdog_interval_s = watchdog_interval_s
-        self._rebuild_after_s = rebuild_after_s
-        self._min_backoff_s = min_backoff_s
-        self._max_backoff_s = max_backoff_s
-        self._linear_fills = linear_fills
-        self._subscribe_timeout_s = subscribe_timeout_s
-        self._lookback_ms = backfill_lookback_ms
-        self._check_key = check_key_permissions
-        self._confirm_post_only = confirm_post_only
-        self._clock_resync_s = clock_resync_s
+        self._ws_public = base_url(s.ws_public_url) if s.ws_public_url else None
+        self._ws_private = base_url(s.ws_private_url) if s.ws_private_url else None
         self._clock_synced_at = 0.0
         self._clock_task: asyncio.Task | None = None
         self.on_rules = on_rules
-        http = make_http(testnet=venue == "testnet", demo=venue == "demo", domain=self._domain, tld=self._tld,
+        http = make_http(testnet=s.venue == "testnet", demo=s.venue == "demo", domain=s.domain, tld=s.tld,
                          api_key=api_key, api_secret=api_secret, recv_window_ms=self.recv_window_ms,
-                         timeout_s=http_timeout_s, rest_url=rest_url)
-        self.rest = BybitRest(http, budget=RateBudget(rate_limits), read_retries=read_retries,
-                              backoff_s=retry_backoff_s, secrets=(api_key, api_secret), on_clock=self._on_clock)
+                         timeout_s=s.http_timeout_s, rest_url=s.rest_url)
+        self.rest = BybitRest(http, budget=RateBudget(dict(s.rate_limits) or None), read_retries=s.read_retries,
+                              backoff_s=s.retry_backoff_s, secrets=(api_key, api_secret), on_clock=self._on_clock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sink: EventSink | None = None
         self._streams: BybitStreams | None = None
@@ -157,17 +134,9 @@ class BybitVenue:
         self.last_reconcile = ""
 
     @classmethod
-    def from_config(cls, cfg, *, journal=None, **overrides) -> "BybitVenue":
-        """From an ``AppConfig`` (venue, api block, secrets). ``overrides`` go to ``__init__``."""
-        if cfg.venue not in VENUES:
-            raise ValueError(f"not a Bybit venue: {cfg.venue!r}")
-        api, secrets = cfg.api, cfg.secrets
-        kw = dict(symbol=cfg.symbol, venue=cfg.venue, api_key=secrets.key if secrets else None,
-                  api_secret=secrets.secret if secrets else None, domain=api.domain, tld=api.tld,
-                  rest_url=api.rest_url, ws_public_url=api.ws_public_url, ws_private_url=api.ws_private_url,
-                  recv_window_ms=api.recv_window_ms, can_trade=cfg.mode != "watch", journal=journal)
-        kw.update(overrides)
-        return cls(**kw)
+    def from_config(cls, cfg, *, journal=None, on_rules=None, **changes) -> "BybitVenue":
+        """From an ``AppConfig`` (venue, api block, secrets); ``changes`` replace settings."""
+        return cls(BybitSettings.from_config(cfg, **changes), secrets=cfg.secrets, journal=journal, on_rules=on_rules)
 
     def __repr__(self) -> str:  # never shows credentials
         return f"BybitVenue({self.name}, {self.symbol}, can_trade={self.can_trade})"
@@ -238,12 +207,12 @@ class BybitVenue:
             self._session_start_ms = self._now_ms()
             await self._load_rules()
             await self._load_fees()
-            if self._check_key:
+            if self.settings.check_key_permissions:
                 await self._load_key_permissions()
             if self.on_rules is not None:
                 self.on_rules(self)
             self._streams = self._make_streams()
-            await self._streams.open_all(self._subscribe_timeout_s)
+            await self._streams.open_all(self.settings.subscribe_timeout_s)
             await self._backfill_from_journal()
         except AuthError as e:
             self._emit(VenueErrorEvent(self._now_ms(), str(e), code=e.code, fatal=True))
@@ -282,13 +251,14 @@ class BybitVenue:
     def _make_streams(self) -> BybitStreams:
         specs = channel_specs(self.name, self.linear_instrument is not None, self._ws_public, self._ws_private)
         assert self._loop is not None
+        s = self.settings
         return BybitStreams(
             loop=self._loop, specs=specs, symbol=self.symbol, client_prefix=self.client_prefix,
-            api_key=self._api_key, api_secret=self._api_secret, domain=self._domain, tld=self._tld,
+            api_key=self._api_key, api_secret=self._api_secret, domain=s.domain, tld=s.tld,
             on_events=self._deliver, on_link=self._on_link, on_problem=self._on_stream_problem,
-            clock_ms=self.rest.server_now_ms, ping_interval_s=self._ping[0], ping_timeout_s=self._ping[1],
-            ws_retries=self._ws_retries, auth_expire_s=self._auth_expire_s, rebuild_after_s=self._rebuild_after_s,
-            min_backoff_s=self._min_backoff_s, max_backoff_s=self._max_backoff_s, linear_fills=self._linear_fills,
+            clock_ms=self.rest.server_now_ms, ping_interval_s=s.ping_interval_s, ping_timeout_s=s.ping_timeout_s,
+            ws_retries=s.ws_retries, auth_expire_s=s.auth_expire_s, rebuild_after_s=s.rebuild_after_s,
+            min_backoff_s=s.min_backoff_s, max_backoff_s=s.max_backoff_s, linear_fills=s.linear_fills,
         )
 
     async def _load_rules(self) -> None:
@@ -426,13 +396,13 @@ class BybitVenue:
 
     async def _supervise(self) -> None:
         while True:
-            await asyncio.sleep(self._watchdog_interval_s)
+            await asyncio.sleep(self.settings.watchdog_interval_s)
             try:
                 streams = self._streams
                 if streams is None:
                     continue
                 streams.check()
-                if (time.monotonic() - self._clock_synced_at >= self._clock_resync_s
+                if (time.monotonic() - self._clock_synced_at >= self.settings.clock_resync_s
                         and (self._clock_task is None or self._clock_task.done())):
                     self._clock_task = asyncio.ensure_future(self._resync_clock())
                 private = streams.links.get("private")
@@ -471,7 +441,7 @@ class BybitVenue:
         except Exception as e:  # noqa: BLE001 - retry on the next watchdog pass
             self._reconcile_task = None
             self._reconcile_retry_at = time.monotonic() + self._reconcile_backoff_s
-            self._reconcile_backoff_s = min(self._max_backoff_s, self._reconcile_backoff_s * 2)
+            self._reconcile_backoff_s = min(self.settings.max_backoff_s, self._reconcile_backoff_s * 2)
             text = f"reconcile after reconnect failed ({e}); retrying"
             log.warning("%s", text)
             self._emit(VenueErrorEvent(self._now_ms(), text, code=getattr(e, "code", None)))
@@ -503,6 +473,11 @@ class BybitVenue:
         self._balance_refresh = asyncio.ensure_future(refresh())
 
     # ------------------------------------------------------------------ reads
+
+    @property
+    def spot_instrument(self) -> Instrument | None:
+        """The spot trading rules read at start-up (None before)."""
+        return self._spot
 
     async def instrument(self) -> Instrument:
         if self._spot is None:
@@ -566,9 +541,9 @@ class BybitVenue:
 
     async def _executions(self, since_ms: int, categories: tuple[str, ...] | None = None) -> tuple[Fill, ...]:
         """Executions of our symbol at or after ``since_ms`` (at most the look-back), oldest first."""
-        cats = categories or (("spot", "linear") if self._linear_fills and self.linear_instrument else ("spot",))
+        cats = categories or (("spot", "linear") if self.settings.linear_fills and self.linear_instrument else ("spot",))
         end = self._now_ms() + 60_000
-        start = max(int(since_ms), end - self._lookback_ms)
+        start = max(int(since_ms), end - self.settings.backfill_lookback_ms)
         rows: list[dict] = []
         for cat in cats:
             s = start
@@ -645,7 +620,7 @@ class BybitVenue:
                           side=request.side, qty=request.qty, price=request.price, tif=request.tif,
                           status=OrderStatus.NEW, created_ms=now, updated_ms=now, leg=Leg.SPOT)
             from_ack = True
-            if request.tif is TimeInForce.POST_ONLY and self._confirm_post_only:
+            if request.tif is TimeInForce.POST_ONLY and self.settings.confirm_post_only:
                 # a crossing PostOnly is accepted (retCode 0) and then rejected by the matcher:
                 # report that at once when the venue already knows it
                 seen = await self._peek(cid)
@@ -772,30 +747,4 @@ def provisional_instrument(symbol: str) -> Instrument:
                       min_qty=Decimal("0.000001"), min_notional=Decimal("5"))
 
 
-def build_bybit_engine(cfg, *, journal=None, **venue_overrides):
-    """The live engine for ``cfg.venue`` in testnet/demo/mainnet (mirrors ``build_paper_engine``).
-
-    The Rebalancer's instrument and fee rates are replaced by Bybit's as soon as the venue has
-    read them at start-up (``on_rules``), before any event reaches it.
-    """
-    from core.config import ConfigError
-    from core.engine import Engine, build_rebalancer
-
-    if cfg.venue not in VENUES:
-        raise ConfigError(cfg.path, "venue", f"expected one of {', '.join(VENUES)} for the Bybit venue", cfg.venue)
-    if cfg.secrets is None:
-        raise ConfigError(cfg.path, "api.account_name", f"venue {cfg.venue!r} needs API keys (BYBIT_API_KEY_"
-                          f"{cfg.api.account_name} / BYBIT_API_SECRET_{cfg.api.account_name})")
-    reb = build_rebalancer(cfg, journal=journal, venue_name=cfg.venue, instrument=provisional_instrument(cfg.symbol))
-
-    def apply_rules(venue: BybitVenue) -> None:
-        reb.set_rules(venue._spot if venue._spot is not None else reb.instrument,
-                      float(venue.maker_fee_rate), float(venue.taker_fee_rate))
-
-    overrides = dict(venue_overrides)
-    overrides.setdefault("client_prefix", reb.client_prefix)
-    venue = BybitVenue.from_config(cfg, journal=journal, on_rules=apply_rules, **overrides)
-    return Engine(reb, venue, journal=journal, on_start_open_orders=cfg.api.on_start_open_orders)
-
-
-__all__ = ["BybitVenue", "REJECT_REASONS", "build_bybit_engine", "channel_specs", "provisional_instrument"]
+__all__ = ["BybitSettings", "BybitVenue", "REJECT_REASONS", "channel_specs", "provisional_instrument"]

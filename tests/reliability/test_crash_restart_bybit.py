@@ -29,7 +29,7 @@ Scenarios:
 * a rebalance finished just before the crash: the restarted program holds it as cooling down;
 * a clean quit that leaves the order open (``Engine.shutdown(cancel_orders=False)``, the
   cockpit's *Keep & quit*), a fill while down, then a restart: in-process, through
-  ``core.venues.bybit.build_bybit_engine`` (what ``tui.run.build_engine`` calls).
+  ``core.session.build_session`` (what ``tui.run.build_engine`` calls).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import pytest
 
 from core.config import config_from_dict
 from core.journal import Journal
-from core.venues.bybit import build_bybit_engine
+from tests.builders import session_engine
 from tests.builders import BASE_CONFIG, apply_overrides
 from tests.fakes.bybit import DEFAULT_KEY, DEFAULT_SECRET
 from tests.fakes.conftest_plugin import bybit_fake  # noqa: F401  (fixture)
@@ -376,8 +376,8 @@ async def until(predicate, task: asyncio.Task, what: str, seconds: float = DEADL
 
 
 async def session(cfg, jpath: Path, body, *, cancel_orders: bool):
-    """One program session as ``tui.run.build_engine`` builds it for a Bybit venue."""
-    engine = build_bybit_engine(cfg, journal=Journal(jpath), **FAST)
+    """One program session as ``core.session.build_session`` builds it for a Bybit venue."""
+    engine = session_engine(cfg, journal=Journal(jpath), **FAST)
     task = asyncio.create_task(engine.run())
     try:
         await until(engine.started.is_set, task, "the engine to start")

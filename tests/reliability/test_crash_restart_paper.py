@@ -16,8 +16,8 @@ Scenarios:
 * a HALTED row in the journal survives the restart: the restarted program refuses to trade;
 * a clean quit that leaves orders open (``Engine.shutdown(cancel_orders=False)``, what the
   cockpit's "Keep & quit" does), then a restart: the same reconciliation (in-process, through
-  ``tui.run.build_paper_engine``, the program's own builder);
-* cooldown / hysteresis memory restored from the journal (``tui.run.make_rebalancer``);
+  ``core.session.build_session``, the program's own builder);
+* cooldown / hysteresis memory restored from the journal (``core.session.build_rebalancer``);
 * what the program lacked for a faithful restart (each was a strict ``xfail`` until fixed): the
   paper account saved on every placement, fresh client ids per session, the grid persisted,
   journal-open orders reconciled, adopted orders counted once and alone, and a crash between
@@ -269,11 +269,11 @@ def app_config(tmp: Path, market: Path, **kw):
 
 
 async def run_session(cfg, journal_path: Path, until, *, cancel_orders: bool, timeout: float = 30.0) -> Engine:
-    """One program session as ``tui.run`` builds it (speed 0: the market at full speed)."""
-    from tui.run import build_paper_engine
+    """One program session as ``core.session`` builds it (speed 0: the market at full speed)."""
+    from tests.builders import session_engine
 
     journal = Journal(journal_path)
-    engine = build_paper_engine(cfg, journal=journal, speed=0)
+    engine = session_engine(cfg, journal=journal, paper_speed=0)
     task = asyncio.create_task(engine.run())
 
     async def spin():
@@ -343,13 +343,14 @@ async def test_clean_quit_leaving_orders_open_then_restart_adopts_them(tmp_path)
 
 
 def test_cooldown_and_hysteresis_come_back_from_the_journal(tmp_path, make_config):
-    from tui.run import make_rebalancer
+    from core.model import BTCUSDT_SPOT
+    from core.session import build_rebalancer
 
     cfg = make_config(mode="auto", rebalancer__risk__cooldown_s=60, rebalancer__risk__hysteresis_window_s=300)
     j = Journal(tmp_path / "j.sqlite")
     ts = T0 + 120_000
     j.record_rebalance_done(ts, Side.SELL, 0.004, "soft")
-    reb = make_rebalancer(cfg, journal=j, venue_name="paper")
+    reb = build_rebalancer(cfg, venue_name="paper", instrument=BTCUSDT_SPOT, journal=j)
     assert reb.memory.last_trade_ms == ts and reb.memory.last_trade_side is Side.SELL
     snap = reb.snapshot(ts + 20_000)
     assert snap.cooldown_left_s == pytest.approx(40.0)
@@ -371,15 +372,16 @@ def test_cooldown_and_hysteresis_come_back_from_the_journal(tmp_path, make_confi
 
 
 def test_halted_state_comes_back_from_the_journal(tmp_path, make_config):
-    from tui.run import make_rebalancer
+    from core.model import BTCUSDT_SPOT
+    from core.session import build_rebalancer
 
     cfg = make_config(mode="auto")
     j = Journal(tmp_path / "j.sqlite")
     j.record_state(T0, "trading_state", "HALTED", "kill switch: drawdown 11%")
-    reb = make_rebalancer(cfg, journal=j, venue_name="paper")
+    reb = build_rebalancer(cfg, venue_name="paper", instrument=BTCUSDT_SPOT, journal=j)
     assert reb.risk.state is TradingState.HALTED and "drawdown 11%" in reb.risk.halt_reason
     j.record_state(T0 + 1, "trading_state", "ACTIVE", "re-armed by the user")
-    assert make_rebalancer(cfg, journal=j, venue_name="paper").risk.state is TradingState.ACTIVE
+    assert build_rebalancer(cfg, venue_name="paper", instrument=BTCUSDT_SPOT, journal=j).risk.state is TradingState.ACTIVE
     j.close()
 
 
@@ -429,11 +431,11 @@ async def test_the_paper_grid_survives_a_restart(tmp_path):
     e1 = await run_session(cfg, jpath, lambda e: e.reb.stats.grid_fills >= 3, cancel_orders=True)
     grid1 = e1.venue.exchange.grid
     assert grid1 is not None and grid1.fill_count >= 3
-    from tui.run import build_paper_engine
+    from tests.builders import session_engine
 
     j = Journal(jpath)
     try:
-        e2 = build_paper_engine(cfg, journal=j, speed=0)
+        e2 = session_engine(cfg, journal=j, paper_speed=0)
         grid2 = e2.venue.exchange.grid
         assert grid2 is not None, "no grid after the restart"
         assert grid2.to_state() == grid1.to_state()

@@ -140,11 +140,11 @@ def test_the_bybit_venue_repr_and_an_auth_failure_show_no_secret(keyed):
     from tests.fakes.bybit import FakeBybit
 
     from core.venues.base import AuthError
-    from core.venues.bybit import BybitVenue
+    from tests.builders import bybit_venue
 
     async def run() -> str:
         with FakeBybit() as fake:  # does not know these keys: every private call fails with 10003
-            v = BybitVenue(symbol="BTCUSDT", venue="testnet", api_key=KEY, api_secret=SECRET,
+            v = bybit_venue(symbol="BTCUSDT", venue="testnet", api_key=KEY, api_secret=SECRET,
                            rest_url=fake.rest_url, ws_public_url=fake.ws_base_url,
                            ws_private_url=fake.ws_base_url, watchdog_interval_s=0.05)
             texts = [repr(v), str(v)]
@@ -292,7 +292,7 @@ def test_headless_run_on_the_bybit_fake_leaves_no_secret_in_journal_log_or_outpu
 async def test_the_rendered_cockpit_of_a_keyed_engine_shows_no_secret(keyed):
     from tests.fakes.bybit import FakeBybit
 
-    from core.venues.bybit import build_bybit_engine
+    from tests.builders import session_engine
     from tests.reliability.helpers import screen_text
     from tui.app import CockpitApp
 
@@ -301,7 +301,7 @@ async def test_the_rendered_cockpit_of_a_keyed_engine_shows_no_secret(keyed):
         cfg = load_config(keyed)
         cfg = replace(cfg, api=replace(cfg.api, rest_url=fake.rest_url, ws_public_url=fake.ws_base_url,
                                        ws_private_url=fake.ws_base_url))
-        engine = build_bybit_engine(cfg, journal=None, watchdog_interval_s=0.05)
+        engine = session_engine(cfg, watchdog_interval_s=0.05)
         app = CockpitApp(engine, bell=False, poll_interval=0.1)
         async with app.run_test(size=(160, 48)) as pilot:
             await asyncio.wait_for(engine.started.wait(), 15)

@@ -9,7 +9,7 @@ import pytest
 
 from core.journal import Journal
 from core.model import Mode
-from core.venues.bybit import build_bybit_engine
+from tests.builders import session_engine
 from tests.fakes.bybit import DEFAULT_KEY, DEFAULT_SECRET
 from tests.fakes.conftest_plugin import bybit_fake  # noqa: F401  (fixture)
 from tui.app import CockpitApp
@@ -29,7 +29,7 @@ def _config(make_config, fake, mode: str):
 async def test_watch_cockpit_shows_live_bybit_numbers_and_force_sends_nothing(bybit_fake, make_config, fakes):
     fake = bybit_fake
     fake.set_book("50000.00", "1", "50000.10", "1")
-    engine = build_bybit_engine(_config(make_config, fake, "watch"), journal=None, **FAST)
+    engine = session_engine(_config(make_config, fake, "watch"), **FAST)
     app = CockpitApp(engine, bell=False)
     async with app.run_test(size=(160, 48)) as pilot:
         await fakes.until(pilot, lambda: engine.started.is_set())
@@ -54,7 +54,7 @@ async def test_auto_trades_on_the_fake_and_the_journal_equals_its_ledger(bybit_f
     fake.set_balance("BTC", "0.12")  # 0.12 spot against a 0.1 short: gap +0.02 > hard → sell
     fake.set_position("-0.1", entry_price="50000")
     journal = Journal(tmp_path / "j.sqlite")
-    engine = build_bybit_engine(_config(make_config, fake, "auto"), journal=journal, **FAST)
+    engine = session_engine(_config(make_config, fake, "auto"), journal=journal, **FAST)
     app = CockpitApp(engine, bell=False)
     async with app.run_test(size=(160, 48)) as pilot:
         await fakes.until(pilot, lambda: engine.started.is_set())

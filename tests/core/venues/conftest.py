@@ -89,6 +89,7 @@ def until_fixture():
 async def make_venue(bybit_fake):  # noqa: F811
     """``await make_venue(**kw)`` -> an unstarted BybitVenue on the fake; all stopped at teardown."""
     from core.venues.bybit import BybitVenue
+    from tests.builders import bybit_venue
 
     made: list[BybitVenue] = []
 
@@ -97,7 +98,7 @@ async def make_venue(bybit_fake):  # noqa: F811
                     rest_url=bybit_fake.rest_url, ws_public_url=bybit_fake.ws_base_url,
                     ws_private_url=bybit_fake.ws_base_url, **FAST)
         args.update(kw)
-        v = BybitVenue(**args)
+        v = bybit_venue(**args)
         made.append(v)
         return v
 

@@ -222,14 +222,14 @@ async def test_lost_reply_after_accept_is_found_by_client_id(bybit_fake, venue, 
 
 
 async def test_engine_resolves_a_lost_reply_into_one_working_order(bybit_fake, make_config, until):
-    from core.venues.bybit import build_bybit_engine
+    from tests.builders import session_engine
 
     cfg = make_config(venue="testnet", mode="auto",
                       api__rest_url=bybit_fake.rest_url, api__ws_public_url=bybit_fake.ws_base_url,
                       api__ws_private_url=bybit_fake.ws_base_url,
                       _env={"BYBIT_API_KEY_Tst": DEFAULT_KEY, "BYBIT_API_SECRET_Tst": DEFAULT_SECRET},
                       _need_secrets=True)
-    engine = build_bybit_engine(cfg, watchdog_interval_s=0.05)
+    engine = session_engine(cfg, watchdog_interval_s=0.05)
     task = asyncio.create_task(engine.run())
     try:
         await asyncio.wait_for(engine.started.wait(), 10)

@@ -10,7 +10,8 @@ import pytest
 from core.events import ConnectionChanged, FillEvent, PositionUpdate, VenueError
 from core.model import Leg, OrderRequest, Quote, Side, TimeInForce
 from core.venues.base import AuthError, TradingDisabled
-from core.venues.bybit import BybitVenue, build_bybit_engine, channel_specs
+from core.venues.bybit import BybitVenue, channel_specs
+from tests.builders import bybit_venue, session_engine
 from tests.fakes.bybit import DEFAULT_KEY, DEFAULT_SECRET, READONLY_KEY, READONLY_SECRET
 
 D = Decimal
@@ -143,7 +144,7 @@ async def test_read_only_key_watches_but_never_trades(bybit_fake, make_venue, si
 
 def test_endpoints_per_venue():
     def endpoint(venue: str, **kw) -> str:
-        return BybitVenue(symbol="BTCUSDT", venue=venue, api_key="k", api_secret="s", **kw).rest.http.endpoint
+        return bybit_venue(symbol="BTCUSDT", venue=venue, api_key="k", api_secret="s", **kw).rest.http.endpoint
 
     assert endpoint("mainnet") == "https://api.bybit.com"
     assert endpoint("testnet") == "https://api-testnet.bybit.com"
@@ -153,7 +154,7 @@ def test_endpoints_per_venue():
     assert endpoint("testnet", rest_url="http://127.0.0.1:9000/") == "http://127.0.0.1:9000"
     assert endpoint("testnet", rest_url="http://127.0.0.1:9000/v5/market/time") == "http://127.0.0.1:9000"
     with pytest.raises(ValueError):
-        BybitVenue(symbol="BTCUSDT", venue="paper", api_key="k", api_secret="s")
+        bybit_venue(symbol="BTCUSDT", venue="paper", api_key="k", api_secret="s")
 
     def flags(venue: str) -> dict:
         return {s.name: (s.testnet, s.demo, s.base_url) for s in channel_specs(venue, True, None, None)}
@@ -190,13 +191,13 @@ async def test_journal_backfill_on_start(bybit_fake, make_venue, sink, new_sink)
     assert got == [fills[1].exec_id]
 
 
-async def test_build_bybit_engine_runs_against_the_fake(bybit_fake, make_config, monkeypatch):
+async def test_a_bybit_session_runs_against_the_fake(bybit_fake, make_config, monkeypatch):
     cfg = make_config(venue="testnet", mode="watch",
                       api__rest_url=bybit_fake.rest_url, api__ws_public_url=bybit_fake.ws_base_url,
                       api__ws_private_url=bybit_fake.ws_base_url,
                       _env={"BYBIT_API_KEY_Tst": DEFAULT_KEY, "BYBIT_API_SECRET_Tst": DEFAULT_SECRET},
                       _need_secrets=True)
-    engine = build_bybit_engine(cfg, journal=None, watchdog_interval_s=0.05)
+    engine = session_engine(cfg, watchdog_interval_s=0.05)
     venue = engine.venue
     assert isinstance(venue, BybitVenue) and venue.name == "testnet" and venue.can_trade is False  # watch
     assert DEFAULT_SECRET not in repr(venue)

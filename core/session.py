@@ -1,0 +1,212 @@
+"""The one place a session is assembled: config + environment -> journal, rebalancer, venue, engine.
+
+Every entry uses it — the cockpit, headless, the Bybit and paper venues, and replay (through
+``build_rebalancer``) — so a setting means the same thing everywhere and a new part is wired
+once. What differs between them is the ``Environment`` the shell hands in: where files go,
+what time it is, and (for tests and benchmarks) a few overrides. Nothing here reads the wall
+clock or opens files on its own account beyond what the environment says.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.clock import WallClock
+from core.config import AppConfig, ConfigError
+from core.engine import Engine
+from core.journal import Journal, default_journal_path
+from core.journal_recorder import JournalRecorder
+from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Instrument, Mode
+from core.rebalancer import Rebalancer, Recorder
+from core.trend import CandleBuilder
+from core.venues.base import Venue
+
+WARMUP_MS = 3_600_000  # one hour of synthetic history: enough for EMA(21) on 1m candles and the slope
+CLIENT_PREFIX = "rb"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the shell hands a session: the outside world, made explicit.
+
+    ``data_dir``: journals go under ``<data_dir>/journals`` (None: no journal unless one is
+    given); ``journal``: an already open journal (tools and tests); ``now_ms``: the wall clock;
+    ``paper_speed``: overrides ``paper.speed``; ``venue_changes``: fields of the venue's
+    settings to replace (``BybitSettings``: tests shorten the timings)."""
+
+    data_dir: Path | None = None
+    journal: Journal | None = None
+    now_ms: Callable[[], int] = field(default_factory=lambda: WallClock().now_ms)
+    paper_speed: float | None = None
+    venue_changes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Session:
+    config: AppConfig
+    journal: Journal | None
+    rebalancer: Rebalancer
+    venue: Venue
+    engine: Engine
+
+
+def build_session(cfg: AppConfig, env: Environment) -> Session:
+    """Wire the session ``cfg`` describes: paper (simulated) or a Bybit venue."""
+    journal = env.journal if env.journal is not None else open_journal(cfg, env.data_dir)
+    if cfg.venue == "paper":
+        return _paper_session(cfg, env, journal)
+    return _bybit_session(cfg, env, journal)
+
+
+def open_journal(cfg: AppConfig, data_dir: Path | None) -> Journal | None:
+    if not cfg.journal.enabled or (data_dir is None and not cfg.journal.dir):
+        return None
+    jdir = Path(cfg.journal.dir) if cfg.journal.dir else Path(data_dir) / "journals"
+    jdir.mkdir(parents=True, exist_ok=True)
+    return Journal(default_journal_path(jdir, cfg.api.account_name, cfg.venue, cfg.symbol))
+
+
+def build_rebalancer(cfg: AppConfig, *, venue_name: str, instrument: Instrument, journal: Journal | None = None,
+                     recorder: Recorder | None = None, mode: str | None = None, policy: str | None = None,
+                     tag: str = "", maker_fee_rate: float = 0.001, taker_fee_rate: float = 0.001) -> Rebalancer:
+    """The Rebalancer a session (or a replay) runs. With a journal: recorded into it, and with
+    cooldown / hysteresis memory and a kill-switch halt restored from it."""
+    if journal is not None and recorder is None:
+        recorder = JournalRecorder(journal)
+    reb = Rebalancer(cfg.rebalancer, instrument, symbol=cfg.symbol, venue_name=venue_name,
+                     mode=Mode(mode or cfg.mode), policy_name=policy, client_prefix=CLIENT_PREFIX,
+                     recorder=recorder, maker_fee_rate=maker_fee_rate, taker_fee_rate=taker_fee_rate)
+    reb.session_tag = tag
+    if journal is not None:
+        last = journal.last_rebalance()
+        state = journal.last_state("trading_state")
+        reb.restore(last_rebalance=last, trading_state=(state[0], state[1]) if state else None)
+    return reb
+
+
+# ------------------------------------------------------------------------------ paper
+
+
+def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) -> Session:
+    from core.venues.grid import GridBot
+    from core.venues.market import SyntheticMarket, load_market
+    from core.venues.paper import PaperVenue
+    from core.venues.paper_setup import build_paper
+
+    if cfg.symbol != BTCUSDT_SPOT.symbol:
+        raise ConfigError(cfg.path, "symbol", f"the paper venue simulates BTCUSDT only (got {cfg.symbol})")
+    p = cfg.paper
+    start_ms = env.now_ms()
+    reb = build_rebalancer(cfg, venue_name="paper", instrument=BTCUSDT_SPOT, journal=journal,
+                           tag=session_tag(start_ms))
+    if p.market == "synthetic":
+        market, candles, first_price, first_ts = _synthetic_market(p, start_ms, reb.trend.timeframe_ms,
+                                                                   SyntheticMarket)
+    else:
+        data = load_market(p.market if isinstance(p.market, list) else [p.market])
+        market, candles = data.iter_events(), []
+        first_price, first_ts = data.trades.price[0], data.trades.ts_ms[0]
+    exchange, _grid = build_paper(cfg, first_price, first_ts)
+    if p.state_file and Path(p.state_file).exists():
+        saved = json.loads(Path(p.state_file).read_text(encoding="utf-8"))
+        grid = GridBot.from_state(saved["grid"], BTCUSDT_LINEAR) if saved.get("grid") else None
+        exchange = type(exchange).from_state(saved, grid=grid)
+        reb._log("info", f"paper account restored from {p.state_file}" + (" with its grid" if grid else ""))
+    exchange.id_prefix = reb.session_tag
+    venue = PaperVenue(exchange=exchange, market=market, speed=p.speed if env.paper_speed is None else env.paper_speed,
+                       state_path=p.state_file, candles=candles)
+    engine = Engine(reb, venue, clock=_ExchangeClock(exchange, first_ts), journal=journal,
+                    on_start_open_orders=cfg.api.on_start_open_orders)
+    return Session(cfg, journal, reb, venue, engine)
+
+
+def _synthetic_market(p, start_ms: int, timeframe_ms: int, synthetic_market_cls):
+    """A synthetic market that started an hour ago: the hour's candles warm the EMAs up."""
+    sm = synthetic_market_cls(seed=p.seed, start_ms=start_ms - WARMUP_MS, start_price=p.start_price)
+    events = sm.events()
+    builder = CandleBuilder(timeframe_ms)
+    candles = []
+    first = None
+    for ev in events:
+        if ev.ts_ms >= start_ms:
+            first = ev
+            break
+        if hasattr(ev, "price"):
+            closed = builder.on_trade(ev.ts_ms, ev.price)
+            if closed:
+                candles.extend(closed)
+
+    def source():
+        if first is not None:
+            yield first
+        yield from events
+
+    first_price = getattr(first, "price", None) or getattr(first, "bid", p.start_price)
+    first_ts = first.ts_ms if first is not None else start_ms
+    return source(), candles, first_price, first_ts
+
+
+class _ExchangeClock:
+    """Paper time is the simulated market's time (it may run faster than the wall)."""
+
+    def __init__(self, exchange, start_ms: int) -> None:
+        self.exchange = exchange
+        self.start_ms = start_ms
+
+    def now_ms(self) -> int:
+        return int(self.exchange.now_ms) or self.start_ms
+
+
+# ------------------------------------------------------------------------------ Bybit
+
+
+def _bybit_session(cfg: AppConfig, env: Environment, journal: Journal | None) -> Session:
+    """The live session for testnet / demo / mainnet. The Rebalancer's instrument and fee rates
+    are replaced by Bybit's as soon as the venue has read them at start-up (``on_rules``),
+    before any event reaches it."""
+    from core.venues.bybit import BybitVenue, provisional_instrument
+    from core.venues.bybit_settings import VENUES, BybitSettings
+
+    if cfg.venue not in VENUES:
+        raise ConfigError(cfg.path, "venue", f"expected one of {', '.join(VENUES)} for the Bybit venue", cfg.venue)
+    if cfg.secrets is None:
+        raise ConfigError(cfg.path, "api.account_name", f"venue {cfg.venue!r} needs API keys (BYBIT_API_KEY_"
+                          f"{cfg.api.account_name} / BYBIT_API_SECRET_{cfg.api.account_name})")
+    reb = build_rebalancer(cfg, venue_name=cfg.venue, instrument=provisional_instrument(cfg.symbol), journal=journal,
+                           tag=session_tag(env.now_ms()))
+
+    def apply_rules(venue: BybitVenue) -> None:
+        reb.set_rules(venue.spot_instrument or reb.instrument, float(venue.maker_fee_rate),
+                      float(venue.taker_fee_rate))
+
+    changes = {"client_prefix": reb.client_prefix, **env.venue_changes}
+    settings = BybitSettings.from_config(cfg, **changes)
+    venue = BybitVenue(settings, secrets=cfg.secrets, journal=journal, on_rules=apply_rules)
+    engine = Engine(reb, venue, journal=journal, on_start_open_orders=cfg.api.on_start_open_orders)
+    return Session(cfg, journal, reb, venue, engine)
+
+
+# ------------------------------------------------------------------------------ ids
+
+_last_tag_n = -1
+
+
+def session_tag(now_ms: int) -> str:
+    """Six base-36 characters of the start time in ms, plus ``x`` (unique within a process even
+    for two sessions in the same ms): client and paper ids never repeat across restarts of the
+    same account (Bybit allows 36 characters per orderLinkId)."""
+    global _last_tag_n
+    n = now_ms % 36**6
+    if n <= _last_tag_n < n + 1000:
+        n = (_last_tag_n + 1) % 36**6
+    _last_tag_n = n
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    for _ in range(6):
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out + "x"
