@@ -60,7 +60,7 @@ def resolve_config(args: argparse.Namespace) -> AppConfig:
     if getattr(args, "mode", None):
         changes["mode"] = args.mode
     if getattr(args, "policy", None):
-        changes["rebalancer"] = replace(cfg.rebalancer, policy=args.policy)
+        changes["rebalancer"] = cfg.rebalancer.with_policy(args.policy)
     cfg = replace(cfg, **changes)
     if cfg.symbol != "BTCUSDT" and cfg.venue == "paper":
         raise ConfigError(cfg.path, "symbol", f"the paper venue simulates BTCUSDT only (got {cfg.symbol})")
