@@ -465,11 +465,7 @@ Policy = AnchorPolicy | SimplePolicy | BaselinePolicy
 
 
 def make_policy(cfg: RebalancerConfig, name: str | None = None) -> Policy:
-    name = name or cfg.policy
-    if name == "anchor":
-        return AnchorPolicy(cfg.anchor, cfg.execution, cfg.risk)
-    if name == "simple":
-        return SimplePolicy(cfg.simple, cfg.execution, cfg.risk)
-    if name == "baseline":
-        return BaselinePolicy(cfg.baseline, cfg.execution, cfg.risk)
-    raise ValueError(f"unknown policy {name!r} (expected anchor, simple or baseline)")
+    """The policy ``name`` (default: the config's) with its own settings."""
+    settings = cfg.settings_for(name or cfg.policy)
+    cls = {"anchor": AnchorPolicy, "simple": SimplePolicy, "baseline": BaselinePolicy}[settings.name]
+    return cls(settings, cfg.execution, cfg.risk)

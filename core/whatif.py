@@ -24,7 +24,8 @@ def what_if(cfg: AppConfig, *, spot_base: float, futures_base: float, price: flo
         raise ValueError("EMA values must be > 0")
     r = cfg.rebalancer
     name = policy or r.policy
-    threshold_pct = r.simple.trend_threshold_pct if name == "simple" else r.anchor.ema.trend_threshold_pct
+    settings = r.settings_for(name)
+    threshold_pct = settings.trend_threshold_pct if name == "simple" else r.anchor.ema.trend_threshold_pct
     trend = FLAT
     if ema_fast is not None and ema_slow is not None:
         trend = trend_from_emas(ema_fast, ema_slow, threshold_pct, slope_pct)

@@ -56,7 +56,7 @@ def resolve_config(args: argparse.Namespace) -> AppConfig:
     if getattr(args, "mode", None):
         changes["mode"] = args.mode
     if getattr(args, "policy", None):
-        changes["rebalancer"] = replace(cfg.rebalancer, policy=args.policy)
+        changes["rebalancer"] = cfg.rebalancer.with_policy(args.policy)
     cfg = replace(cfg, **changes)
     if cfg.venue == "mainnet" and not getattr(args, "i_understand_mainnet", False):
         raise ConfigError(cfg.path, "venue",

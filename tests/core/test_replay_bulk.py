@@ -35,7 +35,7 @@ import pytest
 
 import core.replay as replay_module
 from core.bulk import KlineBars
-from core.config import AppConfig, load_config
+from core.config import POLICY_NAMES, AppConfig, load_config
 from core.model import Leg, TradingState
 from core.rebalancer import Recorder
 from core.replay import WALL_FIELDS, build_grid, run_replay
@@ -326,20 +326,28 @@ def load_klines(path: Path, rows: list[tuple]) -> MarketData:
     return m
 
 
+def every_policy(reb, **change):
+    """``reb`` with each named policy's own settings changed (the chosen one and the others)."""
+    blocks = [reb.settings_for(name) for name in POLICY_NAMES]
+    blocks = [change[b.name](b) if b.name in change else b for b in blocks]
+    return replace(reb, settings=next(b for b in blocks if b.name == reb.policy),
+                   other_policies=tuple(b for b in blocks if b.name != reb.policy))
+
+
 def tweak(cfg: AppConfig, *, paper: dict | None = None, risk: dict | None = None,
           net_target_base: float | None = None, timeframe: str | None = None) -> AppConfig:
     """``cfg`` with paper-account / risk changes and, optionally, every policy's target at
     ``net_target_base`` (the simple policy's in USDT at ``P0``) and its trend's candle length."""
     reb = cfg.rebalancer
     if timeframe is not None:
-        reb = replace(reb, anchor=replace(reb.anchor, ema=replace(reb.anchor.ema, timeframe=timeframe)),
-                      simple=replace(reb.simple, ema_timeframe=timeframe))
+        reb = every_policy(reb, anchor=lambda a: replace(a, ema=replace(a.ema, timeframe=timeframe)),
+                           simple=lambda s: replace(s, ema_timeframe=timeframe))
     if risk:
         reb = replace(reb, risk=replace(reb.risk, **risk))
     if net_target_base is not None:
-        reb = replace(reb, anchor=replace(reb.anchor, desired_net_delta_base=net_target_base),
-                      baseline=replace(reb.baseline, desired_net_delta_base=net_target_base),
-                      simple=replace(reb.simple, target_delta_usdt=net_target_base * P0))
+        reb = every_policy(reb, anchor=lambda a: replace(a, desired_net_delta_base=net_target_base),
+                           baseline=lambda b: replace(b, desired_net_delta_base=net_target_base),
+                           simple=lambda s: replace(s, target_delta_usdt=net_target_base * P0))
     return replace(cfg, rebalancer=reb, paper=replace(cfg.paper, **(paper or {})))
 
 

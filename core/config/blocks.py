@@ -1,0 +1,273 @@
+"""The config's shape: one frozen dataclass per block, each field with its default, range and doc.
+
+The ``rebalancer:`` block is a tagged union: ``RebalancerConfig.settings`` is exactly one
+policy's own block, so the simple policy never carries anchor keys (and vice versa).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Literal
+
+from core.config.fields import NON_NEGATIVE, POSITIVE, UNIT, in_range, setting
+
+VENUES = ("paper", "testnet", "demo", "mainnet")
+
+
+# ---------------------------------------------------------------- blocks
+
+
+@dataclass(frozen=True)
+class ThresholdsConfig:
+    soft: float = setting(0.006, POSITIVE, "partial rebalance past this |gap|")
+    hard: float = setting(0.02, POSITIVE, "full rebalance past this |gap|")
+    units: Literal["base", "pct_of_spot_notional"] = setting("base")
+
+
+@dataclass(frozen=True)
+class BiasConfig:
+    mode: Literal["ema", "manual", "off"] = setting("ema")
+    strength: float = setting(0.5, UNIT, "how strongly bias widens or tightens thresholds")
+    w_ema: float = setting(0.6, NON_NEGATIVE)
+    w_anchor: float = setting(0.4, NON_NEGATIVE)
+    manual_override: float = setting(0.0, in_range(-1, 1))
+    min_scale: float = setting(0.25, in_range(0, 1, lo_open=True))
+    max_scale: float = setting(2.0, in_range(1))
+
+
+@dataclass(frozen=True)
+class EmaConfig:
+    fast: int = setting(9, POSITIVE)
+    slow: int = setting(21, POSITIVE)
+    timeframe: str = setting("1m", None, "candle length: 15s, 1m, 5m, 1h ...")
+    slope_lookback_s: float = setting(300.0, POSITIVE)
+    trend_threshold_pct: float = setting(0.1, POSITIVE)
+
+
+@dataclass(frozen=True)
+class AnchorConfig:
+    window_s: float = setting(600.0, POSITIVE, "recent-fills window for the VWAP anchors")
+    edge_bps_soft: float = setting(5.0, NON_NEGATIVE)
+    edge_bps_hard: float = setting(0.0, NON_NEGATIVE)
+    max_wait_s_on_soft: float = setting(120.0, NON_NEGATIVE)
+    degrade_edge_with_time: bool = setting(True)
+    full_bias_edge_bps: float = setting(50.0, POSITIVE, "edge (bps) at which the anchor bias reaches ±1")
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    maker_first: bool = setting(True)
+    chase_ticks: int = setting(2, in_range(1))
+    chase_interval_s: float = setting(2.0, NON_NEGATIVE)
+    max_chase_s: float = setting(30.0, NON_NEGATIVE, "soft path: chase this long, then escalate or give up")
+    hard_maker_wait_s: float = setting(5.0, NON_NEGATIVE, "hard path: rest a maker order this long, then take")
+    soft_taker_after_wait: bool = setting(True, None, "soft path: take when the chase times out")
+    slippage_cap_bps: float = setting(10.0, POSITIVE, "taker limit = touch ± this")
+    min_trade_base: float = setting(0.0001, NON_NEGATIVE)
+    max_trade_base: float = setting(1.0, POSITIVE)
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    cooldown_s: float = setting(10.0, NON_NEGATIVE, "no new rebalance this long after one")
+    hard_cooldown_s: float = setting(2.0, NON_NEGATIVE, "cooldown that applies to the hard path")
+    hysteresis_pct: float = setting(0.5, NON_NEGATIVE, "an opposite-side trade needs |gap| ≥ soft × (1 + this)")
+    hysteresis_window_s: float = setting(300.0, NON_NEGATIVE)
+    max_notional_per_trade: float = setting(50_000.0, POSITIVE)
+    max_notional_per_hour: float = setting(250_000.0, POSITIVE)
+    max_notional_per_day: float = setting(1_000_000.0, POSITIVE)
+    max_orders_per_minute: int = setting(30, POSITIVE)
+    stale_after_s: float = setting(10.0, POSITIVE)
+    max_drawdown_pct: float = setting(10.0, in_range(0, 100, lo_open=True))
+    max_drawdown_quote: float | None = setting(None, POSITIVE)
+
+
+@dataclass(frozen=True)
+class AnchorPolicyConfig:
+    """The EMA/anchor-aware policy (seed 000), in base units."""
+
+    name: ClassVar[str] = "anchor"
+    desired_net_delta_base: float = setting(0.0)
+    thresholds: ThresholdsConfig = setting(factory=ThresholdsConfig)
+    partial_rebalance_ratio: float = setting(0.5, in_range(0, 1, lo_open=True))
+    bias: BiasConfig = setting(factory=BiasConfig)
+    ema: EmaConfig = setting(factory=EmaConfig)
+    anchor: AnchorConfig = setting(factory=AnchorConfig)
+
+
+@dataclass(frozen=True)
+class SimplePolicyConfig:
+    """The simple trend-aware policy: seed 001's block, key for key, in USDT."""
+
+    name: ClassVar[str] = "simple"
+
+    target_delta_usdt: float = setting(0.0)
+    rebalance_threshold_usdt: float = setting(100.0, POSITIVE)
+    use_trend: bool = setting(True)
+    ema_fast_period: int = setting(9, POSITIVE)
+    ema_slow_period: int = setting(21, POSITIVE)
+    ema_timeframe: str = setting("1m")
+    trend_threshold_pct: float = setting(0.1, POSITIVE)
+    trend_multiplier: float = setting(1.5, in_range(1))
+    use_limit_orders: bool = setting(True)
+    max_wait_seconds: float = setting(30.0, NON_NEGATIVE)
+    cooldown_seconds: float = setting(10.0, NON_NEGATIVE)
+
+
+@dataclass(frozen=True)
+class BaselinePolicyConfig:
+    """The comparison baseline: every ``check_interval_s``, trade the whole gap at market."""
+
+    name: ClassVar[str] = "baseline"
+    desired_net_delta_base: float = setting(0.0)
+    check_interval_s: float = setting(60.0, POSITIVE)
+    min_trade_base: float = setting(0.0005, POSITIVE)
+
+
+PolicySettings = AnchorPolicyConfig | SimplePolicyConfig | BaselinePolicyConfig
+POLICY_SETTINGS: dict[str, type] = {c.name: c for c in (AnchorPolicyConfig, SimplePolicyConfig, BaselinePolicyConfig)}
+POLICY_NAMES = tuple(POLICY_SETTINGS)
+
+
+@dataclass(frozen=True)
+class RebalancerConfig:
+    """The ``rebalancer:`` block: one policy's own settings (a tagged union: the block's class
+    says which policy), the shared execution and risk settings, and — for ``--policy`` and
+    comparisons — other policies' own settings from ``other_policies:``."""
+
+    settings: PolicySettings
+    execution: ExecutionConfig
+    risk: RiskConfig
+    spot_reserve_base: float = 0.0
+    proposal_ttl_s: float = 30.0
+    evaluate_every_s: float = 1.0
+    other_policies: tuple[PolicySettings, ...] = ()
+
+    @property
+    def policy(self) -> str:
+        return self.settings.name
+
+    def settings_for(self, name: str) -> PolicySettings:
+        """``name``'s own settings: the chosen block, one from ``other_policies:``, or its defaults."""
+        if name not in POLICY_SETTINGS:
+            raise ValueError(f"unknown policy {name!r} (expected {', '.join(POLICY_NAMES)})")
+        if name == self.settings.name:
+            return self.settings
+        for s in self.other_policies:
+            if s.name == name:
+                return s
+        return POLICY_SETTINGS[name]()
+
+    # temporary: the rebalancer still reads these; removed once it asks its policy instead
+    @property
+    def anchor(self) -> AnchorPolicyConfig:
+        return self.settings_for("anchor")  # type: ignore[return-value]
+
+    @property
+    def simple(self) -> SimplePolicyConfig:
+        return self.settings_for("simple")  # type: ignore[return-value]
+
+    @property
+    def baseline(self) -> BaselinePolicyConfig:
+        return self.settings_for("baseline")  # type: ignore[return-value]
+
+    def with_policy(self, name: str) -> "RebalancerConfig":
+        """The same config running ``name`` with its own settings (``--policy``)."""
+        if name == self.settings.name:
+            return self
+        chosen = self.settings_for(name)
+        others = tuple(s for s in (self.settings, *self.other_policies) if s.name != name)
+        return replace(self, settings=chosen, other_policies=others)
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    account_name: str = setting("main")
+    testnet: bool | None = setting(None, None, "seed key: true → testnet, false → mainnet")
+    domain: str = setting("bybit")
+    tld: str = setting("com")
+    rest_url: str | None = setting(None)
+    ws_public_url: str | None = setting(None)
+    ws_private_url: str | None = setting(None)
+    recv_window_ms: int = setting(5000, POSITIVE)
+    on_start_open_orders: Literal["adopt", "cancel"] = setting("cancel")
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    lower: float | None = setting(None, POSITIVE, "lowest grid price; unset: first price − span_pct")
+    upper: float | None = setting(None, POSITIVE, "highest grid price; unset: first price + span_pct")
+    span_pct: float = setting(1.0, in_range(0, 50, lo_open=True), "half-width around the first price when lower/upper are unset")
+    levels: int = setting(80, in_range(2))
+    qty_per_level: float = setting(0.002, POSITIVE)
+    mode: Literal["neutral", "long", "short"] = setting("neutral")
+
+
+@dataclass(frozen=True)
+class PaperConfig:
+    base_balance: float = setting(0.5, NON_NEGATIVE)
+    quote_balance: float = setting(50_000.0, NON_NEGATIVE)
+    futures_size: float = setting(-0.5)
+    futures_entry: float | None = setting(None, POSITIVE)
+    market: str | list[str] = setting("synthetic", None, "'synthetic' or CSV file path(s)")
+    seed: int = setting(7)
+    start_price: float = setting(60_000.0, POSITIVE)
+    speed: float = setting(1.0, NON_NEGATIVE, "replay speed in the cockpit; 0 = as fast as possible")
+    latency_ms: int = setting(0, NON_NEGATIVE)
+    synthetic_spread_ticks: int = setting(1, in_range(1))
+    grid: GridConfig | None = setting(factory=GridConfig)
+    state_file: str | None = setting(None)
+
+
+@dataclass(frozen=True)
+class JournalConfig:
+    enabled: bool = setting(True)
+    dir: str | None = setting(None, None, "default: $REBALANCER_DATA_DIR or ~/.local/share/spot-rebalancer")
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    refresh_hz: float = setting(5.0, in_range(0.5, 10))
+    log_file: str | None = setting(None)
+
+
+@dataclass(frozen=True)
+class ApiSecrets:
+    """API credentials; the repr never shows them."""
+
+    key: str = field(repr=False)
+    secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"ApiSecrets(key={mask(self.key)}, secret=***)"
+
+    __str__ = __repr__
+
+
+def mask(text: str | None) -> str:
+    if not text:
+        return "<unset>"
+    return f"{text[:2]}***{text[-2:]}" if len(text) > 8 else "***"
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    path: str
+    symbol: str
+    venue: str
+    mode: str
+    api: ApiConfig
+    rebalancer: RebalancerConfig
+    paper: PaperConfig
+    journal: JournalConfig
+    ui: UiConfig
+    policy_note: str = ""
+    secrets: ApiSecrets | None = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def policy(self) -> str:
+        return self.rebalancer.policy
+
+    def with_overrides(self, **changes: Any) -> "AppConfig":
+        return replace(self, **changes)

@@ -1,0 +1,132 @@
+"""Read a config file: YAML -> validated ``AppConfig`` (secrets attached when the venue needs
+them), and the effective settings as plain data for ``check-config``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from core.config.blocks import AppConfig, ApiConfig, JournalConfig, PaperConfig, UiConfig, mask
+from core.config.build import TOP_LEVEL, coerce, hint_for
+from core.config.fields import ConfigError
+from core.config.policies import build_rebalancer
+from core.config.secrets import attach_secrets, secret_env_names
+
+
+TOP_KEYS = set(TOP_LEVEL)
+
+
+def load_config(path: str | os.PathLike, *, env: dict[str, str] | None = None, load_env_file: bool = True,
+                need_secrets: bool | None = None) -> AppConfig:
+    """Read, validate and resolve a config file. Raises ``ConfigError``."""
+    p = Path(path)
+    file = str(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, "", "file not found: expected a readable YAML file") from None
+    except IsADirectoryError:
+        raise ConfigError(file, "", "is a directory: expected a YAML file") from None
+    except PermissionError:
+        raise ConfigError(file, "", "cannot be read (permission denied)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(file, "", "is not UTF-8 text: expected a YAML file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(file, "", f"invalid YAML at {where}: {problem}") from None
+    return config_from_dict(data, file=file, env=env, load_env_file=load_env_file, need_secrets=need_secrets,
+                            env_dir=p.resolve().parent)
+
+
+def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] | None = None,
+                     load_env_file: bool = False, need_secrets: bool | None = None,
+                     env_dir: Path | None = None) -> AppConfig:
+    if data is None:
+        raise ConfigError(file, "", "is empty: expected at least 'symbol:' and a 'rebalancer:' block")
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", "expected a mapping at the top level (symbol:, rebalancer:, ...)", data)
+    for k in data:
+        if k not in TOP_KEYS:
+            raise ConfigError(file, str(k), f"unknown top-level key{hint_for(k, TOP_KEYS, '')} "
+                                            f"(allowed: {', '.join(sorted(TOP_KEYS))})")
+    if "symbol" not in data:
+        raise ConfigError(file, "symbol", "missing: expected the trading symbol, e.g. symbol: BTCUSDT")
+    symbol = coerce(str, data["symbol"], file, "symbol").upper()
+    if not symbol.isalnum() or not symbol.endswith(("USDT", "USDC")):
+        raise ConfigError(file, "symbol", "expected a spot symbol quoted in USDT or USDC, e.g. BTCUSDT", data["symbol"])
+    api = coerce(ApiConfig, data.get("api"), file, "api")
+    venue_raw = data.get("venue")
+    if venue_raw is None:
+        venue = "paper" if api.testnet is None else ("testnet" if api.testnet else "mainnet")
+    else:
+        venue = coerce(Literal["paper", "testnet", "demo", "mainnet"], venue_raw, file, "venue")
+        if api.testnet is True and venue == "mainnet":
+            raise ConfigError(file, "venue", "contradicts api.testnet: true (remove one)", venue_raw)
+        if api.testnet is False and venue in ("testnet", "demo"):
+            raise ConfigError(file, "venue", "contradicts api.testnet: false, which means mainnet (remove one)", venue_raw)
+    mode = coerce(Literal["auto", "semi", "watch"], data.get("mode", "semi"), file, "mode")
+    rebalancer, note = build_rebalancer(data.get("rebalancer"), file)
+    paper = coerce(PaperConfig, data.get("paper"), file, "paper")
+    if paper.grid is not None and (paper.grid.lower is None) != (paper.grid.upper is None):
+        raise ConfigError(file, "paper.grid.lower", "expected both lower and upper, or neither (then span_pct around the first price)")
+    if paper.grid is not None and paper.grid.lower is not None and paper.grid.lower >= paper.grid.upper:
+        raise ConfigError(file, "paper.grid.lower", f"expected lower < upper ({paper.grid.lower} vs {paper.grid.upper})")
+    journal = coerce(JournalConfig, data.get("journal"), file, "journal")
+    ui = coerce(UiConfig, data.get("ui"), file, "ui")
+    cfg = AppConfig(path=file, symbol=symbol, venue=venue, mode=mode, api=api, rebalancer=rebalancer,
+                    paper=paper, journal=journal, ui=ui, policy_note=note)
+    if need_secrets is None:
+        need_secrets = venue != "paper"
+    if need_secrets:
+        cfg = attach_secrets(cfg, env=env, load_env_file=load_env_file, env_dir=env_dir)
+    return cfg
+
+
+# ---------------------------------------------------------------- effective config view
+
+
+def effective_config_dict(cfg: AppConfig) -> dict:
+    """The resolved config as plain data, secrets masked (for ``check-config``)."""
+
+    def plain(obj: Any) -> Any:
+        if is_dataclass(obj):
+            return {f.name: plain(getattr(obj, f.name)) for f in fields(obj)}
+        if isinstance(obj, (list, tuple)):
+            return [plain(x) for x in obj]
+        return obj
+
+    r = cfg.rebalancer
+    out = {
+        "file": cfg.path,
+        "symbol": cfg.symbol,
+        "venue": cfg.venue,
+        "mode": cfg.mode,
+        "api": plain(cfg.api),
+        "rebalancer": {
+            "policy": r.policy,
+            **plain(r.settings),
+            "execution": plain(r.execution),
+            "risk": plain(r.risk),
+            "spot_reserve_base": r.spot_reserve_base,
+            "proposal_ttl_s": r.proposal_ttl_s,
+            "evaluate_every_s": r.evaluate_every_s,
+            **({"other_policies": {s.name: plain(s) for s in r.other_policies}} if r.other_policies else {}),
+        },
+        "paper": plain(cfg.paper),
+        "journal": plain(cfg.journal),
+        "ui": plain(cfg.ui),
+    }
+    key_name, secret_name = secret_env_names(cfg.api.account_name)
+    if cfg.secrets is not None:
+        out["secrets"] = {key_name: mask(cfg.secrets.key), secret_name: "***"}
+    else:
+        out["secrets"] = {key_name: "<not loaded: paper venue needs none>", secret_name: "<not loaded>"}
+    return out
