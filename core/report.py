@@ -29,7 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.journal import JournalError
-from core.journal.reader import JournalReader
+from core.journal.reader import JournalReader, open_reader
 from core.model import Fill, Side
 
 OURS = "rebalancer"
@@ -70,7 +70,7 @@ def _ratio(num: Decimal | int, den: Decimal | int) -> float | None:
 def _open(journal: JournalReader | str | Path) -> tuple[JournalReader, bool]:
     if isinstance(journal, JournalReader):
         return journal, False
-    return JournalReader.open(journal), True
+    return open_reader(journal), True
 
 
 def summarize(journal: JournalReader | str | Path) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core.journal import schema
 from core.journal.paths import DATA_DIR_ENV, MEMORY, default_data_dir, default_journal_path
-from core.journal.reader import JournalReader
+from core.journal.reader import JournalReader, open_reader
 from core.journal.rows import Snapshot
 from core.journal.schema import SCHEMA_VERSION, JournalError
 from core.journal.writer import JournalWriteError, JournalWriter
@@ -67,5 +67,5 @@ class Journal(JournalWriter, JournalReader):
 __all__ = [
     "DATA_DIR_ENV", "MEMORY", "SCHEMA_VERSION", "STATE_KILL_SWITCH", "STATE_MODE", "STATE_TRADING", "Journal",
     "JournalError", "JournalReader", "JournalWriteError", "JournalWriter", "Snapshot", "default_data_dir",
-    "default_journal_path",
+    "default_journal_path", "open_reader",
 ]

@@ -1,6 +1,6 @@
 """What a journal says: the queries a restart recovers from, the report summarises and the cockpit shows.
 
-A ``JournalReader`` never writes. ``JournalReader.open(path)`` is how the report opens a file:
+A ``JournalReader`` never writes. ``open_reader(path)`` is how the report opens a file:
 a missing file, a non-SQLite file, a foreign database or an older schema is a ``JournalError``
 naming the file, and the file is left as it was.
 """
@@ -27,18 +27,18 @@ GROUPABLE = frozenset(
 )
 
 
+def open_reader(path: str | Path) -> "JournalReader":
+    """An existing journal, read only (see the module docstring)."""
+    conn, _mode = schema.connect(str(path), create=False)
+    return JournalReader(conn, str(path))
+
+
 class JournalReader:
     """Queries over one journal connection."""
 
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self._conn = conn
         self.path = path
-
-    @classmethod
-    def open(cls, path: str | Path) -> "JournalReader":
-        """An existing journal, read only (see the module docstring)."""
-        conn, _mode = schema.connect(str(path), create=False)
-        return cls(conn, str(path))
 
     def close(self) -> None:
         self._conn.close()

@@ -231,3 +231,38 @@ async def test_without_a_journal_only_the_account_and_open_orders_are_recovered(
     assert got.adopted == (ORDER,) and got.closed == () and got.backfilled == ()
     assert [type(e) for e in s.of(OrderUpdate, FillEvent, BalanceUpdate, PositionUpdate)] == [
         BalanceUpdate, PositionUpdate, OrderUpdate]
+
+
+class _MarketClock:
+    def __init__(self, ex: PaperExchange) -> None:
+        self.ex = ex
+
+    def now_ms(self) -> int:
+        return self.ex.now_ms
+
+
+async def test_the_engine_starts_through_recovery(tmp_path):
+    """The live shell's start-up is this path: a fill made while down reaches the rebalancer
+    (its statistics count it) and the journal once, through the engine's event FIFO."""
+    import asyncio
+
+    from core.engine import Engine
+
+    ex = account()
+    path = tmp_path / "journal.sqlite"
+    j = Journal(path)
+    last_session(j, ex)
+    ex.on_trade(T0 + 5_000, 59_989.0, 0.01, False)
+    reb = Rebalancer(rcfg(), BTCUSDT_SPOT, mode=Mode.AUTO, recorder=JournalRecorder(j))
+    engine = Engine(reb, PaperVenue(ex, market=None), clock=_MarketClock(ex), journal=j, tick_s=3600)
+    task = asyncio.create_task(engine.run())
+    await asyncio.wait_for(engine.started.wait(), 5)
+    assert reb.stats.fills == 1 and reb.bad_messages == 0
+    await engine.shutdown(cancel_orders=True)
+    await asyncio.wait_for(task, 5)
+    with Journal(path, create=False) as after:
+        assert [f.exec_id for f in after.fills()] == [f.exec_id for f in ex.fills(0)]
+        assert after.order(ORDER).status is OrderStatus.FILLED
+        assert reconciles(after) == [("journal_open_order", f"{ORDER} -> Filled"),
+                                     ("backfill_fills", "1 fill(s) recorded after restart")]
+        assert after.last_state("session")[:2] == ("stopped", "clean quit, orders cancelled")
