@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from core.events import BalanceUpdate, FillEvent, OrderUpdate, PositionUpdate
 from core.journal import STATE_TRADING
 from core.journal.reader import JournalReader
-from core.model import Fill, OrderStatus, TradingState
+from core.model import Fill, Order, OrderStatus, TradingState
 from core.rebalancer import Rebalancer
 from core.venues.base import Venue, VenueError
 
@@ -60,16 +60,27 @@ async def recover(reb: Rebalancer, venue: Venue, journal: JournalReader | None, 
                   now_ms: Callable[[], int], on_open_orders: str = "cancel") -> Recovered:
     """Feed what the module docstring lists into ``feed`` (the engine's event sink: every event
     goes through ``reb.on_event``). Without a journal only steps 3 and 4 apply."""
-    rec = reb.rec
     since = journal.backfill_since() if journal is not None else None  # before step 1 closes its orders
     remembered = journal.open_orders() if journal is not None else []
     opened = await venue.open_orders()
     live = {o.client_id for o in opened}
+    gone = [o for o in remembered if o.client_id not in live]  # the ones still live: step 4
+    closed = await _close_gone_orders(reb, venue, gone, feed, now_ms)
+    backfilled = await _backfill(reb, venue, journal, since, feed, now_ms) if journal is not None else ()
+    balances = await venue.balances()
+    position = await venue.position()
+    now = now_ms()
+    feed(BalanceUpdate(now, balances))
+    feed(PositionUpdate(now, position))
+    cancelled, adopted = await _open_orders(reb, venue, opened, feed, now_ms, on_open_orders)
+    return Recovered(closed, backfilled, cancelled, adopted)
 
-    closed: list[tuple[str, str]] = []
-    for o in remembered:
-        if o.client_id in live:
-            continue  # step 4 decides
+
+async def _close_gone_orders(reb: Rebalancer, venue: Venue, gone: list[Order], feed: Callable[[object], None],
+                             now_ms: Callable[[], int]) -> tuple[tuple[str, str], ...]:
+    """Step 1: the venue's final state of each (cancelled when it has none or calls it open)."""
+    closed = []
+    for o in gone:
         final = None
         try:
             final = await venue.order_by_client_id(o.client_id)
@@ -81,54 +92,60 @@ async def recover(reb: Rebalancer, venue: Venue, journal: JournalReader | None, 
                             reject_reason="not at the venue after restart")
         reb.restore(orders=(final,))
         feed(OrderUpdate(now, final))
-        rec.reconcile(now, "journal_open_order", f"{o.client_id} -> {final.status.value}")
+        reb.rec.reconcile(now, "journal_open_order", f"{o.client_id} -> {final.status.value}")
         closed.append((o.client_id, final.status.value))
+    return tuple(closed)
 
-    backfilled: list[str] = []
-    if since is not None and journal is not None:
-        try:
-            missed = await _missed_fills(venue, since)
-        except (VenueError, NotImplementedError) as e:
-            missed = ()
-            log.warning("fill backfill failed: %s", e)
-        known = journal.exec_ids(since)  # read after the venue's answer: a fill streamed meanwhile is known
-        for f in missed:
-            if f.exec_id not in known:
-                known.add(f.exec_id)
-                feed(FillEvent(f))
-                backfilled.append(f.exec_id)
-        if backfilled:
-            log.info("backfilled %d fill(s) since %d", len(backfilled), since)
-            rec.reconcile(now_ms(), "backfill_fills", f"{len(backfilled)} fill(s) recorded after restart")
 
-    balances = await venue.balances()
-    position = await venue.position()
-    now = now_ms()
-    feed(BalanceUpdate(now, balances))
-    feed(PositionUpdate(now, position))
+async def _backfill(reb: Rebalancer, venue: Venue, journal: JournalReader, since: int | None,
+                    feed: Callable[[object], None], now_ms: Callable[[], int]) -> tuple[str, ...]:
+    """Step 2: the fills since ``since`` that the journal lacks, each fed once."""
+    if since is None:
+        return ()
+    try:
+        missed = await _missed_fills(venue, since)
+    except (VenueError, NotImplementedError) as e:
+        log.warning("fill backfill failed: %s", e)
+        return ()
+    known = journal.exec_ids(since)  # read after the venue's answer: a fill streamed meanwhile is known
+    fed = []
+    for f in missed:
+        if f.exec_id not in known:
+            known.add(f.exec_id)
+            feed(FillEvent(f))
+            fed.append(f.exec_id)
+    if fed:
+        log.info("backfilled %d fill(s) since %d", len(fed), since)
+        reb.rec.reconcile(now_ms(), "backfill_fills", f"{len(fed)} fill(s) recorded after restart")
+    return tuple(fed)
 
-    cancelled: list[str] = []
-    adopted: list[str] = []
-    if opened:
-        reb.restore(orders=tuple(opened))
-        halted = reb.risk.state is TradingState.HALTED
-        if (on_open_orders == "cancel" or halted) and venue.can_trade:
-            why = " (HALTED: nothing of ours may stay working)" if halted and on_open_orders != "cancel" else ""
-            for o in opened:
-                try:
-                    await venue.cancel_order(o.client_id)
-                    reb._log("info", f"start-up: cancelled our open order {o.client_id}{why}")
-                    cancelled.append(o.client_id)
-                except VenueError as e:
-                    reb._log("warning", f"start-up: cancel {o.client_id} failed: {e}")
-                rec.reconcile(now_ms(), "cancel_open_order", o.client_id)
-        else:
-            for o in opened:
-                feed(OrderUpdate(now_ms(), o))
-                reb._log("info", f"start-up: found our open order {o.client_id} (left working)")
-                rec.reconcile(now_ms(), "adopt_open_order", o.client_id)
-                adopted.append(o.client_id)
-    return Recovered(tuple(closed), tuple(backfilled), tuple(cancelled), tuple(adopted))
+
+async def _open_orders(reb: Rebalancer, venue: Venue, opened: tuple[Order, ...], feed: Callable[[object], None],
+                       now_ms: Callable[[], int], policy: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Step 4: cancel (the policy, or HALTED: a halted account keeps nothing working) or adopt;
+    returns (cancelled, adopted). In watch mode nothing can be cancelled: they are adopted."""
+    if not opened:
+        return (), ()
+    reb.restore(orders=tuple(opened))
+    halted = reb.risk.state is TradingState.HALTED
+    cancelled, adopted = [], []
+    if (policy == "cancel" or halted) and venue.can_trade:
+        why = " (HALTED: nothing of ours may stay working)" if halted and policy != "cancel" else ""
+        for o in opened:
+            try:
+                await venue.cancel_order(o.client_id)
+                reb._log("info", f"start-up: cancelled our open order {o.client_id}{why}")
+                cancelled.append(o.client_id)
+            except VenueError as e:
+                reb._log("warning", f"start-up: cancel {o.client_id} failed: {e}")
+            reb.rec.reconcile(now_ms(), "cancel_open_order", o.client_id)
+    else:
+        for o in opened:
+            feed(OrderUpdate(now_ms(), o))
+            reb._log("info", f"start-up: found our open order {o.client_id} (left working)")
+            reb.rec.reconcile(now_ms(), "adopt_open_order", o.client_id)
+            adopted.append(o.client_id)
+    return tuple(cancelled), tuple(adopted)
 
 
 async def _missed_fills(venue: Venue, since_ms: int) -> tuple[Fill, ...]:
