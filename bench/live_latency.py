@@ -75,7 +75,7 @@ class _ExchangeClock:
 def build_engine(rate: float, seed: int, speed: float, journal_path: Path | None = None):
     from core.engine import Engine
     from core.journal import Journal
-    from core.journal_recorder import JournalRecorder
+    from core.journal.recorder import JournalRecorder
     from core.model import BTCUSDT_SPOT, Mode
     from core.rebalancer import Rebalancer
     from core.venues.paper_setup import build_paper

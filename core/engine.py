@@ -26,6 +26,7 @@ from core.events import (
 )
 from core.model import Mode, Order, OrderStatus, TradingState
 from core.rebalancer import Rebalancer
+from core.recovery import recover
 from core.state import CockpitState, Proposal
 from core.venues.base import OrderRejected, OrderStateUnknown, TradingDisabled, Venue
 from core.venues.base import VenueError as VenueCallError
@@ -138,8 +139,8 @@ class Engine:
             log.warning("venue stop failed: %s", e)
         if self.journal is not None:
             try:
-                self.journal.record_state(self.reb.now_ms, "session", "stopped",
-                                          "clean quit" + (", orders cancelled" if cancel_orders else ", orders left open"))
+                self.reb.rec.state(self.reb.now_ms, "session", "stopped",
+                                   "clean quit" + (", orders cancelled" if cancel_orders else ", orders left open"))
                 self.journal.close()
             except Exception as e:  # noqa: BLE001
                 log.warning("journal close failed: %s", e)
@@ -150,7 +151,7 @@ class Engine:
         self.reb._log("error", f"engine error, dropped to WATCH: {message}")
         if self.journal is not None:
             try:
-                self.journal.record_error(self.reb.now_ms, f"engine error: {message}")
+                self.reb.rec.error(self.reb.now_ms, f"engine error: {message}")
             except Exception:  # noqa: BLE001
                 pass
         self.invalidate()
@@ -168,69 +169,9 @@ class Engine:
                 reb._log("info", f"EMA warmed up from {len(candles)} candles")
         except Exception as e:  # noqa: BLE001 - warm-up is a nicety
             reb._log("warning", f"no candle history for warm-up: {e}")
-        balances = await v.balances()
-        from core.events import BalanceUpdate, PositionUpdate
-
-        now = self.clock.now_ms()
-        self._accept(BalanceUpdate(now, balances))
-        self._accept(PositionUpdate(now, await v.position()))
-        opened = await v.open_orders()
-        await self._reconcile_journal_orders(opened)
-        if opened:
-            await self._reconcile_open_orders(opened)
-        self._accept(ConnectionChanged(now, True, f"{v.name} ready"))
-
-    async def _reconcile_journal_orders(self, venue_open: tuple[Order, ...]) -> None:
-        """Orders the journal still holds as open but the venue no longer has (they filled or
-        were cancelled while we were down): record their final state, and fills we missed."""
-        j = self.journal
-        if j is None:
-            return
-        now = self.clock.now_ms()
-        since = j.backfill_since()  # before the loop below closes the journal's open orders
-        live = {o.client_id for o in venue_open}
-        for o in j.open_orders():
-            if o.client_id in live:
-                continue
-            final = None
-            try:
-                final = await self.venue.order_by_client_id(o.client_id)
-            except VenueCallError as e:
-                log.warning("reconcile %s: %s", o.client_id, e)
-            if final is None or final.status.is_open:
-                final = replace(o, status=OrderStatus.CANCELLED, updated_ms=now,
-                                reject_reason="not at the venue after restart")
-            j.record_order(now, final, f"reconciled {final.status.value}")
-            j.record_reconcile(now, "journal_open_order", f"{o.client_id} -> {final.status.value}")
-        if since is not None:
-            try:
-                missed = await self.venue.fills_since(since)
-            except (VenueCallError, NotImplementedError) as e:
-                missed = ()
-                log.warning("fill backfill failed: %s", e)
-            added = sum(1 for f in missed if f.client_id.startswith(self.reb.client_prefix) and j.record_fill(f))
-            if added:
-                j.record_reconcile(now, "backfill_fills", f"{added} fill(s) recorded after restart")
-
-    async def _reconcile_open_orders(self, orders: tuple[Order, ...]) -> None:
-        reb = self.reb
-        halted = reb.risk.state is TradingState.HALTED
-        if (self.on_start_open_orders == "cancel" or halted) and self.venue.can_trade:
-            why = " (HALTED: nothing of ours may stay working)" if halted and self.on_start_open_orders != "cancel" else ""
-            for o in orders:
-                try:
-                    await self.venue.cancel_order(o.client_id)
-                    reb._log("info", f"start-up: cancelled our open order {o.client_id}{why}")
-                except VenueCallError as e:
-                    reb._log("warning", f"start-up: cancel {o.client_id} failed: {e}")
-                if self.journal is not None:
-                    self.journal.record_reconcile(self.clock.now_ms(), "cancel_open_order", o.client_id)
-        else:
-            for o in orders:
-                self._accept(OrderUpdate(self.clock.now_ms(), o))
-                reb._log("info", f"start-up: found our open order {o.client_id} (left working)")
-                if self.journal is not None:
-                    self.journal.record_reconcile(self.clock.now_ms(), "adopt_open_order", o.client_id)
+        await recover(reb, v, self.journal, self._accept, now_ms=self.clock.now_ms,
+                      on_open_orders=self.on_start_open_orders)
+        self._accept(ConnectionChanged(self.clock.now_ms(), True, f"{v.name} ready"))
 
     # ------------------------------------------------------------------ events → rebalancer
 

@@ -53,6 +53,7 @@ class Recorder:
     def fill(self, fill: Fill) -> None: ...
     def state(self, ts_ms: int, kind: str, value: str, reason: str) -> None: ...
     def error(self, ts_ms: int, message: str, code: int | None = None) -> None: ...
+    def reconcile(self, ts_ms: int, what: str, detail: str) -> None: ...
     def rebalance_done(self, ts_ms: int, side: Side, qty_base: float, path: str) -> None: ...
     def tick(self, ts_ms: int) -> None: ...
     def snapshot(self, ts_ms: int, *, spot_base: float, quote: float, futures_size: float, price: float,
@@ -259,8 +260,14 @@ class Rebalancer:
     # ------------------------------------------------------------------ restart
 
     def restore(self, *, last_rebalance: tuple[int, Side] | None = None,
-                trading_state: tuple[str, str] | None = None) -> None:
-        """Bring back cooldown/hysteresis memory and a kill-switch halt from the journal."""
+                trading_state: tuple[str, str] | None = None, orders: tuple[Order, ...] = ()) -> None:
+        """Bring back cooldown/hysteresis memory and a kill-switch halt from the journal.
+
+        ``orders``: ours from before the restart, as the venue has them now (``core.recovery``):
+        their updates are tracked, not flagged as strangers, and what they filled before is
+        already in the balances."""
+        for o in orders:
+            self._order_filled.setdefault(o.client_id, o.filled_qty)
         if last_rebalance is not None:
             ts, side = last_rebalance
             self.memory = self.memory.after_trade(ts, side)

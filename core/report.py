@@ -28,7 +28,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from core.journal import Journal, JournalError
+from core.journal import JournalError
+from core.journal.reader import JournalReader, open_reader
 from core.model import Fill, Side
 
 OURS = "rebalancer"
@@ -66,15 +67,16 @@ def _ratio(num: Decimal | int, den: Decimal | int) -> float | None:
     return None if not den else float(Decimal(num) / Decimal(den))
 
 
-def _open(journal: Journal | str | Path) -> tuple[Journal, bool]:
-    if isinstance(journal, Journal):
+def _open(journal: JournalReader | str | Path) -> tuple[JournalReader, bool]:
+    if isinstance(journal, JournalReader):
         return journal, False
-    return Journal(journal, create=False), True
+    return open_reader(journal), True
 
 
-def summarize(journal: Journal | str | Path) -> dict:
-    """Numbers of one journal (a ``Journal`` or a path; a path is never created, and a file
-    that is not a journal is left untouched). Raises ``JournalError`` naming the file."""
+def summarize(journal: JournalReader | str | Path) -> dict:
+    """Numbers of one journal (a ``Journal``, a ``JournalReader`` or a path; a path is never
+    created, and a file that is not a journal is left untouched). Raises ``JournalError``
+    naming the file."""
     j, owned = _open(journal)
     try:
         return _summarize(j)
@@ -83,7 +85,7 @@ def summarize(journal: Journal | str | Path) -> dict:
             j.close()
 
 
-def _reference_finder(j: Journal):
+def _reference_finder(j: JournalReader):
     """``ref(fill) -> decision price | None``, per the module docstring's rule."""
     trades = j.trade_decisions()
     price_by_id = {d[0]: d[3] for d in trades}
@@ -116,7 +118,7 @@ def _reference_finder(j: Journal):
     return ref
 
 
-def _summarize(j: Journal) -> dict:
+def _summarize(j: JournalReader) -> dict:
     ref_of = _reference_finder(j)
     all_fills = j.fills()
     ours = [f for f in all_fills if f.source == OURS]

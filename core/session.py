@@ -19,9 +19,10 @@ from core.clock import WallClock
 from core.config import AppConfig, ConfigError
 from core.engine import Engine
 from core.journal import Journal, default_journal_path
-from core.journal_recorder import JournalRecorder
+from core.journal.recorder import JournalRecorder
 from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Instrument, Mode
 from core.rebalancer import Rebalancer, Recorder
+from core.recovery import restore_from_journal
 from core.trend import CandleBuilder
 from core.venues.base import Venue
 
@@ -82,9 +83,7 @@ def build_rebalancer(cfg: AppConfig, *, venue_name: str, instrument: Instrument,
                      recorder=recorder, maker_fee_rate=maker_fee_rate, taker_fee_rate=taker_fee_rate)
     reb.session_tag = tag
     if journal is not None:
-        last = journal.last_rebalance()
-        state = journal.last_state("trading_state")
-        reb.restore(last_rebalance=last, trading_state=(state[0], state[1]) if state else None)
+        restore_from_journal(reb, journal)
     return reb
 
 

@@ -159,7 +159,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     recorder = journal = None
     if args.journal:
         from core.journal import Journal
-        from core.journal_recorder import JournalRecorder
+        from core.journal.recorder import JournalRecorder
 
         journal = Journal(args.journal)
         recorder = JournalRecorder(journal)

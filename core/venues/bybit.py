@@ -213,7 +213,6 @@ class BybitVenue:
                 self.on_rules(self)
             self._streams = self._make_streams()
             await self._streams.open_all(self.settings.subscribe_timeout_s)
-            await self._backfill_from_journal()
         except AuthError as e:
             self._emit(VenueErrorEvent(self._now_ms(), str(e), code=e.code, fatal=True))
             await self._close_streams()
@@ -303,19 +302,6 @@ class BybitVenue:
         perms = info.get("permissions")
         if isinstance(perms, dict) and isinstance(perms.get("Spot"), list) and "SpotTrade" not in perms["Spot"]:
             self._mark_read_only("API-key info: no SpotTrade permission")
-
-    async def _backfill_from_journal(self) -> None:
-        """Fills made while the program was down (from the journal's newest fill, or the start
-        of an order it still holds open, whichever is earlier)."""
-        journal = self.journal
-        last = journal.backfill_since() if journal is not None else None
-        if last is None:
-            return
-        known = {f.exec_id for f in journal.fills(last)}
-        fills = [f for f in await self._executions(last) if f.exec_id not in known]
-        if fills:
-            log.info("backfilled %d fill(s) since %d from Bybit", len(fills), last)
-            self._deliver([FillEvent(f) for f in fills])
 
     # ------------------------------------------------------------------ events (loop thread)
 
@@ -563,6 +549,12 @@ class BybitVenue:
             if f is not None:
                 out.setdefault(f.exec_id, f)
         return tuple(out.values())
+
+    async def executions_since(self, ts_ms: int) -> tuple[Fill, ...]:
+        """Every execution on our symbol at or after ``ts_ms``, spot and (when the symbol has a
+        perpetual) linear, ours and the trader's: what start-up recovery back-fills
+        (``core.recovery``); look-back capped at ``backfill_lookback_ms``."""
+        return await self._executions(ts_ms)
 
     async def fills_since(self, ts_ms: int) -> tuple[Fill, ...]:
         """Our spot executions at or after ``ts_ms`` (look-back capped at ``backfill_lookback_ms``)."""

@@ -21,7 +21,7 @@ import pytest
 from core.engine import Engine
 from core.events import OrderUpdate, PlaceOrder, Tick
 from core.journal import Journal
-from core.journal_recorder import JournalRecorder
+from core.journal.recorder import JournalRecorder
 from core.model import BTCUSDT_SPOT, Mode, OrderRequest, OrderStatus, Quote, Side, TimeInForce, Trade
 from core.rebalancer import Rebalancer
 from core.venues.base import TradingDisabled

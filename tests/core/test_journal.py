@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from core import journal as journal_mod
+from core.journal import schema as schema_mod
 from core.journal import (
     SCHEMA_VERSION,
     Journal,
     JournalError,
+    JournalWriteError,
     default_data_dir,
     default_journal_path,
 )
@@ -185,8 +186,8 @@ def test_older_schema_is_migrated_step_by_step(tmp_path, monkeypatch):
         ran.append(1)
         con.execute("ALTER TABLE errors ADD COLUMN extra TEXT")
 
-    monkeypatch.setattr(journal_mod, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(journal_mod, "_MIGRATIONS", {1: v1_to_v2})
+    monkeypatch.setattr(schema_mod, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(schema_mod, "MIGRATIONS", {1: v1_to_v2})
     with Journal(path) as j:
         assert j.schema_version == 2
     assert ran == [1]
@@ -445,33 +446,63 @@ def test_rows_wait_for_one_second_of_caller_time(tmp_path):
     assert count_from_outside(path, "errors") == 5  # close commits
 
 
-def test_held_commits_happen_once_at_the_outermost_release(tmp_path):
-    """The engine holds commits while it drains its events: the order call goes out first."""
+def test_held_writes_are_written_at_the_release_with_one_commit(tmp_path):
+    """The engine holds while it drains its events: the order call goes out first, then the
+    rows it caused are written and committed (once) before the loop is handed back."""
     path = tmp_path / "j.sqlite"
     j = Journal(path)
+    commits: list[int | None] = []
+    original = j.commit
+
+    def counting(ts_ms=None):
+        if not j._releasing:
+            commits.append(ts_ms)
+        original(ts_ms)
+
+    j.commit = counting  # type: ignore[method-assign]
     try:
-        j.hold_commits()
-        j.record_fill(make_fill(0, ts_ms=10_000))  # would commit at once
-        j.hold_commits()  # nested (a re-entered drain)
-        j.record_state(10_001, "trading_state", "HALTED", "kill")
-        j.release_commits()
+        j.hold()
+        j.later(j.record_fill, make_fill(0, ts_ms=10_000))  # would commit at once
+        j.hold()  # a nested hold (a re-entered drain) keeps the same queue
+        j.later(j.record_state, 10_001, "trading_state", "HALTED", "kill")  # would commit at once
+        j.later(j.record_error, 10_002, "rides along")
+        assert j.pending_rows == 0  # nothing written yet, let alone committed
         assert count_from_outside(path, "fills") == 0 and count_from_outside(path, "states") == 0
-        j.release_commits()
+        j.release()
+        assert commits == [10_001]  # one commit, at the newest time asked for
         assert count_from_outside(path, "fills") == 1 and count_from_outside(path, "states") == 1
-        assert j.pending_rows == 0
+        assert count_from_outside(path, "errors") == 1 and j.pending_rows == 0
+        j.release()  # nothing held: nothing written twice, no commit
+        assert commits == [10_001] and count_from_outside(path, "fills") == 1
 
-        j.hold_commits()
-        j.record_error(10_100, "waits for the interval")  # no commit asked for: release makes none
-        j.release_commits()
-        assert count_from_outside(path, "errors") == 0 and j.pending_rows == 1
-        j.record_error(11_001, "a commit at the interval, counted from the held one")
-        assert count_from_outside(path, "errors") == 2
+        j.hold()
+        j.later(j.record_error, 10_100, "waits for the interval")  # no commit asked for: none made
+        j.release()
+        assert commits == [10_001] and count_from_outside(path, "errors") == 1 and j.pending_rows == 1
+        j.record_error(11_001, "a commit at the interval, counted from the last one")
+        assert commits == [10_001, 11_001] and count_from_outside(path, "errors") == 3
 
-        j.hold_commits()
-        j.record_fill(make_fill(1, ts_ms=11_500))
+        j.record_error(11_002, "outside a hold: written at once")
+        assert j.pending_rows == 1
+
+        j.hold()
+        j.later(j.record_fill, make_fill(1, ts_ms=11_500))
     finally:
-        j.close()  # closing commits what is held
-    assert count_from_outside(path, "fills") == 2
+        j.close()  # closing writes what is held and commits it
+    assert count_from_outside(path, "fills") == 2 and count_from_outside(path, "errors") == 4
+
+
+def test_a_write_that_fails_at_the_release_does_not_stop_the_others(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        j.hold()
+        j.later(j.record_error, 5_000, "before")
+        j.later(j.record_decision, "not a decision", "auto", "executed")
+        j.later(j.record_fill, make_fill(0, ts_ms=5_001))
+        with pytest.raises(JournalWriteError, match="1 journal row.*record_decision"):
+            j.release()
+        assert count_from_outside(path, "fills") == 1 and count_from_outside(path, "errors") == 1
+        assert j.count("decisions") == 0
 
 
 def test_pending_row_bound_commits_early(tmp_path):

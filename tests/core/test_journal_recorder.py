@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.journal import Journal
-from core.journal_recorder import JournalRecorder, JournalWriteError
+from core.journal.recorder import JournalRecorder
+from core.journal.writer import JournalWriteError
 from core.model import OrderStatus
 from tests.core.test_journal import count_from_outside, make_decision, make_fill, make_order
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from core.journal import Journal, JournalError
+from core.journal.reader import open_reader
 from core.model import Action, Decision, Fill, Order, OrderStatus, Side, TimeInForce
 from core.report import fee_in_quote, format_report, report, summarize
 
@@ -197,3 +198,30 @@ def test_fee_in_quote():
     fd = Fill(ts_ms=0, exec_id="e", symbol="BTCFDUSD", side=Side.SELL, price=Decimal("10"),
               qty=Decimal("1"), fee=Decimal("0.5"), fee_coin="BTC", is_maker=True)
     assert fee_in_quote(fd) == Decimal("5.0")  # base is BTC, not BTCFD
+
+
+def test_the_report_reads_through_a_reader_and_changes_nothing(tmp_path):
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        build(j)
+    before = path.read_bytes()
+    with open_reader(path) as r:
+        assert not hasattr(r, "record_fill")  # a reader has no way to write
+        assert summarize(r) == summarize(path)
+    assert path.read_bytes() == before
+
+
+def test_an_older_journal_is_refused_by_the_report_not_migrated(tmp_path, monkeypatch):
+    from core.journal import schema
+
+    path = tmp_path / "j.sqlite"
+    Journal(path).close()
+    ran: list[int] = []
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(schema, "MIGRATIONS", {1: lambda con: ran.append(1)})
+    with pytest.raises(JournalError, match="open it once for writing to migrate it"):
+        summarize(path)
+    assert ran == []
+    with Journal(path) as j:  # a writer migrates it
+        assert j.schema_version == 2
+    assert ran == [1]

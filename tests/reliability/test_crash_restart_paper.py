@@ -455,7 +455,7 @@ async def test_a_restart_closes_journal_orders_the_venue_does_not_have(tmp_path)
     j.commit(T0)
     ex = PaperExchange(balances={"BTC": D("0.5"), "USDT": D("50000")})
     ex.apply_grid_fill(initial_position_fill(T0, D("-0.5"), D("60000")))
-    from core.journal_recorder import JournalRecorder
+    from core.journal.recorder import JournalRecorder
 
     reb = Rebalancer(rcfg(), BTCUSDT_SPOT, mode=Mode.AUTO, recorder=JournalRecorder(j))
     engine = Engine(reb, PaperVenue(ex, market=None), journal=j, tick_s=3600)

@@ -170,8 +170,15 @@ def test_endpoints_per_venue():
     assert [(s.name, s.base_url) for s in specs] == [("spot", "ws://127.0.0.1:1"), ("private", "ws://127.0.0.1:2")]
 
 
-async def test_journal_backfill_on_start(bybit_fake, make_venue, sink, new_sink):
+async def test_recovery_backfills_what_filled_while_down_once(bybit_fake, make_venue, sink, new_sink):
+    """The Bybit venue under ``core.recovery``: the fill the journal lacks is fed through the
+    rebalancer and journaled by its recorder; a second restart finds nothing to add."""
     from core.journal import Journal
+    from core.journal.recorder import JournalRecorder
+    from core.model import BTCUSDT_SPOT, Mode
+    from core.rebalancer import Rebalancer
+    from core.recovery import recover
+    from tests.core.helpers_engine import rcfg
 
     first = make_venue()
     await first.start(sink)
@@ -184,11 +191,28 @@ async def test_journal_backfill_on_start(bybit_fake, make_venue, sink, new_sink)
 
     journal = Journal()
     journal.record_fill(fills[0])  # the program saw only the first fill before it stopped
-    later = make_venue(journal=journal)
-    log2 = new_sink()
-    await later.start(log2)
-    got = [e.fill.exec_id for e in log2.of(FillEvent)]
-    assert got == [fills[1].exec_id]
+    for restart in (1, 2):
+        venue = make_venue(journal=journal)
+        streamed = new_sink()
+        await venue.start(streamed)
+        assert streamed.of(FillEvent) == []  # the venue back-fills nothing by itself
+        reb = Rebalancer(rcfg(), BTCUSDT_SPOT, mode=Mode.WATCH, recorder=JournalRecorder(journal))
+        fed: list[object] = []
+
+        def feed(ev, reb=reb, fed=fed):
+            fed.append(ev)
+            reb.on_event(ev)
+
+        got = await recover(reb, venue, journal, feed, now_ms=bybit_fake.now_ms)
+        await venue.stop()
+        missed = [ev.fill.exec_id for ev in fed if isinstance(ev, FillEvent)]
+        if restart == 1:
+            assert missed == list(got.backfilled) == [fills[1].exec_id]
+            assert reb.stats.fills == 1
+        else:
+            assert missed == [] and got.backfilled == () and reb.stats.fills == 0
+        assert [f.exec_id for f in journal.fills()] == [f.exec_id for f in fills]
+    assert [r["what"] for r in journal.reconciles()] == ["backfill_fills"]
 
 
 async def test_a_bybit_session_runs_against_the_fake(bybit_fake, make_config, monkeypatch):

@@ -1,0 +1,71 @@
+"""SQLite journal: the trading record, and what a restart recovers from.
+
+- ``paths``: where journals live (``default_journal_path``: one file per account, venue and
+  symbol under ``default_data_dir``); ``":memory:"`` is a throw-away journal;
+- ``schema``: the tables, ``SCHEMA_VERSION``, the migrations, opening a file;
+- ``rows``: values <-> columns (exact decimal text, enums by value);
+- ``writer``: the one writer and its one commit policy (write-behind while the engine drains);
+- ``reader``: the queries (restart recovery, ``rebalancer report``, the cockpit);
+- ``recorder``: the rebalancer's ``Recorder`` onto the writer (``JournalRecorder``).
+
+``Journal`` is one file opened to be written and read: what a session records into and a
+restart recovers from. Use it from one thread (the engine's loop) at a time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.journal import schema
+from core.journal.paths import DATA_DIR_ENV, MEMORY, default_data_dir, default_journal_path
+from core.journal.reader import JournalReader, open_reader
+from core.journal.rows import Snapshot
+from core.journal.schema import SCHEMA_VERSION, JournalError
+from core.journal.writer import JournalWriteError, JournalWriter
+
+# Suggested ``record_state`` kinds (free text is allowed; these are what the engine uses).
+STATE_MODE = "mode"
+STATE_TRADING = "trading_state"
+STATE_KILL_SWITCH = "kill_switch"
+
+
+class Journal(JournalWriter, JournalReader):
+    """Append-mostly record of one account/venue/symbol, written and read on one connection."""
+
+    def __init__(self, path: str | Path = MEMORY, *, create: bool = True, commit_interval_ms: int = 1000,
+                 max_pending_rows: int = 5000, meta: dict[str, str] | None = None) -> None:
+        """Open (and with ``create``, make or migrate) a journal.
+
+        ``create=False`` opens an existing file without changing it (a missing, non-SQLite or
+        foreign file is a ``JournalError``). ``meta`` (e.g. account/venue/symbol) is stored in
+        the ``meta`` table.
+        """
+        path = str(path)
+        conn, self.journal_mode = schema.connect(path, create=create, meta=meta)
+        JournalReader.__init__(self, conn, path)
+        JournalWriter.__init__(self, conn, commit_interval_ms=commit_interval_ms,
+                               max_pending_rows=max_pending_rows)
+        self._closed = False
+
+    def close(self) -> None:
+        """Write what is held, commit and close; safe to call twice."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._conn.close()
+            self._closed = True
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = [
+    "DATA_DIR_ENV", "MEMORY", "SCHEMA_VERSION", "STATE_KILL_SWITCH", "STATE_MODE", "STATE_TRADING", "Journal",
+    "JournalError", "JournalReader", "JournalWriteError", "JournalWriter", "Snapshot", "default_data_dir",
+    "default_journal_path", "open_reader",
+]
