@@ -15,6 +15,7 @@ from core.config.build import TOP_LEVEL, coerce, hint_for
 from core.config.fields import ConfigError
 from core.config.policies import build_rebalancer
 from core.config.secrets import attach_secrets, secret_env_names
+from core.config.yaml_reader import MAX_BYTES, YamlProblem, read_yaml
 
 
 TOP_KEYS = set(TOP_LEVEL)
@@ -26,6 +27,9 @@ def load_config(path: str | os.PathLike, *, env: dict[str, str] | None = None, l
     p = Path(path)
     file = str(p)
     try:
+        if p.is_file() and p.stat().st_size > MAX_BYTES:
+            raise ConfigError(file, "", f"is {p.stat().st_size:,} bytes: a config file is a few KB (at most "
+                                        f"{MAX_BYTES:,} bytes)")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(file, "", "file not found: expected a readable YAML file") from None
@@ -36,7 +40,9 @@ def load_config(path: str | os.PathLike, *, env: dict[str, str] | None = None, l
     except UnicodeDecodeError:
         raise ConfigError(file, "", "is not UTF-8 text: expected a YAML file") from None
     try:
-        data = yaml.safe_load(text)
+        data = read_yaml(text)
+    except YamlProblem as e:
+        raise ConfigError(file, "", str(e)) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
