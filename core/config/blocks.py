@@ -212,7 +212,7 @@ class PaperConfig:
     futures_size: float = setting(-0.5, in_range(-1e6, 1e6))
     futures_entry: float | None = setting(None, in_range(0, 1e9, lo_open=True))
     market: str | list[str] = setting("synthetic", None, "'synthetic' or CSV file path(s)")
-    seed: int = setting(7, in_range(0, 2**32 - 1))
+    seed: int = setting(7, in_range(0, 1_000_000_000))
     start_price: float = setting(60_000.0, in_range(1e-6, 1e9))
     speed: float = setting(1.0, in_range(0, 1_000), "replay speed in the cockpit; 0 = as fast as possible")
     latency_ms: int = setting(0, in_range(0, 60_000))
