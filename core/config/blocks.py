@@ -59,7 +59,7 @@ class AnchorConfig:
 @dataclass(frozen=True)
 class ExecutionConfig:
     maker_first: bool = setting(True)
-    chase_ticks: int = setting(2, in_range(1, 10_000))
+    chase_ticks: int = setting(2, in_range(1, 1_000_000))
     chase_interval_s: float = setting(2.0, in_range(0, HOUR_S))
     max_chase_s: float = setting(30.0, in_range(0, HOUR_S), "soft path: chase this long, then escalate or give up")
     hard_maker_wait_s: float = setting(5.0, in_range(0, HOUR_S), "hard path: rest a maker order this long, then take")
@@ -78,7 +78,7 @@ class RiskConfig:
     max_notional_per_trade: float = setting(50_000.0, in_range(0, 1e9, lo_open=True))
     max_notional_per_hour: float = setting(250_000.0, in_range(0, 1e10, lo_open=True))
     max_notional_per_day: float = setting(1_000_000.0, in_range(0, 1e11, lo_open=True))
-    max_orders_per_minute: int = setting(30, in_range(1, 10_000))
+    max_orders_per_minute: int = setting(30, in_range(1, 1_000_000))
     stale_after_s: float = setting(10.0, in_range(0, HOUR_S, lo_open=True))
     max_drawdown_pct: float = setting(10.0, in_range(0, 100, lo_open=True))
     max_drawdown_quote: float | None = setting(None, in_range(0, 1e12, lo_open=True))
