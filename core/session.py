@@ -37,13 +37,15 @@ class Environment:
     ``data_dir``: journals go under ``<data_dir>/journals`` (None: no journal unless one is
     given); ``journal``: an already open journal (tools and tests); ``now_ms``: the wall clock;
     ``paper_speed``: overrides ``paper.speed``; ``venue_changes``: fields of the venue's
-    settings to replace (``BybitSettings``: tests shorten the timings)."""
+    settings to replace (``BybitSettings``: tests shorten the timings); ``mainnet_confirmed``:
+    a session whose orders reach mainnet is refused without it."""
 
     data_dir: Path | None = None
     journal: Journal | None = None
     now_ms: Callable[[], int] = field(default_factory=lambda: WallClock().now_ms)
     paper_speed: float | None = None
     venue_changes: Mapping[str, Any] = field(default_factory=dict)
+    mainnet_confirmed: bool = False  # the trader said --i-understand-mainnet
 
 
 @dataclass
@@ -69,6 +71,27 @@ def open_journal(cfg: AppConfig, data_dir: Path | None) -> Journal | None:
     jdir = Path(cfg.journal.dir) if cfg.journal.dir else Path(data_dir) / "journals"
     jdir.mkdir(parents=True, exist_ok=True)
     return Journal(default_journal_path(jdir, cfg.api.account_name, cfg.venue, cfg.symbol))
+
+
+def mainnet_endpoints(cfg: AppConfig) -> list[str]:
+    """The order paths of ``cfg``'s session that reach Bybit mainnet, whatever ``venue:`` says
+    (``["REST api.bybit.com"]``; ``["venue: mainnet"]``; empty for paper and true testnet/demo)."""
+    if cfg.venue == "paper":
+        return []
+    from core.venues.bybit_hosts import mainnet_endpoints as reached
+    from core.venues.bybit_settings import BybitSettings
+
+    hosts = reached(BybitSettings.from_config(cfg))
+    return hosts if hosts or cfg.venue != "mainnet" else ["venue: mainnet"]
+
+
+def check_mainnet(cfg: AppConfig, confirmed: bool) -> None:
+    """Refuse, before any connection, a session that reaches mainnet unless the trader said so."""
+    reached = mainnet_endpoints(cfg)
+    if reached and not confirmed:
+        where = "venue" if cfg.venue == "mainnet" else ("api.rest_url" if cfg.api.rest_url else "api")
+        raise ConfigError(cfg.path, where, f"orders would reach Bybit MAINNET ({', '.join(reached)}), which trades "
+                                           "real money: run again with --i-understand-mainnet to confirm")
 
 
 def build_rebalancer(cfg: AppConfig, *, venue_name: str, instrument: Instrument, journal: Journal | None = None,
@@ -175,7 +198,9 @@ def _bybit_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
     if cfg.secrets is None:
         raise ConfigError(cfg.path, "api.account_name", f"venue {cfg.venue!r} needs API keys (BYBIT_API_KEY_"
                           f"{cfg.api.account_name} / BYBIT_API_SECRET_{cfg.api.account_name})")
-    reb = build_rebalancer(cfg, venue_name=cfg.venue, instrument=provisional_instrument(cfg.symbol), journal=journal,
+    check_mainnet(cfg, env.mainnet_confirmed)
+    shown = "mainnet" if mainnet_endpoints(cfg) else cfg.venue  # the header says where orders really go
+    reb = build_rebalancer(cfg, venue_name=shown, instrument=provisional_instrument(cfg.symbol), journal=journal,
                            tag=session_tag(env.now_ms()))
 
     def apply_rules(venue: BybitVenue) -> None:

@@ -144,9 +144,11 @@ class CockpitApp(App[None]):
         bell: bool = True,
         poll_interval: float = 0.2,
         shutdown_timeout: float = 15.0,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.engine = engine
+        self.start_warnings = tuple(warnings)  # e.g. a .env readable by others: said on screen, not only on stderr
         self.bell_enabled = bell
         self.poll_interval = max(1.0 / MAX_POLL_HZ, float(poll_interval))
         self.shutdown_timeout = shutdown_timeout
@@ -199,6 +201,9 @@ class CockpitApp(App[None]):
         self.run_worker(self.engine.run(), group="engine", name="engine", exit_on_error=False)
         self._poll_timer = self.set_timer(self.poll_interval, self._poll_tick, name="poll")
         self.call_after_refresh(self.poll)
+        for w in self.start_warnings:
+            log.warning("%s", w)
+            self.notify(w, title="warning", severity="warning", timeout=30)
 
     def on_unmount(self) -> None:
         if self._log_handler is not None:

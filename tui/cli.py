@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("check-config", help="validate a config and print the effective settings (secrets masked)")
     _add_config_arg(k)
     k.add_argument("--json", action="store_true")
+    k.add_argument("--explain", action="store_true",
+                   help="list every setting with its default, its allowed range and what it does")
 
     r = sub.add_parser("replay", help="run the real engine over recorded market data at full speed")
     _add_config_arg(r)
@@ -125,16 +127,27 @@ def _cmd_decide(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
+    if args.explain:
+        from core.config.explain import explain
+
+        print(explain())
+        return 0
+    from core.journal import default_data_dir
+    from core.preflight import preflight
+
     cfg = _load(args)
+    notes = preflight(cfg, default_data_dir())  # the checks a start runs, the same code
     eff = effective_config_dict(cfg)
     if args.json:
-        print(json.dumps(eff, indent=2, default=str))
+        print(json.dumps({**eff, "notes": notes}, indent=2, default=str))
     else:
         import yaml
 
         print(f"# {cfg.path}: OK — {cfg.policy_note}")
         for w in cfg.warnings:
             print(f"# warning: {w}")
+        for n in notes:
+            print(f"# {n}")
         print(yaml.safe_dump(eff, sort_keys=False, allow_unicode=True), end="")
     return 0
 

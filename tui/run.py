@@ -18,7 +18,8 @@ from pathlib import Path
 from core.config import AppConfig, ConfigError, attach_secrets, load_config
 from core.engine import Engine
 from core.journal import default_data_dir
-from core.session import Environment, build_session
+from core.preflight import preflight
+from core.session import Environment, build_session, check_mainnet
 
 EXIT_CONFIG = 2
 
@@ -58,17 +59,15 @@ def resolve_config(args: argparse.Namespace) -> AppConfig:
     if getattr(args, "policy", None):
         changes["rebalancer"] = cfg.rebalancer.with_policy(args.policy)
     cfg = replace(cfg, **changes)
-    if cfg.venue == "mainnet" and not getattr(args, "i_understand_mainnet", False):
-        raise ConfigError(cfg.path, "venue",
-                          "mainnet trades real money: run again with --i-understand-mainnet to confirm")
+    check_mainnet(cfg, getattr(args, "i_understand_mainnet", False))
     if cfg.venue != "paper":
         cfg = attach_secrets(cfg, env_dir=Path(cfg.path).resolve().parent if cfg.path.endswith((".yaml", ".yml")) else None)
     return cfg
 
 
-def build_engine(cfg: AppConfig, data_dir: Path) -> Engine:
+def build_engine(cfg: AppConfig, data_dir: Path, *, mainnet_confirmed: bool = False) -> Engine:
     """The session ``cfg`` describes (``core.session`` wires it), on the wall clock."""
-    return build_session(cfg, Environment(data_dir=data_dir)).engine
+    return build_session(cfg, Environment(data_dir=data_dir, mainnet_confirmed=mainnet_confirmed)).engine
 
 
 def run_cockpit(args: argparse.Namespace) -> int:
@@ -78,16 +77,21 @@ def run_cockpit(args: argparse.Namespace) -> int:
         print(f"config error: {e}", file=sys.stderr)
         return EXIT_CONFIG
     data_dir = default_data_dir()
+    try:
+        preflight(cfg, data_dir, mainnet_confirmed=getattr(args, "i_understand_mainnet", False))
+    except ConfigError as e:
+        print(f"config error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
     log_path = setup_logging(cfg, data_dir)
     for w in cfg.warnings:
         print(f"warning: {w}", file=sys.stderr)
         log.warning(w)
-    engine = build_engine(cfg, data_dir)
+    engine = build_engine(cfg, data_dir, mainnet_confirmed=getattr(args, "i_understand_mainnet", False))
     if getattr(args, "headless", False):
         return run_headless(engine, log_path)
     from tui.app import CockpitApp
 
-    app = CockpitApp(engine, log_path=log_path)
+    app = CockpitApp(engine, log_path=log_path, warnings=cfg.warnings)
     app.run()
     if not app.shutdown_done:
         # the UI ended without an orderly shutdown (crash, lost terminal): stop the engine,

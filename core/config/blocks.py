@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
-from core.config.fields import NON_NEGATIVE, POSITIVE, UNIT, in_range, setting
+from core.config.fields import UNIT, in_range, setting
 
 VENUES = ("paper", "testnet", "demo", "mainnet")
+HOUR_S = 3_600.0
+DAY_S = 86_400.0
 
 
 # ---------------------------------------------------------------- blocks
@@ -19,8 +21,8 @@ VENUES = ("paper", "testnet", "demo", "mainnet")
 
 @dataclass(frozen=True)
 class ThresholdsConfig:
-    soft: float = setting(0.006, POSITIVE, "partial rebalance past this |gap|")
-    hard: float = setting(0.02, POSITIVE, "full rebalance past this |gap|")
+    soft: float = setting(0.006, in_range(0, 1e4, lo_open=True), "partial rebalance past this |gap|")
+    hard: float = setting(0.02, in_range(0, 1e4, lo_open=True), "full rebalance past this |gap|")
     units: Literal["base", "pct_of_spot_notional"] = setting("base")
 
 
@@ -28,8 +30,8 @@ class ThresholdsConfig:
 class BiasConfig:
     mode: Literal["ema", "manual", "off"] = setting("ema")
     strength: float = setting(0.5, UNIT, "how strongly bias widens or tightens thresholds")
-    w_ema: float = setting(0.6, NON_NEGATIVE)
-    w_anchor: float = setting(0.4, NON_NEGATIVE)
+    w_ema: float = setting(0.6, in_range(0, 10))
+    w_anchor: float = setting(0.4, in_range(0, 10))
     manual_override: float = setting(0.0, in_range(-1, 1))
     min_scale: float = setting(0.25, in_range(0, 1, lo_open=True))
     max_scale: float = setting(2.0, in_range(1))
@@ -37,49 +39,49 @@ class BiasConfig:
 
 @dataclass(frozen=True)
 class EmaConfig:
-    fast: int = setting(9, POSITIVE)
-    slow: int = setting(21, POSITIVE)
+    fast: int = setting(9, in_range(1, 10_000))
+    slow: int = setting(21, in_range(1, 10_000))
     timeframe: str = setting("1m", None, "candle length: 15s, 1m, 5m, 1h ...")
-    slope_lookback_s: float = setting(300.0, POSITIVE)
-    trend_threshold_pct: float = setting(0.1, POSITIVE)
+    slope_lookback_s: float = setting(300.0, in_range(0, DAY_S, lo_open=True))
+    trend_threshold_pct: float = setting(0.1, in_range(0, 100, lo_open=True))
 
 
 @dataclass(frozen=True)
 class AnchorConfig:
-    window_s: float = setting(600.0, POSITIVE, "recent-fills window for the VWAP anchors")
-    edge_bps_soft: float = setting(5.0, NON_NEGATIVE)
-    edge_bps_hard: float = setting(0.0, NON_NEGATIVE)
-    max_wait_s_on_soft: float = setting(120.0, NON_NEGATIVE)
+    window_s: float = setting(600.0, in_range(0, 7 * DAY_S, lo_open=True), "recent-fills window for the VWAP anchors")
+    edge_bps_soft: float = setting(5.0, in_range(0, 10_000))
+    edge_bps_hard: float = setting(0.0, in_range(0, 10_000))
+    max_wait_s_on_soft: float = setting(120.0, in_range(0, DAY_S))
     degrade_edge_with_time: bool = setting(True)
-    full_bias_edge_bps: float = setting(50.0, POSITIVE, "edge (bps) at which the anchor bias reaches ±1")
+    full_bias_edge_bps: float = setting(50.0, in_range(0, 10_000, lo_open=True), "edge (bps) at which the anchor bias reaches ±1")
 
 
 @dataclass(frozen=True)
 class ExecutionConfig:
     maker_first: bool = setting(True)
-    chase_ticks: int = setting(2, in_range(1))
-    chase_interval_s: float = setting(2.0, NON_NEGATIVE)
-    max_chase_s: float = setting(30.0, NON_NEGATIVE, "soft path: chase this long, then escalate or give up")
-    hard_maker_wait_s: float = setting(5.0, NON_NEGATIVE, "hard path: rest a maker order this long, then take")
+    chase_ticks: int = setting(2, in_range(1, 1_000_000))
+    chase_interval_s: float = setting(2.0, in_range(0, HOUR_S))
+    max_chase_s: float = setting(30.0, in_range(0, HOUR_S), "soft path: chase this long, then escalate or give up")
+    hard_maker_wait_s: float = setting(5.0, in_range(0, HOUR_S), "hard path: rest a maker order this long, then take")
     soft_taker_after_wait: bool = setting(True, None, "soft path: take when the chase times out")
-    slippage_cap_bps: float = setting(10.0, POSITIVE, "taker limit = touch ± this")
-    min_trade_base: float = setting(0.0001, NON_NEGATIVE)
-    max_trade_base: float = setting(1.0, POSITIVE)
+    slippage_cap_bps: float = setting(10.0, in_range(0, 1_000, lo_open=True), "taker limit = touch ± this")
+    min_trade_base: float = setting(0.0001, in_range(0, 1e4))
+    max_trade_base: float = setting(1.0, in_range(0, 1e4, lo_open=True))
 
 
 @dataclass(frozen=True)
 class RiskConfig:
-    cooldown_s: float = setting(10.0, NON_NEGATIVE, "no new rebalance this long after one")
-    hard_cooldown_s: float = setting(2.0, NON_NEGATIVE, "cooldown that applies to the hard path")
-    hysteresis_pct: float = setting(0.5, NON_NEGATIVE, "an opposite-side trade needs |gap| ≥ soft × (1 + this)")
-    hysteresis_window_s: float = setting(300.0, NON_NEGATIVE)
-    max_notional_per_trade: float = setting(50_000.0, POSITIVE)
-    max_notional_per_hour: float = setting(250_000.0, POSITIVE)
-    max_notional_per_day: float = setting(1_000_000.0, POSITIVE)
-    max_orders_per_minute: int = setting(30, POSITIVE)
-    stale_after_s: float = setting(10.0, POSITIVE)
+    cooldown_s: float = setting(10.0, in_range(0, DAY_S), "no new rebalance this long after one")
+    hard_cooldown_s: float = setting(2.0, in_range(0, DAY_S), "cooldown that applies to the hard path")
+    hysteresis_pct: float = setting(0.5, in_range(0, 100), "an opposite-side trade needs |gap| ≥ soft × (1 + this)")
+    hysteresis_window_s: float = setting(300.0, in_range(0, DAY_S))
+    max_notional_per_trade: float = setting(50_000.0, in_range(0, 1e9, lo_open=True))
+    max_notional_per_hour: float = setting(250_000.0, in_range(0, 1e10, lo_open=True))
+    max_notional_per_day: float = setting(1_000_000.0, in_range(0, 1e11, lo_open=True))
+    max_orders_per_minute: int = setting(30, in_range(1, 1_000_000))
+    stale_after_s: float = setting(10.0, in_range(0, HOUR_S, lo_open=True))
     max_drawdown_pct: float = setting(10.0, in_range(0, 100, lo_open=True))
-    max_drawdown_quote: float | None = setting(None, POSITIVE)
+    max_drawdown_quote: float | None = setting(None, in_range(0, 1e12, lo_open=True))
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class AnchorPolicyConfig:
     """The EMA/anchor-aware policy (seed 000), in base units."""
 
     name: ClassVar[str] = "anchor"
-    desired_net_delta_base: float = setting(0.0)
+    desired_net_delta_base: float = setting(0.0, in_range(-1e6, 1e6))
     thresholds: ThresholdsConfig = setting(factory=ThresholdsConfig)
     partial_rebalance_ratio: float = setting(0.5, in_range(0, 1, lo_open=True))
     bias: BiasConfig = setting(factory=BiasConfig)
@@ -101,17 +103,17 @@ class SimplePolicyConfig:
 
     name: ClassVar[str] = "simple"
 
-    target_delta_usdt: float = setting(0.0)
-    rebalance_threshold_usdt: float = setting(100.0, POSITIVE)
+    target_delta_usdt: float = setting(0.0, in_range(-1e10, 1e10))
+    rebalance_threshold_usdt: float = setting(100.0, in_range(0, 1e10, lo_open=True))
     use_trend: bool = setting(True)
-    ema_fast_period: int = setting(9, POSITIVE)
-    ema_slow_period: int = setting(21, POSITIVE)
+    ema_fast_period: int = setting(9, in_range(1, 10_000))
+    ema_slow_period: int = setting(21, in_range(1, 10_000))
     ema_timeframe: str = setting("1m")
-    trend_threshold_pct: float = setting(0.1, POSITIVE)
-    trend_multiplier: float = setting(1.5, in_range(1))
+    trend_threshold_pct: float = setting(0.1, in_range(0, 100, lo_open=True))
+    trend_multiplier: float = setting(1.5, in_range(1, 100))
     use_limit_orders: bool = setting(True)
-    max_wait_seconds: float = setting(30.0, NON_NEGATIVE)
-    cooldown_seconds: float = setting(10.0, NON_NEGATIVE)
+    max_wait_seconds: float = setting(30.0, in_range(0, HOUR_S))
+    cooldown_seconds: float = setting(10.0, in_range(0, DAY_S))
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,9 @@ class BaselinePolicyConfig:
     """The comparison baseline: every ``check_interval_s``, trade the whole gap at market."""
 
     name: ClassVar[str] = "baseline"
-    desired_net_delta_base: float = setting(0.0)
-    check_interval_s: float = setting(60.0, POSITIVE)
-    min_trade_base: float = setting(0.0005, POSITIVE)
+    desired_net_delta_base: float = setting(0.0, in_range(-1e6, 1e6))
+    check_interval_s: float = setting(60.0, in_range(0, DAY_S, lo_open=True))
+    min_trade_base: float = setting(0.0005, in_range(0, 1e4, lo_open=True))
 
 
 PolicySettings = AnchorPolicyConfig | SimplePolicyConfig | BaselinePolicyConfig
@@ -189,32 +191,32 @@ class ApiConfig:
     rest_url: str | None = setting(None)
     ws_public_url: str | None = setting(None)
     ws_private_url: str | None = setting(None)
-    recv_window_ms: int = setting(5000, POSITIVE)
+    recv_window_ms: int = setting(5000, in_range(1, 60_000))
     on_start_open_orders: Literal["adopt", "cancel"] = setting("cancel")
 
 
 @dataclass(frozen=True)
 class GridConfig:
-    lower: float | None = setting(None, POSITIVE, "lowest grid price; unset: first price − span_pct")
-    upper: float | None = setting(None, POSITIVE, "highest grid price; unset: first price + span_pct")
+    lower: float | None = setting(None, in_range(0, 1e9, lo_open=True), "lowest grid price; unset: first price − span_pct")
+    upper: float | None = setting(None, in_range(0, 1e9, lo_open=True), "highest grid price; unset: first price + span_pct")
     span_pct: float = setting(1.0, in_range(0, 50, lo_open=True), "half-width around the first price when lower/upper are unset")
-    levels: int = setting(80, in_range(2))
-    qty_per_level: float = setting(0.002, POSITIVE)
+    levels: int = setting(80, in_range(2, 1_000))
+    qty_per_level: float = setting(0.002, in_range(0, 1e4, lo_open=True))
     mode: Literal["neutral", "long", "short"] = setting("neutral")
 
 
 @dataclass(frozen=True)
 class PaperConfig:
-    base_balance: float = setting(0.5, NON_NEGATIVE)
-    quote_balance: float = setting(50_000.0, NON_NEGATIVE)
-    futures_size: float = setting(-0.5)
-    futures_entry: float | None = setting(None, POSITIVE)
+    base_balance: float = setting(0.5, in_range(0, 1e6))
+    quote_balance: float = setting(50_000.0, in_range(0, 1e12))
+    futures_size: float = setting(-0.5, in_range(-1e6, 1e6))
+    futures_entry: float | None = setting(None, in_range(0, 1e9, lo_open=True))
     market: str | list[str] = setting("synthetic", None, "'synthetic' or CSV file path(s)")
-    seed: int = setting(7)
-    start_price: float = setting(60_000.0, POSITIVE)
-    speed: float = setting(1.0, NON_NEGATIVE, "replay speed in the cockpit; 0 = as fast as possible")
-    latency_ms: int = setting(0, NON_NEGATIVE)
-    synthetic_spread_ticks: int = setting(1, in_range(1))
+    seed: int = setting(7, in_range(0, 1_000_000_000))
+    start_price: float = setting(60_000.0, in_range(1e-6, 1e9))
+    speed: float = setting(1.0, in_range(0, 1_000), "replay speed in the cockpit; 0 = as fast as possible")
+    latency_ms: int = setting(0, in_range(0, 60_000))
+    synthetic_spread_ticks: int = setting(1, in_range(1, 10_000))
     grid: GridConfig | None = setting(factory=GridConfig)
     state_file: str | None = setting(None)
 

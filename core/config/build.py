@@ -47,6 +47,9 @@ def coerce(tp: Any, value: Any, file: str, key: str) -> Any:
                 return coerce(a, value, file, key)
             except ConfigError as e:
                 errors.append(e)
+        deeper = [e for e in errors if len(e.key) > len(key)]
+        if deeper:
+            raise deeper[0]  # the value had the right shape; something inside it is wrong: say what
         raise ConfigError(file, key, f"expected {type_word(tp)}", value)
     if origin is Literal:
         choices = typing.get_args(tp)

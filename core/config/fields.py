@@ -7,6 +7,7 @@ so a trader can fix a typo without reading code. The CLI turns it into exit code
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import MISSING, field
 from typing import Any
 
@@ -19,19 +20,28 @@ class ConfigError(Exception):
         self.key = key
         self.expected = expected
         self.got = got
-        where = f"{self.file}: {key}" if key else self.file
+        where = f"{self.file}: {_clip(key, 120)}" if key else self.file
         got_txt = "" if got is MISSING else f" (got {_show(got)})"
-        super().__init__(f"{where}: {expected}{got_txt}")
+        super().__init__(_clip(f"{where}: {expected}{got_txt}", MAX_MESSAGE))
+
+
+MAX_MESSAGE = 500  # one line a person can read, whatever the file held
+
+
+def _clip(text: str, limit: int) -> str:
+    text = re.sub(r"[\r\n\t\v\f]+", " ", str(text))  # one line
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _show(value: Any) -> str:
     if value is None:
         return "nothing (null)"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {_clip(repr(value), 80)}"
 
 
 def in_range(lo: float | None = None, hi: float | None = None, *, lo_open=False, hi_open=False):
-    """A field check: value within [lo, hi] (or open at either end)."""
+    """A field check: value within [lo, hi] (or open at either end). ``check.span`` says the
+    range in words (``check-config --explain`` prints it)."""
 
     def check(v: float) -> str | None:
         if lo is not None and (v <= lo if lo_open else v < lo):
@@ -40,7 +50,14 @@ def in_range(lo: float | None = None, hi: float | None = None, *, lo_open=False,
             return f"a number {'<' if hi_open else '<='} {hi}" + (f" and {'>' if lo_open else '>='} {lo}" if lo is not None else "")
         return None
 
+    low = "" if lo is None else f"{_num(lo)} {'<' if lo_open else '≤'} "
+    high = "" if hi is None else f" {'<' if hi_open else '≤'} {_num(hi)}"
+    check.span = f"{low}x{high}" if (low or high) else "any"
     return check
+
+
+def _num(v: float) -> str:
+    return f"{v:g}" if abs(v) < 1e6 or v != int(v) else f"{v:.0e}".replace("+0", "").replace("+", "")
 
 
 POSITIVE = in_range(0, lo_open=True)

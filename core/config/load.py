@@ -4,6 +4,8 @@ them), and the effective settings as plain data for ``check-config``."""
 from __future__ import annotations
 
 import os
+import re
+from urllib.parse import urlsplit
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +17,7 @@ from core.config.build import TOP_LEVEL, coerce, hint_for
 from core.config.fields import ConfigError
 from core.config.policies import build_rebalancer
 from core.config.secrets import attach_secrets, secret_env_names
+from core.config.yaml_reader import MAX_BYTES, YamlProblem, read_yaml
 
 
 TOP_KEYS = set(TOP_LEVEL)
@@ -26,6 +29,9 @@ def load_config(path: str | os.PathLike, *, env: dict[str, str] | None = None, l
     p = Path(path)
     file = str(p)
     try:
+        if p.is_file() and p.stat().st_size > MAX_BYTES:
+            raise ConfigError(file, "", f"is {p.stat().st_size:,} bytes: a config file is a few KB (at most "
+                                        f"{MAX_BYTES:,} bytes)")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(file, "", "file not found: expected a readable YAML file") from None
@@ -36,7 +42,9 @@ def load_config(path: str | os.PathLike, *, env: dict[str, str] | None = None, l
     except UnicodeDecodeError:
         raise ConfigError(file, "", "is not UTF-8 text: expected a YAML file") from None
     try:
-        data = yaml.safe_load(text)
+        data = read_yaml(text)
+    except YamlProblem as e:
+        raise ConfigError(file, "", str(e)) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
@@ -44,6 +52,36 @@ def load_config(path: str | os.PathLike, *, env: dict[str, str] | None = None, l
         raise ConfigError(file, "", f"invalid YAML at {where}: {problem}") from None
     return config_from_dict(data, file=file, env=env, load_env_file=load_env_file, need_secrets=need_secrets,
                             env_dir=p.resolve().parent)
+
+
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,20}(USDT|USDC)$")  # ASCII only: a full-width 'ＢＴＣ' is not a symbol
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_TLD = re.compile(r"^[a-z]{2,63}(\.[a-z]{2,63})?$")
+_SCHEMES = {"rest_url": ("http", "https"), "ws_public_url": ("ws", "wss"), "ws_private_url": ("ws", "wss")}
+
+
+def check_endpoints(api: ApiConfig, file: str) -> None:
+    """Host names and URLs exactly as a browser would read them: a domain is one DNS label, a
+    URL has a scheme, a host and no user part (``x@api.bybit`` would send requests elsewhere)."""
+    if not _LABEL.match(api.domain):
+        raise ConfigError(file, "api.domain", "expected one DNS label such as bybit or bytick", api.domain)
+    if not _TLD.match(api.tld):
+        raise ConfigError(file, "api.tld", "expected a top-level domain such as com, nl or eu", api.tld)
+    for key, schemes in _SCHEMES.items():
+        url = getattr(api, key)
+        if url is None:
+            continue
+        try:
+            parts = urlsplit(url.strip())
+            parts.port  # raises ValueError on a port that is not a number  # noqa: B018
+            host = parts.hostname
+        except ValueError:
+            host, parts = None, None
+        if parts is None or parts.scheme not in schemes or not host:
+            raise ConfigError(file, f"api.{key}", f"expected a {' or '.join(schemes)} URL with a host, "
+                                                  f"e.g. {schemes[0]}://127.0.0.1:18080", url)
+        if "@" in parts.netloc:
+            raise ConfigError(file, f"api.{key}", "expected a URL without a user part (user@host)", url)
 
 
 def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] | None = None,
@@ -60,9 +98,10 @@ def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] |
     if "symbol" not in data:
         raise ConfigError(file, "symbol", "missing: expected the trading symbol, e.g. symbol: BTCUSDT")
     symbol = coerce(str, data["symbol"], file, "symbol").upper()
-    if not symbol.isalnum() or not symbol.endswith(("USDT", "USDC")):
+    if not _SYMBOL.match(symbol):
         raise ConfigError(file, "symbol", "expected a spot symbol quoted in USDT or USDC, e.g. BTCUSDT", data["symbol"])
     api = coerce(ApiConfig, data.get("api"), file, "api")
+    check_endpoints(api, file)
     venue_raw = data.get("venue")
     if venue_raw is None:
         venue = "paper" if api.testnet is None else ("testnet" if api.testnet else "mainnet")

@@ -17,8 +17,13 @@ from core.config.blocks import (
     SimplePolicyConfig,
 )
 from core.config.build import REBALANCER_SHARED, build, coerce, hint_for, join
-from core.config.fields import ConfigError
+from core.config.fields import ConfigError, in_range
 
+SHARED_RANGES = {  # the rebalancer block's own numbers (the rest live in their blocks)
+    "spot_reserve_base": in_range(0, 1e6),
+    "proposal_ttl_s": in_range(0, 3_600, lo_open=True),
+    "evaluate_every_s": in_range(0, 3_600, lo_open=True),
+}
 SHAPES = {name: frozenset(f.name for f in fields(cls)) for name, cls in POLICY_SETTINGS.items()}
 
 
@@ -76,12 +81,12 @@ def build_rebalancer(block: Any, file: str) -> tuple[RebalancerConfig, str]:
     spot_reserve = coerce(float, block.get("spot_reserve_base", 0.0), file, "rebalancer.spot_reserve_base")
     ttl = coerce(float, block.get("proposal_ttl_s", 30.0), file, "rebalancer.proposal_ttl_s")
     every = coerce(float, block.get("evaluate_every_s", 1.0), file, "rebalancer.evaluate_every_s")
-    if spot_reserve < 0:
-        raise ConfigError(file, "rebalancer.spot_reserve_base", "expected a number >= 0", spot_reserve)
-    if ttl <= 0:
-        raise ConfigError(file, "rebalancer.proposal_ttl_s", "expected a number > 0", ttl)
-    if every <= 0:
-        raise ConfigError(file, "rebalancer.evaluate_every_s", "expected a number > 0", every)
+    for key, value, check in (("spot_reserve_base", spot_reserve, SHARED_RANGES["spot_reserve_base"]),
+                              ("proposal_ttl_s", ttl, SHARED_RANGES["proposal_ttl_s"]),
+                              ("evaluate_every_s", every, SHARED_RANGES["evaluate_every_s"])):
+        problem = check(value)
+        if problem:
+            raise ConfigError(file, f"rebalancer.{key}", f"expected {problem}", value)
     others = _other_policies(block.get("other_policies"), policy, file)
     cfg = RebalancerConfig(settings=settings, execution=execution, risk=risk, spot_reserve_base=spot_reserve,
                            proposal_ttl_s=ttl, evaluate_every_s=every, other_policies=others)
@@ -147,6 +152,7 @@ def _seed_execution(simple: SimplePolicyConfig, execution: ExecutionConfig, risk
     return execution, risk
 
 
+MIN_TIMEFRAME_MS, MAX_TIMEFRAME_MS = 1_000, 86_400_000
 _TF_UNITS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
@@ -160,6 +166,6 @@ def parse_timeframe_ms(text: str, file: str | None = None, key: str = "timeframe
             ms = int(float(t[:-1]) * _TF_UNITS[t[-1]])
     except (KeyError, ValueError, IndexError, OverflowError):
         raise ConfigError(file, key, "expected a timeframe such as 15s, 1m, 5m, 1h", text) from None
-    if ms <= 0:
-        raise ConfigError(file, key, "expected a positive timeframe", text)
+    if not MIN_TIMEFRAME_MS <= ms <= MAX_TIMEFRAME_MS:
+        raise ConfigError(file, key, "expected a timeframe from 1s to 1d", text)
     return ms

@@ -27,12 +27,11 @@ def attach_secrets(cfg: AppConfig, *, env: dict[str, str] | None = None, load_en
     warnings = list(cfg.warnings)
     if env is None:
         if load_env_file:
-            from dotenv import load_dotenv
-
             for candidate in _env_files(env_dir):
                 if _world_readable(candidate):
                     warnings.append(f"{candidate} is readable by other users: run chmod 600 {candidate}")
-                load_dotenv(candidate, override=False)
+                for name, value in read_env_file(candidate).items():
+                    os.environ.setdefault(name, value)
         env = dict(os.environ)
     key_name, secret_name = secret_env_names(cfg.api.account_name)
     key, secret = env.get(key_name, "").strip(), env.get(secret_name, "").strip()
@@ -44,6 +43,25 @@ def attach_secrets(cfg: AppConfig, *, env: dict[str, str] | None = None, load_en
             f"(account_name is {cfg.api.account_name!r})",
         )
     return replace(cfg, secrets=ApiSecrets(key=key, secret=secret), warnings=tuple(warnings))
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``NAME=value`` lines of a ``.env`` file, values exactly as written: no ``$X`` / ``${X}``
+    interpolation and no backslash escapes, quoted or not (a secret is a string of characters,
+    not a template). python-dotenv finds the lines; the value is cut from the line's own text."""
+    from dotenv.parser import parse_stream
+
+    out: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for b in parse_stream(f):
+            if b.error or b.key is None or b.value is None:
+                continue
+            raw = b.original.string.split("=", 1)[1].strip()
+            if raw[:1] in ("'", '"') and raw.count(raw[0]) >= 2:
+                out[b.key] = raw[1:raw.rindex(raw[0])]
+            else:
+                out[b.key] = b.value  # unquoted: dotenv keeps it as written (comments cut)
+    return out
 
 
 def _env_files(env_dir: Path | None) -> list[Path]:

@@ -188,7 +188,7 @@ def test_mainnet_without_the_explicit_flag_exits_2(keyed, capsys):
     keyed.write_text(yaml.safe_dump(config_dict(venue="paper"), sort_keys=False), encoding="utf-8")
     rc, text = run_cli(capsys, "--config", str(keyed), "--venue", "mainnet", "--headless")
     assert rc == 2
-    assert "mainnet trades real money" in text and "--i-understand-mainnet" in text
+    assert "MAINNET" in text and "real money" in text and "--i-understand-mainnet" in text
     # the old bot's switch (api.testnet: false) means mainnet too
     keyed.write_text(yaml.safe_dump(config_dict(venue=None, api={"account_name": ACCOUNT, "testnet": False}),
                                     sort_keys=False).replace("venue: null\n", ""), encoding="utf-8")
