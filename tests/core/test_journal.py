@@ -125,9 +125,29 @@ def test_default_paths(monkeypatch, tmp_path):
         tmp_path / "main-testnet-BTCUSDT.sqlite"
     )
     # a name from config can never climb out of the data dir
-    assert default_journal_path(tmp_path, "../x", "paper", "BTC/USDT").name == "x-paper-BTC_USDT.sqlite"
-    with pytest.raises(ValueError):
-        default_journal_path(tmp_path, "", "paper", "BTCUSDT")
+    escaped = default_journal_path(tmp_path, "../x", "paper", "BTC/USDT")
+    assert escaped.parent == tmp_path and escaped.name.startswith("x~") and escaped.name.endswith("-paper-BTC_USDT.sqlite")
+
+
+@pytest.mark.parametrize("names", [
+    ("Tst", "_Tst_", "Tst_", "tst", "T-st", "T st"),
+    ("Счёт", "Счет", "[/]", "[\\]", "", " ", "..", "/", "💰", "a" * 200),
+])
+def test_every_account_name_has_its_own_safe_journal(tmp_path, names):
+    paths = [default_journal_path(tmp_path, n, "testnet", "BTCUSDT") for n in names]
+    assert len(set(paths)) == len(names), "two accounts would share a journal (and a HALT)"
+    for n, p in zip(names, paths):
+        assert p.parent == tmp_path and "/" not in p.name and p.name.isascii() and len(p.name) < 100, (n, p)
+        assert default_journal_path(tmp_path, n, "testnet", "BTCUSDT") == p  # stable across restarts
+
+
+def test_an_unusual_account_name_starts_a_paper_session(tmp_path, make_config):
+    from core.session import Environment, build_session
+
+    for name in ("Счёт", "[/]"):
+        s = build_session(make_config(api__account_name=name), Environment(data_dir=tmp_path))
+        assert s.journal is not None and "~" in str(s.journal.path)
+        s.journal.close()
 
 
 # ---------------------------------------------------------------- schema
