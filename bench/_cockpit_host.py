@@ -162,7 +162,7 @@ class FeedHost:
         finally:
             probe.cancel()
 
-    async def shutdown(self, cancel_orders: bool) -> None:
+    async def shutdown(self, cancel_orders: bool, reason: str = "clean quit", *, crashed: bool = False) -> None:
         self._stop.set()
 
     def on_engine_error(self, message: str) -> None:

@@ -104,6 +104,7 @@ class Engine:
     async def run(self) -> None:
         try:
             await self._startup()
+            self._record_start()
             self.started.set()
             while not self._stop.is_set():
                 try:
@@ -122,25 +123,42 @@ class Engine:
                 except (asyncio.CancelledError, Exception):
                     pass
 
-    async def shutdown(self, cancel_orders: bool) -> None:
+    def _record_start(self) -> None:
+        """A ``session started`` row and log line: a stop row always has its start to pair with."""
+        reb = self.reb
+        said = f"{reb.venue_name} {reb.symbol}, {reb.mode.value} mode, {reb.risk.state.value}"
+        log.info("session started: %s", said)
+        if self.journal is not None:
+            try:
+                reb.rec.state(reb.now_ms, "session", "started", said)
+            except Exception as e:  # noqa: BLE001 - the journal's own failure handling reports it
+                log.warning("journal: session start row failed: %s", e)
+
+    async def shutdown(self, cancel_orders: bool, reason: str = "clean quit", *, crashed: bool = False) -> None:
+        """Stop: cancel our orders if asked (and the venue allows it), stop the venue, and write
+        one ``session`` row that says what really happened — the same words go to the log."""
         self._stop.set()
-        if cancel_orders:
+        if not cancel_orders:
+            outcome = "orders left open"
+        else:
             try:
                 if self.venue.can_trade:
                     n = await self.venue.cancel_all_ours()
-                    self.reb._log("info", f"shutdown: cancelled {n} open order(s)")
+                    outcome = f"orders cancelled ({n})"
                 else:
-                    log.warning("shutdown: venue is read-only (watch); open orders were not cancelled")
+                    outcome = "orders NOT cancelled (watch mode: the venue refuses order calls)"
             except Exception as e:  # noqa: BLE001 - shutting down: report, never raise
-                log.warning("cancel on shutdown failed: %s", e)
+                outcome = f"cancelling orders FAILED ({type(e).__name__}: {e})"
         try:
             await self.venue.stop()
         except Exception as e:  # noqa: BLE001
             log.warning("venue stop failed: %s", e)
+        said = f"{reason}, {outcome}"
+        (log.error if crashed else log.info)("session %s: %s", "crashed" if crashed else "stopped", said)
+        self.reb._log("error" if crashed else "info", f"session {'crashed' if crashed else 'stopped'}: {said}")
         if self.journal is not None:
             try:
-                self.reb.rec.state(self.reb.now_ms, "session", "stopped",
-                                   "clean quit" + (", orders cancelled" if cancel_orders else ", orders left open"))
+                self.reb.rec.state(self.reb.now_ms, "session", "crashed" if crashed else "stopped", said)
                 self.journal.close()
             except Exception as e:  # noqa: BLE001
                 log.warning("journal close failed: %s", e)

@@ -22,6 +22,7 @@ from core.journal import Journal, default_journal_path
 from core.journal.recorder import JournalRecorder
 from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Instrument, Mode
 from core.rebalancer import Rebalancer, Recorder
+from core.single_instance import InstanceLock, lock_path
 from core.recovery import restore_from_journal
 from core.trend import CandleBuilder
 from core.venues.base import Venue
@@ -38,7 +39,8 @@ class Environment:
     given); ``journal``: an already open journal (tools and tests); ``now_ms``: the wall clock;
     ``paper_speed``: overrides ``paper.speed``; ``venue_changes``: fields of the venue's
     settings to replace (``BybitSettings``: tests shorten the timings); ``mainnet_confirmed``:
-    a session whose orders reach mainnet is refused without it."""
+    a session whose orders reach mainnet is refused without it; ``single_instance``: a second
+    live session on the same account, venue and symbol is refused (``AlreadyRunning``)."""
 
     data_dir: Path | None = None
     journal: Journal | None = None
@@ -46,6 +48,7 @@ class Environment:
     paper_speed: float | None = None
     venue_changes: Mapping[str, Any] = field(default_factory=dict)
     mainnet_confirmed: bool = False  # the trader said --i-understand-mainnet
+    single_instance: bool = False  # hold the account + venue + symbol lock for the session's life
 
 
 @dataclass
@@ -55,22 +58,46 @@ class Session:
     rebalancer: Rebalancer
     venue: Venue
     engine: Engine
+    lock: InstanceLock | None = None
+
+    def release(self) -> None:
+        """Give up the single-instance lock (the process ending does it too)."""
+        if self.lock is not None:
+            self.lock.release()
 
 
 def build_session(cfg: AppConfig, env: Environment) -> Session:
     """Wire the session ``cfg`` describes: paper (simulated) or a Bybit venue."""
-    journal = env.journal if env.journal is not None else open_journal(cfg, env.data_dir)
-    if cfg.venue == "paper":
-        return _paper_session(cfg, env, journal)
-    return _bybit_session(cfg, env, journal)
+    lock = None
+    if env.single_instance:
+        where = journal_path(cfg, env.data_dir)
+        if where is not None:  # before the journal is touched: a second instance changes nothing
+            lock = InstanceLock(lock_path(where)).acquire(mode=cfg.mode, now_ms=env.now_ms())
+    try:
+        journal = env.journal if env.journal is not None else open_journal(cfg, env.data_dir)
+        session = _paper_session(cfg, env, journal) if cfg.venue == "paper" else _bybit_session(cfg, env, journal)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    session.lock = lock
+    return session
+
+
+def journal_path(cfg: AppConfig, data_dir: Path | None) -> Path | None:
+    """``<journal dir>/<account>-<venue>-<symbol>.sqlite`` (None: no directory to put it in)."""
+    if data_dir is None and not cfg.journal.dir:
+        return None
+    jdir = Path(cfg.journal.dir) if cfg.journal.dir else Path(data_dir) / "journals"
+    return default_journal_path(jdir, cfg.api.account_name, cfg.venue, cfg.symbol)
 
 
 def open_journal(cfg: AppConfig, data_dir: Path | None) -> Journal | None:
-    if not cfg.journal.enabled or (data_dir is None and not cfg.journal.dir):
+    path = journal_path(cfg, data_dir) if cfg.journal.enabled else None
+    if path is None:
         return None
-    jdir = Path(cfg.journal.dir) if cfg.journal.dir else Path(data_dir) / "journals"
-    jdir.mkdir(parents=True, exist_ok=True)
-    return Journal(default_journal_path(jdir, cfg.api.account_name, cfg.venue, cfg.symbol))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Journal(path)
 
 
 def mainnet_endpoints(cfg: AppConfig) -> list[str]:

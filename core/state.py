@@ -188,8 +188,9 @@ class EngineHost(Protocol):
     async def run(self) -> None:
         """Run until ``shutdown``; raises on an engine error (the UI shows it and stays up)."""
 
-    async def shutdown(self, cancel_orders: bool) -> None:
-        """Stop trading, optionally cancel our open orders, flush the journal."""
+    async def shutdown(self, cancel_orders: bool, reason: str = "clean quit", *, crashed: bool = False) -> None:
+        """Stop trading, optionally cancel our open orders, record why (``reason``; a crash as
+        such), flush the journal."""
 
     def on_engine_error(self, message: str) -> None:
         """The host's worker died: drop to watch and record why (the UI calls this)."""

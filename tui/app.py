@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import operator
+import signal
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ from tui.screens.main import CockpitScreen
 log = logging.getLogger("tui")
 
 MAX_POLL_HZ = 10.0
+HANGUP_TIMEOUT_S = 4.0  # a hangup must end the process within 5 s
 QUIET_POLL_S = 1.0  # poll period while the market is quiet (the clock shows seconds)
 QUIET_AFTER = 3  # new snapshots in a row whose data did not change: the market is quiet
 
@@ -201,11 +203,23 @@ class CockpitApp(App[None]):
         self.run_worker(self.engine.run(), group="engine", name="engine", exit_on_error=False)
         self._poll_timer = self.set_timer(self.poll_interval, self._poll_tick, name="poll")
         self.call_after_refresh(self.poll)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._on_hangup, sig.name)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests), or no signals
+                pass
         for w in self.start_warnings:
             log.warning("%s", w)
             self.notify(w, title="warning", severity="warning", timeout=30)
 
     def on_unmount(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
         if self._log_handler is not None:
             log.removeHandler(self._log_handler)
             try:
@@ -371,14 +385,26 @@ class CockpitApp(App[None]):
             if isinstance(screen, CommandPalette):
                 self.workers.cancel_node(screen)
 
-    async def _shutdown_and_exit(self, cancel_orders: bool) -> None:
-        log.info("shutdown requested (cancel_orders=%s)", cancel_orders)
+    def _on_hangup(self, name: str) -> None:
+        """SIGHUP (the terminal or SSH link is gone) and SIGTERM: stop as a quit that cancels our
+        orders would — nobody is left to answer the quit dialog."""
+        if self._quitting:
+            return
+        self._quitting = True
+        log.warning("%s received: stopping, cancelling our orders", name)
+        self.run_worker(self._shutdown_and_exit(True, f"{name} received", timeout=HANGUP_TIMEOUT_S), group="quit",
+                        name="quit", exclusive=True, exit_on_error=False)
+
+    async def _shutdown_and_exit(self, cancel_orders: bool, reason: str = "clean quit", *,
+                                 timeout: float | None = None) -> None:
+        log.info("shutdown requested (cancel_orders=%s, %s)", cancel_orders, reason)
         message: str | None = None
+        timeout = self.shutdown_timeout if timeout is None else timeout
         try:
-            await asyncio.wait_for(self.engine.shutdown(cancel_orders=cancel_orders), timeout=self.shutdown_timeout)
+            await asyncio.wait_for(self.engine.shutdown(cancel_orders=cancel_orders, reason=reason), timeout=timeout)
             self.shutdown_done = True
         except asyncio.TimeoutError:
-            message = f"engine shutdown timed out after {self.shutdown_timeout:.0f}s"
+            message = f"engine shutdown timed out after {timeout:.0f}s"
         except Exception as exc:
             message = f"engine shutdown failed: {type(exc).__name__}: {exc}"
         if message is not None:

@@ -83,6 +83,8 @@ def _add_cockpit_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the real program: a stop before the session's own handlers exist is still clean
+        _stop_cleanly_until_started()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in SUBCOMMANDS + ("-h", "--help"):
         argv = ["cockpit", *argv]
@@ -100,6 +102,19 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return EXIT_CONFIG
+
+
+def _stop_cleanly_until_started() -> None:
+    """SIGTERM / SIGHUP while starting (nothing trades yet): exit at once, no traceback. The
+    cockpit and headless loops install their own handlers once the session runs."""
+    import signal
+
+    def stop(signum, _frame):
+        print(f"stopped by {signal.Signals(signum).name} while starting (nothing was traded)", file=sys.stderr)
+        raise SystemExit(0)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
 
 
 def _load(args: argparse.Namespace, **kw):

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from core.config import AppConfig, ConfigError, attach_secrets, load_config
 from core.engine import Engine
-from core.journal import default_data_dir
+from core.journal import JournalError, default_data_dir
 from core.preflight import preflight
 from core.session import Environment, build_session, check_mainnet
+from core.single_instance import AlreadyRunning
 
 EXIT_CONFIG = 2
 
@@ -66,8 +67,10 @@ def resolve_config(args: argparse.Namespace) -> AppConfig:
 
 
 def build_engine(cfg: AppConfig, data_dir: Path, *, mainnet_confirmed: bool = False) -> Engine:
-    """The session ``cfg`` describes (``core.session`` wires it), on the wall clock."""
-    return build_session(cfg, Environment(data_dir=data_dir, mainnet_confirmed=mainnet_confirmed)).engine
+    """The session ``cfg`` describes (``core.session`` wires it), on the wall clock, holding the
+    single-instance lock for this account, venue and symbol until the process ends."""
+    env = Environment(data_dir=data_dir, mainnet_confirmed=mainnet_confirmed, single_instance=True)
+    return build_session(cfg, env).engine
 
 
 def run_cockpit(args: argparse.Namespace) -> int:
@@ -86,36 +89,62 @@ def run_cockpit(args: argparse.Namespace) -> int:
     for w in cfg.warnings:
         print(f"warning: {w}", file=sys.stderr)
         log.warning(w)
-    engine = build_engine(cfg, data_dir, mainnet_confirmed=getattr(args, "i_understand_mainnet", False))
+    try:
+        engine = build_engine(cfg, data_dir, mainnet_confirmed=getattr(args, "i_understand_mainnet", False))
+    except AlreadyRunning as e:
+        print(f"error: {e}", file=sys.stderr)
+        log.error("%s", e)
+        return EXIT_CONFIG
+    except JournalError as e:
+        print(f"journal error: {e}: move the file aside (or restore a backup) and start again", file=sys.stderr)
+        log.error("journal error: %s", e)
+        return EXIT_CONFIG
     if getattr(args, "headless", False):
         return run_headless(engine, log_path)
-    from tui.app import CockpitApp
+    from tui.app import HANGUP_TIMEOUT_S, CockpitApp
 
     app = CockpitApp(engine, log_path=log_path, warnings=cfg.warnings)
     app.run()
     if not app.shutdown_done:
-        # the UI ended without an orderly shutdown (crash, lost terminal): stop the engine,
-        # flush the journal, and leave orders as they are (the next start reconciles them)
+        # the UI ended without an orderly shutdown: a crash (recorded as one, with its class; the
+        # traceback goes to the log) or a lost terminal. Our orders are handled as a quit would
+        # by default: cancelled.
+        exc = getattr(app, "_exception", None)
+        if exc is not None:
+            log.error("the cockpit crashed", exc_info=(type(exc), exc, exc.__traceback__))
+        reason = f"crash: {type(exc).__name__}: {exc}" if exc is not None else "the cockpit ended without a quit"
         try:
-            asyncio.run(engine.shutdown(cancel_orders=False))
+            asyncio.run(asyncio.wait_for(engine.shutdown(cancel_orders=True, reason=reason, crashed=exc is not None),
+                                         HANGUP_TIMEOUT_S))
         except Exception as e:  # noqa: BLE001
             log.warning("shutdown after the UI ended failed: %s", e)
+        return app.return_code or (1 if exc is not None else 0)
     return app.return_code or 0
 
 
 def run_headless(engine: Engine, log_path: Path) -> int:
-    """The engine without a UI (a detached daemon): stops on SIGINT/SIGTERM, cancelling our orders."""
-    print(f"running headless; log: {log_path}; stop with Ctrl-C or SIGTERM", file=sys.stderr)
+    """The engine without a UI (a detached daemon): stops on SIGINT, SIGTERM and SIGHUP,
+    cancelling our orders; an engine that dies is stopped and recorded as a crash (exit 1)."""
+    print(f"running headless; log: {log_path}; stop with Ctrl-C, SIGTERM or SIGHUP", file=sys.stderr)
 
-    async def main() -> None:
+    async def main() -> int:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        why: list[str] = []
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, lambda s=sig: (why.append(s.name), stop.set()))
         task = asyncio.create_task(engine.run())
-        await stop.wait()
-        await engine.shutdown(cancel_orders=True)
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        exc = task.exception() if task.done() and not task.cancelled() else None
+        if exc is not None:
+            log.error("the engine crashed", exc_info=(type(exc), exc, exc.__traceback__))
+            print(f"error: the engine stopped: {type(exc).__name__}: {exc} (details in {log_path})", file=sys.stderr)
+            await engine.shutdown(cancel_orders=True, reason=f"crash: {type(exc).__name__}: {exc}", crashed=True)
+            return 1
+        stopper.cancel()
+        await engine.shutdown(cancel_orders=True, reason=f"{why[0] if why else 'stop'} received")
         await task
+        return 0
 
-    asyncio.run(main())
-    return 0
+    return asyncio.run(main())

@@ -265,4 +265,4 @@ async def test_the_engine_starts_through_recovery(tmp_path):
         assert after.order(ORDER).status is OrderStatus.FILLED
         assert reconciles(after) == [("journal_open_order", f"{ORDER} -> Filled"),
                                      ("backfill_fills", "1 fill(s) recorded after restart")]
-        assert after.last_state("session")[:2] == ("stopped", "clean quit, orders cancelled")
+        assert after.last_state("session")[:2] == ("stopped", "clean quit, orders cancelled (0)")

@@ -231,6 +231,7 @@ class FakeEngine:
         self.run_delay = run_delay
         self.latest_calls = 0
         self.shutdown_calls: list[bool] = []
+        self.shutdown_reasons: list[tuple[str, bool]] = []
         self.engine_errors: list[str] = []
         self.started = False
         self._stop = asyncio.Event()
@@ -269,8 +270,9 @@ class FakeEngine:
             raise self.run_error
         await self._stop.wait()
 
-    async def shutdown(self, cancel_orders: bool) -> None:
+    async def shutdown(self, cancel_orders: bool, reason: str = "clean quit", *, crashed: bool = False) -> None:
         self.shutdown_calls.append(cancel_orders)
+        self.shutdown_reasons.append((reason, crashed))
         self._stop.set()
 
     def on_engine_error(self, message: str) -> None:

@@ -223,7 +223,7 @@ async def test_quit_stay_keeps_running(fakes):
 async def test_quit_with_failing_shutdown_exits_nonzero(fakes):
     app, engine = _app(fakes)
 
-    async def broken(cancel_orders: bool) -> None:
+    async def broken(cancel_orders: bool, reason: str = "clean quit", *, crashed: bool = False) -> None:
         engine.shutdown_calls.append(cancel_orders)
         raise RuntimeError("venue [/] unreachable")
 

@@ -84,4 +84,22 @@ def test_80x24_in_16_colours_and_quit_from_the_keyboard(cockpit):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-    assert "shutdown requested (cancel_orders=False)" in log_file.read_text()
+    assert "shutdown requested (cancel_orders=False, clean quit)" in log_file.read_text()
+
+
+@pytest.mark.parametrize("sig", ["SIGHUP", "SIGTERM"])
+def test_a_hangup_stops_the_cockpit_like_a_quit_that_cancels(cockpit, sig):
+    """An SSH drop without tmux (or closing the terminal) sends SIGHUP: nobody is left to answer
+    the quit dialog, so the cockpit stops as a cancelling quit would, within 5 s."""
+    import signal
+
+    child, screen, stream, log_file = cockpit
+    assert _wait_for(child, stream, screen, "KILL"), "\n".join(screen.display)
+    t0 = time.monotonic()
+    child.kill(getattr(signal, sig))
+    child.expect(r"SHUTDOWN \[True\]", timeout=5)
+    child.expect(pexpect.EOF, timeout=5)
+    assert time.monotonic() - t0 < 5.0
+    child.close()
+    assert child.exitstatus == 0 and child.signalstatus is None  # handled, not killed by the signal
+    assert f"shutdown requested (cancel_orders=True, {sig} received)" in log_file.read_text()
