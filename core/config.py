@@ -28,10 +28,12 @@ from typing import Any, Literal
 
 import yaml
 
+from core.errors import RebalancerError
+
 VENUES = ("paper", "testnet", "demo", "mainnet")
 
 
-class ConfigError(Exception):
+class ConfigError(RebalancerError):
     """A configuration problem, worded for the person editing the file."""
 
     def __init__(self, file: str | os.PathLike | None, key: str, expected: str, got: Any = MISSING):

@@ -31,6 +31,7 @@ from operator import gt, le, sub
 from os import PathLike, fspath
 from pathlib import Path
 
+from core.errors import RebalancerError
 from core.model import Quote, Side, Trade
 from core.values import value_type
 
@@ -70,7 +71,7 @@ _SIDE_CODE = {
 _FAST_SIDE_CODE = {**_SIDE_CODE, **{k + " ": v for k, v in _SIDE_CODE.items()}}
 
 
-class MarketDataError(ValueError):
+class MarketDataError(RebalancerError, ValueError):
     """A market data file cannot be used (unknown header, unreadable, or a bad row in strict mode)."""
 
 

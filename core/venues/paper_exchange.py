@@ -57,7 +57,7 @@ from core.events import (
     PlaceOrder,
     PositionUpdate,
 )
-from core.events import VenueError as VenueErrorEvent
+from core.events import VenueProblem
 from core.model import (
     BTCUSDT_LINEAR,
     BTCUSDT_SPOT,
@@ -76,6 +76,7 @@ from core.model import (
     Trade,
 )
 from core.values import value_type
+from core.venues import bybit_codes as codes
 
 ZERO = Decimal(0)
 _EMPTY: tuple = ()
@@ -83,23 +84,6 @@ _INF = float("inf")
 _NINF = float("-inf")
 
 STATE_VERSION = 1
-
-# Bybit v5 codes (reference/bybit-v5.md section 4.1).
-E_PARAM = 10001
-E_SYMBOL = 170121
-E_QTY_MAX = 170124
-E_INVALID = 170130
-E_INSUFFICIENT = 170131
-E_PRICE_TICK = 170134
-E_QTY_MIN = 170136
-E_QTY_STEP = 170137
-E_VALUE_MIN = 170140
-E_DUPLICATE = 170141
-E_NO_ORDER = 170213
-
-POST_ONLY_REJECT = "EC_PostOnlyWillTakeLiquidity"
-IOC_NO_FILL = "EC_NoImmediateQtyToFill"
-
 
 @value_type
 class FeeSchedule:
@@ -219,7 +203,7 @@ class PaperExchange:
     Every mutating method returns the events it caused, in order: ``OrderUpdate`` (final
     state of each order touched), ``FillEvent`` per fill, one ``BalanceUpdate`` if balances
     changed, ``PositionUpdate`` if the linear position changed. A command refused up front
-    returns a single ``core.events.VenueError`` carrying Bybit's code (nothing is created).
+    returns a single ``core.events.VenueProblem`` carrying Bybit's code (nothing is created).
     """
 
     __slots__ = (
@@ -443,7 +427,7 @@ class PaperExchange:
     def submit(self, command: object, ts_ms: int | None = None) -> tuple:
         """Apply (or, with latency, queue) a command sent at ``ts_ms`` (default: market time).
 
-        A refusal returns ``(core.events.VenueError(code=...),)`` and changes nothing. With
+        A refusal returns ``(core.events.VenueProblem(code=...),)`` and changes nothing. With
         ``latency_ms > 0`` the command is checked now (like a gateway), queued, and takes
         effect at the first market event with ``ts >= ts_ms + latency_ms``; its events come out
         of that ``on_trade``/``on_quote``/``advance_to`` call, and ``()`` is returned here.
@@ -458,7 +442,7 @@ class PaperExchange:
                 return self._apply(command, ts, ts, "")
             order_id = self._precheck(command)
         except _Reject as r:
-            return (VenueErrorEvent(ts, r.message, r.code, cid),)
+            return (VenueProblem(ts, r.message, r.code, cid),)
         if isinstance(command, PlaceOrder):
             # visible at once as New (the REST ack); balances are locked when it takes effect
             o = _Order(command.request, order_id, 0, ts, ts)
@@ -476,18 +460,18 @@ class PaperExchange:
             return self._new_order_id()
         if isinstance(command, CancelOrder):
             if not self._is_open_or_pending(command.client_id):
-                raise _Reject(E_NO_ORDER, f"Order does not exist: {command.client_id!r}")
+                raise _Reject(codes.ORDER_NOT_FOUND_SPOT, f"Order does not exist: {command.client_id!r}")
             return ""
         if isinstance(command, AmendOrder):
             if not self._is_open_or_pending(command.client_id):
-                raise _Reject(E_NO_ORDER, f"Order does not exist: {command.client_id!r}")
+                raise _Reject(codes.ORDER_NOT_FOUND_SPOT, f"Order does not exist: {command.client_id!r}")
             self._check_price(command.price)
             if command.qty is not None:
                 self._check_qty_step(command.qty)
             return ""
         if isinstance(command, CancelAllOurs):
             return ""
-        raise _Reject(E_PARAM, f"unknown command {type(command).__name__}")
+        raise _Reject(codes.PARAM_ERROR, f"unknown command {type(command).__name__}")
 
     def _process_due(self, ts: int, out: list) -> None:
         q = self._queue
@@ -509,7 +493,7 @@ class PaperExchange:
             self._store(o)
             return (OrderUpdate(ts, o.snapshot()),)
         cid = getattr(command, "client_id", "")
-        return (VenueErrorEvent(ts, r.message, r.code, cid),)
+        return (VenueProblem(ts, r.message, r.code, cid),)
 
     def _apply(self, command: object, ts: int, submit_ts: int, order_id: str) -> tuple:
         if isinstance(command, PlaceOrder):
@@ -520,49 +504,49 @@ class PaperExchange:
             return self._apply_amend(command, ts)
         if isinstance(command, CancelAllOurs):
             return self._apply_cancel_all(ts)
-        raise _Reject(E_PARAM, f"unknown command {type(command).__name__}")
+        raise _Reject(codes.PARAM_ERROR, f"unknown command {type(command).__name__}")
 
     # validation ---------------------------------------------------------------------------
 
     def _check_price(self, price: Decimal) -> None:
         if price <= 0:
-            raise _Reject(E_INVALID, f"Order price must be positive, got {price}")
+            raise _Reject(codes.INVALID_PARAMETER, f"Order price must be positive, got {price}")
         if price % self.spot.tick_size != 0:
-            raise _Reject(E_PRICE_TICK, f"Order price has too many decimals: {price} is not a "
+            raise _Reject(codes.PRICE_OFF_TICK, f"Order price has too many decimals: {price} is not a "
                                         f"multiple of tick size {self.spot.tick_size}")
 
     def _check_qty_step(self, qty: Decimal) -> None:
         if qty <= 0:
-            raise _Reject(E_INVALID, f"Order quantity must be positive, got {qty}")
+            raise _Reject(codes.INVALID_PARAMETER, f"Order quantity must be positive, got {qty}")
         if qty % self.spot.qty_step != 0:
-            raise _Reject(E_QTY_STEP, f"Order quantity has too many decimals: {qty} is not a "
+            raise _Reject(codes.QTY_OFF_STEP, f"Order quantity has too many decimals: {qty} is not a "
                                       f"multiple of qty step {self.spot.qty_step}")
 
     def _check_size(self, qty: Decimal, price: Decimal) -> None:
         inst = self.spot
         self._check_qty_step(qty)
         if qty < inst.min_qty:
-            raise _Reject(E_QTY_MIN, f"Order quantity below the minimum: {qty} < min qty {inst.min_qty}")
+            raise _Reject(codes.QTY_TOO_SMALL, f"Order quantity below the minimum: {qty} < min qty {inst.min_qty}")
         if qty > inst.max_qty:
-            raise _Reject(E_QTY_MAX, f"Order quantity above the maximum: {qty} > max qty {inst.max_qty}")
+            raise _Reject(codes.QTY_TOO_LARGE, f"Order quantity above the maximum: {qty} > max qty {inst.max_qty}")
         if qty * price < inst.min_notional:
-            raise _Reject(E_VALUE_MIN, f"Order value below the minimum: {qty * price} < "
+            raise _Reject(codes.VALUE_TOO_SMALL, f"Order value below the minimum: {qty * price} < "
                                        f"min order value {inst.min_notional}")
 
     def _validate_place(self, req: OrderRequest) -> None:
         if not req.client_id:
-            raise _Reject(E_PARAM, "orderLinkId (client id) is required")
+            raise _Reject(codes.PARAM_ERROR, "orderLinkId (client id) is required")
         if req.leg is not Leg.SPOT or req.symbol != self.spot.symbol:
-            raise _Reject(E_SYMBOL, f"Invalid symbol: paper trades {self.spot.symbol} spot only, "
+            raise _Reject(codes.INVALID_SYMBOL, f"Invalid symbol: paper trades {self.spot.symbol} spot only, "
                                     f"got {req.symbol} {req.leg.value}")
         if req.client_id in self._orders or req.client_id in self._pending:
-            raise _Reject(E_DUPLICATE, f"Duplicate clientOrderId {req.client_id!r}")
+            raise _Reject(codes.DUPLICATE_CLIENT_ID, f"Duplicate clientOrderId {req.client_id!r}")
         self._check_price(req.price)
         self._check_size(req.qty, req.price)
         coin, need = self._lock_need(req.side, req.qty, req.price)
         free = self._bal[coin][0]
         if free < need:
-            raise _Reject(E_INSUFFICIENT, f"Insufficient balance: need {need} {coin}, free {free}")
+            raise _Reject(codes.INSUFFICIENT_BALANCE_SPOT, f"Insufficient balance: need {need} {coin}, free {free}")
 
     def _lock_need(self, side: Side, qty: Decimal, price: Decimal) -> tuple[str, Decimal]:
         """A buy locks qty x price quote (its fee is taken in base); a sell locks qty base."""
@@ -587,7 +571,7 @@ class PaperExchange:
         crosses = self._crosses(o.side, o.price, bid, ask)
         if o.tif is TimeInForce.POST_ONLY and crosses:
             o.status = OrderStatus.REJECTED
-            o.reject_reason = POST_ONLY_REJECT
+            o.reject_reason = codes.POST_ONLY_WOULD_TAKE
         else:
             coin, need = self._lock_need(o.side, o.qty, o.price)
             bal = self._bal[coin]
@@ -600,7 +584,7 @@ class PaperExchange:
                 if o.tif is TimeInForce.IOC:
                     self._unlock(o)
                     o.status = OrderStatus.CANCELLED
-                    o.reject_reason = IOC_NO_FILL if o.filled == 0 else ""
+                    o.reject_reason = codes.IOC_NO_FILL if o.filled == 0 else ""
                 else:
                     (self._buys if o.side is Side.BUY else self._sells).append(o)
                     self._rebuild_book()
@@ -610,7 +594,7 @@ class PaperExchange:
     def _apply_cancel(self, cid: str, ts: int) -> tuple:
         o = self._orders.get(cid)
         if o is None or not o.status.is_open:
-            raise _Reject(E_NO_ORDER, f"Order does not exist: {cid!r}")
+            raise _Reject(codes.ORDER_NOT_FOUND_SPOT, f"Order does not exist: {cid!r}")
         before = self._balance_tuple()
         self._cancel(o, ts)
         self._rebuild_book()
@@ -631,25 +615,25 @@ class PaperExchange:
     def _apply_amend(self, cmd: AmendOrder, ts: int) -> tuple:
         o = self._orders.get(cmd.client_id)
         if o is None or not o.status.is_open:
-            raise _Reject(E_NO_ORDER, f"Order does not exist: {cmd.client_id!r}")
+            raise _Reject(codes.ORDER_NOT_FOUND_SPOT, f"Order does not exist: {cmd.client_id!r}")
         price = cmd.price
         qty = o.qty if cmd.qty is None else cmd.qty
         self._check_price(price)
         self._check_size(qty, price)
         if qty <= o.filled:
-            raise _Reject(E_INVALID, f"Amended quantity {qty} must exceed the filled quantity {o.filled}")
+            raise _Reject(codes.INVALID_PARAMETER, f"Amended quantity {qty} must exceed the filled quantity {o.filled}")
         coin, need = self._lock_need(o.side, qty - o.filled, price)
         bal = self._bal[coin]
         extra = need - o.locked
         if extra > bal[0]:
-            raise _Reject(E_INSUFFICIENT, f"Insufficient balance: need {extra} more {coin}, free {bal[0]}")
+            raise _Reject(codes.INSUFFICIENT_BALANCE_SPOT, f"Insufficient balance: need {extra} more {coin}, free {bal[0]}")
         before = self._balance_tuple()
         batch = _Batch()
         bid, ask = self.touch()
         crosses = self._crosses(o.side, price, bid, ask)
         if o.tif is TimeInForce.POST_ONLY and crosses:
             self._cancel(o, ts)
-            o.reject_reason = POST_ONLY_REJECT
+            o.reject_reason = codes.POST_ONLY_WOULD_TAKE
         else:
             if price != o.price or qty > o.qty:
                 o.seq = self._next_seq()  # Bybit: a new price or a larger size loses queue priority
