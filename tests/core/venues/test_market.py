@@ -23,14 +23,14 @@ from core.venues.market import (
     QuoteTape,
     SyntheticMarket,
     TradeTape,
-    _spread_with_offsets,
-    _is_sorted,
     detect_schema,
     load_file,
     load_market,
     merge_order,
     tick_rule_sides,
 )
+from core.venues.market.bars import spread_with_offsets
+from core.venues.market.tapes import is_sorted
 
 HERE = Path(__file__).resolve()
 FIXTURES = HERE.parents[2] / "data"
@@ -319,23 +319,23 @@ def test_tick_rule_sides_matches_a_plain_loop():
 
 def test_big_integer_column_tricks_match_plain_arithmetic():
     ts = array("q", [1_670_889_600_000 + 60_000 * i for i in range(5000)])
-    spread = _spread_with_offsets(ts, (0, 20_000, 40_000, 59_999))
+    spread = spread_with_offsets(ts, (0, 20_000, 40_000, 59_999))
     assert len(spread) == 20_000 and spread[-1] == ts[-1] + 59_999
     assert spread[:8].tolist() == [
         1_670_889_600_000, 1_670_889_620_000, 1_670_889_640_000, 1_670_889_659_999,
         1_670_889_660_000, 1_670_889_680_000, 1_670_889_700_000, 1_670_889_719_999,
     ]
-    assert _is_sorted(ts)
+    assert is_sorted(ts)
     unsorted = array("q", ts)
     unsorted[2500], unsorted[2501] = unsorted[2501], unsorted[2500]
-    assert not _is_sorted(unsorted)
+    assert not is_sorted(unsorted)
     equal_run = array("q", [7] * 5000)
-    assert _is_sorted(equal_run)
+    assert is_sorted(equal_run)
     negative = array("q", [-5] + [7] * 5000)          # out of the fast path's range: plain check
-    assert _is_sorted(negative) and not _is_sorted(array("q", [7] * 5000 + [-5]))
+    assert is_sorted(negative) and not is_sorted(array("q", [7] * 5000 + [-5]))
     tail_drop = array("q", ts)
     tail_drop[-1] = tail_drop[-2] - 1
-    assert not _is_sorted(tail_drop)
+    assert not is_sorted(tail_drop)
 
 
 # ------------------------------------------------------------------ real recorded files
