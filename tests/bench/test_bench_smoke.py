@@ -17,8 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
-DATA = REPO.parent / "shared" / "data"
-SMALL = DATA / "bybit_spot_BTCUSDT_1m_2022-12-13.csv.gz"
+SMALL = REPO / "tests" / "fixtures" / "bybit_spot_BTCUSDT_1m_2022-12-13_0000-0600.csv.gz"  # real rows, always here
 
 RESULT_KEYS = {"benchmark", "params", "figures", "checks"}
 CHECK_KEYS = {"name", "value", "op", "target", "unit", "pass"}
@@ -43,8 +42,6 @@ SMOKE = {
 @pytest.fixture(scope="module")
 def outputs() -> dict[str, tuple[int, str, str, float]]:
     """Start every script at once; collect (exit code, stdout, stderr, wall seconds)."""
-    if not SMALL.exists():
-        pytest.skip(f"shared data not found at {DATA}")
     procs = {}
     for name, (args, _keys) in SMOKE.items():
         if name == "cockpit_feed":

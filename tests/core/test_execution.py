@@ -19,6 +19,7 @@ from core.events import CancelOrder, PlaceOrder
 from core.execution import MAX_POST_ONLY_RETRIES, ExecutionPlan, Phase, RebalanceExecution
 from core.model import BTCUSDT_SPOT, Action, Decision, Order, OrderStatus, Side, TimeInForce
 from core.venues.bybit_codes import POST_ONLY_WOULD_TAKE
+from tests.builders import examples
 from tests.core.helpers_engine import T0, rcfg
 
 D = Decimal
@@ -498,7 +499,7 @@ ACTIONS = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(side=st.sampled_from([BUY, SELL]), maker_first=st.booleans(), taker_allowed=st.booleans(),
        actions=st.lists(ACTIONS, min_size=1, max_size=60))
 def test_random_venue_behaviour_never_has_two_live_orders(side, maker_first, taker_allowed, actions):

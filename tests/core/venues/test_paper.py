@@ -43,6 +43,7 @@ from core.venues.base import OrderRejected, TradingDisabled
 from core.venues.paper import PaperVenue
 from core.venues.bybit_codes import POST_ONLY_WOULD_TAKE
 from core.venues.paper_exchange import PaperExchange
+from tests.builders import examples
 
 D = Decimal
 BUY, SELL = Side.BUY, Side.SELL
@@ -536,7 +537,7 @@ ops = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(ops)
 def test_balances_reconcile_with_fills_and_open_orders(script) -> None:
     start_usdt, start_btc = D("2000"), D("0.05")
