@@ -28,7 +28,9 @@ REPO = BENCH_DIR.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-DATA_DIR = REPO.parent / "shared" / "data"
+# where the recorded files live: the rule of core.venues.market.default_data_dir (not imported
+# here, so that a benchmark's baseline does not pay for importing the core)
+DATA_DIR = Path(os.environ.get("REBALANCER_SHARED_DATA") or REPO.parent / "shared" / "data").expanduser()
 BIG_KLINES = DATA_DIR / "binance_usdm_BTCUSDT_1m_2022-05-01_2022-12-31.csv.gz"
 SMALL_KLINES = DATA_DIR / "bybit_spot_BTCUSDT_1m_2022-12-13.csv.gz"
 MONTH_KLINES = DATA_DIR / "bybit_linear_BTCUSDT_1m_2024-12-31T21Z_2025-01-31.csv.gz"

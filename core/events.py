@@ -55,7 +55,12 @@ class Tick:
 
 
 @value_type
-class VenueError:
+class VenueProblem:
+    """The venue reported a problem without a call to raise it in: a refused delayed command,
+    a cancel that failed in the background, a key found read-only, a host clock off. (A call
+    that fails raises ``core.venues.base.VenueError`` instead.) ``client_id`` names the order
+    the refused call was about; ``fatal`` means the session cannot go on."""
+
     ts_ms: int
     message: str
     code: int | None = None
@@ -66,7 +71,7 @@ class VenueError:
 MarketEvent = Trade | Quote | PerpTicker
 Event = (
     Trade | Quote | PerpTicker | OrderUpdate | FillEvent | BalanceUpdate | PositionUpdate
-    | ConnectionChanged | Tick | VenueError
+    | ConnectionChanged | Tick | VenueProblem
 )
 
 
@@ -97,3 +102,8 @@ class CancelAllOurs:
 
 
 Command = PlaceOrder | CancelOrder | AmendOrder | CancelAllOurs
+
+
+# temporary: core/rebalancer.py still imports this name (removed after the split merges);
+# core/engine.py uses it too and is being rewritten in another branch
+VenueError = VenueProblem

@@ -19,8 +19,8 @@ from core.config import ExecutionConfig
 from core.events import CancelOrder, Command, PlaceOrder
 from core.model import Decision, Instrument, Order, OrderRequest, OrderStatus, Side, TimeInForce
 from core.values import value_type
+from core.venues import bybit_codes as codes
 
-POST_ONLY_REJECT = "EC_PostOnlyWillTakeLiquidity"
 ZERO = Decimal(0)
 MAX_POST_ONLY_RETRIES = 20
 
@@ -169,7 +169,7 @@ class RebalanceExecution:
         was_cancelling, then = self.cancelling, self.after_cancel
         self.cancelling, self.after_cancel = False, None
         if order.status is OrderStatus.REJECTED:
-            if order.reject_reason == POST_ONLY_REJECT and self.phase is Phase.MAKER:
+            if order.reject_reason == codes.POST_ONLY_WOULD_TAKE and self.phase is Phase.MAKER:
                 self.post_only_rejects += 1
                 if self.post_only_rejects > MAX_POST_ONLY_RETRIES:
                     if self.plan.taker_allowed:

@@ -15,8 +15,10 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.errors import RebalancerError
 
-class AlreadyRunning(Exception):
+
+class AlreadyRunning(RebalancerError):
     """Another live session holds this account + venue + symbol."""
 
 

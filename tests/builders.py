@@ -15,6 +15,22 @@ from core.config import AppConfig, config_from_dict
 from core.trend import TrendView
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures"
+"""Small excerpts of the recorded market data (real rows), present in every clone."""
+
+QUICK_EXAMPLES = 100
+"""Hypothesis examples per test in the default (``quick``) profile."""
+THOROUGH_FACTOR = 10
+"""``HYPOTHESIS_PROFILE=thorough`` runs this many times the examples."""
+
+
+def examples(n: int) -> int:
+    """A test's own Hypothesis example count ``n`` (as run by default), scaled by the active
+    profile: a profile alone cannot change a count a test sets explicitly."""
+    from hypothesis import settings
+
+    return max(1, n * settings.default.max_examples // QUICK_EXAMPLES)
+
 
 DELETE = object()
 """Pass as an override value to remove a key from the base config."""

@@ -1,18 +1,38 @@
-"""Shared fixtures: paths, a config factory (dict -> AppConfig through the real validator),
-policy/view builders and a config-file writer. The builders live in ``tests/builders.py``."""
+"""Shared fixtures: paths, recorded market data (skipped when absent) and its excerpts, a config
+factory (dict -> AppConfig through the real validator), policy/view builders and a config-file
+writer; the Hypothesis profiles. The builders live in ``tests/builders.py``.
+
+Recorded data: ``shared_data_dir`` / ``shared_data(name)`` give ``../shared/data`` (or
+``$REBALANCER_SHARED_DATA``) and skip the test, with the reason, when it is not there: a fresh
+clone has none. ``excerpt(name)`` gives one of the small real excerpts in ``tests/fixtures/``,
+which are always there (``scripts/cut_test_excerpts.py`` cut them).
+
+Hypothesis: the ``quick`` profile is the default; ``HYPOTHESIS_PROFILE=thorough`` runs ten times
+the examples (explicit per-test counts scale too: they are written ``examples(n)``).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from core.config import AppConfig
+from core.venues.market import SHARED_DATA_ENV, default_data_dir
 from tests.builders import *  # noqa: F401,F403 - re-exported for fixtures below
-from tests.builders import (ANCHOR_BLOCK, BASELINE_BLOCK, BASE_CONFIG, REPO_ROOT, SIMPLE_BLOCK, apply_overrides,
-                            build_config, make_trend)
+from tests.builders import (ANCHOR_BLOCK, BASELINE_BLOCK, BASE_CONFIG, FIXTURES_DIR, QUICK_EXAMPLES,
+                            REPO_ROOT, SIMPLE_BLOCK, THOROUGH_FACTOR, apply_overrides, build_config,
+                            make_trend)
+
+settings.register_profile("quick", max_examples=QUICK_EXAMPLES, deadline=None, print_blob=True)
+settings.register_profile("thorough", max_examples=QUICK_EXAMPLES * THOROUGH_FACTOR, deadline=None,
+                          print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
@@ -20,8 +40,38 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_data_dir(repo_root: Path) -> Path:
-    return repo_root.parent / "shared" / "data"
+def shared_data_dir() -> Path:
+    """The recorded market data; skips the test when the folder is missing or holds no file."""
+    path = default_data_dir()
+    if not any(path.glob("*.csv.gz")):
+        pytest.skip(f"recorded market data not found at {path} (a fresh clone has none; "
+                    f"set {SHARED_DATA_ENV} to its folder to run this test)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data(shared_data_dir: Path) -> Callable[[str], Path]:
+    """``shared_data("bybit_spot_BTCUSDT_1m_2022-12-13.csv.gz")`` -> its path, or skip the test."""
+
+    def get(name: str) -> Path:
+        path = shared_data_dir / name
+        if not path.is_file():
+            pytest.skip(f"recorded data file not present: {path}")
+        return path
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def excerpt() -> Callable[[str], Path]:
+    """``excerpt("bybit_spot_BTCUSDT_1m_2022-12-13_0000-0600.csv.gz")`` -> its path in tests/fixtures."""
+
+    def get(name: str) -> Path:
+        path = FIXTURES_DIR / name
+        assert path.is_file(), f"{path} is part of the repository (scripts/cut_test_excerpts.py writes it)"
+        return path
+
+    return get
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,10 @@ import re
 from dataclasses import MISSING, field
 from typing import Any
 
+from core.errors import RebalancerError
 
-class ConfigError(Exception):
+
+class ConfigError(RebalancerError):
     """A configuration problem, worded for the person editing the file."""
 
     def __init__(self, file: str | os.PathLike | None, key: str, expected: str, got: Any = MISSING):

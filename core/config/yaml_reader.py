@@ -22,12 +22,14 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from core.errors import RebalancerError
+
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32
 MAX_NODES = 20_000
 
 
-class YamlProblem(Exception):
+class YamlProblem(RebalancerError):
     """Why a file cannot be read as a config (the caller adds the file name)."""
 
 

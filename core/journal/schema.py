@@ -13,12 +13,13 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from core.errors import RebalancerError
 from core.journal.paths import MEMORY
 
 SCHEMA_VERSION = 1
 
 
-class JournalError(Exception):
+class JournalError(RebalancerError):
     """The file is not a usable journal (missing, not SQLite, foreign, wrong schema version)."""
 
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
+from core.errors import RebalancerError
 from core.journal.rows import ORDER_COLS, TERMINAL_STATUSES, fill_row, num, order_values, text
 from core.model import Decision, Fill, Order, Side
 
@@ -76,7 +77,7 @@ _INS_RECONCILE = "INSERT INTO reconciles (ts_ms, what, detail) VALUES (?,?,?)"
 _INS_REBALANCE = "INSERT INTO rebalances (ts_ms, side, qty_base, path) VALUES (?,?,?,?)"
 
 
-class JournalWriteError(Exception):
+class JournalWriteError(RebalancerError):
     """Rows that could not be written at a ``release()`` (the others were written)."""
 
 

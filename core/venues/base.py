@@ -6,6 +6,22 @@ loop thread) and accepts commands through async methods. Adapters over blocking 
 
 Order safety lives here, not in the UI: a venue built with ``can_trade=False`` (watch mode,
 read-only keys) refuses every order call with ``TradingDisabled`` before anything is sent.
+
+Venue errors, and who raises them (each carries the venue's ``code`` when it has one, see
+``core/venues/bybit_codes.py``, and ``retryable``):
+
+    VenueError            any venue call that failed (Bybit: a stream not subscribed in time,
+    │                     an unknown symbol, a cancel-all that left orders, an HTTP refusal)
+    ├── OrderRejected     the venue said no to this order (paper and Bybit place/amend/cancel)
+    ├── OrderStateUnknown a place-order whose reply was lost (Bybit: query by client id first)
+    ├── TradingDisabled   order calls refused before sending (``ensure_can_trade``: watch mode;
+    │                     Bybit: read-only key, host clock too far off)
+    ├── AuthError         bad key, bad signature, missing permission (Bybit REST; never retried)
+    ├── ApiError          Bybit answered with another business retCode   } core/venues/
+    └── TransportError    no usable reply: a write may or may not have run } bybit_rest.py
+
+A problem reported *asynchronously* (a stream, a late reject) is not raised: the venue emits
+a ``core.events.VenueProblem`` event instead.
 """
 
 from __future__ import annotations
@@ -14,12 +30,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from core.errors import RebalancerError
 from core.model import Balance, Candle, Fill, Instrument, Order, OrderRequest, Position
 
 EventSink = Callable[[object], None]
 
 
-class VenueError(Exception):
+class VenueError(RebalancerError):
     """A venue refused or failed a call. ``code`` is the venue's error code when it has one."""
 
     def __init__(self, message: str, *, code: int | None = None, retryable: bool = False) -> None:

@@ -36,8 +36,9 @@ from decimal import Decimal
 
 from core.config import ApiSecrets
 from core.events import BalanceUpdate, ConnectionChanged, FillEvent, OrderUpdate, PositionUpdate
-from core.events import VenueError as VenueErrorEvent
+from core.events import VenueProblem
 from core.model import Balance, Candle, Fill, Instrument, Leg, Order, OrderRequest, OrderStatus, Position, TimeInForce
+from core.venues import bybit_codes as codes
 from core.venues import bybit_parse as P
 from core.venues.base import (
     AuthError, EventSink, OrderRejected, OrderStateUnknown, TradingDisabled, VenueError,
@@ -51,26 +52,25 @@ from core.venues.bybit_streams import BybitStreams, ChannelSpec
 log = logging.getLogger("rebalancer.bybit")
 
 PRIVATE_EVENTS = (OrderUpdate, FillEvent, BalanceUpdate, PositionUpdate)
-NOT_FOUND = {170213, 110001, 110008, 170142}
-REJECT_REASONS = {
-    110007: "insufficient balance",
-    170131: "insufficient balance",
-    170140: "order value below the minimum (minOrderAmt)",
-    170136: "order quantity below the minimum (minOrderQty)",
-    170137: "order quantity has too many decimals (basePrecision)",
-    170134: "order price has too many decimals (tickSize)",
-    170132: "order price too high",
-    170133: "order price below the minimum",
-    170124: "order amount too large",
-    170141: "duplicate client order id",
-    110072: "duplicate client order id",
-    170193: "buy price above the allowed band",
-    170194: "sell price below the allowed band",
-    170217: "only LIMIT-MAKER orders allowed for this pair",
-    170218: "LIMIT-MAKER order rejected at this price",
-    170810: "too many open orders (500)",
-    170121: "invalid symbol",
-    10001: "request parameter error",
+REJECT_REASONS = {  # what an order refusal means, in the words the cockpit shows
+    codes.INSUFFICIENT_BALANCE: "insufficient balance",
+    codes.INSUFFICIENT_BALANCE_SPOT: "insufficient balance",
+    codes.VALUE_TOO_SMALL: "order value below the minimum (minOrderAmt)",
+    codes.QTY_TOO_SMALL: "order quantity below the minimum (minOrderQty)",
+    codes.QTY_OFF_STEP: "order quantity has too many decimals (basePrecision)",
+    codes.PRICE_OFF_TICK: "order price has too many decimals (tickSize)",
+    codes.PRICE_TOO_HIGH: "order price too high",
+    codes.PRICE_TOO_LOW: "order price below the minimum",
+    codes.QTY_TOO_LARGE: "order amount too large",
+    codes.DUPLICATE_CLIENT_ID: "duplicate client order id",
+    codes.DUPLICATE_ORDER_LINK_ID: "duplicate client order id",
+    codes.BUY_PRICE_ABOVE_BAND: "buy price above the allowed band",
+    codes.SELL_PRICE_BELOW_BAND: "sell price below the allowed band",
+    codes.LIMIT_MAKER_ONLY: "only LIMIT-MAKER orders allowed for this pair",
+    codes.LIMIT_MAKER_REJECTED: "LIMIT-MAKER order rejected at this price",
+    codes.TOO_MANY_OPEN_ORDERS: "too many open orders (500)",
+    codes.INVALID_SYMBOL: "invalid symbol",
+    codes.PARAM_ERROR: "request parameter error",
 }
 
 
@@ -172,7 +172,7 @@ class BybitVenue:
         self._clock_refused = refused
         if refused:
             log.error("%s", self._clock_text())
-            self._emit(VenueErrorEvent(self._now_ms(), self._clock_text(), code=10002))
+            self._emit(VenueProblem(self._now_ms(), self._clock_text(), code=codes.TIMESTAMP_OUT_OF_WINDOW))
         else:
             log.warning("clock offset now %+d ms: within recv_window/2, trading allowed again", offset_ms)
 
@@ -182,7 +182,7 @@ class BybitVenue:
         self.read_only = True
         text = f"the API key is read-only ({why}): watch only, no order will be sent"
         log.warning("%s", text)
-        self._emit(VenueErrorEvent(self._now_ms(), text, code=10005))
+        self._emit(VenueProblem(self._now_ms(), text, code=codes.PERMISSION_DENIED))
 
     def rate_budget_left(self) -> int:
         """Order creates that may go out right now without exceeding Bybit's limits."""
@@ -214,7 +214,7 @@ class BybitVenue:
             self._streams = self._make_streams()
             await self._streams.open_all(self.settings.subscribe_timeout_s)
         except AuthError as e:
-            self._emit(VenueErrorEvent(self._now_ms(), str(e), code=e.code, fatal=True))
+            self._emit(VenueProblem(self._now_ms(), str(e), code=e.code, fatal=True))
             await self._close_streams()
             raise
         except BaseException:
@@ -278,7 +278,7 @@ class BybitVenue:
         try:
             result = await self.rest.call("get_fee_rates", category="spot", symbol=self.symbol)
         except AuthError as e:
-            if e.code in (10003, 10004, 10010, 401):
+            if e.code in codes.KEY_REJECTED:
                 raise
             log.warning("fee rates unavailable (%s); using %s/%s", e, self.maker_fee_rate, self.taker_fee_rate)
             return
@@ -353,7 +353,7 @@ class BybitVenue:
 
     def _on_stream_problem(self, text: str) -> None:
         log.warning("%s", text)
-        self._emit(VenueErrorEvent(self._now_ms(), text))
+        self._emit(VenueProblem(self._now_ms(), text))
 
     def _on_link(self, name: str, up: bool, detail: str) -> None:
         if not self._started or self._stopped:
@@ -430,7 +430,7 @@ class BybitVenue:
             self._reconcile_backoff_s = min(self.settings.max_backoff_s, self._reconcile_backoff_s * 2)
             text = f"reconcile after reconnect failed ({e}); retrying"
             log.warning("%s", text)
-            self._emit(VenueErrorEvent(self._now_ms(), text, code=getattr(e, "code", None)))
+            self._emit(VenueProblem(self._now_ms(), text, code=getattr(e, "code", None)))
             return
         self._reconcile_task = None
         self._reconcile_backoff_s = 0.5
@@ -577,14 +577,14 @@ class BybitVenue:
     def _write_error(self, e: VenueError, what: str, client_id: str) -> VenueError:
         """Turn a failed order call into the protocol's exception."""
         if isinstance(e, AuthError):
-            if e.code == 10005:
-                self._mark_read_only("10005 on an order call")
-                return TradingDisabled(f"{what} {client_id}: the API key has no trade permission (10005)",
-                                       code=10005)
+            if e.code == codes.PERMISSION_DENIED:
+                self._mark_read_only(f"{codes.PERMISSION_DENIED} on an order call")
+                return TradingDisabled(f"{what} {client_id}: the API key has no trade permission "
+                                       f"({codes.PERMISSION_DENIED})", code=codes.PERMISSION_DENIED)
             return e
         if isinstance(e, ApiError):
             code = e.code or 0
-            if code in NOT_FOUND:
+            if code in codes.ORDER_GONE:
                 return OrderRejected(f"{what} {client_id}: order not found or already closed ({e})", code=code)
             reason = REJECT_REASONS.get(code, "refused by Bybit")
             return OrderRejected(f"{what} {client_id}: {reason} ({e})", code=code)
@@ -644,7 +644,7 @@ class BybitVenue:
                                  orderLinkId=client_id)
         except VenueError as e:
             err = self._write_error(e, "cancel", client_id)
-            if isinstance(err, OrderRejected) and err.code in NOT_FOUND:
+            if isinstance(err, OrderRejected) and err.code in codes.ORDER_GONE:
                 await self._refresh_order(client_id)
                 return False
             raise err from None

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 
+from core.errors import RebalancerError
 from core.model import (
     Balance, Candle, Fill, Instrument, Leg, Order, OrderStatus, PerpTicker, Position, Quote, Side, TimeInForce, Trade,
 )
+from core.venues import bybit_codes as codes
 
 ZERO = Decimal(0)
-POST_ONLY_REJECT = "EC_PostOnlyWillTakeLiquidity"
 
 STATUS = {
     "New": OrderStatus.NEW,
@@ -39,7 +40,7 @@ KLINE_INTERVAL = {
 }
 
 
-class BadMessage(ValueError):
+class BadMessage(RebalancerError, ValueError):
     """A push or a result we cannot turn into a value."""
 
 
@@ -175,10 +176,10 @@ def order(item: Mapping) -> Order:
     if status is None:
         raise BadMessage(f"unknown order status {status_text!r}")
     reason = item.get("rejectReason") or ""
-    if reason == "EC_NoError":
+    if reason == codes.NO_ERROR:
         reason = ""
     filled = dec(item.get("cumExecQty"))
-    if status is OrderStatus.CANCELLED and reason == POST_ONLY_REJECT and filled == 0:
+    if status is OrderStatus.CANCELLED and reason == codes.POST_ONLY_WOULD_TAKE and filled == 0:
         status = OrderStatus.REJECTED  # a crossing PostOnly, however the venue labels it
     created = ms(item.get("createdTime"), 0)
     category = item.get("category", "spot")
@@ -275,7 +276,7 @@ def candles(rows: Iterable[list], interval_ms: int, now_ms: int, limit: int) -> 
 
 
 __all__ = [
-    "BadMessage", "KLINE_INTERVAL", "POST_ONLY_REJECT", "STATUS", "balances", "boolean", "candles", "dec",
+    "BadMessage", "KLINE_INTERVAL", "STATUS", "balances", "boolean", "candles", "dec",
     "fee_rates", "fill", "fill_sort_key", "fmt_decimal", "linear_instrument", "ms", "order", "perp_ticker",
     "position", "position_row_size", "quote", "spot_instrument", "trades",
 ]

@@ -10,17 +10,20 @@ Why a wrapper:
   10006 handling can ``time.sleep`` a negative number. This module decides instead:
 
   ===========================================  =========================================
-  what came back                               what happens
+  what came back (``bybit_codes`` name)        what happens
   ===========================================  =========================================
-  10006 (rate limit)                           wait until X-Bapi-Limit-Reset-Timestamp
+  10006 ``RATE_LIMITED``                       wait until X-Bapi-Limit-Reset-Timestamp
                                                (a past/missing reset -> short wait), retry
                                                (the request was refused, not executed)
-  10002 (timestamp outside recv_window)        re-sync the server-time offset; a read is
+  10002 ``TIMESTAMP_OUT_OF_WINDOW``            re-sync the server-time offset; a read is
                                                retried once, a write raises
   10003 / 10004 / 10005 / 10010                ``AuthError`` (never retried; the message
-                                               names the problem, never the key/secret)
-  10016, HTTP 5xx, bad JSON, connection        reads: bounded retry with back-off;
-  error, timeout                               writes: ``TransportError`` (state unknown)
+  (``AUTH_MESSAGES`` below), HTTP 401          names the problem, never the key/secret)
+  HTTP 403, other HTTP 4xx                     ``VenueError`` (403: IP rate limit or a
+                                               restricted region, wait >= 10 minutes)
+  10016 / 10019 / 429 ``TRANSIENT``,           reads: bounded retry with back-off;
+  HTTP 5xx / 409 / 429, bad JSON,              writes: ``TransportError`` (state unknown)
+  connection error, timeout
   any other retCode                            ``ApiError`` with Bybit's code and message
   ===========================================  =========================================
 
@@ -40,19 +43,19 @@ import requests
 from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
+from core.venues import bybit_codes as codes
 from core.venues.base import AuthError, VenueError
 from core.venues.bybit_rate import ENDPOINT_CLASS, RateBudget
 
 log = logging.getLogger("rebalancer.bybit.rest")
 
 AUTH_MESSAGES = {
-    10003: "Bybit rejected the API key (10003): invalid key, or a key for another environment "
-           "(mainnet, testnet and demo keys are separate)",
-    10004: "Bybit rejected the request signature (10004): check the API secret",
-    10005: "the API key lacks the permission for this call (10005)",
-    10010: "the request IP is not in the API key's IP whitelist (10010)",
+    codes.INVALID_API_KEY: "Bybit rejected the API key (10003): invalid key, or a key for another environment "
+                           "(mainnet, testnet and demo keys are separate)",
+    codes.BAD_SIGNATURE: "Bybit rejected the request signature (10004): check the API secret",
+    codes.PERMISSION_DENIED: "the API key lacks the permission for this call (10005)",
+    codes.IP_NOT_WHITELISTED: "the request IP is not in the API key's IP whitelist (10010)",
 }
-TRANSIENT_CODES = {10016, 10019, 429}
 
 
 class ApiError(VenueError):
@@ -222,15 +225,15 @@ class BybitRest:
                 message = scrub(getattr(e, "message", ""), *self._secrets)
                 headers = getattr(e, "resp_headers", None)
                 self.budget.observe(cls, headers, self.server_now_ms())
-                if code == 10006:
+                if code == codes.RATE_LIMITED:
                     wait = self.budget.block_until_reset(cls, headers, self.server_now_ms())
                     if rate_left > 0:
                         rate_left -= 1
                         log.warning("%s: rate limited (10006); waiting %.0f ms for the reset", method, wait * 1000)
                         continue  # acquire() waits for the block to pass
                     raise VenueError(f"{method}: still rate limited after {self.rate_limit_retries} waits (10006)",
-                                     code=10006, retryable=True) from None
-                if code == 10002:
+                                     code=codes.RATE_LIMITED, retryable=True) from None
+                if code == codes.TIMESTAMP_OUT_OF_WINDOW:
                     try:
                         offset = await self.sync_clock()
                     except VenueError:
@@ -241,22 +244,22 @@ class BybitRest:
                                     "(offset %d ms), retrying once", method, offset)
                         continue
                     raise VenueError(f"{method}: request timestamp outside recv_window (10002); clock re-synced "
-                                     f"(server - local = {offset} ms); not executed", code=10002,
+                                     f"(server - local = {offset} ms); not executed", code=codes.TIMESTAMP_OUT_OF_WINDOW,
                                      retryable=True) from None
                 if code in AUTH_MESSAGES:
                     raise AuthError(f"{AUTH_MESSAGES[code]} [{method}]", code=code) from None
-                if code in TRANSIENT_CODES:
+                if code in codes.TRANSIENT:
                     problem = f"Bybit busy/server error {code}: {message}"
                 else:
                     raise ApiError(f"{message} ({code})", code=code) from None
             except FailedRequestError as e:
                 self.errors += 1
                 status = _int(e.status_code)
-                if status == 403:
+                if status == codes.HTTP_FORBIDDEN:
                     raise VenueError("HTTP 403 from Bybit: IP rate limit breached or access from a restricted "
-                                     "region; wait at least 10 minutes", code=403) from None
-                if status == 401:
-                    raise AuthError(f"HTTP 401 from Bybit: unauthorised [{method}]", code=401) from None
+                                     "region; wait at least 10 minutes", code=codes.HTTP_FORBIDDEN) from None
+                if status == codes.HTTP_UNAUTHORISED:
+                    raise AuthError(f"HTTP 401 from Bybit: unauthorised [{method}]", code=codes.HTTP_UNAUTHORISED) from None
                 if status >= 500 or status in (409, 429):
                     problem = f"HTTP {status} ({scrub(getattr(e, 'message', ''), *self._secrets)})"
                 else:

@@ -28,7 +28,7 @@ from core.events import (
     PlaceOrder,
     Tick,
 )
-from core.events import VenueError as VenueErrorEvent
+from core.events import VenueProblem
 from core.model import Balance, Candle, Fill, Instrument, Order, OrderRequest, Position
 from core.venues.base import EventSink, OrderRejected, ensure_can_trade
 from core.venues.paper_exchange import PaperExchange
@@ -210,7 +210,7 @@ class PaperVenue:
         """Run one command on the exchange at market time; a refusal raises ``OrderRejected``."""
         ensure_can_trade(self)
         events = self.exchange.submit(command, self.exchange.now_ms)
-        if len(events) == 1 and type(events[0]) is VenueErrorEvent:
+        if len(events) == 1 and type(events[0]) is VenueProblem:
             err = events[0]
             raise OrderRejected(f"{err.code}: {err.message}", code=err.code)
         self._deliver(events, save=True)  # orders placed or cancelled survive a crash too

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from core.bulk import BAR_MS, KlineBars, first_outside
 from core.venues.market import TradeTape, load_market
+from tests.builders import examples
 
 MIN = BAR_MS
 T0 = 1_700_000_040_000  # a whole minute
@@ -31,7 +32,7 @@ values = st.one_of(st.floats(99.0, 101.0), st.sampled_from([98.0, 102.0, 99.5, 1
                    st.floats(allow_nan=False))
 
 
-@settings(max_examples=500, deadline=None, database=None)
+@settings(max_examples=examples(500), deadline=None, database=None)
 @given(data=st.data(), arr=st.lists(values, max_size=300), as_array=st.booleans(),
        band=st.tuples(st.sampled_from([99.5, 98.0, -math.inf, 0.0, 100.0]),
                       st.sampled_from([100.5, 102.0, math.inf, 1e12, 100.0])))
@@ -111,13 +112,21 @@ def test_kline_bars_break_at_gaps_and_unaligned_steps(kline_tape):
     assert [bars.run_end(k) for k in range(9)] == [3, 3, 3, 5, 5, 7, 7, 9, 9]
 
 
-def test_kline_bars_of_the_recorded_month(shared_data_dir):
-    tape = load_market(shared_data_dir / "bybit_linear_BTCUSDT_1m_2024-12-31T21Z_2025-01-31.csv.gz").trades
+def check_kline_bars_of_recorded_minutes(tape: TradeTape, minutes: int) -> None:
     bars = KlineBars.build(tape)
-    assert bars is not None and bars.n == 44_820
+    assert bars is not None and bars.n == minutes
     assert bars.breaks == [0]  # every minute present (README)
     assert all(t % MIN == 0 for t in bars.first_ts)
     assert list(bars.opens[:3]) == list(tape.price[0:12:4])
+
+
+def test_kline_bars_of_the_recorded_month(shared_data):
+    check_kline_bars_of_recorded_minutes(
+        load_market(shared_data("bybit_linear_BTCUSDT_1m_2024-12-31T21Z_2025-01-31.csv.gz")).trades, 44_820)
+
+
+def test_kline_bars_of_a_recorded_day(excerpt):
+    check_kline_bars_of_recorded_minutes(load_market(excerpt("bybit_linear_BTCUSDT_1m_2025-01-20.csv.gz")).trades, 1440)
 
 
 def hinted(ts: list[int], per: int | None = 4, qty: float = 1.0) -> TradeTape:
@@ -138,8 +147,8 @@ def test_kline_bars_refuse_tapes_of_another_shape(tape):
     assert KlineBars.build(tape) is None
 
 
-def test_kline_bars_of_real_trades_is_none(shared_data_dir):
-    tape = load_market(shared_data_dir / "binance_spot_BTCUSDT_trades_2024-08-08T235415Z_235959Z.csv.gz").trades
+def test_kline_bars_of_real_trades_is_none(excerpt):
+    tape = load_market(excerpt("binance_spot_BTCUSDT_trades_2024-08-08T235415Z_30s.csv.gz")).trades
     assert tape.points_per_bar is None and KlineBars.build(tape) is None
 
 

@@ -16,8 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.events import CancelOrder, PlaceOrder
-from core.execution import MAX_POST_ONLY_RETRIES, POST_ONLY_REJECT, ExecutionPlan, Phase, RebalanceExecution
+from core.execution import MAX_POST_ONLY_RETRIES, ExecutionPlan, Phase, RebalanceExecution
 from core.model import BTCUSDT_SPOT, Action, Decision, Order, OrderStatus, Side, TimeInForce
+from core.venues.bybit_codes import POST_ONLY_WOULD_TAKE
+from tests.builders import examples
 from tests.core.helpers_engine import T0, rcfg
 
 D = Decimal
@@ -242,7 +244,7 @@ def test_escalate_while_nothing_is_live_places_the_taker_at_once():
 def test_post_only_reject_requotes_at_the_fresh_touch():
     ex, _ = make_exec(BUY)
     only_place(ex.start(T0, BID, ASK))
-    p = only_place(ex.on_order(rejected(ex, POST_ONLY_REJECT), T0 + 5, 59_999.50, 59_999.60))
+    p = only_place(ex.on_order(rejected(ex, POST_ONLY_WOULD_TAKE), T0 + 5, 59_999.50, 59_999.60))
     assert p.request.price == D("59999.50")
     assert p.request.client_id == "rb7-2"
     assert p.request.tif is PO
@@ -254,9 +256,9 @@ def test_post_only_rejects_beyond_the_retry_limit_escalate():
     ex, _ = make_exec(BUY)
     only_place(ex.start(T0, BID, ASK))
     for i in range(MAX_POST_ONLY_RETRIES):  # 20 re-quotes
-        only_place(ex.on_order(rejected(ex, POST_ONLY_REJECT), T0 + i, BID, ASK))
+        only_place(ex.on_order(rejected(ex, POST_ONLY_WOULD_TAKE), T0 + i, BID, ASK))
     # the 21st reject gives up on maker: taker IOC (allowed)
-    p = only_place(ex.on_order(rejected(ex, POST_ONLY_REJECT), T0 + 99, BID, ASK))
+    p = only_place(ex.on_order(rejected(ex, POST_ONLY_WOULD_TAKE), T0 + 99, BID, ASK))
     assert p.request.tif is IOC
     assert p.request.client_id == f"rb7-{MAX_POST_ONLY_RETRIES + 2}"
     assert ex.outcome == "escalated to taker: post-only kept crossing"
@@ -266,8 +268,8 @@ def test_post_only_rejects_beyond_the_retry_limit_finish_without_taker():
     ex, _ = make_exec(BUY, taker_allowed=False)
     only_place(ex.start(T0, BID, ASK))
     for i in range(MAX_POST_ONLY_RETRIES):
-        only_place(ex.on_order(rejected(ex, POST_ONLY_REJECT), T0 + i, BID, ASK))
-    assert ex.on_order(rejected(ex, POST_ONLY_REJECT), T0 + 99, BID, ASK) == []
+        only_place(ex.on_order(rejected(ex, POST_ONLY_WOULD_TAKE), T0 + i, BID, ASK))
+    assert ex.on_order(rejected(ex, POST_ONLY_WOULD_TAKE), T0 + 99, BID, ASK) == []
     assert ex.done
     assert ex.outcome == "post-only kept crossing; taker not allowed"
 
@@ -448,9 +450,9 @@ def test_ioc_partial_fill_finishes_and_leaves_the_rest_to_the_next_decision():
 def test_maker_cancelled_by_the_venue_finishes():
     ex, _ = make_exec(BUY)
     start_acked(ex)
-    assert ex.on_order(cancelled(ex, reason=POST_ONLY_REJECT), T0 + 1, BID, ASK) == []
+    assert ex.on_order(cancelled(ex, reason=POST_ONLY_WOULD_TAKE), T0 + 1, BID, ASK) == []
     assert ex.done
-    assert ex.outcome == f"cancelled by the venue or the user ({POST_ONLY_REJECT})"
+    assert ex.outcome == f"cancelled by the venue or the user ({POST_ONLY_WOULD_TAKE})"
 
 
 def test_maker_fully_filled_finishes_and_counts_fees():
@@ -475,7 +477,7 @@ def test_client_ids_follow_prefix_id_attempt_and_are_unique():
     ex, _ = make_exec(BUY, rebalance_id=42, prefix="rbX")
     ids = [only_place(ex.start(T0, BID, ASK)).request.client_id]
     for i in range(5):
-        ids.append(only_place(ex.on_order(rejected(ex, POST_ONLY_REJECT), T0 + i, BID, ASK)).request.client_id)
+        ids.append(only_place(ex.on_order(rejected(ex, POST_ONLY_WOULD_TAKE), T0 + i, BID, ASK)).request.client_id)
     assert ids == [f"rbX42-{n}" for n in range(1, 7)]
     assert len(set(ids)) == len(ids)
 
@@ -497,7 +499,7 @@ ACTIONS = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(side=st.sampled_from([BUY, SELL]), maker_first=st.booleans(), taker_allowed=st.booleans(),
        actions=st.lists(ACTIONS, min_size=1, max_size=60))
 def test_random_venue_behaviour_never_has_two_live_orders(side, maker_first, taker_allowed, actions):
@@ -568,7 +570,7 @@ def test_random_venue_behaviour_never_has_two_live_orders(side, maker_first, tak
         elif kind == "confirm_cancel" and live is not None and live.client_id in pending_cancel:
             deliver(replace(live, status=OrderStatus.CANCELLED, order_id=live.order_id or "X"))
         elif kind == "reject_po" and live is not None and not live.order_id and live.tif is PO:
-            deliver(replace(live, status=OrderStatus.REJECTED, reject_reason=POST_ONLY_REJECT))
+            deliver(replace(live, status=OrderStatus.REJECTED, reject_reason=POST_ONLY_WOULD_TAKE))
         elif kind == "reject_other" and live is not None and not live.order_id:
             deliver(replace(live, status=OrderStatus.REJECTED, reject_reason="170131: Insufficient balance"))
         elif kind == "touch":

@@ -8,6 +8,7 @@ import pytest
 
 from core.fills import RecentFills
 from core.model import Fill, Side
+from tests.builders import examples
 
 WINDOW_MS = 600_000
 
@@ -177,7 +178,7 @@ ops_st = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=examples(300), deadline=None, database=None)
 @given(ops=ops_st)
 def test_next_change_is_the_first_time_advance_evicts(ops):
     """After any mix of fills (late ones included: reported after newer ones, or after their

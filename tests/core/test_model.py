@@ -19,6 +19,7 @@ from core.model import (
     Leg,
     Side,
 )
+from tests.builders import examples
 
 
 @pytest.mark.parametrize(
@@ -159,7 +160,7 @@ def _reference(value: D, step: D, rounding: str) -> D:
     return ((value / step).to_integral_value(rounding=rounding) * step).quantize(step)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(step=st.sampled_from(STEPS),
        value=st.one_of(st.floats(min_value=0, max_value=1e6, allow_nan=False),
                        st.decimals(min_value=0, max_value=10**6, allow_nan=False, allow_infinity=False, places=9)))

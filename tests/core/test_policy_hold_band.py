@@ -23,8 +23,9 @@ from core.config import (
 from core.fills import NEVER_MS
 from core.policy import INF, AnchorPolicy, BaselinePolicy, HoldBand, PolicyMemory, SimplePolicy, WHOLE_BAND
 from core.trend import FLAT, TrendView
+from tests.builders import examples
 
-SETTINGS = settings(max_examples=200, deadline=None, database=None)
+SETTINGS = settings(max_examples=examples(100), deadline=None, database=None)
 T = 50_000_000
 MAX_PRICE = 1e12
 SLIVER = 3e-9  # BAND_MARGIN (1e-9) and a few roundings

@@ -12,9 +12,9 @@ from core.delta import grows_gap
 from core.model import BTCUSDT_SPOT, Action, Side
 from core.policy import PolicyMemory, PolicyView
 
-from tests.builders import ANCHOR_BLOCK, SIMPLE_BLOCK, apply_overrides, build_config, make_trend
+from tests.builders import ANCHOR_BLOCK, SIMPLE_BLOCK, apply_overrides, build_config, examples, make_trend
 
-SETTINGS = settings(max_examples=150, deadline=None)
+SETTINGS = settings(max_examples=examples(100), deadline=None)
 STEP = BTCUSDT_SPOT.qty_step
 
 finite = dict(allow_nan=False, allow_infinity=False)

@@ -47,11 +47,11 @@ def journal_fill_count(path: Path) -> int:
         j.close()
 
 
-def test_sigkill_mid_replay_leaves_every_acknowledged_fill(tmp_path, write_config, repo_root, shared_data_dir):
+def test_sigkill_mid_replay_leaves_every_acknowledged_fill(tmp_path, write_config, repo_root, shared_data):
     cfg_data = replay_config_dict()
     cfg_path = write_config(cfg_data)
     jpath = tmp_path / "journal.sqlite"
-    data = shared_data_dir / MONTH
+    data = shared_data(MONTH)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "replay", "--config", str(cfg_path), "--market", str(data),
          "--journal", str(jpath)],

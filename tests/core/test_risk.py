@@ -10,6 +10,7 @@ import pytest
 
 from core.model import TradingState
 from core.risk import RiskManager
+from tests.builders import examples
 from tests.core.helpers_engine import T0, rcfg
 
 MIN = 60_000
@@ -295,7 +296,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from core.config import ExecutionConfig, RiskConfig  # noqa: E402
 
-RISK_SETTINGS = settings(max_examples=300, deadline=None, database=None)
+RISK_SETTINGS = settings(max_examples=examples(300), deadline=None, database=None)
 limits_st = st.tuples(st.floats(0.01, 60.0, allow_nan=False), st.one_of(st.none(), st.floats(1.0, 20_000.0)))
 equity_st = st.floats(1.0, 200_000.0, allow_nan=False, allow_infinity=False)
 

@@ -18,6 +18,7 @@ from core.trend import (
     trend_from_emas,
     trend_signal,
 )
+from tests.builders import examples
 
 MIN = 60_000
 
@@ -103,11 +104,9 @@ def test_candle_from_trades_does_not_depend_on_a_clock_tick():
     assert ticked.roll(2 * MIN) == [expected]
 
 
-def test_candles_match_an_independent_aggregation_of_real_trades(shared_data_dir):
+def test_candles_match_an_independent_aggregation_of_real_trades(shared_data):
     """Binance spot trades (real recording): CandleBuilder vs a plain group-by-minute."""
-    path = shared_data_dir / "binance_spot_BTCUSDT_trades_2024-08-08T235415Z_235959Z.csv.gz"
-    if not path.exists():
-        pytest.skip(f"{path} not present")
+    path = shared_data("binance_spot_BTCUSDT_trades_2024-08-08T235415Z_235959Z.csv.gz")
     expected: OrderedDict[int, list[float]] = OrderedDict()
     b = CandleBuilder(MIN)
     got: list[Candle] = []
@@ -229,10 +228,8 @@ def test_fast_must_be_below_slow():
         TrendTracker(fast=0, slow=9, timeframe_ms=MIN, slope_lookback_s=300, threshold_pct=0.1)
 
 
-def test_warm_up_matches_an_independent_ema_on_real_closes(shared_data_dir):
-    path = shared_data_dir / "bybit_spot_BTCUSDT_1m_2022-12-13.csv.gz"
-    if not path.exists():
-        pytest.skip(f"{path} not present")
+def test_warm_up_matches_an_independent_ema_on_real_closes(excerpt):
+    path = excerpt("bybit_spot_BTCUSDT_1m_2022-12-13_0000-0600.csv.gz")  # the day's first 360 bars
     with gzip.open(path, "rt") as fh:
         rows = [(int(r["ts_ms"]), float(r["close"])) for r in csv.DictReader(fh)][:300]
     candles = [Candle(ts, MIN, c, c, c, c) for ts, c in rows]
@@ -302,7 +299,7 @@ from array import array  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-BULK_SETTINGS = settings(max_examples=150, deadline=None, database=None)
+BULK_SETTINGS = settings(max_examples=examples(150), deadline=None, database=None)
 closes_st = st.lists(st.floats(1_000.0, 120_000.0, allow_nan=False, allow_infinity=False), max_size=90)
 
 

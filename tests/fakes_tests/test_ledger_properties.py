@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tests.fakes.bybit.ledger import Ledger, OrderError
 from tests.fakes.bybit.market import Market
+from tests.builders import examples
 
 START = {"USDT": D("10000"), "BTC": D("0.1")}
 
@@ -69,7 +70,7 @@ def apply(ledger: Ledger, op: tuple) -> None:
         ledger.on_book_change()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(ops, max_size=25))
 def test_balances_move_exactly_by_fills(sequence):
     ledger = new_ledger()

@@ -9,7 +9,7 @@ quiet. On top of that pump it
   order snapshots, the missed fills and fresh balances/position, in that order, as
   ``core/venues/bybit_reconcile.py`` does, then the current touch as a public stream's book
   snapshot would), stale-data windows (market data withheld from the
-  rebalancer while the exchange keeps trading), venue rejections (as a ``VenueError`` with
+  rebalancer while the exchange keeps trading), venue rejections (as a ``VenueProblem`` with
   the client id, or as a ``Rejected`` order update, the two ways a refusal reaches the
   engine), duplicate fill and order-update pushes, kills/re-arms, pauses and mode flips;
 * checks invariants *independently of the rebalancer's own bookkeeping*:
@@ -43,7 +43,7 @@ from core.config import RebalancerConfig
 from core.delta import grows_gap
 from core.events import (
     BalanceUpdate, CancelAllOurs, CancelOrder, ConnectionChanged, FillEvent, OrderUpdate, PlaceOrder, PositionUpdate,
-    Tick, VenueError,
+    Tick, VenueProblem,
 )
 from core.model import BTCUSDT_SPOT, Fill, Leg, Mode, Order, OrderStatus, Side, TimeInForce, TradingState
 from core.rebalancer import Rebalancer, Recorder
@@ -258,7 +258,7 @@ class Sim:
                       price=req.price, tif=req.tif, status=OrderStatus.REJECTED, created_ms=self.now,
                       updated_ms=self.now, reject_reason=msg)
             return (OrderUpdate(self.now, o),)
-        return (VenueError(self.now, msg, 170131, req.client_id),)
+        return (VenueProblem(self.now, msg, 170131, req.client_id),)
 
     def _send_all(self, cmds) -> None:
         for c in cmds:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from core.engine import Engine
-from core.events import BalanceUpdate, FillEvent, OrderUpdate, PositionUpdate, Tick, VenueError
+from core.events import BalanceUpdate, FillEvent, OrderUpdate, PositionUpdate, Tick, VenueProblem
 from core.model import (
     BTCUSDT_SPOT, Balance, Fill, Leg, Mode, Order, OrderStatus, Position, Quote, Side, TimeInForce, Trade,
 )
@@ -402,7 +402,7 @@ async def test_hostile_exchange_error_text_reaches_the_cockpit_log_unchanged():
         venue.feed(Quote(T0 + 500, 59_999.99, 1.0, 60_000.01, 1.0))
         venue.feed(Trade(T0 + 500, 60_000.0, 0.001, Side.BUY))
         await _settle(engine)
-        engine._accept(VenueError(T0 + 700, f"cancel rb9-9: {HOSTILE}", 170213, "rb9-9"))
+        engine._accept(VenueProblem(T0 + 700, f"cancel rb9-9: {HOSTILE}", 170213, "rb9-9"))
         texts = [line.text for line in engine.latest().log]
         assert engine.order_calls >= 1
         assert any(HOSTILE in t and "rejected" in t for t in texts), texts[-5:]
@@ -452,8 +452,8 @@ async def test_a_real_snapshot_with_markup_in_its_log_renders_in_the_cockpit():
     sim = Sim(sim_config(), mode=Mode.AUTO, spot="0.507")
     sim.quote(T0 + 500, 59_999.99, 60_000.01)
     sim.trade(T0 + 500, 60_000.0)
-    sim.reb.on_event(VenueError(T0 + 600, HOSTILE, 170131))
-    sim.reb.on_event(VenueError(T0 + 601, "[/]", None))
+    sim.reb.on_event(VenueProblem(T0 + 600, HOSTILE, 170131))
+    sim.reb.on_event(VenueProblem(T0 + 601, "[/]", None))
     sim.reb.risk.halt(f"halted: {HOSTILE}")
     state = sim.reb.snapshot()
     assert any(HOSTILE in line.text for line in state.log)

@@ -21,12 +21,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from core.model import Mode, Side
+from tests.builders import examples
 from tests.core.helpers_engine import T0
 from tests.reliability.helpers import CAP_SLACK, ORDER_CAP_AT, Sim, market_grid, sim_config
 
 CENT = 0.01
 
-FUZZ_SETTINGS = settings(max_examples=150, stateful_step_count=80, deadline=None, database=None, print_blob=True,
+FUZZ_SETTINGS = settings(max_examples=examples(150), stateful_step_count=80, deadline=None, database=None, print_blob=True,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
@@ -200,7 +201,7 @@ class LongRebalancerMachine(RebalancerMachine):
     """The same machine, 20x the examples and longer runs (``-m slow``: a few minutes)."""
 
 
-LongRebalancerMachine.TestCase.settings = settings(FUZZ_SETTINGS, max_examples=3_000, stateful_step_count=150)
+LongRebalancerMachine.TestCase.settings = settings(FUZZ_SETTINGS, max_examples=examples(3_000), stateful_step_count=150)
 TestRebalancerFuzzLong = pytest.mark.slow(LongRebalancerMachine.TestCase)
 
 

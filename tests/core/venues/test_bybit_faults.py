@@ -134,7 +134,7 @@ async def test_rebuild_backs_off_while_the_venue_is_unreachable(bybit_fake, venu
     assert len(attempts) == 3
     gaps = [b - a for a, b in zip(attempts, attempts[1:])]
     assert gaps[0] >= 0.1 and gaps[1] >= 0.2  # 0.1 s, then doubled
-    problems = [e for e in sink.events[mark:] if type(e).__name__ == "VenueError"]
+    problems = [e for e in sink.events[mark:] if type(e).__name__ == "VenueProblem"]
     assert len(problems) == 2 and all("reconnect failed" in e.message for e in problems)
     await assert_streaming(bybit_fake, venue, sink, "backoff")
 

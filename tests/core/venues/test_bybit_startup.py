@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.events import ConnectionChanged, FillEvent, PositionUpdate, VenueError
+from core.events import ConnectionChanged, FillEvent, PositionUpdate, VenueProblem
 from core.model import Leg, OrderRequest, Quote, Side, TimeInForce
 from core.venues.base import AuthError, TradingDisabled
 from core.venues.bybit import BybitVenue, channel_specs
@@ -74,7 +74,7 @@ async def test_clock_skew_refuses_to_trade(bybit_fake, make_venue, sink):
     await v.start(sink)
     assert v.can_trade is False
     assert abs(v.clock_offset_ms - 10_000) < 500
-    err = next(e for e in sink.events if isinstance(e, VenueError))
+    err = next(e for e in sink.events if isinstance(e, VenueProblem))
     assert "clock off by" in err.message and "ms" in err.message
     v.can_trade = True  # the engine switching to auto does not override the clock refusal
     assert v.can_trade is False
@@ -105,7 +105,7 @@ async def test_bad_secret_is_an_auth_error_without_the_secret(bybit_fake, make_v
     text = str(info.value)
     assert info.value.code == 10004 and "secret" in text.lower()
     assert secret not in text and DEFAULT_KEY not in text
-    fatal = [e for e in sink.events if isinstance(e, VenueError) and e.fatal]
+    fatal = [e for e in sink.events if isinstance(e, VenueProblem) and e.fatal]
     assert fatal and secret not in fatal[0].message and DEFAULT_KEY not in fatal[0].message
     assert secret not in repr(v)
 
@@ -131,7 +131,7 @@ async def test_read_only_key_watches_but_never_trades(bybit_fake, make_venue, si
     with pytest.raises(TradingDisabled, match="no trade permission"):
         await v.place_order(req("rbro1"))
     assert v.read_only and v.can_trade is False
-    assert any(isinstance(e, VenueError) and "read-only" in e.message for e in sink.events)
+    assert any(isinstance(e, VenueProblem) and "read-only" in e.message for e in sink.events)
     calls = bybit_fake.order_request_count()
     assert calls == 1
     for call in (lambda: v.place_order(req("rbro2")), lambda: v.cancel_order("rbro1"),

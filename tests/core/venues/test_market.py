@@ -23,31 +23,23 @@ from core.venues.market import (
     QuoteTape,
     SyntheticMarket,
     TradeTape,
-    _spread_with_offsets,
-    _is_sorted,
     detect_schema,
     load_file,
     load_market,
     merge_order,
     tick_rule_sides,
 )
+from core.venues.market.bars import spread_with_offsets
+from core.venues.market.tapes import is_sorted
 
 HERE = Path(__file__).resolve()
 FIXTURES = HERE.parents[2] / "data"
-SHARED = HERE.parents[3].parent / "shared" / "data"
 
 B, S = Side.BUY, Side.SELL
 
 
 def fx(name: str) -> Path:
     return FIXTURES / name
-
-
-def shared(name: str) -> Path:
-    path = SHARED / name
-    if not path.exists():
-        pytest.skip(f"recorded data file not present: {path} (see ../shared/data/README.md)")
-    return path
 
 
 def trades_of(md: MarketData) -> list[tuple]:
@@ -319,30 +311,30 @@ def test_tick_rule_sides_matches_a_plain_loop():
 
 def test_big_integer_column_tricks_match_plain_arithmetic():
     ts = array("q", [1_670_889_600_000 + 60_000 * i for i in range(5000)])
-    spread = _spread_with_offsets(ts, (0, 20_000, 40_000, 59_999))
+    spread = spread_with_offsets(ts, (0, 20_000, 40_000, 59_999))
     assert len(spread) == 20_000 and spread[-1] == ts[-1] + 59_999
     assert spread[:8].tolist() == [
         1_670_889_600_000, 1_670_889_620_000, 1_670_889_640_000, 1_670_889_659_999,
         1_670_889_660_000, 1_670_889_680_000, 1_670_889_700_000, 1_670_889_719_999,
     ]
-    assert _is_sorted(ts)
+    assert is_sorted(ts)
     unsorted = array("q", ts)
     unsorted[2500], unsorted[2501] = unsorted[2501], unsorted[2500]
-    assert not _is_sorted(unsorted)
+    assert not is_sorted(unsorted)
     equal_run = array("q", [7] * 5000)
-    assert _is_sorted(equal_run)
+    assert is_sorted(equal_run)
     negative = array("q", [-5] + [7] * 5000)          # out of the fast path's range: plain check
-    assert _is_sorted(negative) and not _is_sorted(array("q", [7] * 5000 + [-5]))
+    assert is_sorted(negative) and not is_sorted(array("q", [7] * 5000 + [-5]))
     tail_drop = array("q", ts)
     tail_drop[-1] = tail_drop[-2] - 1
-    assert not _is_sorted(tail_drop)
+    assert not is_sorted(tail_drop)
 
 
 # ------------------------------------------------------------------ real recorded files
 
 
-def test_real_bybit_spot_day_1440_bars_5760_trades():
-    md = load_file(shared("bybit_spot_BTCUSDT_1m_2022-12-13.csv.gz"))
+def test_real_bybit_spot_day_1440_bars_5760_trades(shared_data):
+    md = load_file(shared_data("bybit_spot_BTCUSDT_1m_2022-12-13.csv.gz"))
     assert md.bad_rows == 0
     assert md.sources[0].rows == 1440 and len(md.trades) == 5760
     t = md.trades
@@ -354,13 +346,13 @@ def test_real_bybit_spot_day_1440_bars_5760_trades():
     assert list(t.side) == _tick_rule_reference(t.price)
 
 
-def test_row_checks_and_bulk_parser_agree_on_real_data(tmp_path):
+def test_row_checks_and_bulk_parser_agree_on_real_data(tmp_path, shared_data):
     # one injected bad row sends the whole file down the row-by-row path: the good rows
     # must come out exactly as the bulk parser makes them
     for name in ("bybit_spot_BTCUSDT_1m_2022-12-13.csv.gz",
                  "binance_spot_BTCUSDT_trades_2024-08-08T235415Z_235959Z.csv.gz",
                  "bybit_spot_BTCUSDT_1m_quotes_2022-12-13_0000-1200.csv.gz"):
-        src = shared(name)
+        src = shared_data(name)
         lines = gzip.decompress(src.read_bytes()).decode().split("\n")
         lines.insert(500, "1,2,3")
         damaged = tmp_path / name
@@ -371,40 +363,40 @@ def test_row_checks_and_bulk_parser_agree_on_real_data(tmp_path):
         assert len(fast) > 700
 
 
-def test_real_binance_spot_trades_and_bbo():
-    trades = load_file(shared("binance_spot_BTCUSDT_trades_2024-08-08T235415Z_235959Z.csv.gz"))
+def test_real_binance_spot_trades_and_bbo(shared_data):
+    trades = load_file(shared_data("binance_spot_BTCUSDT_trades_2024-08-08T235415Z_235959Z.csv.gz"))
     assert trades.bad_rows == 0 and len(trades.trades) == 9738
     assert trades.trades[0] == Trade(1723161255342, 61837.63, 0.02, S)
     vwap = sum(p * q for p, q in zip(trades.trades.price, trades.trades.qty)) / sum(trades.trades.qty)
     assert round(vwap, 2) == 61707.70          # README: VWAP 61,707.70
     assert round(sum(trades.trades.qty), 1) == 211.9
     both = load_market([
-        shared("binance_spot_BTCUSDT_trades_2024-08-08T235415Z_235959Z.csv.gz"),
-        shared("binance_spot_BTCUSDT_bbo_2024-08-08T235415Z_235959Z.csv.gz"),
+        shared_data("binance_spot_BTCUSDT_trades_2024-08-08T235415Z_235959Z.csv.gz"),
+        shared_data("binance_spot_BTCUSDT_bbo_2024-08-08T235415Z_235959Z.csv.gz"),
     ])
     assert both.bad_rows == 0 and len(both.quotes) == 27975 and len(both) == 9738 + 27975
     ts = [e.ts_ms for e in both.iter_events()]
     assert ts == sorted(ts)
 
 
-def test_real_binance_usdm_trades_and_bbo():
+def test_real_binance_usdm_trades_and_bbo(shared_data):
     md = load_market([
-        shared("binance_usdm_BTCUSDT_trades_2024-08-08T235416Z_235959Z.csv.gz"),
-        shared("binance_usdm_BTCUSDT_bbo_2024-08-08T235416Z_235959Z.csv.gz"),
+        shared_data("binance_usdm_BTCUSDT_trades_2024-08-08T235416Z_235959Z.csv.gz"),
+        shared_data("binance_usdm_BTCUSDT_bbo_2024-08-08T235416Z_235959Z.csv.gz"),
     ])
     assert md.bad_rows == 0 and len(md.trades) == 21313 and len(md.quotes) == 66088
     assert round(sum(md.trades.qty), 1) == 2429.4
 
 
-def test_real_bybit_linear_files_and_quote_bars():
-    month = load_file(shared("bybit_linear_BTCUSDT_1m_2024-12-31T21Z_2025-01-31.csv.gz"))
+def test_real_bybit_linear_files_and_quote_bars(shared_data):
+    month = load_file(shared_data("bybit_linear_BTCUSDT_1m_2024-12-31T21Z_2025-01-31.csv.gz"))
     assert month.bad_rows == 0 and month.sources[0].rows == 44820 and len(month.trades) == 4 * 44820
     assert max(month.trades.price) == 109951.7     # README: all-time high on 2025-01-20
     assert list(month.trades.side) == _tick_rule_reference(month.trades.price)
-    half = load_file(shared("bybit_linear_BTCUSDT_1m_2022-12-13_0000-1200.csv.gz"))
+    half = load_file(shared_data("bybit_linear_BTCUSDT_1m_2022-12-13_0000-1200.csv.gz"))
     assert half.bad_rows == 0 and len(half.trades) == 4 * 721
-    spot_q = load_file(shared("bybit_spot_BTCUSDT_1m_quotes_2022-12-13_0000-1200.csv.gz"))
-    perp_q = load_file(shared("bybit_linear_BTCUSDT_1m_quotes_2022-12-13_0000-1200.csv.gz"))
+    spot_q = load_file(shared_data("bybit_spot_BTCUSDT_1m_quotes_2022-12-13_0000-1200.csv.gz"))
+    perp_q = load_file(shared_data("bybit_linear_BTCUSDT_1m_quotes_2022-12-13_0000-1200.csv.gz"))
     assert spot_q.bad_rows == 0 and len(spot_q.quotes) == 721
     assert perp_q.bad_rows == 0 and len(perp_q.quotes) == 460
     # first spot quote bar: bid_close 17205.01 / ask_close 17206.77, at the end of minute 0
@@ -413,8 +405,8 @@ def test_real_bybit_linear_files_and_quote_bars():
     assert round(spreads[len(spreads) // 2], 2) == 1.91  # README: median close spread 1.91
 
 
-def test_real_binance_usdm_eight_months_352800_bars():
-    md = load_file(shared("binance_usdm_BTCUSDT_1m_2022-05-01_2022-12-31.csv.gz"))
+def test_real_binance_usdm_eight_months_352800_bars(shared_data):
+    md = load_file(shared_data("binance_usdm_BTCUSDT_1m_2022-05-01_2022-12-31.csv.gz"))
     assert md.bad_rows == 0 and md.sources[0].rows == 352800
     t = md.trades
     assert len(t) == 1_411_200
@@ -429,6 +421,117 @@ def test_real_binance_usdm_eight_months_352800_bars():
     assert t.qty.count(0.0) == 4 * 64          # README: 64 zero-volume maintenance bars
     # spot-check the vectorised sides against the plain tick rule on a slice
     assert list(t.side[:200_000]) == _tick_rule_reference(t.price[:200_000])
+
+
+# ------------------------------------------------------------------ recorded excerpts (always present)
+
+# excerpt -> (schema, rows, events per row): real rows cut from ../shared/data (tests/fixtures/README.md)
+EXCERPTS = {
+    "bybit_spot_BTCUSDT_1m_2022-12-13_0000-0600.csv.gz": ("klines_1m", 360, 4),
+    "bybit_spot_BTCUSDT_1m_quotes_2022-12-13_0000-0600.csv.gz": ("quote_bars_1m", 360, 1),
+    "bybit_linear_BTCUSDT_1m_2022-12-13_0000-0600.csv.gz": ("klines_1m", 360, 4),
+    "bybit_linear_BTCUSDT_1m_quotes_2022-12-13_0000-0600.csv.gz": ("quote_bars_1m", 211, 1),
+    "bybit_linear_BTCUSDT_1m_2025-01-20.csv.gz": ("klines_1m", 1440, 4),
+    "binance_usdm_BTCUSDT_1m_2022-05-01_0000-0600.csv.gz": ("klines_1m", 360, 4),
+    "binance_spot_BTCUSDT_trades_2024-08-08T235415Z_30s.csv.gz": ("trades", 546, 1),
+    "binance_spot_BTCUSDT_bbo_2024-08-08T235415Z_30s.csv.gz": ("bbo", 2395, 1),
+    "binance_usdm_BTCUSDT_trades_2024-08-08T235416Z_15s.csv.gz": ("trades", 540, 1),
+    "binance_usdm_BTCUSDT_bbo_2024-08-08T235416Z_15s.csv.gz": ("bbo", 2942, 1),
+}
+
+
+def _cutter():
+    """scripts/cut_test_excerpts.py, the script that cut the excerpts (not a package module)."""
+    import importlib.util
+
+    path = HERE.parents[3] / "scripts" / "cut_test_excerpts.py"
+    spec = importlib.util.spec_from_file_location("cut_test_excerpts", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(EXCERPTS))
+def test_excerpt_loads_clean_in_time_order(name, excerpt):
+    schema, rows, per_row = EXCERPTS[name]
+    md = load_file(excerpt(name))
+    src = md.sources[0]
+    assert (md.bad_rows, src.schema, src.rows, src.events, len(md)) == (0, schema, rows, rows * per_row, rows * per_row)
+    tape = md.quotes if md.quotes is not None else md.trades
+    assert is_sorted(tape.ts_ms)
+    if md.quotes is not None:
+        assert all(b <= a for b, a in zip(md.quotes.bid, md.quotes.ask))
+    else:
+        assert set(md.trades.side) == {0, 1} and min(md.trades.price) > 0
+
+
+@pytest.mark.parametrize("name", sorted(EXCERPTS))
+def test_row_checks_and_bulk_parser_agree_on_every_excerpt(name, excerpt, tmp_path):
+    """One injected bad row sends the file down the row-by-row path: the good rows must come
+    out exactly as the bulk parser makes them."""
+    src = excerpt(name)
+    lines = gzip.decompress(src.read_bytes()).decode().split("\n")
+    lines.insert(100, "1,2,3")
+    damaged = tmp_path / name
+    damaged.write_bytes(gzip.compress("\n".join(lines).encode()))
+    fast, slow = load_file(src), load_file(damaged)
+    assert fast.bad_rows == 0 and slow.bad_rows == 1 and slow.bad_samples[0].line_no == 101
+    assert slow.trades == fast.trades and slow.quotes == fast.quotes
+
+
+def test_excerpt_bybit_spot_first_bars_and_tick_rule_sides(excerpt):
+    t = load_file(excerpt("bybit_spot_BTCUSDT_1m_2022-12-13_0000-0600.csv.gz")).trades
+    # README: open 17,208.86 at 00:00 UTC; the first bar 17208.86,17212.99,17205,17205 closes down
+    assert t[0] == Trade(1670889600000, 17208.86, 1.549151 / 4, B)
+    assert (t.price[1], t.price[2], t.price[3]) == (17212.99, 17205.0, 17205.0)
+    assert t.ts_ms[-1] == 1670889600000 + 359 * 60000 + 59999
+    assert list(t.side) == _tick_rule_reference(t.price)
+
+
+def test_excerpt_bybit_linear_day_of_the_all_time_high(excerpt):
+    t = load_file(excerpt("bybit_linear_BTCUSDT_1m_2025-01-20.csv.gz")).trades
+    assert max(t.price) == 109951.7     # README: the month's all-time high, on 2025-01-20
+    assert list(t.side) == _tick_rule_reference(t.price)
+
+
+def test_excerpt_binance_klines_with_extra_columns(excerpt):
+    md = load_file(excerpt("binance_usdm_BTCUSDT_1m_2022-05-01_0000-0600.csv.gz"))
+    # first bar 37614.4,37655.9,37584.0,37635.2 vol 445.259 closes up: open, low, high, close
+    assert [md.trades[i] for i in range(4)] == [
+        Trade(1651363200000, 37614.4, 445.259 / 4, B),
+        Trade(1651363220000, 37584.0, 445.259 / 4, S),
+        Trade(1651363240000, 37655.9, 445.259 / 4, B),
+        Trade(1651363259999, 37635.2, 445.259 / 4, S),
+    ]
+
+
+@pytest.mark.parametrize("trades, bbo", [
+    ("binance_spot_BTCUSDT_trades_2024-08-08T235415Z_30s.csv.gz", "binance_spot_BTCUSDT_bbo_2024-08-08T235415Z_30s.csv.gz"),
+    ("binance_usdm_BTCUSDT_trades_2024-08-08T235416Z_15s.csv.gz", "binance_usdm_BTCUSDT_bbo_2024-08-08T235416Z_15s.csv.gz"),
+])
+def test_excerpt_trades_and_bbo_replay_quotes_first_at_equal_times(trades, bbo, excerpt):
+    md = load_market([excerpt(trades), excerpt(bbo)])
+    assert md.bad_rows == 0 and len(md) == EXCERPTS[trades][1] + EXCERPTS[bbo][1]
+    events = list(md.iter_events())
+    keys = [(e.ts_ms, isinstance(e, Trade)) for e in events]
+    assert keys == sorted(keys)  # time order; at one ts the quote (False) before the trade
+
+
+@pytest.mark.parametrize("name", sorted(EXCERPTS))
+def test_excerpt_is_the_recorded_rows_byte_for_byte(name, excerpt, shared_data):
+    cutter = _cutter()
+    source, start, end = cutter.EXCERPTS[name]
+    full = gzip.decompress(shared_data(source).read_bytes()).decode()
+    cut = gzip.decompress(excerpt(name).read_bytes()).decode()
+    assert cut == cutter.cut_text(full, start, end)
+    assert cut.count("\n") - 1 == EXCERPTS[name][1]
+
+
+def test_excerpts_stay_small(repo_root):
+    """The excerpts and the hand-made files together stay under 200 KB (issue 12)."""
+    files = list((repo_root / "tests" / "fixtures").glob("*.csv.gz")) + list((repo_root / "tests" / "data").iterdir())
+    assert sorted(p.name for p in (repo_root / "tests" / "fixtures").glob("*.csv.gz")) == sorted(EXCERPTS)
+    assert sum(p.stat().st_size for p in files) <= 200 * 1024
 
 
 # ------------------------------------------------------------------ tapes

@@ -25,7 +25,7 @@ from core.events import (
     PlaceOrder,
     Tick,
 )
-from core.events import VenueError as VenueErrorEvent
+from core.events import VenueProblem
 from core.model import (
     Balance,
     Candle,
@@ -41,7 +41,9 @@ from core.model import (
 )
 from core.venues.base import OrderRejected, TradingDisabled
 from core.venues.paper import PaperVenue
-from core.venues.paper_exchange import POST_ONLY_REJECT, PaperExchange
+from core.venues.bybit_codes import POST_ONLY_WOULD_TAKE
+from core.venues.paper_exchange import PaperExchange
+from tests.builders import examples
 
 D = Decimal
 BUY, SELL = Side.BUY, Side.SELL
@@ -234,7 +236,7 @@ def test_post_only_crossing_is_rejected_like_bybit() -> None:
     ex.on_quote(1000, 60000.0, 1.0, 60000.01, 1.0)
     ev = place(ex, "x", BUY, "0.01", "60000.01", ts=1000)
     assert kinds(ev) == ["OrderUpdate"]  # no balance change, no fill
-    assert (ev[0].order.status, ev[0].order.reject_reason) == (OrderStatus.REJECTED, POST_ONLY_REJECT)
+    assert (ev[0].order.status, ev[0].order.reject_reason) == (OrderStatus.REJECTED, POST_ONLY_WOULD_TAKE)
     assert ex.order("x").status is OrderStatus.REJECTED
     ev = place(ex, "y", SELL, "0.01", "60000.00", ts=1000)
     assert ev[0].order.status is OrderStatus.REJECTED
@@ -265,7 +267,7 @@ def test_place_rejections_carry_bybit_codes(request_: OrderRequest, code: int, w
     ex = make("10000", "0")
     before = ex.to_state()
     ev = ex.submit(PlaceOrder(request_), 5000)
-    assert len(ev) == 1 and isinstance(ev[0], VenueErrorEvent)
+    assert len(ev) == 1 and isinstance(ev[0], VenueProblem)
     assert (ev[0].code, ev[0].client_id, ev[0].ts_ms) == (code, "r", 5000)
     assert words in ev[0].message.lower()
     assert ex.order("r") is None
@@ -319,7 +321,7 @@ def test_amend_rechecks_post_only_and_gtc_amend_can_take() -> None:
     place(ex, "p", BUY, "0.01", "59990.00", ts=1000)
     ev = ex.submit(AmendOrder("p", D("60000.01")), 1100)
     assert ev[0].order.status is OrderStatus.CANCELLED
-    assert ev[0].order.reject_reason == POST_ONLY_REJECT
+    assert ev[0].order.reject_reason == POST_ONLY_WOULD_TAKE
     assert ev[0].order.price == D("59990.00")  # the amend itself was not applied
     assert bal(ex, "USDT") == (D("10000"), 0)
     place(ex, "g", SELL, "0.01", "60100.00", GTC, ts=1200)
@@ -535,7 +537,7 @@ ops = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(ops)
 def test_balances_reconcile_with_fills_and_open_orders(script) -> None:
     start_usdt, start_btc = D("2000"), D("0.05")

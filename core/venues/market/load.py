@@ -1,0 +1,101 @@
+"""Load recorded market files (any schema in ``SCHEMAS``) into one ``MarketData``."""
+
+from __future__ import annotations
+
+import os
+from array import array
+from collections.abc import Iterable
+from os import PathLike, fspath
+from pathlib import Path
+
+from core.venues.market.bars import expand_klines
+from core.venues.market.data import MAX_BAD_SAMPLES, BadRow, MarketData, MarketDataError, SourceInfo
+from core.venues.market.parse import BadRowReport, parse_careful, parse_fast, read_text
+from core.venues.market.schemas import Schema, detect_schema, header_names
+from core.venues.market.tapes import QuoteTape, TradeTape
+
+QUOTE_BAR_OFFSET_MS = 59_999
+"""A quote bar becomes one quote at the bar's last millisecond (with the bar's close prices),
+the same instant as the kline close trade; at equal timestamps quotes replay first."""
+
+
+def _build(schema: Schema, cols: list) -> tuple[TradeTape | None, QuoteTape | None]:
+    if schema.kind == "trades":
+        return TradeTape(cols[0], cols[1], cols[2], cols[3]), None
+    if schema.kind == "klines":
+        return expand_klines(*cols), None
+    if schema.kind == "quote_bars":
+        cols[0] = array("q", map(QUOTE_BAR_OFFSET_MS.__add__, cols[0]))
+    return None, QuoteTape(*cols)
+
+
+def load_file(path: str | PathLike, strict: bool = False) -> MarketData:
+    """Load one CSV (plain or gzip, by magic bytes) of any schema in ``SCHEMAS``.
+
+    The header picks the schema: trades (``ts_ms,price,qty,side[,trade_id]``), 1-minute klines
+    (expanded to a 4-trade intrabar path), BBO updates, Lean 1-minute quote bars (one quote
+    at each bar's last ms), Bybit public trade dumps (seconds -> ms, Buy/Sell). Bad rows are
+    counted and sampled, or with ``strict=True`` the first one raises ``MarketDataError``.
+    """
+    file = fspath(path)
+    text = read_text(file)
+    nl = text.find("\n")
+    header = text if nl < 0 else text[:nl]
+    if not header.strip():
+        raise MarketDataError(f"{file}: empty file or missing header (saw {header!r})")
+    schema = detect_schema(header, file)
+    ncols = len(header_names(header))
+    body_start = len(text) if nl < 0 else nl + 1
+    cols = parse_fast(text, body_start, schema, ncols)
+    report = BadRowReport(file, strict)
+    if cols is None:
+        cols = parse_careful(text, body_start, schema, ncols, header, report)
+    rows = len(cols[0])
+    trades, quotes = _build(schema, cols)
+    events = len(trades) if trades is not None else len(quotes)  # type: ignore[arg-type]
+    return MarketData(
+        trades=trades if trades is not None else TradeTape(),
+        quotes=quotes,
+        bad_rows=report.count,
+        bad_samples=tuple(report.samples),
+        sources=(SourceInfo(file, schema.name, rows, events, report.count),),
+    )
+
+
+def load_market(paths: str | PathLike | Iterable[str | PathLike], strict: bool = False) -> MarketData:
+    """Load several files (e.g. trades + BBO, or consecutive days) merged by timestamp.
+
+    Trades of all files form one tape, quotes another; each is merged stably (at equal ts the
+    earlier file first). The replay order between the two is ``merge_order``.
+    """
+    if isinstance(paths, (str, PathLike)):
+        paths = [paths]
+    parts = [load_file(p, strict=strict) for p in paths]
+    if not parts:
+        raise MarketDataError("load_market: no input files given")
+    trades = TradeTape.concat([p.trades for p in parts if len(p.trades)])
+    quote_parts = [p.quotes for p in parts if p.quotes is not None]
+    quotes = QuoteTape.concat(quote_parts) if quote_parts else None
+    samples: list[BadRow] = []
+    for p in parts:
+        samples.extend(p.bad_samples)
+    return MarketData(
+        trades=trades,
+        quotes=quotes,
+        bad_rows=sum(p.bad_rows for p in parts),
+        bad_samples=tuple(samples[:MAX_BAD_SAMPLES]),
+        sources=tuple(s for p in parts for s in p.sources),
+    )
+
+
+SHARED_DATA_ENV = "REBALANCER_SHARED_DATA"
+"""Environment variable that points at the recorded files when they are not in ``../shared/data``."""
+
+
+def default_data_dir() -> Path:
+    """Where the recorded files live: ``$REBALANCER_SHARED_DATA`` when set, else ``../shared/data``
+    next to the repository. It may not exist (a fresh clone has no recorded data)."""
+    override = os.environ.get(SHARED_DATA_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(__file__).resolve().parents[4] / "shared" / "data"

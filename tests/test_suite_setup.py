@@ -1,0 +1,26 @@
+"""The suite's own set-up: Hypothesis profiles and where recorded data is looked for."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import settings
+
+from core.venues.market import SHARED_DATA_ENV, default_data_dir
+from tests.builders import QUICK_EXAMPLES, THOROUGH_FACTOR, examples
+
+
+def test_the_quick_profile_is_the_default_and_thorough_runs_more():
+    quick, thorough = settings.get_profile("quick"), settings.get_profile("thorough")
+    assert thorough.max_examples == THOROUGH_FACTOR * quick.max_examples == THOROUGH_FACTOR * QUICK_EXAMPLES
+    assert quick.deadline is None and thorough.deadline is None
+    active = os.environ.get("HYPOTHESIS_PROFILE", "quick")
+    assert settings.default.max_examples == settings.get_profile(active).max_examples
+    assert examples(150) == 150 * settings.default.max_examples // QUICK_EXAMPLES
+
+
+def test_recorded_data_folder_can_be_pointed_elsewhere(monkeypatch, tmp_path, repo_root):
+    monkeypatch.setenv(SHARED_DATA_ENV, str(tmp_path))
+    assert default_data_dir() == tmp_path
+    monkeypatch.delenv(SHARED_DATA_ENV)
+    assert default_data_dir() == repo_root.parent / "shared" / "data"
