@@ -631,9 +631,10 @@ def test_bulk_refuses_invalid_quotes_like_one_by_one(policy, configs, tmp_path):
     m = SyntheticMarket(seed=5, start_ms=T0, start_price=P0).tape(60 * MIN)
     for i in range(500, len(m.quotes), 37):
         m.quotes.ask[i] = 2e12
-    market = load_market(write_trades_and_bbo(tmp_path, m))
-    assert market.bad_rows == 0 and max(market.quotes.ask) == 2e12  # the loader lets them through
-    compare(configs["repo"], market, policy)
+    bad = len(range(500, len(m.quotes), 37))
+    assert load_market(write_trades_and_bbo(tmp_path, m)).bad_rows == bad  # a file's are refused at load ...
+    assert max(m.quotes.ask) == 2e12
+    compare(configs["repo"], m, policy)  # ... and a tape's by the rebalancer, in bulk as one by one
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -642,6 +643,7 @@ def test_bulk_refuses_invalid_trade_sizes_like_one_by_one(policy, configs, tmp_p
     for i in (1_000, 5_000):
         m.trades.qty[i] = 2e12
     tp, _ = write_trades_and_bbo(tmp_path, m)
-    market = load_market(tp)  # trades only
-    assert market.bad_rows == 0 and max(market.trades.qty) == 2e12
-    compare(configs["repo"], market, policy)
+    assert load_market(tp).bad_rows == 2  # a file's are refused at load ...
+    trades_only = MarketData(trades=m.trades)
+    assert max(trades_only.trades.qty) == 2e12
+    compare(configs["repo"], trades_only, policy)  # ... and a tape's by the rebalancer, in bulk as one by one

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.venues.market.bars import expand_klines
 from core.venues.market.data import MAX_BAD_SAMPLES, BadRow, MarketData, MarketDataError, SourceInfo
-from core.venues.market.parse import BadRowReport, parse_careful, parse_fast, read_text
+from core.venues.market.parse import BadRowReport, check_time_unit, parse_careful, parse_fast, read_text
 from core.venues.market.schemas import Schema, detect_schema, header_names
 from core.venues.market.tapes import QuoteTape, TradeTape
 
@@ -46,6 +46,7 @@ def load_file(path: str | PathLike, strict: bool = False) -> MarketData:
     schema = detect_schema(header, file)
     ncols = len(header_names(header))
     body_start = len(text) if nl < 0 else nl + 1
+    check_time_unit(text, body_start, schema, file)
     cols = parse_fast(text, body_start, schema, ncols)
     report = BadRowReport(file, strict)
     if cols is None:

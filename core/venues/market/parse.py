@@ -12,10 +12,12 @@ import math
 import zlib
 from array import array
 from collections.abc import Iterator
-from operator import gt
+from operator import gt, le
 
 from core.venues.market.data import MAX_BAD_SAMPLES, BadRow, MarketDataError
-from core.venues.market.schemas import EXPECT, PRICE, QTY, SIDE, TS, TS_S, Schema, header_names
+from core.venues.market.schemas import (
+    EXPECT, MAX_PRICE, MAX_QTY, MAX_TS_MS, MIN_PRICE, MIN_TS_MS, PRICE, QTY, SIDE, TS, TS_S, Schema, header_names,
+)
 from core.venues.market.tapes import is_sorted
 
 _SIDE_CODE = {
@@ -147,12 +149,20 @@ def parse_fast(text: str, body_start: int, schema: Schema, ncols: int) -> list |
     except (ValueError, KeyError, OverflowError):
         return None
     for (_, kind), col in zip(used, cols):
-        if kind not in (PRICE, QTY) or not col:
+        if not col:
+            continue
+        if kind in (TS, TS_S):
+            if min(col) < MIN_TS_MS or max(col) > MAX_TS_MS:
+                return None
+            continue
+        if kind not in (PRICE, QTY):
             continue
         if not math.isfinite(sum(col)):  # catches NaN, and overflow to inf ('1e999') too
             return None
-        if (min(col) <= 0.0) if kind == PRICE else (min(col) < 0.0):
+        if (min(col) < MIN_PRICE or max(col) > MAX_PRICE) if kind == PRICE else (min(col) < 0.0 or max(col) > MAX_QTY):
             return None
+    if schema.bar is not None and not _bars_in_order(*(cols[i] for i in schema.bar)):
+        return None
     ts = cols[0]
     if schema.may_be_descending and len(ts) > 1 and ts[0] > ts[-1]:
         for c in cols:
@@ -179,6 +189,7 @@ def parse_careful(
         numbered.reverse()
     used = schema.used
     last_ts: int | None = None
+    backwards: list[int] = []
     for line_no, line in numbered:
         if not line:
             fields = []
@@ -205,6 +216,7 @@ def parse_careful(
             continue
         ts = values[0]
         if last_ts is not None and ts < last_ts:
+            backwards.append(line_no)
             report.bad(line_no, line, "timestamp going backwards", f"column {used[0][0] + 1} ({names[used[0][0]]})",
                        f"a timestamp >= {last_ts} (the last accepted row's)", str(ts))
             continue
@@ -212,10 +224,48 @@ def parse_careful(
             report.bad(line_no, line, "crossed quote", None, "bid <= ask",
                        f"bid {values[1]!r} > ask {values[3]!r}")
             continue
+        if schema.bar is not None:
+            o, h, lo, c = (values[i] for i in schema.bar)
+            if not (lo <= o <= h and lo <= c <= h):
+                report.bad(line_no, line, "bar out of order", None, "low <= open, close <= high",
+                           f"open {o!r} high {h!r} low {lo!r} close {c!r}")
+                continue
         last_ts = ts
         for app, v in zip(appends, values):
             app(v)
+    if len(backwards) > max(1, len(cols[0]) // 100):
+        raise MarketDataError(f"{report.file}: not in time order: {len(backwards)} rows go back in time (first at "
+                              f"line {backwards[0]}); sort the file by its timestamp column")
     return cols
+
+
+def check_time_unit(text: str, body_start: int, schema: Schema, file: str) -> None:
+    """Refuse a file whose timestamps are in another unit than its schema says (seconds or
+    microseconds in a ``ts_ms`` column, milliseconds in a seconds column): read as they are,
+    40 minutes of data would become 2.4 s, or a year of it four centuries."""
+    idx, kind = schema.used[0]
+    seen = []
+    for line in text[body_start:body_start + 20_000].split("\n")[:50]:
+        parts = line.split(",")
+        try:
+            seen.append(float(parts[idx]))
+        except (IndexError, ValueError):
+            continue
+    if not seen:
+        return
+    raw = sorted(seen)[len(seen) // 2]
+    declared = "seconds" if kind == TS_S else "milliseconds"
+    units = {"seconds": 1e3, "milliseconds": 1.0, "microseconds": 1e-3, "nanoseconds": 1e-6}
+    if MIN_TS_MS <= raw * units[declared] <= MAX_TS_MS:
+        return
+    for unit, ms_each in units.items():
+        if MIN_TS_MS <= raw * ms_each <= MAX_TS_MS:
+            raise MarketDataError(f"{file}: timestamps look like {unit} (e.g. {raw:.0f}), but this layout's "
+                                  f"are in {declared}: convert the column to {declared}")
+
+
+def _bars_in_order(o, h, lo, c) -> bool:
+    return (all(map(le, lo, o)) and all(map(le, o, h)) and all(map(le, lo, c)) and all(map(le, c, h)))
 
 
 def _looks_descending(body: list[str], schema: Schema) -> bool:
@@ -244,9 +294,10 @@ def _convert(raw: str, kind: str) -> tuple[object, str | None]:
         if "_" in s:
             return None, "non-numeric"
         try:
-            return int(s), None
+            t = int(s)
         except ValueError:
             return None, "non-numeric"
+        return (t, None) if MIN_TS_MS <= t <= MAX_TS_MS else (None, "timestamp out of range")
     try:
         if "_" in s:
             raise ValueError(s)
@@ -256,9 +307,16 @@ def _convert(raw: str, kind: str) -> tuple[object, str | None]:
     if not math.isfinite(x):
         return None, "non-numeric"
     if kind == TS_S:
-        return round(x * 1000.0), None
-    if kind == PRICE and x <= 0.0:
-        return None, "non-positive price"
-    if kind == QTY and x < 0.0:
-        return None, "negative qty"
+        t = round(x * 1000.0)
+        return (t, None) if MIN_TS_MS <= t <= MAX_TS_MS else (None, "timestamp out of range")
+    if kind == PRICE:
+        if x <= 0.0:
+            return None, "non-positive price"
+        if not MIN_PRICE <= x <= MAX_PRICE:
+            return None, "price out of range"
+    if kind == QTY:
+        if x < 0.0:
+            return None, "negative qty"
+        if x > MAX_QTY:
+            return None, "qty out of range"
     return x, None

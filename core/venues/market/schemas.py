@@ -12,11 +12,18 @@ PRICE = "price"    # finite number > 0
 QTY = "qty"        # finite number >= 0
 SIDE = "side"      # buy / sell
 
+# plausible ranges: anything outside is a broken number, not market data
+MIN_TS_MS = 1_230_768_000_000  # 2009-01-01
+MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
+MIN_PRICE = 1e-8
+MAX_PRICE = 1e9
+MAX_QTY = 1e9
+
 EXPECT = {
-    TS: "integer epoch milliseconds",
-    TS_S: "epoch seconds (a number)",
-    PRICE: "a number > 0",
-    QTY: "a number >= 0",
+    TS: "integer epoch milliseconds (2009 .. 2100)",
+    TS_S: "epoch seconds (a number, 2009 .. 2100)",
+    PRICE: f"a number from {MIN_PRICE:g} to {MAX_PRICE:g}",
+    QTY: f"a number from 0 to {MAX_QTY:g}",
     SIDE: "buy or sell",
 }
 
@@ -32,6 +39,7 @@ class Schema:
     may_be_descending: bool = False          # published newest-first: reversed before checks
     crossed_check: bool = False              # bid > ask is a bad row
     text_columns: bool = False               # holds words beyond buy/sell (symbol, tick direction)
+    bar: tuple[int, int, int, int] | None = None  # output positions of open, high, low, close
 
 
 SCHEMAS: tuple[Schema, ...] = (
@@ -39,7 +47,7 @@ SCHEMAS: tuple[Schema, ...] = (
             ((0, TS), (1, PRICE), (2, QTY), (3, SIDE)), optional_last=True),
     Schema("klines_1m", "klines", ("ts_ms", "open", "high", "low", "close", "volume"),
             ((0, TS), (1, PRICE), (2, PRICE), (3, PRICE), (4, PRICE), (5, QTY)),
-            extra_ok=True),
+            extra_ok=True, bar=(1, 2, 3, 4)),
     Schema("bbo", "quotes", ("ts_ms", "recv_ts_ms", "bid", "bid_qty", "ask", "ask_qty", "update_id"),
             ((0, TS), (2, PRICE), (3, QTY), (4, PRICE), (5, QTY)), crossed_check=True),
     Schema("quote_bars_1m", "quote_bars",

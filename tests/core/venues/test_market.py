@@ -38,6 +38,15 @@ FIXTURES = HERE.parents[2] / "data"
 B, S = Side.BUY, Side.SELL
 
 
+@pytest.fixture(autouse=True)
+def small_hand_made_timestamps(request, monkeypatch):
+    """The hand-made files count milliseconds from 0 (1970) to stay readable; the loader
+    accepts only 2009..2100. Tests of the real range (``real_range`` in their name) and of the
+    recorded data keep it."""
+    if "real_range" not in request.node.name:
+        monkeypatch.setattr("core.venues.market.parse.MIN_TS_MS", 0)
+
+
 def fx(name: str) -> Path:
     return FIXTURES / name
 
@@ -210,7 +219,7 @@ def test_strict_mode_raises_on_first_bad_row_with_file_line_column_expectation(t
         load_file(p, strict=True)
     msg = str(e.value)
     assert str(p) in msg and "line 3" in msg and "column 5 (close)" in msg
-    assert "expected a number > 0" in msg and "'x1.2'" in msg
+    assert "expected a number from 1e-08 to 1e+09" in msg and "'x1.2'" in msg
 
 
 def test_only_the_first_samples_are_kept_but_all_are_counted(tmp_path):
@@ -624,3 +633,84 @@ def test_synthetic_rejects_bad_parameters():
         SyntheticMarket(1, T0, garch_alpha=0.5, garch_beta=0.6)
     with pytest.raises(ValueError):
         list(islice(SyntheticMarket(1, T0, tick=0.03).events(), 1))
+
+
+# ------------------------------------------------------------------ hostile files (issue 14): the real range
+
+T = 1_700_000_000_000  # 2023-11-14, inside the accepted 2009..2100
+
+
+def _trades_file(tmp_path, rows: list[str], name="t.csv") -> Path:
+    p = tmp_path / name
+    p.write_text("ts_ms,price,qty,side\n" + "\n".join(rows) + "\n")
+    return p
+
+
+GOOD = [f"{T + i * 1000},{60_000 + i},0.01,buy" for i in range(10)]
+
+
+@pytest.mark.parametrize("bad_row, category", [
+    (f"{T + 500},1e308,0.01,buy", "price out of range"),
+    (f"{T + 500},1e-320,0.01,buy", "price out of range"),
+    (f"{T + 500},60000,1e308,buy", "qty out of range"),
+    ("12345678901234567890,60000,0.01,buy", "timestamp out of range"),
+    ("9223372036854775807,60000,0.01,buy", "timestamp out of range"),
+    ("-5,60000,0.01,buy", "timestamp out of range"),
+    (f"{T + 500},60000,0.01,buy", None),  # the control: accepted
+])
+def test_real_range_a_number_out_of_range_is_a_counted_bad_row(tmp_path, bad_row, category):
+    md = load_file(_trades_file(tmp_path, GOOD[:1] + [bad_row] + GOOD[1:]))
+    if category is None:
+        assert md.bad_rows == 0 and len(md.trades) == 11
+        return
+    assert md.bad_rows == 1 and len(md.trades) == 10, md.bad_samples
+    assert md.bad_samples[0].line_no == 3 and md.bad_samples[0].reason.startswith(category)
+
+
+def test_real_range_one_far_future_first_row_does_not_drop_the_rest(tmp_path):
+    """A Bybit spot dump whose first row is in 2286: the row is bad, the other 2,399 stay."""
+    rows = ["id,timestamp,price,volume,side", f"1,9999999999999,60000,0.01,buy"]
+    rows += [f"{i},{T + i * 100},{60_000 + i % 7},0.01,{'buy' if i % 2 else 'sell'}" for i in range(2, 2401)]
+    p = tmp_path / "dump.csv"
+    p.write_text("\n".join(rows) + "\n")
+    md = load_file(p)
+    assert md.bad_rows == 1 and len(md.trades) == 2399
+    assert md.bad_samples[0].reason.startswith("timestamp out of range")
+
+
+@pytest.mark.parametrize("bar, ok", [
+    ("100,105,98,103", True), ("100,98,105,103", False),  # high < low
+    ("110,105,98,103", False), ("100,105,98,97", False),  # open above the high, close below the low
+])
+def test_real_range_bars_must_hold_open_and_close_between_low_and_high(tmp_path, bar, ok):
+    p = tmp_path / "k.csv"
+    p.write_text(f"ts_ms,open,high,low,close,volume\n{T},100,101,99,100,1\n{T + 60_000},{bar},2\n{T + 120_000},100,101,99,100,1\n")
+    md = load_file(p)
+    assert md.bad_rows == (0 if ok else 1)
+    if not ok:
+        assert md.bad_samples[0].reason.startswith("bar out of order") and md.bad_samples[0].line_no == 3
+
+
+@pytest.mark.parametrize("scale, words", [(1e-3, "look like seconds"), (1e3, "look like microseconds")])
+def test_real_range_timestamps_in_another_unit_are_refused(tmp_path, scale, words):
+    rows = [f"{int((T + i * 1000) * scale)},60000,0.01,buy" for i in range(40)]
+    with pytest.raises(MarketDataError, match=words) as e:
+        load_file(_trades_file(tmp_path, rows))
+    assert "convert the column to milliseconds" in str(e.value)
+
+
+def test_real_range_a_bybit_dump_in_milliseconds_is_refused(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text("timestamp,symbol,side,size,price,tickDirection,trdMatchID,grossValue,homeNotional,foreignNotional\n"
+                 + "".join(f"{T + i},BTCUSDT,Buy,0.01,60000,PlusTick,x{i},1,1,1\n" for i in range(20)))
+    with pytest.raises(MarketDataError, match="look like milliseconds"):
+        load_file(p)
+
+
+def test_real_range_a_shuffled_file_is_refused_not_silently_thinned(tmp_path):
+    rows = [f"{T + ((i * 7919) % 400) * 1000},60000,0.01,buy" for i in range(400)]
+    with pytest.raises(MarketDataError, match="not in time order"):
+        load_file(_trades_file(tmp_path, rows))
+    # one stray row is still just a bad row
+    md = load_file(_trades_file(tmp_path, GOOD[:5] + [f"{T},1,1,buy"] + GOOD[5:], name="one.csv"))
+    assert md.bad_rows == 1 and md.bad_samples[0].reason.startswith("timestamp going backwards")
