@@ -27,6 +27,7 @@ from core.events import (
 from core.model import Mode, Order, OrderStatus, TradingState
 from core.rebalancer import Rebalancer
 from core.state import CockpitState, Proposal
+from core.view import FeedInputs
 from core.venues.base import OrderRejected, OrderStateUnknown, TradingDisabled, Venue
 from core.venues.base import VenueError as VenueCallError
 
@@ -72,23 +73,29 @@ class Engine:
         self.started = asyncio.Event()
         self.order_calls = 0
         self._set_venue_trading()
-        self._venue_bad_seen = 0
+        self._user_actions = 0  # user commands: the cockpit redraws after each
+        self._failed_events = 0  # events that raised in the rebalancer (counted as bad messages)
+        self.rtt_p50_ms: float | None = None  # order call round trips
+        self.rtt_p99_ms: float | None = None
+        self._rate_budget_left: int | None = None
 
     # ------------------------------------------------------------------ EngineHost
 
+    def feed_inputs(self) -> FeedInputs:
+        """What the engine measures about the feed, for the cockpit (the rebalancer cannot see it)."""
+        vbad = getattr(self.venue, "bad_messages", 0)
+        return FeedInputs(self.rtt_p50_ms, self.rtt_p99_ms, self._rate_budget_left,
+                          self._failed_events + (vbad if isinstance(vbad, int) else 0))
+
     def latest(self) -> CockpitState:
         now = self._perf()
-        vbad = getattr(self.venue, "bad_messages", 0)
-        if isinstance(vbad, int) and vbad > self._venue_bad_seen:
-            self.reb.bad_messages += vbad - self._venue_bad_seen
-            self._venue_bad_seen = vbad
-        changes = self.reb.changes
+        changes = self.reb.changes + self._user_actions
         stale = now - self._snapshot_at >= self._snapshot_every
         # rebuild when something changed (at most snapshot_hz), and at least once a second for
         # the clock and data age; a quiet market then costs the UI one redraw a second
         if self._snapshot is None or (stale and (changes != self._snapshot_changes or now - self._snapshot_at >= 1.0)):
             self._snapshot_changes = changes
-            snap = self.reb.snapshot()
+            snap = self.reb.snapshot(feed=self.feed_inputs())
             if self.error is not None:
                 snap = replace(snap, engine_error=self.error)
             self._snapshot = snap
@@ -98,7 +105,7 @@ class Engine:
     def invalidate(self) -> None:
         """Force the next ``latest()`` to rebuild (after a user command)."""
         self._snapshot = None
-        self.reb._user_actions += 1
+        self._user_actions += 1
 
     async def run(self) -> None:
         try:
@@ -127,7 +134,7 @@ class Engine:
             try:
                 if self.venue.can_trade:
                     n = await self.venue.cancel_all_ours()
-                    self.reb._log("info", f"shutdown: cancelled {n} open order(s)")
+                    self.reb.note("info", f"shutdown: cancelled {n} open order(s)")
                 else:
                     log.warning("shutdown: venue is read-only (watch); open orders were not cancelled")
             except Exception as e:  # noqa: BLE001 - shutting down: report, never raise
@@ -147,7 +154,7 @@ class Engine:
     def on_engine_error(self, message: str) -> None:
         self.error = message
         self.set_mode(Mode.WATCH)  # cancels the working order first, then locks the venue
-        self.reb._log("error", f"engine error, dropped to WATCH: {message}")
+        self.reb.note("error", f"engine error, dropped to WATCH: {message}")
         if self.journal is not None:
             try:
                 self.journal.record_error(self.reb.now_ms, f"engine error: {message}")
@@ -165,9 +172,9 @@ class Engine:
             candles = await v.candles(reb.trend.timeframe_ms, self.warmup_candles)
             if candles:
                 reb.warm_up(candles)
-                reb._log("info", f"EMA warmed up from {len(candles)} candles")
+                reb.note("info", f"EMA warmed up from {len(candles)} candles")
         except Exception as e:  # noqa: BLE001 - warm-up is a nicety
-            reb._log("warning", f"no candle history for warm-up: {e}")
+            reb.note("warning", f"no candle history for warm-up: {e}")
         balances = await v.balances()
         from core.events import BalanceUpdate, PositionUpdate
 
@@ -220,15 +227,15 @@ class Engine:
             for o in orders:
                 try:
                     await self.venue.cancel_order(o.client_id)
-                    reb._log("info", f"start-up: cancelled our open order {o.client_id}{why}")
+                    reb.note("info", f"start-up: cancelled our open order {o.client_id}{why}")
                 except VenueCallError as e:
-                    reb._log("warning", f"start-up: cancel {o.client_id} failed: {e}")
+                    reb.note("warning", f"start-up: cancel {o.client_id} failed: {e}")
                 if self.journal is not None:
                     self.journal.record_reconcile(self.clock.now_ms(), "cancel_open_order", o.client_id)
         else:
             for o in orders:
                 self._accept(OrderUpdate(self.clock.now_ms(), o))
-                reb._log("info", f"start-up: found our open order {o.client_id} (left working)")
+                reb.note("info", f"start-up: found our open order {o.client_id} (left working)")
                 if self.journal is not None:
                     self.journal.record_reconcile(self.clock.now_ms(), "adopt_open_order", o.client_id)
 
@@ -252,8 +259,8 @@ class Engine:
                 try:
                     cmds = reb.on_event(ev)
                 except Exception as e:  # noqa: BLE001 - a bad event must not kill the engine
-                    reb.bad_messages += 1
-                    reb._log("error", f"event {type(ev).__name__} failed: {e}")
+                    self._failed_events += 1
+                    reb.note("error", f"event {type(ev).__name__} failed: {e}")
                     log.exception("event failed")
                     continue
                 if cmds:
@@ -264,7 +271,7 @@ class Engine:
             try:
                 record.release()
             except Exception as e:  # noqa: BLE001 - a journal failure must not kill the engine
-                self.reb._log("error", f"journal write failed: {e}")
+                self.reb.note("error", f"journal write failed: {e}")
                 log.exception("journal write failed")
 
     def _dispatch(self, cmds) -> None:
@@ -325,7 +332,7 @@ class Engine:
                 self._reject(req, f"{e}" + (f" (code {e.code})" if e.code else ""))
                 return
             except OrderStateUnknown as e:
-                self.reb._log("warning", f"order {req.client_id}: reply lost ({e}); asking the venue")
+                self.reb.note("warning", f"order {req.client_id}: reply lost ({e}); asking the venue")
                 order = await self._resolve_unknown(req.client_id)
                 if order is None:
                     self._reject(req, "reply lost and the venue has no such order")
@@ -354,7 +361,7 @@ class Engine:
         elif type(cmd) is CancelAllOurs:
             try:
                 n = await v.cancel_all_ours()
-                self.reb._log("warning", f"cancelled {n} open order(s): {cmd.reason}")
+                self.reb.note("warning", f"cancelled {n} open order(s): {cmd.reason}")
             except VenueCallError as e:
                 self._accept(VenueError(now(), f"cancel all failed: {e}", getattr(e, "code", None)))
             self._rtt(t0)
@@ -379,11 +386,11 @@ class Engine:
         self._rtts.append((self._perf() - t0) * 1000.0)
         if len(self._rtts) % 5 == 1:
             s = sorted(self._rtts)
-            self.reb.feed_rtt_p50 = _percentile(s, 0.5)
-            self.reb.feed_rtt_p99 = _percentile(s, 0.99)
+            self.rtt_p50_ms = _percentile(s, 0.5)
+            self.rtt_p99_ms = _percentile(s, 0.99)
         budget = getattr(self.venue, "rate_budget_left", None)
         if budget is not None:
-            self.reb.rate_budget_left = budget() if callable(budget) else budget
+            self._rate_budget_left = budget() if callable(budget) else budget
 
     def _set_venue_trading(self) -> None:
         """Watch mode is enforced in the venue layer too: its order calls raise."""

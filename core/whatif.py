@@ -6,7 +6,7 @@ This is how a trader tunes thresholds before risking money: no venue, no clock, 
 from __future__ import annotations
 
 from core.config import AppConfig
-from core.delta import spot_exposure
+from core.account import spot_exposure
 from core.model import Decision
 from core.policy import PolicyMemory, PolicyView, make_policy
 from core.trend import FLAT, trend_from_emas

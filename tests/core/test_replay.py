@@ -107,7 +107,7 @@ class CheckingExchange(PaperExchange):
 
 def check_replay(replay_cfg, data_dir: Path, files: list[str], events_in: int, monkeypatch) -> dict:
     market = load_market([data_dir / f for f in files])
-    monkeypatch.setattr("core.replay.PaperExchange", CheckingExchange)
+    monkeypatch.setattr("core.replay.paper.PaperExchange", CheckingExchange)
     monkeypatch.setattr(CheckingExchange, "violations", [])
     res = run_replay(replay_cfg, market, mode="auto")
     assert type(res.exchange) is CheckingExchange

@@ -33,7 +33,7 @@ from unittest import mock
 
 import pytest
 
-import core.replay as replay_module
+import core.replay.paper as replay_paper
 from core.bulk import KlineBars
 from core.config import AppConfig, load_config
 from core.model import Leg, TradingState
@@ -135,7 +135,7 @@ def replay(cfg: AppConfig, market: MarketData, policy: str, *, bulk: bool,
         calls.append(len(closes))
         return close_many(self, first_end, closes)
 
-    with mock.patch.object(replay_module, "PaperExchange", FullHistoryExchange), \
+    with mock.patch.object(replay_paper, "PaperExchange", FullHistoryExchange), \
             mock.patch.object(TrendTracker, "close_many", counting_close_many):
         res = run_replay(cfg, market, policy=policy, bulk=bulk, recorder=rec)
     reb, ex = res.rebalancer, res.exchange
@@ -168,7 +168,7 @@ def replay(cfg: AppConfig, market: MarketData, policy: str, *, bulk: bool,
         "rebalancer market (price, bid, ask, has_quotes, now_ms, last_market_ms)": (
             reb.price, reb.bid, reb.ask, reb.has_quotes, reb.now_ms, reb.last_market_ms),
         "rebalancer account (spot_total, futures_size, net_base, gap_base)": (
-            reb.spot_total, reb.futures_size, reb.net_base, reb.gap_base()),
+            reb.book.spot_total, reb.book.futures_size, reb.book.net_base, reb.gap_base()),
         "rebalancer decision / proposal / exec": (reb.decision, reb.proposal, reb.exec is None),
         "rebalancer bad_messages": reb.bad_messages,
         "rebalancer stats (all but events)": stats,

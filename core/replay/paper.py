@@ -1,0 +1,44 @@
+"""The paper account a replay trades on: balances, a starting futures position and the grid,
+as the config's ``paper:`` block describes them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core.config import AppConfig, GridConfig
+from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Fill, Leg, Side
+from core.venues.grid import GridBot
+from core.venues.paper_exchange import PaperExchange
+
+
+def build_grid(cfg: GridConfig | None, first_price: float) -> GridBot | None:
+    if cfg is None:
+        return None
+    lower, upper = cfg.lower, cfg.upper
+    if lower is None or upper is None:
+        lower = first_price * (1 - cfg.span_pct / 100.0)
+        upper = first_price * (1 + cfg.span_pct / 100.0)
+    return GridBot(lower=lower, upper=upper, levels=cfg.levels, qty_per_level=cfg.qty_per_level, mode=cfg.mode,
+                   instrument=BTCUSDT_LINEAR)
+
+
+def build_paper(cfg: AppConfig, first_price: float, ts_ms: int) -> tuple[PaperExchange, GridBot | None]:
+    """A paper account as the config's ``paper:`` block describes it, grid started at the first price."""
+    p = cfg.paper
+    ex = PaperExchange(spot=BTCUSDT_SPOT, linear=BTCUSDT_LINEAR,
+                       balances={BTCUSDT_SPOT.base: Decimal(str(p.base_balance)),
+                                 BTCUSDT_SPOT.quote: Decimal(str(p.quote_balance))},
+                       latency_ms=p.latency_ms, synthetic_spread_ticks=p.synthetic_spread_ticks)
+    if p.futures_size:
+        entry = p.futures_entry or first_price
+        size = Decimal(str(p.futures_size))
+        ex.apply_grid_fill(Fill(ts_ms=ts_ms, exec_id="initial-position", symbol=BTCUSDT_LINEAR.symbol,
+                                side=Side.BUY if size > 0 else Side.SELL, price=Decimal(str(entry)),
+                                qty=abs(size), fee=Decimal(0), fee_coin="USDT", is_maker=True,
+                                leg=Leg.LINEAR, source="initial"))
+    grid = build_grid(p.grid, first_price)
+    if grid is not None:
+        for f in grid.start(first_price, ts_ms):
+            ex.apply_grid_fill(f)
+        ex.grid = grid
+    return ex, grid
