@@ -37,7 +37,8 @@ class Bookkeeper:
         return r.book
 
     def _changed(self) -> list[Command]:
-        self.reb.gap_stats.refresh(self.reb.gap_base())
+        r = self.reb
+        r.gap_stats.refresh(r.book.gap_base(r.price))
         return EMPTY
 
     def on_balances(self, ev: BalanceUpdate) -> list[Command]:

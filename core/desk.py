@@ -203,7 +203,7 @@ class Desk:
                     refusal = "watch mode"
                 elif r.risk.state is not TradingState.ACTIVE:
                     refusal = f"trading {r.risk.state.value}"
-                elif grows_gap(r.gap_base(), req.side, float(req.qty)):
+                elif grows_gap(r.book.gap_base(r.price), req.side, float(req.qty)):
                     r.stats.wrong_direction_orders += 1
                     refusal = "would grow the gap"
                 elif not gate_passed:
@@ -220,6 +220,6 @@ class Desk:
                 if live is None:
                     live = Order(client_id=req.client_id, order_id="", symbol=req.symbol, side=req.side, qty=req.qty,
                                  price=req.price, tif=req.tif, status=OrderStatus.NEW, created_ms=now, updated_ms=now)
-                r.orders.sent(live)  # immutable: the execution's own copy of this order
+                r.orders.working[req.client_id] = live  # immutable: the execution's own copy of this order
             out.append(c)
         return out

@@ -24,7 +24,7 @@ class SureHold:
         self.book = book
         self.trend = trend
         self.recent = recent
-        self._floor = policy.fixed_min_gap()
+        self._floor = policy.fixed_min_gap
         self._robust: tuple | None = None  # (what the band was drawn for, the band)
 
     def under_floor(self, gap: float, price: float | None) -> bool:

@@ -63,10 +63,6 @@ class OurOrders:
                 self._finished.discard(self._finished_order.popleft())
         return adopted, changed, filled
 
-    def sent(self, order: Order) -> None:
-        """An order of ours on its way to the venue."""
-        self.working[order.client_id] = order
-
     def forget(self, client_id: str) -> None:
         """No such order (any more): the venue refused the call, or it finished."""
         self.working.pop(client_id, None)

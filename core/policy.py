@@ -116,22 +116,22 @@ def _cooldown_left_s(memory: PolicyMemory, now_ms: int, cooldown_s: float) -> fl
 
 
 class Policy(Protocol):
-    """What the rebalancer may ask of a policy. Each answers from its own config block."""
+    """What the rebalancer may ask of a policy; each answers from its own config block. The
+    policies below subclass it for the defaults."""
 
     name: str
     trend_settings: TrendSettings  # the candles and EMAs its trend reads
     fills_window_s: float  # the recent-fills window its anchors read (the cockpit shows it)
     fixed_target: float | None  # its target net in base, when that does not move with price
+    fixed_min_gap: float | None = None  # ``min_actionable_gap`` when neither account nor price moves it
 
     def target_base(self, price: float | None) -> float:
         """The net position (base) it steers to at ``price``."""
+        return self.fixed_target
 
     def min_actionable_gap(self, spot_base: float, price: float | None) -> float:
         """The smallest |gap| it could ever act on, under any bias or trend: below it, HOLD is
         sure and the rebalancer need not ask."""
-
-    def fixed_min_gap(self) -> float | None:
-        """``min_actionable_gap`` when it depends on neither the account nor price, else None."""
 
     def hard_threshold_base(self) -> float:
         """The |gap| that counts as over hard in the statistics before its first decision."""
@@ -146,13 +146,15 @@ class Policy(Protocol):
 
     def after_sure_hold(self, memory: PolicyMemory) -> PolicyMemory:
         """Its memory after a HOLD the rebalancer was sure of without asking."""
+        return memory
 
     def execution_path(self, decision: Decision) -> str:
         """How a trading decision is worked: ``soft`` / ``hard`` (maker wait lengths) or the
         policy's own name."""
+        return self.name
 
 
-class AnchorPolicy:
+class AnchorPolicy(Policy):
     name = "anchor"
 
     def __init__(self, cfg: AnchorPolicyConfig, execution: ExecutionConfig, risk: RiskConfig) -> None:
@@ -162,21 +164,15 @@ class AnchorPolicy:
         self.trend_settings = _ema_settings(cfg.ema)
         self.fills_window_s = cfg.anchor.window_s
         self.fixed_target = cfg.desired_net_delta_base
-        self._fixed_min_gap = (self.base_thresholds(0.0)[0] * cfg.bias.min_scale if cfg.thresholds.units == "base"
-                               else None)
+        self.fixed_min_gap = (self.base_thresholds(0.0)[0] * cfg.bias.min_scale if cfg.thresholds.units == "base"
+                              else None)
 
     # -- what the rebalancer asks
 
-    def target_base(self, price: float | None) -> float:
-        return self.cfg.desired_net_delta_base
-
     def min_actionable_gap(self, spot_base: float, price: float | None) -> float:
         """The soft threshold at the smallest bias scale (hysteresis only widens it)."""
-        floor = self._fixed_min_gap
+        floor = self.fixed_min_gap
         return floor if floor is not None else self.base_thresholds(spot_base)[0] * self.cfg.bias.min_scale
-
-    def fixed_min_gap(self) -> float | None:
-        return self._fixed_min_gap
 
     def hard_threshold_base(self) -> float:
         t = self.cfg.thresholds
@@ -407,7 +403,7 @@ class AnchorPolicy:
         return d, memory.without_gate_wait()
 
 
-class SimplePolicy:
+class SimplePolicy(Policy):
     name = "simple"
 
     def __init__(self, cfg: SimplePolicyConfig, execution: ExecutionConfig, risk: RiskConfig, *,
@@ -431,17 +427,8 @@ class SimplePolicy:
         """The threshold without the trend multiplier (it only widens), in base at ``price``."""
         return self.cfg.rebalance_threshold_usdt / price if price else 0.0
 
-    def fixed_min_gap(self) -> float | None:
-        return None
-
     def hard_threshold_base(self) -> float:
         return INF  # in USDT: known per price once a decision has been made
-
-    def after_sure_hold(self, memory: PolicyMemory) -> PolicyMemory:
-        return memory
-
-    def execution_path(self, decision: Decision) -> str:
-        return self.name
 
     def threshold_usdt(self, divergence: float, trend: TrendView) -> tuple[float, bool]:
         """Base threshold, × trend_multiplier when the trend supports the exposure (long in an
@@ -526,7 +513,7 @@ class SimplePolicy:
                         **common), memory
 
 
-class BaselinePolicy:
+class BaselinePolicy(Policy):
     name = "baseline"
 
     def __init__(self, cfg: BaselinePolicyConfig, execution: ExecutionConfig, risk: RiskConfig, *,
@@ -536,27 +523,15 @@ class BaselinePolicy:
         self.risk = risk
         self.trend_settings = trend or _ema_settings(EmaConfig())  # its decisions only report the trend state
         self.fills_window_s = fills_window_s
-        self.fixed_target = cfg.desired_net_delta_base
+        self.fixed_target, self.fixed_min_gap = cfg.desired_net_delta_base, cfg.min_trade_base
 
     # -- what the rebalancer asks
-
-    def target_base(self, price: float | None) -> float:
-        return self.cfg.desired_net_delta_base
 
     def min_actionable_gap(self, spot_base: float, price: float | None) -> float:
         return self.cfg.min_trade_base
 
-    def fixed_min_gap(self) -> float | None:
-        return self.cfg.min_trade_base
-
     def hard_threshold_base(self) -> float:
         return self.cfg.min_trade_base
-
-    def after_sure_hold(self, memory: PolicyMemory) -> PolicyMemory:
-        return memory
-
-    def execution_path(self, decision: Decision) -> str:
-        return self.name
 
     def quick_hold(self, ts_ms: int, price: float, spot_base: float, futures_base: float, trend: TrendView,
                    buy_vwap: float | None, sell_vwap: float | None, memory: PolicyMemory) -> bool:

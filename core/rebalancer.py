@@ -293,7 +293,7 @@ class Rebalancer:
         price = self.price
         if self.operator.proposal is not None or price is None:
             return self.evaluate()
-        g = self.gap_base()
+        g = self.book.gap_base(price)
         if self.lazy_holds:
             self.recent.advance(now)
             band = self.holds.band(now, price, g, self.memory)
@@ -337,7 +337,8 @@ class Rebalancer:
         self.hold_lo = price - price * 1e-4
         self.hold_hi = price + price * 1e-4
         self.recent.advance(now)
-        decision = self.decide_now()
+        decision, self.memory = self.policy.decide(self._view(), self.memory)
+        self.decision = decision
         if decision.unit == "usdt":
             self.gap_stats.hard = decision.base_hard / decision.price if decision.price else float("inf")
         else:

@@ -2,7 +2,7 @@
 
 While the rebalancer sits idle in a sure HOLD and no print can reach the grid or a resting
 order, a run of trades (and quotes) only moves the price, the clock and the forming candle.
-``BulkPath`` takes such runs with C-level passes over array slices (``core.bulk``) and leaves
+``bulk_step`` takes such runs with C-level passes over array slices (``core.bulk``) and leaves
 exactly the state the one-by-one loop (``on_trade`` / ``on_quote``, then ``on_tick`` on each
 new second) would, built from the parts' own bulk steps: the candle builder absorbs a run,
 the trend closes many candles, the account book bounds the equity of a run of samples, the
@@ -74,34 +74,21 @@ def absorb_quotes(reb: Rebalancer, ts_ms: int, bid: float, ask: float, count: in
         reb.last_market_ms = ts_ms
 
 
-class BulkPath:
-    """The bulk steps of one replay. Each ``step(ti, qi, next_tick)`` takes what it can from
-    trade ``ti`` / quote ``qi`` on and returns ``(ti, qi, next_tick, last_ts)`` (``last_ts``
-    None when it took nothing); the caller replays the next event one by one."""
+def quiet_runs(reb: Rebalancer, ex: PaperExchange, trades: TradeTape, quotes: QuoteTape, tick_ms: int):
+    """The bulk step over trades and quotes: a run of trades inside the quiet band (and the
+    exchange's) and of quotes that fill nothing, up to the first thing that could matter.
+    A closure: it runs between every two events, and its columns are its own locals."""
+    ts_arr, px_arr, qty_arr, nt = trades.ts_ms, trades.price, trades.qty, len(trades)
+    q_ts, q_bid, q_bq, q_ask, q_aq, nq = quotes.ts_ms, quotes.bid, quotes.bid_qty, quotes.ask, quotes.ask_qty, len(quotes)
+    candles, stats = reb.candles, reb.stats
+    ex_band, ex_qband, absorb_ex = ex.quiet_band, ex.quiet_quote_band, ex.absorb_quiet
 
-    def __init__(self, reb: Rebalancer, ex: PaperExchange, trades: TradeTape, quotes: QuoteTape | None,
-                 tick_ms: int) -> None:
-        self.reb, self.ex, self.tick_ms = reb, ex, tick_ms
-        self.ts, self.px, self.qty = trades.ts_ms, trades.price, trades.qty
-        self.nt = len(trades)
-        self.quotes = quotes if quotes is not None and len(quotes) else None
-        self.bars = KlineBars.build(trades) if self.quotes is None else None
-        self.step = self._trades_only if self.quotes is None else self._with_quotes
-
-    # ------------------------------------------------------------------ trades and quotes
-
-    def _with_quotes(self, ti: int, qi: int, next_tick: int) -> tuple[int, int, int, int | None]:
-        """A run of trades inside the quiet band (and the exchange's) and of quotes that fill
-        nothing, up to the first thing that could matter."""
-        reb = self.reb
+    def step(ti: int, qi: int, next_tick: int) -> tuple[int, int, int, int | None]:
         band = quiet_band(reb) if reb.has_quotes else None
         if band is None:
             return ti, qi, next_tick, None
-        ex, q = self.ex, self.quotes
-        ts_arr, px_arr, qty_arr, nt = self.ts, self.px, self.qty, self.nt
-        q_ts, q_bid, q_ask, nq = q.ts_ms, q.bid, q.ask, len(q)
         lo, hi, until = band
-        elo, ehi, due = ex.quiet_band()
+        elo, ehi, due = ex_band()
         if elo > lo:
             lo = elo
         if ehi < hi:
@@ -125,7 +112,7 @@ class BulkPath:
                 qj = bisect_right(q_ts, ts_arr[tj], qi, qj)
         if qj > qi:
             qb = first_bad_quote(q_bid, q_ask, qi, qj, MAX_PRICE)  # refused one by one
-            buy_at, sell_at = ex.quiet_quote_band()
+            buy_at, sell_at = ex_qband()
             if qb > qi and (buy_at > -INF or sell_at < INF):
                 # fast path needs ask >= buy_at and bid <= sell_at; strict here (conservative)
                 qb = min(first_outside(q_ask, qi, qb, buy_at, INF) if buy_at > -INF else qb,
@@ -142,32 +129,51 @@ class BulkPath:
             last = ts_arr[tj - 1]
             price = px_arr[tj - 1]
             seg = px_arr[ti:tj]  # the run as finally cut
-            reb.stats.events += tj - ti
+            stats.events += tj - ti
             market_seen(reb, last, price)
-            reb.candles.absorb(min(seg), max(seg), price, qty_arr[ti:tj])
+            candles.absorb(min(seg), max(seg), price, qty_arr[ti:tj])
         quote = None
         if qj > qi:
             k = qj - 1
             if q_ts[k] > last:
                 last = q_ts[k]
-            quote = (q_bid[k], q.bid_qty[k], q_ask[k], q.ask_qty[k])
+            quote = (q_bid[k], q_bq[k], q_ask[k], q_aq[k])
             absorb_quotes(reb, q_ts[k], q_bid[k], q_ask[k], qj - qi)
-        ex.absorb_quiet(last, price, quote)
+        absorb_ex(last, price, quote)
         if last >= next_tick:
-            next_tick = last - last % self.tick_ms + self.tick_ms
+            next_tick = last - last % tick_ms + tick_ms
         return tj, qj, next_tick, last
 
-    # ------------------------------------------------------------------ trades only
+    return step
 
-    def _trades_only(self, ti: int, qi: int, next_tick: int) -> tuple[int, int, int, int | None]:
-        i, next_tick = self._fast_forward(ti, next_tick)
+
+def bulk_step(reb: Rebalancer, ex: PaperExchange, trades: TradeTape, quotes: QuoteTape | None, tick_ms: int):
+    """The bulk step for these tapes: ``step(ti, qi, next_tick)`` takes what it can from trade
+    ``ti`` / quote ``qi`` on and returns ``(ti, qi, next_tick, last_ts)`` (``last_ts`` None
+    when it took nothing); the caller then replays the next event one by one."""
+    if quotes is not None and len(quotes):
+        return quiet_runs(reb, ex, trades, quotes, tick_ms)
+    return FastForward(reb, ex, trades, tick_ms).step
+
+
+class FastForward:
+    """The bulk step over a trades-only tape (see ``fast_forward``)."""
+
+    def __init__(self, reb: Rebalancer, ex: PaperExchange, trades: TradeTape, tick_ms: int) -> None:
+        self.reb, self.ex, self.tick_ms = reb, ex, tick_ms
+        self.ts, self.px, self.qty = trades.ts_ms, trades.price, trades.qty
+        self.nt = len(trades)
+        self.bars = KlineBars.build(trades)  # None unless the tape is 1-minute bars
+
+    def step(self, ti: int, qi: int, next_tick: int) -> tuple[int, int, int, int | None]:
+        i, next_tick = self.fast_forward(ti, next_tick)
         if i == ti:
             return ti, qi, next_tick, None
         last = self.ts[i - 1]
         self.ex.absorb_quiet(last, self.px[i - 1], None)
         return i, qi, next_tick, last
 
-    def _fast_forward(self, i: int, next_tick: int) -> tuple[int, int]:
+    def fast_forward(self, i: int, next_tick: int) -> tuple[int, int]:
         """Over a trades-only tape (1-minute klines: the long replays), takes events from ``i``
         while they provably produce no command, and leaves exactly the state the one-by-one
         path would:

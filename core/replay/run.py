@@ -1,6 +1,6 @@
 """The replay loop: every trade and quote, in time order, through the paper exchange and the
 real Rebalancer, with the one-second timer tick; runs that provably change nothing but the
-tape go through ``BulkPath`` at once."""
+tape go through the bulk path (``core.replay.fastpath``) at once."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from core.events import BalanceUpdate, ConnectionChanged, PositionUpdate
 from core.model import BTCUSDT_SPOT, Mode
 from core.rebalancer import Rebalancer, Recorder
 from core.replay import paper
-from core.replay.fastpath import BulkPath
+from core.replay.fastpath import bulk_step
 from core.replay.report import build_report
 from core.venues.market import MarketData
 from core.venues.paper_exchange import PaperExchange
@@ -82,7 +82,7 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
     else:  # trades only (klines expand to trades): the quote branch is never taken
         q_ts = q_bid = q_bq = q_ask = q_aq = ()
         nq = 0
-    step = BulkPath(reb, ex, trades, quotes, TICK_MS).step if bulk else None
+    step = bulk_step(reb, ex, trades, quotes, TICK_MS) if bulk else None
     on_trade_ex, on_quote_ex = ex.on_trade, ex.on_quote
     on_trade_reb, on_quote_reb, on_tick = reb.on_trade, reb.on_quote, reb.on_tick
     next_tick = ts = first_ts
