@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from core.account import AccountBook
 from core.config import AnchorPolicyConfig, BiasConfig, ExecutionConfig, RiskConfig, ThresholdsConfig
 from core.fills import RecentFills

@@ -1,4 +1,4 @@
-"""The synchronous Rebalancer on a PaperExchange, pumped as ``core/replay.py`` does.
+"""The synchronous Rebalancer on a PaperExchange, pumped as ``core/replay/run.py`` does.
 
 Account: 0.5 BTC futures short (-0.5) against a spot wallet; the spot balance sets the gap
 (gap = spot - 0.5 with target 0). Anchor thresholds soft 0.004 / hard 0.012, no bias

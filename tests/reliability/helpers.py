@@ -1,7 +1,7 @@
 """Shared harness of the reliability tests (and of ``scripts/soak.py``).
 
 ``Sim`` is the synchronous ``Rebalancer`` on a ``PaperExchange`` (optionally with a simulated
-``GridBot`` attached), pumped exactly like ``core/replay.py`` does: exchange events first,
+``GridBot`` attached), pumped exactly like ``core/replay/run.py`` does: exchange events first,
 then the rebalancer's commands go back to the exchange, and what they cause is fed back until
 quiet. On top of that pump it
 
