@@ -159,8 +159,8 @@ async def run(orders: int, rate: float, max_seconds: float, seed: int, speed: fl
         "fills": st.fills,
         "grid_fills": st.grid_fills,
         "rebalances": st.rebalances,
-        "order_rtt_p50_ms": rnd(engine.reb.feed_rtt_p50, 4),
-        "order_rtt_p99_ms": rnd(engine.reb.feed_rtt_p99, 4),
+        "order_rtt_p50_ms": rnd(engine.rtt_p50_ms, 4),
+        "order_rtt_p99_ms": rnd(engine.rtt_p99_ms, 4),
         "journal_rows": journal_rows,
     }
 

@@ -5,7 +5,7 @@
 A synthetic market (``SyntheticMarket(seed=7, trades_per_s=10)``: about 2.3 M trades + quotes a
 day, a busy BTCUSDT spot day) is streamed -- generated lazily, never held in memory -- through
 the real Rebalancer + execution + risk + paper exchange + simulated grid, synchronously and
-as fast as the CPU allows, exactly like ``core/replay.py`` (exchange events first, then the
+as fast as the CPU allows, exactly like ``core/replay/run.py`` (exchange events first, then the
 rebalancer's commands back to the exchange until quiet; a timer tick every simulated second).
 The cockpit's snapshot (``Rebalancer.snapshot()``) is also built every ``--snapshot-every-ms``
 of simulated time, as the live engine does for the UI.

@@ -22,14 +22,15 @@ from dataclasses import replace
 from core.clock import Clock, WallClock
 from core.eager import start_eagerly
 from core.events import (
-    AmendOrder, CancelAllOurs, CancelOrder, Command, ConnectionChanged, OrderUpdate, PlaceOrder, Tick, VenueError,
+    AmendOrder, CancelAllOurs, CancelOrder, Command, ConnectionChanged, OrderUpdate, PlaceOrder, Tick, VenueProblem,
 )
 from core.model import Mode, Order, OrderStatus, TradingState
 from core.rebalancer import Rebalancer
 from core.recovery import recover
 from core.state import CockpitState, Proposal
+from core.view import FeedInputs
 from core.venues.base import OrderRejected, OrderStateUnknown, TradingDisabled, Venue
-from core.venues.base import VenueError as VenueCallError
+from core.venues.base import VenueError
 
 log = logging.getLogger("rebalancer.engine")
 
@@ -73,23 +74,29 @@ class Engine:
         self.started = asyncio.Event()
         self.order_calls = 0
         self._set_venue_trading()
-        self._venue_bad_seen = 0
+        self._user_actions = 0  # user commands: the cockpit redraws after each
+        self._failed_events = 0  # events that raised in the rebalancer (counted as bad messages)
+        self.rtt_p50_ms: float | None = None  # order call round trips
+        self.rtt_p99_ms: float | None = None
+        self._rate_budget_left: int | None = None
 
     # ------------------------------------------------------------------ EngineHost
 
+    def feed_inputs(self) -> FeedInputs:
+        """What the engine measures about the feed, for the cockpit (the rebalancer cannot see it)."""
+        vbad = getattr(self.venue, "bad_messages", 0)
+        return FeedInputs(self.rtt_p50_ms, self.rtt_p99_ms, self._rate_budget_left,
+                          self._failed_events + (vbad if isinstance(vbad, int) else 0))
+
     def latest(self) -> CockpitState:
         now = self._perf()
-        vbad = getattr(self.venue, "bad_messages", 0)
-        if isinstance(vbad, int) and vbad > self._venue_bad_seen:
-            self.reb.bad_messages += vbad - self._venue_bad_seen
-            self._venue_bad_seen = vbad
-        changes = self.reb.changes
+        changes = self.reb.changes + self._user_actions
         stale = now - self._snapshot_at >= self._snapshot_every
         # rebuild when something changed (at most snapshot_hz), and at least once a second for
         # the clock and data age; a quiet market then costs the UI one redraw a second
         if self._snapshot is None or (stale and (changes != self._snapshot_changes or now - self._snapshot_at >= 1.0)):
             self._snapshot_changes = changes
-            snap = self.reb.snapshot()
+            snap = self.reb.snapshot(feed=self.feed_inputs())
             if self.error is not None:
                 snap = replace(snap, engine_error=self.error)
             self._snapshot = snap
@@ -99,7 +106,7 @@ class Engine:
     def invalidate(self) -> None:
         """Force the next ``latest()`` to rebuild (after a user command)."""
         self._snapshot = None
-        self.reb._user_actions += 1
+        self._user_actions += 1
 
     async def run(self) -> None:
         try:
@@ -155,7 +162,7 @@ class Engine:
             log.warning("venue stop failed: %s", e)
         said = f"{reason}, {outcome}"
         (log.error if crashed else log.info)("session %s: %s", "crashed" if crashed else "stopped", said)
-        self.reb._log("error" if crashed else "info", f"session {'crashed' if crashed else 'stopped'}: {said}")
+        self.reb.note("error" if crashed else "info", f"session {'crashed' if crashed else 'stopped'}: {said}")
         if self.journal is not None:
             try:
                 self.reb.rec.state(self.reb.now_ms, "session", "crashed" if crashed else "stopped", said)
@@ -166,7 +173,7 @@ class Engine:
     def on_engine_error(self, message: str) -> None:
         self.error = message
         self.set_mode(Mode.WATCH)  # cancels the working order first, then locks the venue
-        self.reb._log("error", f"engine error, dropped to WATCH: {message}")
+        self.reb.note("error", f"engine error, dropped to WATCH: {message}")
         if self.journal is not None:
             try:
                 self.reb.rec.error(self.reb.now_ms, f"engine error: {message}")
@@ -184,9 +191,9 @@ class Engine:
             candles = await v.candles(reb.trend.timeframe_ms, self.warmup_candles)
             if candles:
                 reb.warm_up(candles)
-                reb._log("info", f"EMA warmed up from {len(candles)} candles")
+                reb.note("info", f"EMA warmed up from {len(candles)} candles")
         except Exception as e:  # noqa: BLE001 - warm-up is a nicety
-            reb._log("warning", f"no candle history for warm-up: {e}")
+            reb.note("warning", f"no candle history for warm-up: {e}")
         await recover(reb, v, self.journal, self._accept, now_ms=self.clock.now_ms,
                       on_open_orders=self.on_start_open_orders)
         self._accept(ConnectionChanged(self.clock.now_ms(), True, f"{v.name} ready"))
@@ -211,8 +218,8 @@ class Engine:
                 try:
                     cmds = reb.on_event(ev)
                 except Exception as e:  # noqa: BLE001 - a bad event must not kill the engine
-                    reb.bad_messages += 1
-                    reb._log("error", f"event {type(ev).__name__} failed: {e}")
+                    self._failed_events += 1
+                    reb.note("error", f"event {type(ev).__name__} failed: {e}")
                     log.exception("event failed")
                     continue
                 if cmds:
@@ -223,7 +230,7 @@ class Engine:
             try:
                 record.release()
             except Exception as e:  # noqa: BLE001 - a journal failure must not kill the engine
-                self.reb._log("error", f"journal write failed: {e}")
+                self.reb.note("error", f"journal write failed: {e}")
                 log.exception("journal write failed")
 
     def _dispatch(self, cmds) -> None:
@@ -263,7 +270,7 @@ class Engine:
                     raise
                 except Exception as e:  # noqa: BLE001 - report and continue
                     log.exception("command failed")
-                    self._accept(VenueError(self.clock.now_ms(), f"{type(cmd).__name__} failed: {e}"))
+                    self._accept(VenueProblem(self.clock.now_ms(), f"{type(cmd).__name__} failed: {e}"))
         finally:
             self._commands_running = False
 
@@ -284,12 +291,12 @@ class Engine:
                 self._reject(req, f"{e}" + (f" (code {e.code})" if e.code else ""))
                 return
             except OrderStateUnknown as e:
-                self.reb._log("warning", f"order {req.client_id}: reply lost ({e}); asking the venue")
+                self.reb.note("warning", f"order {req.client_id}: reply lost ({e}); asking the venue")
                 order = await self._resolve_unknown(req.client_id)
                 if order is None:
                     self._reject(req, "reply lost and the venue has no such order")
                     return
-            except VenueCallError as e:
+            except VenueError as e:
                 # the venue may or may not have it: look before anything else
                 order = await self._resolve_unknown(req.client_id)
                 if order is None:
@@ -300,12 +307,12 @@ class Engine:
         elif type(cmd) is CancelOrder:
             try:
                 await v.cancel_order(cmd.client_id)
-            except VenueCallError as e:
+            except VenueError as e:
                 order = await self._resolve_unknown(cmd.client_id)
                 if order is not None:
                     self._accept(OrderUpdate(now(), order))
                 else:
-                    self._accept(VenueError(now(), f"cancel {cmd.client_id}: {e}", getattr(e, "code", None), cmd.client_id))
+                    self._accept(VenueProblem(now(), f"cancel {cmd.client_id}: {e}", getattr(e, "code", None), cmd.client_id))
             self._rtt(t0)
         elif type(cmd) is AmendOrder:
             await v.amend_order(cmd.client_id, cmd.price, cmd.qty)
@@ -313,9 +320,9 @@ class Engine:
         elif type(cmd) is CancelAllOurs:
             try:
                 n = await v.cancel_all_ours()
-                self.reb._log("warning", f"cancelled {n} open order(s): {cmd.reason}")
-            except VenueCallError as e:
-                self._accept(VenueError(now(), f"cancel all failed: {e}", getattr(e, "code", None)))
+                self.reb.note("warning", f"cancelled {n} open order(s): {cmd.reason}")
+            except VenueError as e:
+                self._accept(VenueProblem(now(), f"cancel all failed: {e}", getattr(e, "code", None)))
             self._rtt(t0)
         self.invalidate()
 
@@ -323,7 +330,7 @@ class Engine:
         for attempt in range(3):
             try:
                 return await self.venue.order_by_client_id(client_id)
-            except VenueCallError:
+            except VenueError:
                 await asyncio.sleep(0.2 * (attempt + 1))
         return None
 
@@ -338,11 +345,11 @@ class Engine:
         self._rtts.append((self._perf() - t0) * 1000.0)
         if len(self._rtts) % 5 == 1:
             s = sorted(self._rtts)
-            self.reb.feed_rtt_p50 = _percentile(s, 0.5)
-            self.reb.feed_rtt_p99 = _percentile(s, 0.99)
+            self.rtt_p50_ms = _percentile(s, 0.5)
+            self.rtt_p99_ms = _percentile(s, 0.99)
         budget = getattr(self.venue, "rate_budget_left", None)
         if budget is not None:
-            self.reb.rate_budget_left = budget() if callable(budget) else budget
+            self._rate_budget_left = budget() if callable(budget) else budget
 
     def _set_venue_trading(self) -> None:
         """Watch mode is enforced in the venue layer too: its order calls raise."""

@@ -102,8 +102,3 @@ class CancelAllOurs:
 
 
 Command = PlaceOrder | CancelOrder | AmendOrder | CancelAllOurs
-
-
-# temporary: core/rebalancer.py still imports this name (removed after the split merges);
-# core/engine.py uses it too and is being rewritten in another branch
-VenueError = VenueProblem

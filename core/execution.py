@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from enum import Enum
 
+from core.account import closing_room
 from core.config import ExecutionConfig
 from core.events import CancelOrder, Command, PlaceOrder
 from core.model import Decision, Instrument, Order, OrderRequest, OrderStatus, Side, TimeInForce
@@ -220,8 +221,7 @@ class RebalanceExecution:
 
     def _left_to_do(self) -> Decimal:
         """What may still be traded: the plan's remainder, bounded by the current gap."""
-        gap = self.gap_fn()
-        side_gap = -gap if self.plan.side is Side.BUY else gap  # positive while this side still helps
+        side_gap = closing_room(self.gap_fn(), self.plan.side)  # positive while this side still helps
         if side_gap <= 0:
             return ZERO
         round_qty = self.instrument.round_qty

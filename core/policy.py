@@ -4,6 +4,10 @@ Policies are pure: ``decide(view, memory)`` returns the decision and the policy'
 memory (gate wait start, last check), and never reads a clock. The same call answers the
 what-if CLI, the replay and the live cockpit.
 
+``Policy`` is what the rebalancer may ask of one (its target, the smallest gap it could act
+on, its trend's settings, its hold bands ...): each policy answers from its own config block,
+so no code outside this module branches on a policy's class or reads a policy's settings.
+
 - ``AnchorPolicy`` — seed 000: soft/hard thresholds in base, scaled by an EMA trend bias and a
   recent-fills anchor bias; a price gate on the soft path that may wait (with a decaying edge).
 - ``SimplePolicy`` — seed 001: USDT divergence against one threshold, widened by
@@ -15,16 +19,20 @@ what-if CLI, the replay and the live cockpit.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
+from core.account import side_to_close
 from core.fills import NEVER_MS
 from core.config import (
+    AnchorConfig,
     AnchorPolicyConfig,
     BaselinePolicyConfig,
+    EmaConfig,
     ExecutionConfig,
     RebalancerConfig,
     RiskConfig,
     SimplePolicyConfig,
+    parse_timeframe_ms,
 )
 from core.model import Action, BiasParts, Decision, GateResult, Side
 from core.trend import FLAT, TrendView, clamp
@@ -48,6 +56,21 @@ WHOLE_BAND = HoldBand(0.0, INF, NEVER_MS)
 
 
 @value_type
+class TrendSettings:
+    """The candles and EMAs a policy's trend reads."""
+
+    fast: int
+    slow: int
+    timeframe_ms: int
+    slope_lookback_s: float
+    threshold_pct: float
+
+
+def _ema_settings(e: EmaConfig) -> TrendSettings:
+    return TrendSettings(e.fast, e.slow, parse_timeframe_ms(e.timeframe), e.slope_lookback_s, e.trend_threshold_pct)
+
+
+@value_type
 class PolicyView:
     """Everything a policy reads, at one instant."""
 
@@ -58,6 +81,10 @@ class PolicyView:
     trend: TrendView = FLAT
     buy_vwap: float | None = None
     sell_vwap: float | None = None
+
+    @property
+    def net_base(self) -> float:
+        return self.spot_base + self.futures_base
 
 
 @value_type
@@ -81,10 +108,6 @@ class PolicyMemory:
         return PolicyMemory(self.last_trade_ms, self.last_trade_side, None, None, self.last_check_ms)
 
 
-def _side_for(gap: float) -> Side:
-    return Side.SELL if gap > 0 else Side.BUY
-
-
 def _cooldown_left_s(memory: PolicyMemory, now_ms: int, cooldown_s: float) -> float:
     if memory.last_trade_ms is None or cooldown_s <= 0:
         return 0.0
@@ -92,13 +115,74 @@ def _cooldown_left_s(memory: PolicyMemory, now_ms: int, cooldown_s: float) -> fl
     return left if left > 0 else 0.0
 
 
-class AnchorPolicy:
+class Policy(Protocol):
+    """What the rebalancer may ask of a policy; each answers from its own config block. The
+    policies below subclass it for the defaults."""
+
+    name: str
+    trend_settings: TrendSettings  # the candles and EMAs its trend reads
+    fills_window_s: float  # the recent-fills window its anchors read (the cockpit shows it)
+    fixed_target: float | None  # its target net in base, when that does not move with price
+    fixed_min_gap: float | None = None  # ``min_actionable_gap`` when neither account nor price moves it
+
+    def target_base(self, price: float | None) -> float:
+        """The net position (base) it steers to at ``price``."""
+        return self.fixed_target
+
+    def min_actionable_gap(self, spot_base: float, price: float | None) -> float:
+        """The smallest |gap| it could ever act on, under any bias or trend: below it, HOLD is
+        sure and the rebalancer need not ask."""
+
+    def hard_threshold_base(self) -> float:
+        """The |gap| that counts as over hard in the statistics before its first decision."""
+
+    def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]: ...
+
+    def hold_band(self, ts_ms: int, price: float, spot_base: float, futures_base: float, trend: TrendView,
+                  buy_vwap: float | None, sell_vwap: float | None, memory: PolicyMemory) -> HoldBand | None: ...
+
+    def robust_hold_band(self, ts_ms: int, spot_base: float, futures_base: float, buy_vwap: float | None,
+                         sell_vwap: float | None, memory: PolicyMemory) -> HoldBand | None: ...
+
+    def after_sure_hold(self, memory: PolicyMemory) -> PolicyMemory:
+        """Its memory after a HOLD the rebalancer was sure of without asking."""
+        return memory
+
+    def execution_path(self, decision: Decision) -> str:
+        """How a trading decision is worked: ``soft`` / ``hard`` (maker wait lengths) or the
+        policy's own name."""
+        return self.name
+
+
+class AnchorPolicy(Policy):
     name = "anchor"
 
     def __init__(self, cfg: AnchorPolicyConfig, execution: ExecutionConfig, risk: RiskConfig) -> None:
         self.cfg = cfg
         self.execution = execution
         self.risk = risk
+        self.trend_settings = _ema_settings(cfg.ema)
+        self.fills_window_s = cfg.anchor.window_s
+        self.fixed_target = cfg.desired_net_delta_base
+        self.fixed_min_gap = (self.base_thresholds(0.0)[0] * cfg.bias.min_scale if cfg.thresholds.units == "base"
+                              else None)
+
+    # -- what the rebalancer asks
+
+    def min_actionable_gap(self, spot_base: float, price: float | None) -> float:
+        """The soft threshold at the smallest bias scale (hysteresis only widens it)."""
+        floor = self.fixed_min_gap
+        return floor if floor is not None else self.base_thresholds(spot_base)[0] * self.cfg.bias.min_scale
+
+    def hard_threshold_base(self) -> float:
+        t = self.cfg.thresholds
+        return t.hard if t.units == "base" else INF  # in percent: known once a decision has read the spot
+
+    def after_sure_hold(self, memory: PolicyMemory) -> PolicyMemory:
+        return memory.without_gate_wait()  # a HOLD under the soft threshold ends a gate wait
+
+    def execution_path(self, decision: Decision) -> str:
+        return "hard" if decision.action is Action.FULL else "soft"
 
     # -- pieces (public so the UI, tests and the CLI can show them)
 
@@ -237,7 +321,7 @@ class AnchorPolicy:
 
     def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]:
         cfg, risk, ex = self.cfg, self.risk, self.execution
-        net = view.spot_base + view.futures_base
+        net = view.net_base
         target = cfg.desired_net_delta_base
         gap = net - target
         soft, hard = self.base_thresholds(view.spot_base)
@@ -249,7 +333,7 @@ class AnchorPolicy:
             d = Decision(action=Action.HOLD, side=None, qty_base=0.0, effective_soft=soft, effective_hard=hard,
                          reason="on target", **common)
             return d, memory.without_gate_wait()
-        side = _side_for(gap)
+        side = side_to_close(gap)
         parts = self.bias(gap, view)
         eff_soft, eff_hard = soft * parts.scale, hard * parts.scale
         # hysteresis: trading back the other way soon after a trade needs a wider gap
@@ -319,13 +403,32 @@ class AnchorPolicy:
         return d, memory.without_gate_wait()
 
 
-class SimplePolicy:
+class SimplePolicy(Policy):
     name = "simple"
 
-    def __init__(self, cfg: SimplePolicyConfig, execution: ExecutionConfig, risk: RiskConfig) -> None:
+    def __init__(self, cfg: SimplePolicyConfig, execution: ExecutionConfig, risk: RiskConfig, *,
+                 slope_lookback_s: float = EmaConfig.slope_lookback_s,
+                 fills_window_s: float = AnchorConfig.window_s) -> None:
         self.cfg = cfg
         self.execution = execution
         self.risk = risk
+        self.trend_settings = TrendSettings(cfg.ema_fast_period, cfg.ema_slow_period,
+                                            parse_timeframe_ms(cfg.ema_timeframe), slope_lookback_s,
+                                            cfg.trend_threshold_pct)
+        self.fills_window_s = fills_window_s
+        self.fixed_target = None  # in USDT: the base target moves with price
+
+    # -- what the rebalancer asks
+
+    def target_base(self, price: float | None) -> float:
+        return self.cfg.target_delta_usdt / price if price else 0.0
+
+    def min_actionable_gap(self, spot_base: float, price: float | None) -> float:
+        """The threshold without the trend multiplier (it only widens), in base at ``price``."""
+        return self.cfg.rebalance_threshold_usdt / price if price else 0.0
+
+    def hard_threshold_base(self) -> float:
+        return INF  # in USDT: known per price once a decision has been made
 
     def threshold_usdt(self, divergence: float, trend: TrendView) -> tuple[float, bool]:
         """Base threshold, × trend_multiplier when the trend supports the exposure (long in an
@@ -376,10 +479,10 @@ class SimplePolicy:
     def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]:
         c = self.cfg
         price = view.price
-        total_usdt = (view.spot_base + view.futures_base) * price
+        total_usdt = view.net_base * price
         divergence = total_usdt - c.target_delta_usdt
         target_base = c.target_delta_usdt / price if price else 0.0
-        net = view.spot_base + view.futures_base
+        net = view.net_base
         gap_base = net - target_base
         threshold, supports = self.threshold_usdt(divergence, view.trend)
         trend_state = view.trend.state if view.trend.ready else "flat"
@@ -392,10 +495,10 @@ class SimplePolicy:
         trend_txt = (f"trend {trend_state} supports the exposure → threshold ×{c.trend_multiplier}" if supports
                      else f"trend {trend_state}" + (" (not used)" if not c.use_trend else ""))
         if abs(divergence) <= threshold or abs(divergence) <= EPS:  # trade only when it *exceeds*
-            return Decision(action=Action.HOLD, side=_side_for(divergence) if divergence else None, qty_base=0.0,
+            return Decision(action=Action.HOLD, side=side_to_close(divergence) if divergence else None, qty_base=0.0,
                             reason=f"divergence {divergence:+.2f} USDT within ±{threshold:.2f}; {trend_txt}",
                             **common), memory
-        side = _side_for(divergence)
+        side = side_to_close(divergence)
         left = _cooldown_left_s(memory, view.ts_ms, self.risk.cooldown_s)
         if left > 0:
             return Decision(action=Action.HOLD, side=side, qty_base=0.0,
@@ -410,13 +513,25 @@ class SimplePolicy:
                         **common), memory
 
 
-class BaselinePolicy:
+class BaselinePolicy(Policy):
     name = "baseline"
 
-    def __init__(self, cfg: BaselinePolicyConfig, execution: ExecutionConfig, risk: RiskConfig) -> None:
+    def __init__(self, cfg: BaselinePolicyConfig, execution: ExecutionConfig, risk: RiskConfig, *,
+                 trend: TrendSettings | None = None, fills_window_s: float = AnchorConfig.window_s) -> None:
         self.cfg = cfg
         self.execution = execution
         self.risk = risk
+        self.trend_settings = trend or _ema_settings(EmaConfig())  # its decisions only report the trend state
+        self.fills_window_s = fills_window_s
+        self.fixed_target, self.fixed_min_gap = cfg.desired_net_delta_base, cfg.min_trade_base
+
+    # -- what the rebalancer asks
+
+    def min_actionable_gap(self, spot_base: float, price: float | None) -> float:
+        return self.cfg.min_trade_base
+
+    def hard_threshold_base(self) -> float:
+        return self.cfg.min_trade_base
 
     def quick_hold(self, ts_ms: int, price: float, spot_base: float, futures_base: float, trend: TrendView,
                    buy_vwap: float | None, sell_vwap: float | None, memory: PolicyMemory) -> bool:
@@ -440,7 +555,7 @@ class BaselinePolicy:
 
     def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]:
         c = self.cfg
-        net = view.spot_base + view.futures_base
+        net = view.net_base
         gap = net - c.desired_net_delta_base
         common = dict(ts_ms=view.ts_ms, policy=self.name, gap_base=gap, net_base=net,
                       target_base=c.desired_net_delta_base, price=view.price, unit="base", gap=gap,
@@ -455,17 +570,22 @@ class BaselinePolicy:
         if abs(gap) < c.min_trade_base:
             return Decision(action=Action.HOLD, side=None, qty_base=0.0,
                             reason=f"|gap| {abs(gap):.6f} < min trade {c.min_trade_base}", **common), memory
-        side = _side_for(gap)
+        side = side_to_close(gap)
         return Decision(action=Action.FULL, side=side, qty_base=abs(gap), maker_first=False, taker_allowed=True,
                         take_now=True, reason=f"check: |gap| {abs(gap):.6f} ≥ {c.min_trade_base}: "
                                               f"{side.lower()} the full gap at market", **common), memory
 
 
-Policy = AnchorPolicy | SimplePolicy | BaselinePolicy
-
-
 def make_policy(cfg: RebalancerConfig, name: str | None = None) -> Policy:
-    """The policy ``name`` (default: the config's) with its own settings."""
+    """The policy ``name`` (default: the config's) with its own settings. The simple and baseline
+    blocks have no trend lookback or fills window of their own: they take the anchor settings'
+    (the file's ``other_policies: anchor`` block, else its defaults) — here and nowhere else."""
     settings = cfg.settings_for(name or cfg.policy)
-    cls = {"anchor": AnchorPolicy, "simple": SimplePolicy, "baseline": BaselinePolicy}[settings.name]
-    return cls(settings, cfg.execution, cfg.risk)
+    anchor = cfg.settings_for("anchor")
+    if isinstance(settings, AnchorPolicyConfig):
+        return AnchorPolicy(settings, cfg.execution, cfg.risk)
+    if isinstance(settings, SimplePolicyConfig):
+        return SimplePolicy(settings, cfg.execution, cfg.risk, slope_lookback_s=anchor.ema.slope_lookback_s,
+                            fills_window_s=anchor.anchor.window_s)
+    return BaselinePolicy(settings, cfg.execution, cfg.risk, trend=_ema_settings(anchor.ema),
+                          fills_window_s=anchor.anchor.window_s)

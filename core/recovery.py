@@ -134,15 +134,15 @@ async def _open_orders(reb: Rebalancer, venue: Venue, opened: tuple[Order, ...],
         for o in opened:
             try:
                 await venue.cancel_order(o.client_id)
-                reb._log("info", f"start-up: cancelled our open order {o.client_id}{why}")
+                reb.note("info", f"start-up: cancelled our open order {o.client_id}{why}")
                 cancelled.append(o.client_id)
             except VenueError as e:
-                reb._log("warning", f"start-up: cancel {o.client_id} failed: {e}")
+                reb.note("warning", f"start-up: cancel {o.client_id} failed: {e}")
             reb.rec.reconcile(now_ms(), "cancel_open_order", o.client_id)
     else:
         for o in opened:
             feed(OrderUpdate(now_ms(), o))
-            reb._log("info", f"start-up: found our open order {o.client_id} (left working)")
+            reb.note("info", f"start-up: found our open order {o.client_id} (left working)")
             reb.rec.reconcile(now_ms(), "adopt_open_order", o.client_id)
             adopted.append(o.client_id)
     return tuple(cancelled), tuple(adopted)

@@ -164,7 +164,7 @@ def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
         saved = json.loads(Path(p.state_file).read_text(encoding="utf-8"))
         grid = GridBot.from_state(saved["grid"], BTCUSDT_LINEAR) if saved.get("grid") else None
         exchange = type(exchange).from_state(saved, grid=grid)
-        reb._log("info", f"paper account restored from {p.state_file}" + (" with its grid" if grid else ""))
+        reb.note("info", f"paper account restored from {p.state_file}" + (" with its grid" if grid else ""))
     exchange.id_prefix = reb.session_tag
     venue = PaperVenue(exchange=exchange, market=market, speed=p.speed if env.paper_speed is None else env.paper_speed,
                        state_path=p.state_file, candles=candles)

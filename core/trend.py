@@ -69,6 +69,24 @@ class CandleBuilder:
         self.empty = False
         return closed
 
+    def absorb(self, low: float, high: float, close: float, qtys) -> None:
+        """A run of trades inside the forming (not empty) candle, its lowest and highest price,
+        last price and sizes, at once: what ``on_trade`` one by one leaves (the volume summed
+        left to right from the running total, as one by one)."""
+        if high > self.high:
+            self.high = high
+        if low < self.low:
+            self.low = low
+        self.close = close
+        self.volume = sum(qtys, self.volume)
+
+    def set_forming(self, end: int, open_: float, high: float, low: float, close: float, volume: float) -> None:
+        """The forming candle as a bulk step left it: ending at ``end``, opened by a trade."""
+        self.start = end - self.interval_ms
+        self.end = end
+        self.open, self.high, self.low, self.close, self.volume = open_, high, low, close, volume
+        self.empty = False
+
     def roll(self, now_ms: int) -> list[Candle] | None:
         """Close the forming candle (and empty candles after it) once ``now_ms`` passed them."""
         if self.start < 0 or now_ms < self.start + self.interval_ms:
@@ -123,7 +141,7 @@ class TrendTracker:
         end = b.end
         if end <= ts_ms < end + b.interval_ms and not b.empty:
             # the common close: this trade opens the very next candle (no gap to fill)
-            self._close_value(end, b.close)
+            self.close_value(end, b.close)
             b.start = end
             b.end = end + b.interval_ms
             b.open = b.high = b.low = b.close = price
@@ -150,9 +168,9 @@ class TrendTracker:
             self._on_close(c)
 
     def _on_close(self, c: Candle) -> None:
-        self._close_value(c.start_ms + c.interval_ms, c.close)
+        self.close_value(c.start_ms + c.interval_ms, c.close)
 
-    def _close_value(self, end: int, px: float) -> None:
+    def close_value(self, end: int, px: float) -> None:
         """A candle ending at ``end`` closed at ``px``: move the EMAs (the view is computed
         when someone reads it)."""
         if self.ema_fast is None:
@@ -169,7 +187,7 @@ class TrendTracker:
 
     def close_many(self, first_end: int, closes) -> None:
         """Consecutive candles ending at ``first_end``, ``first_end + timeframe``, ... closed
-        at ``closes``: the same EMAs, history and chart as ``_close_value`` one by one (the
+        at ``closes``: the same EMAs, history and chart as ``close_value`` one by one (the
         same float operations in the same order), with only the kept tails materialised."""
         n = len(closes)
         if n == 0:

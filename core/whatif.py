@@ -6,7 +6,7 @@ This is how a trader tunes thresholds before risking money: no venue, no clock, 
 from __future__ import annotations
 
 from core.config import AppConfig
-from core.delta import spot_exposure
+from core.account import spot_exposure
 from core.model import Decision
 from core.policy import PolicyMemory, PolicyView, make_policy
 from core.trend import FLAT, trend_from_emas
@@ -23,15 +23,13 @@ def what_if(cfg: AppConfig, *, spot_base: float, futures_base: float, price: flo
     if (ema_fast is not None and ema_fast <= 0) or (ema_slow is not None and ema_slow <= 0):
         raise ValueError("EMA values must be > 0")
     r = cfg.rebalancer
-    name = policy or r.policy
-    settings = r.settings_for(name)
-    threshold_pct = settings.trend_threshold_pct if name == "simple" else r.anchor.ema.trend_threshold_pct
+    chosen = make_policy(r, policy)
     trend = FLAT
     if ema_fast is not None and ema_slow is not None:
-        trend = trend_from_emas(ema_fast, ema_slow, threshold_pct, slope_pct)
+        trend = trend_from_emas(ema_fast, ema_slow, chosen.trend_settings.threshold_pct, slope_pct)
     view = PolicyView(ts_ms=ts_ms, price=price, spot_base=spot_exposure(spot_base, r.spot_reserve_base),
                       futures_base=futures_base, trend=trend, buy_vwap=buy_vwap, sell_vwap=sell_vwap)
-    decision, _ = make_policy(r, name).decide(view, PolicyMemory())
+    decision, _ = chosen.decide(view, PolicyMemory())
     return decision
 
 

@@ -78,17 +78,18 @@ def digest_one(cfg_path: str, files: tuple[str, ...], policy: str, mode: str) ->
     cfg = load_config(str(ROOT / cfg_path))
     market = load_market([str(DATA / f) for f in files])
     rec, rows = _recorder()
-    exchange_cls = replay_module.PaperExchange
+    paper_module = sys.modules[replay_module.build_paper.__module__]  # where the replay builds its exchange
+    exchange_cls = paper_module.PaperExchange
 
     class Full(exchange_cls):
         def __init__(self, **kw):
             kw["history_limit"] = 10 ** 9
             super().__init__(**kw)
-    replay_module.PaperExchange = Full
+    paper_module.PaperExchange = Full
     try:
         res = run_replay(cfg, market, policy=policy, mode=mode, recorder=rec)
     finally:
-        replay_module.PaperExchange = exchange_cls
+        paper_module.PaperExchange = exchange_cls
     fills = hashlib.sha256(repr(list(res.exchange.fills())).encode()).hexdigest()[:16]
     report = {k: v for k, v in res.report.items() if k not in SKIP}
     return {"report": report, "fills_sha": fills, "fills": len(res.exchange.fills()),

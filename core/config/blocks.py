@@ -160,19 +160,6 @@ class RebalancerConfig:
                 return s
         return POLICY_SETTINGS[name]()
 
-    # temporary: the rebalancer still reads these; removed once it asks its policy instead
-    @property
-    def anchor(self) -> AnchorPolicyConfig:
-        return self.settings_for("anchor")  # type: ignore[return-value]
-
-    @property
-    def simple(self) -> SimplePolicyConfig:
-        return self.settings_for("simple")  # type: ignore[return-value]
-
-    @property
-    def baseline(self) -> BaselinePolicyConfig:
-        return self.settings_for("baseline")  # type: ignore[return-value]
-
     def with_policy(self, name: str) -> "RebalancerConfig":
         """The same config running ``name`` with its own settings (``--policy``)."""
         if name == self.settings.name:

@@ -25,11 +25,11 @@ def build_grid(cfg: GridConfig | None, first_price: float) -> GridBot | None:
                    instrument=BTCUSDT_LINEAR)
 
 
-def build_paper(cfg: AppConfig, first_price: float, ts_ms: int, *,
-                exchange_cls: type[PaperExchange] = PaperExchange) -> tuple[PaperExchange, GridBot | None]:
-    """A paper account as the config's ``paper:`` block describes it, grid started at the first price."""
+def build_paper(cfg: AppConfig, first_price: float, ts_ms: int) -> tuple[PaperExchange, GridBot | None]:
+    """A paper account as the config's ``paper:`` block describes it, grid started at the first price.
+    (``PaperExchange`` is looked up when called: tests swap in one that keeps every fill.)"""
     p = cfg.paper
-    ex = exchange_cls(spot=BTCUSDT_SPOT, linear=BTCUSDT_LINEAR,
+    ex = PaperExchange(spot=BTCUSDT_SPOT, linear=BTCUSDT_LINEAR,
                        balances={BTCUSDT_SPOT.base: Decimal(str(p.base_balance)),
                                  BTCUSDT_SPOT.quote: Decimal(str(p.quote_balance))},
                        latency_ms=p.latency_ms, synthetic_spread_ticks=p.synthetic_spread_ticks)

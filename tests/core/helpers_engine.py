@@ -4,7 +4,7 @@
   (the same factory the ``make_config`` fixture returns), with the test-friendly defaults
   below (bias off, no anchor edges) unless overridden.
 - ``Harness``: a ``Rebalancer`` wired to a ``PaperExchange`` and pumped exactly like
-  ``core/replay.py`` does (exchange events first, then the rebalancer's commands back to the
+  ``core/replay/run.py`` does (exchange events first, then the rebalancer's commands back to the
   exchange until quiet). It records every command sent and the most orders ever open at once.
 - ``SpyRecorder``: a ``Recorder`` subclass that keeps every call (and can fire callbacks).
 - ``replay_config_dict()``: a complete config (anchor policy, paper block with a grid) for

@@ -30,7 +30,7 @@ def test_repo_config_yaml_loads(repo_root):
     cfg = load_config(repo_root / "config.yaml", env={}, need_secrets=False)
     assert cfg.symbol == "BTCUSDT"
     assert cfg.policy == "anchor"
-    t = cfg.rebalancer.anchor.thresholds
+    t = cfg.rebalancer.settings.thresholds
     assert t.soft < t.hard
 
 
@@ -38,7 +38,7 @@ def test_example_simple_yaml_infers_simple(repo_root):
     cfg = load_config(repo_root / "examples" / "simple.yaml", env={}, need_secrets=False)
     assert cfg.policy == "simple"
     assert "inferred" in cfg.policy_note
-    s = cfg.rebalancer.simple
+    s = cfg.rebalancer.settings
     assert (s.rebalance_threshold_usdt, s.trend_multiplier, s.ema_fast_period, s.ema_slow_period) == (100, 1.5, 9, 21)
     # the seed's execution keys land on the shared settings
     assert cfg.rebalancer.execution.maker_first is True
@@ -49,8 +49,8 @@ def test_example_simple_yaml_infers_simple(repo_root):
 def test_example_baseline_yaml(repo_root):
     cfg = load_config(repo_root / "examples" / "baseline.yaml", env={}, need_secrets=False)
     assert cfg.policy == "baseline"
-    assert cfg.rebalancer.baseline.check_interval_s == 60
-    assert cfg.rebalancer.baseline.min_trade_base == 0.0005
+    assert cfg.rebalancer.settings.check_interval_s == 60
+    assert cfg.rebalancer.settings.min_trade_base == 0.0005
 
 
 def seed_001_block(repo_root) -> str:
@@ -68,7 +68,7 @@ def test_seed_001_block_verbatim_infers_simple(repo_root, write_config):
     cfg = load_config(path, env={}, need_secrets=False)
     assert cfg.policy == "simple"
     assert cfg.policy_note.startswith("policy: simple (inferred")
-    s = cfg.rebalancer.simple
+    s = cfg.rebalancer.settings
     assert s.target_delta_usdt == 0 and s.rebalance_threshold_usdt == 100
     assert s.use_trend is True and s.trend_threshold_pct == 0.1
     assert s.max_wait_seconds == 30 and s.cooldown_seconds == 10
@@ -115,7 +115,7 @@ def test_explicit_shared_blocks_win_over_simple_keys(make_config, simple_block):
 def test_values_reach_the_dataclasses(make_config):
     cfg = make_config(rebalancer__thresholds__soft=0.002, rebalancer__bias__mode="manual",
                       rebalancer__bias__manual_override=-0.5, rebalancer__ema__timeframe="5m")
-    a = cfg.rebalancer.anchor
+    a = cfg.rebalancer.settings
     assert a.thresholds.soft == 0.002 and a.bias.mode == "manual" and a.bias.manual_override == -0.5
     assert a.ema.timeframe == "5m"
 
@@ -125,7 +125,7 @@ def test_symbol_is_uppercased(make_config):
 
 
 def test_whole_float_accepted_for_int(make_config):
-    assert make_config(rebalancer__ema__fast=9.0).rebalancer.anchor.ema.fast == 9
+    assert make_config(rebalancer__ema__fast=9.0).rebalancer.settings.ema.fast == 9
 
 
 # ---------------------------------------------------------------- venue and secrets
@@ -234,4 +234,4 @@ def test_bare_yaml_off_is_the_off_bias_mode(tmp_path):
 
     p = tmp_path / "c.yaml"
     p.write_text("symbol: BTCUSDT\nrebalancer:\n  policy: anchor\n  bias:\n    mode: off\n")
-    assert load_config(p).rebalancer.anchor.bias.mode == "off"
+    assert load_config(p).rebalancer.settings.bias.mode == "off"

@@ -165,8 +165,8 @@ async def test_startup_reads_balances_and_position_and_events_flow(rigs):
     evs = market(T0, 5)  # 10 quotes + 10 trades, gap 0: nothing to do
     rig = await rigs(spot="0.5", events=evs).start()
     # read at start-up, before any market event
-    assert rig.reb.balances_ok and rig.reb.connected
-    assert rig.reb.spot_total == 0.5 and rig.reb.futures_size == -0.5
+    assert rig.reb.book.balances_ok and rig.reb.connected
+    assert rig.reb.book.spot_total == 0.5 and rig.reb.book.futures_size == -0.5
     await asyncio.wait_for(rig.venue.join(), TIMEOUT)
     assert rig.reb.price == 60_000.00 and (rig.reb.bid, rig.reb.ask) == (BID, ASK)
     assert rig.reb.last_market_ms == T0 + 4_500
@@ -260,7 +260,7 @@ async def test_a_taker_fill_through_the_engine_is_counted_once(rigs):
     await rig.drain()
     # the exchange holds 0.5 BTC after selling 0.02: net 0, nothing more to do
     assert rig.ex.balance("BTC").free + rig.ex.balance("BTC").locked == D("0.500000")
-    assert rig.reb.spot_total == pytest.approx(0.5)  # actual 0.48: the sell was applied twice
+    assert rig.reb.book.spot_total == pytest.approx(0.5)  # actual 0.48: the sell was applied twice
     rig.feed(market(T0 + 1_000, 10))
     await rig.drain()
     assert [r.side for r in rig.ex.placed] == [SELL]  # actual [Sell, Buy]: it buys into a flat book

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from core.delta import grows_gap
+from core.account import grows_gap
 from core.model import BTCUSDT_SPOT, Action, Side
 from core.policy import PolicyMemory, PolicyView
 

@@ -1,4 +1,4 @@
-"""The synchronous Rebalancer on a PaperExchange, pumped as ``core/replay.py`` does.
+"""The synchronous Rebalancer on a PaperExchange, pumped as ``core/replay/run.py`` does.
 
 Account: 0.5 BTC futures short (-0.5) against a spot wallet; the spot balance sets the gap
 (gap = spot - 0.5 with target 0). Anchor thresholds soft 0.004 / hard 0.012, no bias
@@ -297,11 +297,11 @@ def test_pause_cancels_the_working_order_and_blocks_new_ones(make_h, spy):
 def test_skip_next_in_auto_skips_one_decision(make_h, spy):
     h = make_h("0.51")
     h.do(h.reb.skip())
-    assert h.reb.skip_next
+    assert h.reb.operator.skip_next
     h.market(T0, BID, ASK)
     assert h.places == []
     assert outcomes(spy) == ["skipped by the user"]
-    assert not h.reb.skip_next
+    assert not h.reb.operator.skip_next
     # suppressed for cooldown_s (10 s), then the next decision executes
     for i in range(1, 10):
         h.market(T0 + i * S, BID, ASK)
@@ -447,21 +447,21 @@ def test_a_fill_pushed_twice_is_counted_once(make_h, spy):
     h.market(T0, BID, ASK)  # taker sell 0.02 fills at once
     fill = h.ex.fills()[0]
     st = h.reb.stats
-    before = (st.fills, st.volume_base, st.volume_quote, st.fees_quote, len(spy.fills), h.reb.spot_total)
+    before = (st.fills, st.volume_base, st.volume_quote, st.fees_quote, len(spy.fills), h.reb.book.spot_total)
     h.pump([FillEvent(fill)], T0)
-    assert (st.fills, st.volume_base, st.volume_quote, st.fees_quote, len(spy.fills), h.reb.spot_total) == before
+    assert (st.fills, st.volume_base, st.volume_quote, st.fees_quote, len(spy.fills), h.reb.book.spot_total) == before
     assert st.fills == 1 and st.volume_base == pytest.approx(0.02)
 
 
 def test_a_terminal_order_update_pushed_twice_is_applied_once(make_h):
     h = make_h("0.52")
     h.market(T0, BID, ASK)  # taker sell 0.02, filled; the balance push made spot 0.5 exactly
-    assert h.reb.spot_total == pytest.approx(0.5)
+    assert h.reb.book.spot_total == pytest.approx(0.5)
     order = h.ex.order(h.places[0].client_id)
     assert order.status is OrderStatus.FILLED
     # the same final state again (a WS re-send, or the engine's copy of the place reply)
     h.pump([OrderUpdate(T0, order)], T0)
-    assert h.reb.spot_total == pytest.approx(0.5)  # actual: 0.48, the sell counted twice
+    assert h.reb.book.spot_total == pytest.approx(0.5)  # actual: 0.48, the sell counted twice
     assert h.reb.gap_base() == pytest.approx(0.0, abs=1e-9)
 
 
@@ -617,7 +617,7 @@ def test_synthetic_market_with_a_grid_never_grows_the_gap(spy):
     assert bad == []
     assert h.max_open <= 1
     # the rebalancer's running estimate agrees with the exchange's exact state
-    assert h.reb.net_base == pytest.approx(h.net_from_exchange(), abs=1e-9)
+    assert h.reb.book.net_base == pytest.approx(h.net_from_exchange(), abs=1e-9)
     # the recorder saw the same story the stats tell
     ours = [f for f in spy.fills if f.client_id.startswith("rb")]
     assert len(ours) == st.fills

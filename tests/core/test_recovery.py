@@ -100,7 +100,7 @@ async def test_a_fill_made_while_down_is_journaled_once_and_moves_the_rebalancer
     assert s.reb.recent.buy_count == 1 and s.reb.recent.buy_vwap == pytest.approx(float(fill.price))
     # the wallet already holds the fill (and its fee in BTC): counted once, not on top of it
     btc = ex.balance("BTC")
-    assert s.reb.spot_total == float(btc.free + btc.locked)
+    assert s.reb.book.spot_total == float(btc.free + btc.locked)
     assert s.reb.bad_messages == 0  # an order of ours from before the restart is not a stranger
 
 
@@ -173,7 +173,7 @@ async def test_an_order_still_open_is_cancelled_through_the_rebalancer():
     assert ex.order(ORDER).status is OrderStatus.CANCELLED
     assert j.order(ORDER).status is OrderStatus.CANCELLED  # the venue's update, through the recorder
     assert reconciles(j) == [("cancel_open_order", ORDER)]
-    assert s.reb.bad_messages == 0 and ORDER not in s.reb.our_orders
+    assert s.reb.bad_messages == 0 and ORDER not in s.reb.orders.working
 
 
 async def test_an_adopted_partly_filled_order_is_tracked_and_counted_once():
@@ -184,9 +184,9 @@ async def test_an_adopted_partly_filled_order_is_tracked_and_counted_once():
     s = Session(JournalRecorder(j))
     got = await s.recover(ex, j, on_open_orders="adopt")
     assert got.adopted == (ORDER,) and len(got.backfilled) == 1
-    assert ORDER in s.reb.our_orders and s.reb.bad_messages == 0
+    assert ORDER in s.reb.orders.working and s.reb.bad_messages == 0
     btc = ex.balance("BTC")
-    assert s.reb.spot_total == float(btc.free + btc.locked)
+    assert s.reb.book.spot_total == float(btc.free + btc.locked)
     assert j.order(ORDER).status is OrderStatus.PARTIALLY_FILLED and j.order(ORDER).filled_qty == D("0.002")
     assert reconciles(j) == [("backfill_fills", "1 fill(s) recorded after restart"), ("adopt_open_order", ORDER)]
 

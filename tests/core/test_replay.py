@@ -56,6 +56,14 @@ SMALL = DATA_SETS["bybit_linear_half_day"][0][0]
 
 
 @pytest.fixture(scope="module")
+def shared_data_dir(shared_data_dir):
+    """../shared/data, or a skip that says it is absent (the tests that do not need it run)."""
+    if not shared_data_dir.is_dir():
+        pytest.skip(f"needs the recorded market data in {shared_data_dir} (../shared/data), absent here")
+    return shared_data_dir
+
+
+@pytest.fixture(scope="module")
 def replay_cfg():
     return build_config(_base=replay_config_dict())
 
@@ -107,7 +115,7 @@ class CheckingExchange(PaperExchange):
 
 def check_replay(replay_cfg, data_dir: Path, files: list[str], events_in: int, monkeypatch) -> dict:
     market = load_market([data_dir / f for f in files])
-    monkeypatch.setattr("core.replay.PaperExchange", CheckingExchange)
+    monkeypatch.setattr("core.venues.paper_setup.PaperExchange", CheckingExchange)
     monkeypatch.setattr(CheckingExchange, "violations", [])
     res = run_replay(replay_cfg, market, mode="auto")
     assert type(res.exchange) is CheckingExchange

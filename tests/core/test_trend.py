@@ -322,11 +322,11 @@ def test_close_many_equals_closing_one_by_one(before, run, history, lookback_s, 
     longer than the chart and the slope history."""
     one, bulk = make_tracker(history, lookback_s), make_tracker(history, lookback_s)
     for k, px in enumerate(before):
-        one._close_value((k + 1) * MIN, px)
-        bulk._close_value((k + 1) * MIN, px)
+        one.close_value((k + 1) * MIN, px)
+        bulk.close_value((k + 1) * MIN, px)
     first_end = (len(before) + 1) * MIN
     for k, px in enumerate(run):
-        one._close_value(first_end + k * MIN, px)
+        one.close_value(first_end + k * MIN, px)
     bulk.close_many(first_end, array("d", run) if as_array else run)
     assert tracker_state(bulk) == tracker_state(one)
 
@@ -341,10 +341,10 @@ def test_close_many_around_the_chart_length(n, seeded):
     closes = [60_000.0 + 37.5 * ((k * 7919) % 101 - 50) for k in range(n)]
     if seeded:
         for t in (one, bulk):
-            t._close_value(MIN, 59_000.0)
-            t._close_value(2 * MIN, 59_500.0)
+            t.close_value(MIN, 59_000.0)
+            t.close_value(2 * MIN, 59_500.0)
     for k, px in enumerate(closes):
-        one._close_value(3 * MIN + k * MIN, px)
+        one.close_value(3 * MIN + k * MIN, px)
     bulk.close_many(3 * MIN, closes)
     assert tracker_state(bulk) == tracker_state(one)
     assert len(bulk.chart) == min(240, n + 2 * seeded)
@@ -352,7 +352,7 @@ def test_close_many_around_the_chart_length(n, seeded):
 
 def test_close_many_of_nothing_changes_nothing(tracker):
     t = tracker()
-    t._close_value(MIN, 100.0)
+    t.close_value(MIN, 100.0)
     before = tracker_state(t)
     t.close_many(2 * MIN, [])
     assert tracker_state(t) == before
@@ -361,12 +361,12 @@ def test_close_many_of_nothing_changes_nothing(tracker):
 def test_view_is_computed_lazily_from_the_last_close(tracker):
     t = tracker()
     for k, px in enumerate([100.0, 101.0, 103.0, 102.0, 104.0, 106.0]):
-        t._close_value((k + 1) * MIN, px)
+        t.close_value((k + 1) * MIN, px)
     lazy = t.view()
     assert t.view() is lazy  # cached until the next close
     fresh = t._compute(6 * MIN)
     assert lazy == fresh
-    t._close_value(7 * MIN, 90.0)
+    t.close_value(7 * MIN, 90.0)
     assert t.view() is not lazy and t.view() == t._compute(7 * MIN)
 
 

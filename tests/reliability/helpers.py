@@ -1,7 +1,7 @@
 """Shared harness of the reliability tests (and of ``scripts/soak.py``).
 
 ``Sim`` is the synchronous ``Rebalancer`` on a ``PaperExchange`` (optionally with a simulated
-``GridBot`` attached), pumped exactly like ``core/replay.py`` does: exchange events first,
+``GridBot`` attached), pumped exactly like ``core/replay/run.py`` does: exchange events first,
 then the rebalancer's commands go back to the exchange, and what they cause is fed back until
 quiet. On top of that pump it
 
@@ -40,7 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.config import RebalancerConfig
-from core.delta import grows_gap
+from core.account import grows_gap
 from core.events import (
     BalanceUpdate, CancelAllOurs, CancelOrder, ConnectionChanged, FillEvent, OrderUpdate, PlaceOrder, PositionUpdate,
     Tick, VenueProblem,
@@ -390,8 +390,8 @@ class Sim:
         b = self.ex._bal["BTC"]
         spot = float(b[0] + b[1])
         fut = float(self.ex._pos_size)
-        if abs(reb.spot_total - spot) > 1e-9 or abs(reb.futures_size - fut) > 1e-9:
-            self.violate(f"engine net delta {reb.spot_total:.9f} + {reb.futures_size:.9f} != exchange "
+        if abs(reb.book.spot_total - spot) > 1e-9 or abs(reb.book.futures_size - fut) > 1e-9:
+            self.violate(f"engine net delta {reb.book.spot_total:.9f} + {reb.book.futures_size:.9f} != exchange "
                          f"{spot:.9f} + {fut:.9f}")
 
     def _recent_ex_ids(self):
@@ -470,7 +470,7 @@ class Sim:
         self.lossy = False
         missed, self._missed = self._missed, []
         if missed:
-            cids = set(self.reb.our_orders)
+            cids = set(self.reb.orders.working)
             if self.reb.exec is not None and self.reb.exec.live is not None:
                 cids.add(self.reb.exec.live.client_id)
             cids.update(e.order.client_id for e in missed if type(e) is OrderUpdate)

@@ -420,14 +420,14 @@ async def test_clean_quit_leaving_the_order_open_then_restart_reconciles_it(bybi
         if on_start == "cancel":
             await until(lambda: fake.ledger.order(order_link_id=cid).status == CANCELLED_AFTER_FILLS, task, "the cancel")
             return
-        await until(lambda: engine.reb.balances_ok, task, "balances")
-        assert cid in engine.reb.our_orders  # tracked
+        await until(lambda: engine.reb.book.balances_ok, task, "balances")
+        assert cid in engine.reb.orders.working  # tracked
         assert fake.ledger.order(order_link_id=cid).status == "PartiallyFilled"
-        assert engine.reb.spot_total == pytest.approx(float(wallet_btc(fake)), abs=1e-12)  # counted once
+        assert engine.reb.book.spot_total == pytest.approx(float(wallet_btc(fake)), abs=1e-12)  # counted once
         rest = fake.fill_order(cid)
         await until(lambda: rest.exec_id in {f.exec_id for f in engine.journal.fills()}
-                    and cid not in engine.reb.our_orders, task, "the adopted order's last fill")
-        assert engine.reb.spot_total == pytest.approx(float(wallet_btc(fake)), abs=1e-12)
+                    and cid not in engine.reb.orders.working, task, "the adopted order's last fill")
+        assert engine.reb.book.spot_total == pytest.approx(float(wallet_btc(fake)), abs=1e-12)
 
     await session(cfg, jpath, second, cancel_orders=True)
     j = Journal(jpath, create=False)

@@ -293,7 +293,7 @@ async def run_session(cfg, journal_path: Path, until, *, cancel_orders: bool, ti
 
 def open_with_fills(engine: Engine) -> bool:
     ex = engine.venue.exchange
-    return bool(engine.reb.our_orders) and len(ex.fills(0)) >= 2 and bool(ex.open_orders())
+    return bool(engine.reb.orders.working) and len(ex.fills(0)) >= 2 and bool(ex.open_orders())
 
 
 async def test_clean_quit_leaving_orders_open_then_restart_cancels_them(tmp_path):
@@ -505,7 +505,7 @@ async def test_adopting_a_partly_filled_order_keeps_the_spot_view_exact():
     ex, reb, venue, engine, task = await _adopt_rig(partially_filled=True)
     try:
         b = ex.balance("BTC")
-        assert reb.spot_total == pytest.approx(float(b.free + b.locked), abs=1e-12)
+        assert reb.book.spot_total == pytest.approx(float(b.free + b.locked), abs=1e-12)
     finally:
         await _stop(engine, task)
 

@@ -223,7 +223,7 @@ def test_the_fuzz_checks_can_fail():
     for needle in ("WATCH mode", "disconnected", "stale market data", "grows |gap|", "per-trade cap"):
         assert needle in text, text
     sim2 = Sim(sim_config(), mode=Mode.AUTO)
-    sim2.reb.spot_total += 0.001  # the engine's view drifts from the exchange's
+    sim2.reb.book.spot_total += 0.001  # the engine's view drifts from the exchange's
     sim2.check_state()
     assert any("net delta" in v for v in sim2.violations)
 

@@ -62,9 +62,9 @@ def test_soak_without_faults_trades_and_keeps_every_invariant():
 def test_the_soak_reports_violations_when_the_engine_is_broken(monkeypatch):
     """Disable the rebalancer's last gate (mode/state/connection/staleness before any order):
     the soak must notice orders that leave when they must not."""
-    from core.rebalancer import Rebalancer
+    from core.desk import Desk
 
-    monkeypatch.setattr(Rebalancer, "_gate", lambda self, now: None)
+    monkeypatch.setattr(Desk, "gate", lambda self, now: None)
     mod = load_soak_module()
     r = mod.run_soak(1.0, 3, faults=True, fault_rate=4)
     assert r["invariant_violations"] > 0

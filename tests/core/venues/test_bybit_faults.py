@@ -235,8 +235,8 @@ async def test_engine_resolves_a_lost_reply_into_one_working_order(bybit_fake, m
         await asyncio.wait_for(engine.started.wait(), 10)
         bybit_fake.lose_next_reply(CREATE)
         engine._dispatch([PlaceOrder(req("rbeng1"))])
-        await until(lambda: "rbeng1" in engine.reb.our_orders, what="the engine to resolve the order")
-        assert engine.reb.our_orders["rbeng1"].status is OrderStatus.NEW
+        await until(lambda: "rbeng1" in engine.reb.orders.working, what="the engine to resolve the order")
+        assert engine.reb.orders.working["rbeng1"].status is OrderStatus.NEW
         assert creates(bybit_fake) == 1
         assert [o.order_link_id for o in bybit_fake.ledger.orders] == ["rbeng1"]
     finally:

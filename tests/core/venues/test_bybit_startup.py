@@ -231,8 +231,8 @@ async def test_a_bybit_session_runs_against_the_fake(bybit_fake, make_config, mo
         reb = engine.reb
         assert reb.instrument.tick_size == D("0.01") and reb.instrument.min_qty == D("0.000048")
         assert reb.maker_fee_rate == 0.001
-        assert reb.balances_ok and reb.connected
-        assert reb.spot_total == pytest.approx(0.1)
+        assert reb.book.balances_ok and reb.connected
+        assert reb.book.spot_total == pytest.approx(0.1)
         with pytest.raises(TradingDisabled):
             await venue.place_order(req("rbwatch1"))
         assert bybit_fake.order_request_count() == 0

@@ -1,0 +1,225 @@
+"""The desk: works one rebalance at a time, from a decision to done.
+
+It sizes the trade against the risk caps, starts its execution (maker → chase → taker),
+drives it on market events and order updates, screens every order before it leaves (mode,
+trading state, the direction of the gap, the risk gate) and books how it ended (statistics,
+cooldown, the policy's memory of the last trade). The working execution is the rebalancer's
+``exec`` (its hot path asks whether one is working); the desk is the only one to set it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from core.account import QUOTE_COINS, grows_gap
+from core.events import Command, PlaceOrder
+from core.execution import ExecutionPlan, Phase, RebalanceExecution
+from core.model import Action, Decision, Fill, Mode, Order, OrderStatus, Side, TradingState
+
+if TYPE_CHECKING:
+    from core.rebalancer import Rebalancer
+
+EMPTY: tuple = ()
+
+
+class Desk:
+    def __init__(self, reb: Rebalancer) -> None:
+        self.reb = reb
+        self.last_side_trade: tuple[int, Side] | None = None  # (when, side) of the last rebalance that filled
+        self.suppress_until_ms = 0  # no new rebalance before this (a skip, an expiry, nothing filled)
+        self._rebalance_seq = 0
+
+    def gate(self, now: int) -> str | None:
+        """Why no new order may be sent now (risk, connection, fresh data), or None."""
+        r = self.reb
+        why = r.risk.gate(now, last_market_ms=r.last_market_ms, connected=r.connected,
+                          balances_ok=r.book.balances_ok)
+        if why is None and r.awaiting_fresh_market:
+            why = "waiting for fresh market data after the disconnect"
+        return why
+
+    def suppress(self, now: int) -> None:
+        """No new rebalance for a cooldown (after a skip, an expiry, or one that filled nothing)."""
+        self.suppress_until_ms = now + int(self.reb.cfg.risk.cooldown_s * 1000)
+
+    def order_prefix(self) -> str:
+        """Client ids are ``{prefix}{session}{rebalance}-{attempt}``: unique across restarts,
+        stable across retries of one placement, and recognisable as ours by ``prefix``."""
+        return f"{self.reb.client_prefix}{self.reb.session_tag}"
+
+    # ------------------------------------------------------------------ starting
+
+    def start(self, d: Decision, *, price_limit: Decimal | None, path: str, forced: bool = False,
+              gate_passed: bool = False) -> list[Command]:
+        r = self.reb
+        now = r.now_ms
+        assert d.side is not None
+        if r.orders.working:
+            # an order of ours is still working (adopted after a restart, or a cancel in flight):
+            # one live rebalance order at a time, so wait for it to finish or be cancelled (c)
+            r.record_decision(d, "refused: an earlier order of ours is still working")
+            return EMPTY
+        sized = r.risk.size(now, d.qty_base, r.price or d.price)
+        if sized.refused:
+            r.stats.refused += 1
+            r.note("warning", f"not sent: {sized.refused}")
+            r.record_decision(d, f"refused: {sized.refused}")
+            return EMPTY
+        qty = r.instrument.round_qty(sized.qty)
+        if sized.note:
+            r.note("info", f"size {sized.note}")
+        self._rebalance_seq += 1
+        maker_first = d.maker_first and not d.take_now and not forced
+        ex = r.cfg.execution
+        plan = ExecutionPlan(rebalance_id=self._rebalance_seq, side=d.side, qty=qty, decision=d,
+                             maker_first=maker_first, taker_allowed=d.taker_allowed or forced,
+                             maker_wait_s=ex.hard_maker_wait_s if path == "hard" else ex.max_chase_s,
+                             price_limit=price_limit, path="forced" if forced else path)
+        r.exec = RebalanceExecution(plan, r.instrument, ex, self.order_prefix(), now, r.gap_base,
+                                    size_cap=r.risk.max_qty_at)
+        r.stats.decisions += 1
+        r.record_decision(d, "executed" if not forced else "forced")
+        r.note("trade", f"rebalance #{plan.rebalance_id}: {d.side.lower()} {qty} ({plan.path}, "
+                        f"{'maker first' if maker_first else 'taker'}) — {d.reason}")
+        cmds = r.exec.start(now, *r.touch())
+        return self._after_step(cmds, gate_passed=gate_passed)
+
+    # ------------------------------------------------------------------ driving
+
+    def drive(self, now: int) -> list[Command]:
+        """A market event or a tick while a rebalance works."""
+        r = self.reb
+        ex = r.exec
+        assert ex is not None
+        if ex.phase is Phase.MAKER and ex.plan.path == "soft" and ex.plan.taker_allowed:
+            # the gap worsened past hard while we were resting a soft maker order: take now
+            if r.decision is not None and r.dirty:
+                d = r.decide_now()
+                r.dirty = False
+                if d.action is Action.FULL and d.side is ex.plan.side:
+                    return self._after_step(ex.escalate(now, *r.touch(), "gap worsened past hard"))
+        cmds = ex.on_time(now, *r.touch())
+        return self._after_step(cmds) if cmds or ex.done else EMPTY
+
+    def on_order(self, order: Order, ts_ms: int) -> list[Command]:
+        ex = self.reb.exec
+        if ex is None:
+            return EMPTY
+        return self._after_step(ex.on_order(order, ts_ms, *self.reb.touch()))
+
+    def on_fill(self, fill: Fill, price: float, qty: float) -> list[Command]:
+        """One of our spot fills (counted once): statistics, the risk caps, the execution."""
+        r = self.reb
+        st = r.stats
+        fee_quote = float(fill.fee) * (price if fill.fee_coin not in QUOTE_COINS else 1.0)
+        st.fills += 1
+        if fill.is_maker:
+            st.maker_fills += 1
+        else:
+            st.taker_fills += 1
+        st.volume_base += qty
+        st.volume_quote += qty * price
+        st.fees_quote += fee_quote
+        r.risk.on_fill(fill.ts_ms, qty * price)
+        ex = r.exec
+        if ex is not None:
+            ref = ex.plan.decision.price
+            if ref:
+                # cost vs the price at decision: positive = paid up (buy above / sell below)
+                st.slippage_quote += (price - ref) * qty if fill.side is Side.BUY else (ref - price) * qty
+            ex.on_fill(fill.qty, fill.price, fee_quote, fill.is_maker)
+        return EMPTY
+
+    def rejected(self, client_id: str, why: str) -> list[Command]:
+        """The venue refused a call for ``client_id``: no such order exists."""
+        ex = self.reb.exec
+        if ex is None:
+            return EMPTY
+        ex.on_rejected_send(client_id, why)
+        return self._after_step([])
+
+    def abort(self, why: str) -> list[Command]:
+        """Stop the working rebalance, cancelling its order (pause, watch, the trader)."""
+        ex = self.reb.exec
+        if ex is None:
+            return EMPTY
+        return self._after_step(ex.abort(self.reb.now_ms, why))
+
+    def drop(self, why: str) -> None:
+        """Stop the working rebalance at once (a halt: a cancel-all goes out instead)."""
+        r = self.reb
+        ex = r.exec
+        if ex is not None:
+            ex.abort(r.now_ms, why)
+            r.exec = None
+            r.note("warning", f"rebalance #{ex.plan.rebalance_id} aborted: {why}")
+
+    # ------------------------------------------------------------------ after each step
+
+    def _after_step(self, cmds: list[Command], *, gate_passed: bool = False) -> list[Command]:
+        ex = self.reb.exec
+        out = self._screen(cmds, gate_passed=gate_passed)
+        if ex is not None and ex.done:
+            self._finish(ex)
+        return out
+
+    def _finish(self, ex: RebalanceExecution) -> None:
+        r = self.reb
+        now = r.now_ms
+        r.exec = None
+        filled = float(ex.filled)
+        side = ex.plan.side
+        r.note("trade" if filled else "info",
+               f"rebalance #{ex.plan.rebalance_id} done: {ex.outcome} (filled {ex.filled} of {ex.plan.qty}, "
+               f"{ex.chase_count} chases)")
+        if filled > 0:
+            r.stats.rebalances += 1
+            if self.last_side_trade is not None:
+                last_ts, last_side = self.last_side_trade
+                if last_side is not side and now - last_ts < r.cfg.risk.hysteresis_window_s * 1000:
+                    r.stats.flip_flops += 1
+            self.last_side_trade = (now, side)
+            r.memory = r.memory.after_trade(now, side)
+            r.rec.rebalance_done(now, side, filled, ex.plan.path)
+        else:
+            self.suppress(now)  # nothing filled: don't hammer — wait a cooldown before trying again
+        r.dirty = True
+
+    def _screen(self, cmds: list[Command], *, gate_passed: bool = False) -> list[Command]:
+        """The last check before anything leaves: mode, state, direction, one order at a time.
+        ``gate_passed``: the caller ran the risk gate earlier in this same call, with nothing
+        in between that could change its answer (it is not run twice on the live path)."""
+        if not cmds:
+            return EMPTY
+        r = self.reb
+        out: list[Command] = []
+        now = r.now_ms
+        for c in cmds:
+            if type(c) is PlaceOrder:
+                req = c.request
+                refusal = None
+                if r.mode is Mode.WATCH:
+                    refusal = "watch mode"
+                elif r.risk.state is not TradingState.ACTIVE:
+                    refusal = f"trading {r.risk.state.value}"
+                elif grows_gap(r.book.gap_base(r.price), req.side, float(req.qty)):
+                    r.stats.wrong_direction_orders += 1
+                    refusal = "would grow the gap"
+                elif not gate_passed:
+                    refusal = self.gate(now)
+                if refusal:
+                    r.note("warning", f"order {req.client_id} not sent: {refusal}")
+                    if r.exec is not None:
+                        r.exec.on_rejected_send(req.client_id, refusal)
+                    continue
+                r.risk.on_order_sent(now)
+                r.stats.orders += 1
+                ex = r.exec
+                live = ex.live if ex is not None and ex.live_request is req else None
+                if live is None:
+                    live = Order(client_id=req.client_id, order_id="", symbol=req.symbol, side=req.side, qty=req.qty,
+                                 price=req.price, tif=req.tif, status=OrderStatus.NEW, created_ms=now, updated_ms=now)
+                r.orders.working[req.client_id] = live  # immutable: the execution's own copy of this order
+            out.append(c)
+        return out

@@ -1,0 +1,89 @@
+"""The bookkeeper (``core.bookkeeper``): what the venue reports about the account, booked
+once into the account book, with the gap statistics closed before every change."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.events import BalanceUpdate, FillEvent, PositionUpdate, VenueProblem
+from core.model import Balance, Fill, Leg, Mode, Order, OrderStatus, Position, Side, TimeInForce
+from tests.core.helpers_engine import T0, Harness, rcfg
+
+D = Decimal
+BID, ASK = 59_999.99, 60_000.01
+S = 1_000
+
+
+@pytest.fixture
+def h() -> Harness:
+    h = Harness(rcfg(), spot="0.5", mode=Mode.WATCH)  # on target; watch: nothing of ours trades
+    h.market(T0, BID, ASK)
+    return h
+
+
+def fill(exec_id: str, side: Side, qty: str, *, leg: Leg = Leg.SPOT, client_id: str = "", fee: str = "0",
+         fee_coin: str = "USDT", ts: int = T0 + S) -> Fill:
+    return Fill(ts_ms=ts, exec_id=exec_id, symbol="BTCUSDT", side=side, price=D("60000"), qty=D(qty), fee=D(fee),
+                fee_coin=fee_coin, is_maker=False, leg=leg, client_id=client_id, source="test")
+
+
+def test_a_futures_fill_moves_the_futures_estimate_and_the_anchors(h):
+    h.pump([FillEvent(fill("g1", Side.BUY, "0.004", leg=Leg.LINEAR))], T0 + S)
+    assert h.reb.book.futures_size == pytest.approx(-0.496)
+    assert h.reb.stats.grid_fills == 1 and h.reb.stats.fills == 0
+    assert h.reb.recent.buy_count == 1 and h.reb.recent.buy_vwap == pytest.approx(60_000.0)
+    assert h.reb.gap_base() == pytest.approx(0.004)
+
+
+def test_someone_elses_spot_fill_moves_the_wallet_ours_moves_it_through_the_order(h):
+    h.pump([FillEvent(fill("m1", Side.SELL, "0.003", client_id="manual-1"))], T0 + S)
+    assert h.reb.book.spot_total == pytest.approx(0.497)
+    # one of ours: the order update carries the quantity, only a base-coin fee moves the wallet here
+    h.pump([FillEvent(fill("o1", Side.BUY, "0.002", client_id="rb9-1", fee="0.000002", fee_coin="BTC"))], T0 + S)
+    assert h.reb.book.spot_total == pytest.approx(0.497 - 0.000002)
+    assert (h.reb.stats.fills, h.reb.stats.taker_fills) == (1, 1)
+    assert h.reb.stats.fees_quote == pytest.approx(0.000002 * 60_000.0)
+
+
+def test_a_fill_reported_twice_is_booked_once(h):
+    f = fill("m1", Side.SELL, "0.003", client_id="manual-1")
+    h.pump([FillEvent(f), FillEvent(f)], T0 + S)
+    assert h.reb.book.spot_total == pytest.approx(0.497)
+    assert (h.reb.duplicate_fills, h.reb.bad_messages) == (1, 1)
+
+
+@pytest.mark.parametrize("event", [
+    BalanceUpdate(T0 + S, (Balance("BTC", D("-1"), D("0")),)),
+    BalanceUpdate(T0 + S, (Balance("BTC", D("NaN"), D("0")),)),
+    PositionUpdate(T0 + S, Position("BTCUSDT", D("Infinity"), D("60000"))),
+    PositionUpdate(T0 + S, Position("BTCUSDT", D("-0.5"), D("-1"))),
+    FillEvent(Fill(ts_ms=T0 + S, exec_id="x", symbol="BTCUSDT", side=Side.BUY, price=D("0"), qty=D("1"), fee=D(0),
+                   fee_coin="USDT", is_maker=False)),
+])
+def test_a_bad_report_is_refused_and_changes_nothing(h, event):
+    before = (h.reb.book.spot_total, h.reb.book.futures_size, h.reb.book.quote_free)
+    h.pump([event], T0 + S)
+    assert (h.reb.book.spot_total, h.reb.book.futures_size, h.reb.book.quote_free) == before
+    assert h.reb.bad_messages == 1
+    assert h.reb.log[-1].text.startswith("bad data #1: ")
+
+
+def test_every_account_change_closes_the_gap_statistics_first(h):
+    st = h.reb.stats
+    settled = st.time_total_ms
+    h.pump([FillEvent(fill("g1", Side.BUY, "0.02", leg=Leg.LINEAR, ts=T0 + 10 * S))], T0 + 10 * S)  # gap 0.02 from here
+    h.pump([PositionUpdate(T0 + 14 * S, Position("BTCUSDT", D("-0.5"), D("60000")))], T0 + 14 * S)  # and back to 0
+    assert st.time_total_ms - settled == 14 * S
+    assert st.max_abs_gap == pytest.approx(0.02)
+    assert st.time_over_hard_ms == 4 * S  # 0.02 >= hard 0.012 for 4 s
+
+
+def test_a_venue_error_for_one_of_our_orders_forgets_it(h):
+    h.reb.orders.on_update(Order(client_id="rb5-1", order_id="v5", symbol="BTCUSDT", side=Side.SELL, qty=D("0.01"),
+                                 price=D("61000"), tif=TimeInForce.POST_ONLY, status=OrderStatus.NEW))
+    assert "rb5-1" in h.reb.orders.working
+    h.pump([VenueProblem(T0 + S, "order does not exist", 110001, "rb5-1")], T0 + S)
+    assert "rb5-1" not in h.reb.orders.working
+    assert h.reb.log[-1].text == "venue error 110001: order does not exist"

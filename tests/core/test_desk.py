@@ -1,0 +1,101 @@
+"""The desk (``core.desk``): one rebalance at a time, every order screened before it leaves,
+and how a rebalance ended booked (statistics, cooldown, the policy's memory)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.events import ConnectionChanged, OrderUpdate, PlaceOrder
+from core.model import Mode, Order, OrderRequest, OrderStatus, Side, TimeInForce, TradingState
+from tests.core.helpers_engine import T0, Harness, SpyRecorder, rcfg
+
+D = Decimal
+BID, ASK = 59_999.99, 60_000.01
+S = 1_000
+
+
+def place(side: Side, qty: str, cid: str = "rbx-1") -> PlaceOrder:
+    return PlaceOrder(OrderRequest(client_id=cid, symbol="BTCUSDT", side=side, qty=D(qty), price=D("60000"),
+                                   tif=TimeInForce.IOC))
+
+
+@pytest.fixture
+def h() -> Harness:
+    h = Harness(rcfg(), spot="0.5035", mode=Mode.AUTO)  # gap +0.0035: under soft, nothing working
+    h.market(T0, BID, ASK)
+    return h
+
+
+@pytest.mark.parametrize("cmd, why", [
+    (place(Side.BUY, "0.001"), "would grow the gap"),  # a buy on a long drift
+    (place(Side.SELL, "0.008"), "would grow the gap"),  # past the mirror of the gap
+])
+def test_an_order_that_would_grow_the_gap_never_leaves(h, cmd, why):
+    assert h.reb.desk._screen([cmd]) == []
+    assert h.reb.stats.wrong_direction_orders == 1
+    assert h.reb.log[-1].text == f"order rbx-1 not sent: {why}"
+    assert h.reb.orders.working == {}
+
+
+def test_a_good_order_leaves_and_is_tracked_as_ours(h):
+    cmd = place(Side.SELL, "0.0035")
+    assert h.reb.desk._screen([cmd]) == [cmd]
+    assert h.reb.stats.orders == 1
+    live = h.reb.orders.working["rbx-1"]
+    assert (live.status, live.qty, live.order_id) == (OrderStatus.NEW, D("0.0035"), "")
+
+
+@pytest.mark.parametrize("setup, why", [
+    (lambda r: setattr(r, "mode", Mode.WATCH), "watch mode"),
+    (lambda r: r.risk.pause(), "trading PAUSED"),
+    (lambda r: r.risk.halt("test"), "trading HALTED"),
+])
+def test_no_order_leaves_in_watch_or_while_not_active(h, setup, why):
+    setup(h.reb)
+    assert h.reb.desk._screen([place(Side.SELL, "0.001")]) == []
+    assert h.reb.log[-1].text == f"order rbx-1 not sent: {why}"
+
+
+def test_after_a_disconnect_no_order_until_fresh_market_data(h):
+    h.pump([ConnectionChanged(T0 + S, False, "test"), ConnectionChanged(T0 + 2 * S, True, "test")], T0 + 2 * S)
+    assert h.reb.desk.gate(T0 + 2 * S) == "waiting for fresh market data after the disconnect"
+    assert h.reb.desk._screen([place(Side.SELL, "0.001")]) == []
+    h.quote(T0 + 3 * S, BID, ASK)
+    assert h.reb.desk.gate(T0 + 3 * S) is None
+
+
+def test_one_rebalance_order_at_a_time(h):
+    spy = SpyRecorder()
+    h.reb.rec = spy
+    other = Order(client_id="rbold1-1", order_id="v1", symbol="BTCUSDT", side=Side.SELL, qty=D("0.001"),
+                  price=D("61000"), tif=TimeInForce.POST_ONLY, status=OrderStatus.NEW)
+    h.pump([OrderUpdate(T0 + S, other)], T0 + S)  # adopted: ours, still working
+    h.grid_fill(T0 + S, Side.BUY, "0.02", "60000")  # gap past hard
+    h.market(T0 + 2 * S, BID, ASK)
+    assert h.places == [] and h.reb.exec is None
+    assert spy.decisions[-1][2] == "refused: an earlier order of ours is still working"
+
+
+def test_a_rebalance_that_filled_nothing_waits_a_cooldown():
+    h = Harness(rcfg(execution__soft_taker_after_wait=False), spot="0.51")  # soft: maker only
+    h.market(T0, BID, ASK)
+    assert h.reb.exec is not None and h.reb.exec.plan.path == "soft"
+    h.tick(T0 + 31 * S)  # the 30 s chase times out, no taker allowed: done, nothing filled
+    assert h.reb.exec is None
+    assert h.reb.desk.suppress_until_ms == T0 + 41 * S
+    assert h.reb.stats.rebalances == 0 and h.reb.memory.last_trade_ms is None
+
+
+def test_a_filled_rebalance_moves_the_policy_memory_and_a_quick_reversal_is_a_flip_flop():
+    h = Harness(rcfg(), spot="0.52")  # hard: a taker sell fills at once
+    h.market(T0, BID, ASK)
+    assert h.reb.desk.last_side_trade == (T0, Side.SELL)
+    assert (h.reb.memory.last_trade_ms, h.reb.memory.last_trade_side) == (T0, Side.SELL)
+    h.grid_fill(T0 + 5 * S, Side.SELL, "0.03", "60000")  # gap -0.03: a hard buy back, within 300 s
+    h.market(T0 + 5 * S, BID, ASK)  # the anchor gate (we just sold at the bid) rests it as maker first ...
+    h.tick(T0 + 11 * S)  # ... for 5 s, then it takes
+    assert [r.side for r in h.places] == [Side.SELL, Side.BUY, Side.BUY]
+    assert h.reb.stats.rebalances == 2 and h.reb.stats.flip_flops == 1
+    assert h.reb.risk.state is TradingState.ACTIVE
