@@ -37,44 +37,24 @@ from decimal import Decimal
 from core.config import ApiSecrets
 from core.events import BalanceUpdate, ConnectionChanged, FillEvent, OrderUpdate, PositionUpdate
 from core.events import VenueProblem
-from core.model import Balance, Candle, Fill, Instrument, Leg, Order, OrderRequest, OrderStatus, Position, TimeInForce
+from core.model import Instrument
 from core.venues import bybit_codes as codes
 from core.venues import bybit_parse as P
-from core.venues.base import (
-    AuthError, EventSink, OrderRejected, OrderStateUnknown, TradingDisabled, VenueError,
-)
+from core.venues.base import AuthError, EventSink, TradingDisabled, VenueError
 from core.venues.bybit_rate import RateBudget
 from core.venues.bybit_reconcile import OVERLAP_MS, AccountReads, KnownOrders, SeenFills, reconcile
-from core.venues.bybit_rest import ApiError, BybitRest, TransportError, base_url, make_http
-from core.venues.bybit_settings import WINDOW_MS, BybitSettings
+from core.venues.bybit_rest import BybitRest, base_url, make_http
+from core.venues.bybit_settings import BybitSettings
+from core.venues.bybit_orders import REJECT_REASONS, BybitOrders
+from core.venues.bybit_reads import BybitReads, split_symbol
 from core.venues.bybit_streams import BybitStreams, ChannelSpec
 
 log = logging.getLogger("rebalancer.bybit")
 
 PRIVATE_EVENTS = (OrderUpdate, FillEvent, BalanceUpdate, PositionUpdate)
-REJECT_REASONS = {  # what an order refusal means, in the words the cockpit shows
-    codes.INSUFFICIENT_BALANCE: "insufficient balance",
-    codes.INSUFFICIENT_BALANCE_SPOT: "insufficient balance",
-    codes.VALUE_TOO_SMALL: "order value below the minimum (minOrderAmt)",
-    codes.QTY_TOO_SMALL: "order quantity below the minimum (minOrderQty)",
-    codes.QTY_OFF_STEP: "order quantity has too many decimals (basePrecision)",
-    codes.PRICE_OFF_TICK: "order price has too many decimals (tickSize)",
-    codes.PRICE_TOO_HIGH: "order price too high",
-    codes.PRICE_TOO_LOW: "order price below the minimum",
-    codes.QTY_TOO_LARGE: "order amount too large",
-    codes.DUPLICATE_CLIENT_ID: "duplicate client order id",
-    codes.DUPLICATE_ORDER_LINK_ID: "duplicate client order id",
-    codes.BUY_PRICE_ABOVE_BAND: "buy price above the allowed band",
-    codes.SELL_PRICE_BELOW_BAND: "sell price below the allowed band",
-    codes.LIMIT_MAKER_ONLY: "only LIMIT-MAKER orders allowed for this pair",
-    codes.LIMIT_MAKER_REJECTED: "LIMIT-MAKER order rejected at this price",
-    codes.TOO_MANY_OPEN_ORDERS: "too many open orders (500)",
-    codes.INVALID_SYMBOL: "invalid symbol",
-    codes.PARAM_ERROR: "request parameter error",
-}
 
 
-class BybitVenue:
+class BybitVenue(BybitReads, BybitOrders):
     """``Venue`` over Bybit v5 via pybit, built from ``BybitSettings`` (or ``from_config``).
 
     Public attributes besides the protocol: ``maker_fee_rate`` / ``taker_fee_rate``
@@ -458,253 +438,6 @@ class BybitVenue:
 
         self._balance_refresh = asyncio.ensure_future(refresh())
 
-    # ------------------------------------------------------------------ reads
-
-    @property
-    def spot_instrument(self) -> Instrument | None:
-        """The spot trading rules read at start-up (None before)."""
-        return self._spot
-
-    async def instrument(self) -> Instrument:
-        if self._spot is None:
-            await self._load_rules()
-        assert self._spot is not None
-        return self._spot
-
-    async def balances(self) -> tuple[Balance, ...]:
-        base, quote = (self._spot.base, self._spot.quote) if self._spot else _split_symbol(self.symbol)
-        result = await self.rest.call("get_wallet_balance", accountType="UNIFIED", coin=f"{base},{quote}")
-        return P.balances(result.get("list") or (), coins=(base, quote))
-
-    async def position(self) -> Position:
-        if self._spot is not None and self.linear_instrument is None:
-            return Position(symbol=self.symbol, size=Decimal(0))
-        result = await self.rest.call("get_positions", category="linear", symbol=self.symbol)
-        return P.position(result.get("list") or (), self.symbol)
-
-    async def _paged(self, method: str, limit: int, **params) -> list[dict]:
-        items: list[dict] = []
-        cursor = None
-        for _ in range(200):  # a bound, not an expectation
-            page = await self.rest.call(method, limit=limit, cursor=cursor, **params)
-            items.extend(i for i in page.get("list") or () if isinstance(i, dict))
-            cursor = page.get("nextPageCursor") or None
-            if not cursor:
-                break
-        return items
-
-    async def _fetch_open_orders(self) -> tuple[Order, ...]:
-        items = await self._paged("get_open_orders", 50, category="spot", symbol=self.symbol, openOnly=0)
-        out = []
-        for item in items:
-            if not str(item.get("orderLinkId") or "").startswith(self.client_prefix):
-                continue
-            o = _parsed(P.order, item)
-            if o is not None and o.status.is_open:
-                out.append(o)
-        return tuple(out)
-
-    async def open_orders(self) -> tuple[Order, ...]:
-        orders = await self._fetch_open_orders()
-        for o in orders:
-            self._known.remember(o)
-        return orders
-
-    async def _fetch_order(self, client_id: str) -> Order | None:
-        for method in ("get_open_orders", "get_order_history"):
-            result = await self.rest.call(method, category="spot", symbol=self.symbol, orderLinkId=client_id)
-            for item in result.get("list") or ():
-                if item.get("orderLinkId") == client_id:
-                    return P.order(item)
-        return None
-
-    async def order_by_client_id(self, client_id: str) -> Order | None:
-        """/v5/order/realtime by orderLinkId (it also lists recent closed orders), then history."""
-        o = await self._fetch_order(client_id)
-        if o is not None:
-            self._known.remember(o)
-        return o
-
-    async def _executions(self, since_ms: int, categories: tuple[str, ...] | None = None) -> tuple[Fill, ...]:
-        """Executions of our symbol at or after ``since_ms`` (at most the look-back), oldest first."""
-        cats = categories or (("spot", "linear") if self.settings.linear_fills and self.linear_instrument else ("spot",))
-        end = self._now_ms() + 60_000
-        start = max(int(since_ms), end - self.settings.backfill_lookback_ms)
-        rows: list[dict] = []
-        for cat in cats:
-            s = start
-            while s <= end:
-                e = min(s + WINDOW_MS - 1, end)
-                for item in await self._paged("get_executions", 100, category=cat, symbol=self.symbol,
-                                              startTime=s, endTime=e):
-                    item.setdefault("category", cat)
-                    rows.append(item)
-                s = e + 1
-        rows = [r for r in rows if r.get("symbol") == self.symbol and r.get("execType", "Trade") == "Trade"
-                and P.ms(r.get("execTime"), 0) >= since_ms]
-        rows.sort(key=P.fill_sort_key)
-        out: dict[str, Fill] = {}
-        for r in rows:
-            f = _parsed(P.fill, r, prefix=self.client_prefix)
-            if f is not None:
-                out.setdefault(f.exec_id, f)
-        return tuple(out.values())
-
-    async def executions_since(self, ts_ms: int) -> tuple[Fill, ...]:
-        """Every execution on our symbol at or after ``ts_ms``, spot and (when the symbol has a
-        perpetual) linear, ours and the trader's: what start-up recovery back-fills
-        (``core.recovery``); look-back capped at ``backfill_lookback_ms``."""
-        return await self._executions(ts_ms)
-
-    async def fills_since(self, ts_ms: int) -> tuple[Fill, ...]:
-        """Our spot executions at or after ``ts_ms`` (look-back capped at ``backfill_lookback_ms``)."""
-        return tuple(f for f in await self._executions(ts_ms, ("spot",))
-                     if f.client_id.startswith(self.client_prefix))
-
-    async def candles(self, interval_ms: int, limit: int) -> tuple[Candle, ...]:
-        """Closed spot candles, oldest first (Bybit sends newest first, the first one still open)."""
-        interval = P.KLINE_INTERVAL.get(int(interval_ms))
-        if interval is None:
-            raise VenueError(f"Bybit has no {interval_ms} ms kline (use 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 12h, 1d)")
-        if limit <= 0:
-            return ()
-        result = await self.rest.call("get_kline", category="spot", symbol=self.symbol, interval=interval,
-                                      limit=min(1000, limit + 1))
-        return P.candles(result.get("list") or (), int(interval_ms), self._now_ms(), limit)
-
-    # ------------------------------------------------------------------ orders
-
-    def _write_error(self, e: VenueError, what: str, client_id: str) -> VenueError:
-        """Turn a failed order call into the protocol's exception."""
-        if isinstance(e, AuthError):
-            if e.code == codes.PERMISSION_DENIED:
-                self._mark_read_only(f"{codes.PERMISSION_DENIED} on an order call")
-                return TradingDisabled(f"{what} {client_id}: the API key has no trade permission "
-                                       f"({codes.PERMISSION_DENIED})", code=codes.PERMISSION_DENIED)
-            return e
-        if isinstance(e, ApiError):
-            code = e.code or 0
-            if code in codes.ORDER_GONE:
-                return OrderRejected(f"{what} {client_id}: order not found or already closed ({e})", code=code)
-            reason = REJECT_REASONS.get(code, "refused by Bybit")
-            return OrderRejected(f"{what} {client_id}: {reason} ({e})", code=code)
-        return e
-
-    async def place_order(self, request: OrderRequest) -> Order:
-        """POST /v5/order/create once: Limit, PostOnly/IOC/GTC, exact decimal strings."""
-        self._check_trade()
-        cid = request.client_id
-        if request.symbol.upper() != self.symbol or request.leg is not Leg.SPOT:
-            raise OrderRejected(f"place {cid}: this venue trades {self.symbol} spot only")
-        params = dict(category="spot", symbol=self.symbol, side=request.side.value, orderType="Limit",
-                      qty=P.fmt_decimal(request.qty), price=P.fmt_decimal(request.price),
-                      timeInForce=request.tif.value, orderLinkId=cid)
-        self._hold += 1
-        try:
-            try:
-                result = await self.rest.call("place_order", write=True, **params)
-            except TransportError as e:
-                raise OrderStateUnknown(f"place {cid}: {e}", retryable=True) from None
-            except VenueError as e:
-                raise self._write_error(e, "place", cid) from None
-            now = self._now_ms()
-            order = Order(client_id=cid, order_id=str(result.get("orderId") or ""), symbol=self.symbol,
-                          side=request.side, qty=request.qty, price=request.price, tif=request.tif,
-                          status=OrderStatus.NEW, created_ms=now, updated_ms=now, leg=Leg.SPOT)
-            from_ack = True
-            if request.tif is TimeInForce.POST_ONLY and self.settings.confirm_post_only:
-                # a crossing PostOnly is accepted (retCode 0) and then rejected by the matcher:
-                # report that at once when the venue already knows it
-                seen = await self._peek(cid)
-                if seen is not None and seen.filled_qty == 0 and seen.order_id == order.order_id:
-                    order, from_ack = seen, False
-            self._known.remember(order, provisional=from_ack)
-            return order
-        finally:
-            self._release_hold()
-
-    async def _peek(self, client_id: str) -> Order | None:
-        try:
-            result = await self.rest.call("get_open_orders", retries=0, category="spot", symbol=self.symbol,
-                                          orderLinkId=client_id)
-        except VenueError:
-            return None
-        for item in result.get("list") or ():
-            if item.get("orderLinkId") == client_id:
-                try:
-                    return P.order(item)
-                except (P.BadMessage, KeyError, ValueError):
-                    return None
-        return None
-
-    async def _cancel(self, client_id: str) -> bool:
-        """True when cancelled now; False when the venue no longer had it open."""
-        try:
-            await self.rest.call("cancel_order", write=True, category="spot", symbol=self.symbol,
-                                 orderLinkId=client_id)
-        except VenueError as e:
-            err = self._write_error(e, "cancel", client_id)
-            if isinstance(err, OrderRejected) and err.code in codes.ORDER_GONE:
-                await self._refresh_order(client_id)
-                return False
-            raise err from None
-        return True
-
-    async def _refresh_order(self, client_id: str) -> None:
-        """An order we thought open is gone: deliver its final state unless already delivered."""
-        known = self._known.get(client_id)
-        if known is None or not known.status.is_open:
-            return
-        try:
-            o = await self._fetch_order(client_id)
-        except VenueError as e:
-            log.warning("could not read the final state of %s: %s", client_id, e)
-            return
-        if o is not None and self._known.is_newer(o):
-            self._deliver([OrderUpdate(o.updated_ms or self._now_ms(), o)])
-
-    async def cancel_order(self, client_id: str) -> None:
-        """Cancel by client id. An unknown or already closed order returns quietly (its final
-        state comes from the stream, or is read here when the adapter still thought it open)."""
-        self._check_trade()
-        await self._cancel(client_id)
-
-    async def amend_order(self, client_id: str, price: Decimal, qty: Decimal | None = None) -> None:
-        self._check_trade()
-        params = dict(category="spot", symbol=self.symbol, orderLinkId=client_id, price=P.fmt_decimal(price))
-        if qty is not None:
-            params["qty"] = P.fmt_decimal(qty)
-        try:
-            await self.rest.call("amend_order", write=True, **params)
-        except VenueError as e:
-            raise self._write_error(e, "amend", client_id) from None
-
-    async def cancel_all_ours(self) -> int:
-        """Cancel each of our open orders by client id (never anything without our prefix)."""
-        self._check_trade()
-        cancelled, failures = 0, []
-        for o in await self.open_orders():
-            try:
-                if await self._cancel(o.client_id):
-                    cancelled += 1
-            except TradingDisabled:
-                raise
-            except VenueError as e:
-                failures.append(f"{o.client_id}: {e}")
-        if failures:
-            raise VenueError(f"cancelled {cancelled}; failed: {'; '.join(failures)}", retryable=True)
-        return cancelled
-
-
-def _parsed(fn, item: dict, **kw):
-    """One REST list item through a parser; a malformed one is logged and skipped."""
-    try:
-        return fn(item, **kw)
-    except (P.BadMessage, KeyError, ValueError, TypeError) as e:
-        log.warning("skipped a malformed %s item from Bybit (%s): %.200r", fn.__name__, e, item)
-        return None
-
-
 # ---------------------------------------------------------------------- endpoints and engine assembly
 
 
@@ -721,20 +454,13 @@ def channel_specs(venue: str, with_linear: bool, ws_public: str | None, ws_priva
     return specs
 
 
-def _split_symbol(symbol: str) -> tuple[str, str]:
-    for q in ("USDT", "USDC"):
-        if symbol.endswith(q) and len(symbol) > len(q):
-            return symbol[: -len(q)], q
-    return symbol, "USDT"
-
-
 def provisional_instrument(symbol: str) -> Instrument:
     """Stands in until ``start`` reads the real rules (no order can be sent before that)."""
     from core.model import BTCUSDT_SPOT
 
     if symbol == BTCUSDT_SPOT.symbol:
         return BTCUSDT_SPOT
-    base, quote = _split_symbol(symbol)
+    base, quote = split_symbol(symbol)
     return Instrument(symbol=symbol, base=base, quote=quote, tick_size=Decimal("0.01"), qty_step=Decimal("0.000001"),
                       min_qty=Decimal("0.000001"), min_notional=Decimal("5"))
 
