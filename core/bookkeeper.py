@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.account import AccountBook, finite
-from core.events import BalanceUpdate, Command, PositionUpdate, VenueProblem
+from core.events import BalanceUpdate, Command, PositionUpdate, Reconciled, VenueProblem
 from core.model import Fill, Leg, Order, OrderStatus
 from core.state import FillView
 
@@ -96,6 +96,13 @@ class Bookkeeper:
         if ev.client_id:  # the venue refused the call itself: no such order exists
             r.orders.forget(ev.client_id)
             return r.desk.rejected(ev.client_id, ev.message)
+        return EMPTY
+
+    def on_reconciled(self, ev: Reconciled) -> list[Command]:
+        r = self.reb
+        r.stats.events += 1
+        r.note("info", f"reconciled ({ev.what}): {ev.detail}")
+        r.rec.reconcile(ev.ts_ms, ev.what, ev.detail)
         return EMPTY
 
     def on_fill(self, fill: Fill) -> list[Command]:

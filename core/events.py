@@ -48,6 +48,16 @@ class ConnectionChanged:
 
 
 @value_type
+class Reconciled:
+    """The venue repaired its view of the account after a gap (what it found): for the record.
+    A venue never writes the journal itself; the rebalancer's recorder does."""
+
+    ts_ms: int
+    what: str
+    detail: str
+
+
+@value_type
 class Tick:
     """Timer event: lets time-based rules (waits, expiries, chases) run in a quiet market."""
 

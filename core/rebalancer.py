@@ -22,7 +22,7 @@ from core.bookkeeper import Bookkeeper
 from core.config import RebalancerConfig
 from core.desk import Desk
 from core.events import (
-    BalanceUpdate, Command, ConnectionChanged, FillEvent, OrderUpdate, PositionUpdate, Tick, VenueProblem,
+    BalanceUpdate, Command, ConnectionChanged, FillEvent, OrderUpdate, PositionUpdate, Reconciled, Tick, VenueProblem,
 )
 from core.fills import RecentFills
 from core.holds import SureHold
@@ -192,8 +192,8 @@ class Rebalancer:
                 self.awaiting_fresh_market = True
             self.connected = ev.connected
             return EMPTY
-        if t is VenueProblem:
-            return self.bookkeeper.on_venue_error(ev)
+        if t is VenueProblem or t is Reconciled:
+            return self.bookkeeper.on_venue_error(ev) if t is VenueProblem else self.bookkeeper.on_reconciled(ev)
         return self.bad(f"unexpected event {type(ev).__name__} skipped")
 
     def bad(self, why: str) -> list[Command]:

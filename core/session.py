@@ -236,7 +236,7 @@ def _bybit_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
 
     changes = {"client_prefix": reb.client_prefix, **env.venue_changes}
     settings = BybitSettings.from_config(cfg, **changes)
-    venue = BybitVenue(settings, secrets=cfg.secrets, journal=journal, on_rules=apply_rules)
+    venue = BybitVenue(settings, secrets=cfg.secrets, on_rules=apply_rules)
     engine = Engine(reb, venue, journal=journal, on_start_open_orders=cfg.api.on_start_open_orders)
     return Session(cfg, journal, reb, venue, engine)
 

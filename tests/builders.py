@@ -131,7 +131,7 @@ def make_trend(signal: float = 0.0, state: str = "flat", ready: bool = True) -> 
 
 
 
-def bybit_venue(*, api_key: str | None = None, api_secret: str | None = None, journal=None, **settings):
+def bybit_venue(*, api_key: str | None = None, api_secret: str | None = None, **settings):
     """A ``BybitVenue`` from its settings' field names (``symbol``, ``venue``, ``rest_url``,
     timings ...) and a key pair, as a session builds it."""
     from core.config import ApiSecrets
@@ -139,7 +139,7 @@ def bybit_venue(*, api_key: str | None = None, api_secret: str | None = None, jo
     from core.venues.bybit_settings import BybitSettings
 
     secrets = ApiSecrets(api_key, api_secret) if api_key is not None else None
-    return BybitVenue(BybitSettings(**settings), secrets=secrets, journal=journal)
+    return BybitVenue(BybitSettings(**settings), secrets=secrets)
 
 
 def session_engine(cfg, *, journal=None, paper_speed: float | None = None, **venue_changes):

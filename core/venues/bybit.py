@@ -36,7 +36,7 @@ from decimal import Decimal
 
 from core.config import ApiSecrets
 from core.events import BalanceUpdate, ConnectionChanged, FillEvent, OrderUpdate, PositionUpdate
-from core.events import VenueProblem
+from core.events import Reconciled, VenueProblem
 from core.model import Instrument
 from core.venues import bybit_codes as codes
 from core.venues import bybit_parse as P
@@ -63,7 +63,7 @@ class BybitVenue(BybitReads, BybitOrders):
     ``rate_budget_left()``.
     """
 
-    def __init__(self, settings: BybitSettings, *, secrets: ApiSecrets | None = None, journal=None,
+    def __init__(self, settings: BybitSettings, *, secrets: ApiSecrets | None = None,
                  on_rules: Callable[["BybitVenue"], None] | None = None) -> None:
         s = settings
         self.settings = s
@@ -71,7 +71,6 @@ class BybitVenue(BybitReads, BybitOrders):
         self.symbol = s.symbol
         self.client_prefix = s.client_prefix
         self.recv_window_ms = int(s.recv_window_ms)
-        self.journal = journal
         self.read_only = False
         self._trade_wanted = bool(s.can_trade)
         self._clock_refused = False
@@ -114,9 +113,9 @@ class BybitVenue(BybitReads, BybitOrders):
         self.last_reconcile = ""
 
     @classmethod
-    def from_config(cls, cfg, *, journal=None, on_rules=None, **changes) -> "BybitVenue":
+    def from_config(cls, cfg, *, on_rules=None, **changes) -> "BybitVenue":
         """From an ``AppConfig`` (venue, api block, secrets); ``changes`` replace settings."""
-        return cls(BybitSettings.from_config(cfg, **changes), secrets=cfg.secrets, journal=journal, on_rules=on_rules)
+        return cls(BybitSettings.from_config(cfg, **changes), secrets=cfg.secrets, on_rules=on_rules)
 
     def __repr__(self) -> str:  # never shows credentials
         return f"BybitVenue({self.name}, {self.symbol}, can_trade={self.can_trade})"
@@ -419,11 +418,7 @@ class BybitVenue(BybitReads, BybitOrders):
         self.reconciles += 1
         self.last_reconcile = report.detail
         log.info("reconciled after reconnect: %s", report.detail)
-        if self.journal is not None:
-            try:
-                self.journal.record_reconcile(self._now_ms(), "reconnect", report.detail)
-            except Exception:  # noqa: BLE001 - the journal is a record, not a dependency
-                log.exception("journal reconcile record failed")
+        self._emit(Reconciled(self._now_ms(), "reconnect", report.detail))  # the rebalancer records it
         self._announce_if_up(f"reconnected; {report.detail}")
 
     def _refresh_balances_soon(self) -> None:

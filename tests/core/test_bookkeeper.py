@@ -87,3 +87,19 @@ def test_a_venue_error_for_one_of_our_orders_forgets_it(h):
     h.pump([VenueProblem(T0 + S, "order does not exist", 110001, "rb5-1")], T0 + S)
     assert "rb5-1" not in h.reb.orders.working
     assert h.reb.log[-1].text == "venue error 110001: order does not exist"
+
+
+def test_a_venue_repair_is_recorded_by_the_rebalancer_and_changes_nothing_else():
+    from core.events import Reconciled
+    from core.journal import Journal
+    from core.journal.recorder import JournalRecorder
+    from core.model import BTCUSDT_SPOT
+    from core.rebalancer import Rebalancer
+
+    j = Journal()
+    reb = Rebalancer(rcfg(), BTCUSDT_SPOT, recorder=JournalRecorder(j))
+    before = (reb.book.spot_total, reb.bad_messages)
+    assert reb.on_event(Reconciled(1_700_000_000_000, "reconnect", "1 missed fill")) == ()
+    assert (reb.book.spot_total, reb.bad_messages) == before
+    assert any(r["what"] == "reconnect" and r["detail"] == "1 missed fill" for r in j.reconciles())
+    assert "reconciled (reconnect): 1 missed fill" in reb.log[-1].text

@@ -54,10 +54,9 @@ async def assert_streaming(fake, venue, sink, tag: str) -> None:
 
 @pytest.mark.parametrize("abrupt", [True, False], ids=["abrupt", "clean-close"])
 async def test_disconnect_reconnects_and_reconciles_missed_fill(bybit_fake, make_venue, sink, until, abrupt):
-    from core.journal import Journal
+    from core.events import Reconciled
 
-    journal = Journal()
-    venue = make_venue(journal=journal)
+    venue = make_venue()
     await venue.start(sink)
     await venue.place_order(req("rbr1"))
     await sink.wait_for(lambda e: isinstance(e, OrderUpdate) and e.order.client_id == "rbr1")
@@ -72,7 +71,9 @@ async def test_disconnect_reconnects_and_reconciles_missed_fill(bybit_fake, make
                                and e.order.filled_qty == D("0.004"), start=mark)
     assert part.order.status is OrderStatus.PARTIALLY_FILLED
     assert venue.reconciles >= 1 and "reconnected" in up.detail
-    assert any(r["what"] == "reconnect" and "1 missed fill" in r["detail"] for r in journal.reconciles())
+    # what the repair found goes to the rebalancer as an event (its recorder journals it)
+    rec = await sink.wait_for(lambda e: isinstance(e, Reconciled), start=mark)
+    assert rec.what == "reconnect" and "1 missed fill" in rec.detail
     await assert_streaming(bybit_fake, venue, sink, "after1")
     bybit_fake.partial_fill("rbr1", "0.006")  # the live stream again: delivered once
     await sink.wait_for(lambda e: isinstance(e, OrderUpdate) and e.order.client_id == "rbr1"

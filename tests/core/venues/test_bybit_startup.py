@@ -192,7 +192,7 @@ async def test_recovery_backfills_what_filled_while_down_once(bybit_fake, make_v
     journal = Journal()
     journal.record_fill(fills[0])  # the program saw only the first fill before it stopped
     for restart in (1, 2):
-        venue = make_venue(journal=journal)
+        venue = make_venue()
         streamed = new_sink()
         await venue.start(streamed)
         assert streamed.of(FillEvent) == []  # the venue back-fills nothing by itself
