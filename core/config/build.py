@@ -8,6 +8,7 @@ that belongs at another level (``policy:`` at the top) — where it belongs.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import MISSING, fields, is_dataclass
@@ -76,10 +77,10 @@ def coerce(tp: Any, value: Any, file: str, key: str) -> Any:
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(file, key, "expected true or false", value)
+        raise ConfigError(file, key, "expected true or false" + _yaml_hint(value, "true or false"), value)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(file, key, "expected a number", value)
+            raise ConfigError(file, key, "expected a number" + _yaml_hint(value, "a number"), value)
         if value != value or value in (float("inf"), float("-inf")):
             raise ConfigError(file, key, "expected a finite number", value)
         return float(value)
@@ -87,7 +88,7 @@ def coerce(tp: Any, value: Any, file: str, key: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
-            raise ConfigError(file, key, "expected a whole number", value)
+            raise ConfigError(file, key, "expected a whole number" + _yaml_hint(value, "a number"), value)
         return value
     if tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -123,6 +124,22 @@ def build(cls: type, data: dict, file: str, prefix: str, *, skip: tuple[str, ...
 
 def join(prefix: str, key: Any) -> str:
     return f"{prefix}.{key}" if prefix else str(key)
+
+
+_YES_NO = {"yes": "true", "no": "false", "on": "true", "off": "false", "y": "true", "n": "false"}
+_OLD_NUMBER = re.compile(r"^[-+]?(0[0-9]+(\.[0-9]*)?|[0-9]+(:[0-5]?[0-9])+(\.[0-9]*)?)$")
+
+
+def _yaml_hint(value: Any, wanted: str) -> str:
+    """Text that older YAML would have turned into a boolean or a number (``no``, ``007``,
+    ``12:30``) is kept as text here; say how to write what was meant."""
+    if not isinstance(value, str):
+        return ""
+    if wanted == "true or false" and value.lower() in _YES_NO:
+        return f" (write {_YES_NO[value.lower()]} for {value!r})"
+    if wanted == "a number" and _OLD_NUMBER.match(value):
+        return " (write the number without leading zeros or colons; quote it if you meant text)"
+    return ""
 
 
 def hint_for(key: Any, allowed, prefix: str) -> str:

@@ -50,3 +50,19 @@ def test_a_yes_for_a_boolean_says_what_is_expected(write_config):
     with pytest.raises(ConfigError) as e:
         load_config(path, need_secrets=False)
     assert e.value.key == "journal.enabled" and "expected true or false" in str(e.value)
+
+
+@pytest.mark.parametrize("text, key, hint", [
+    ("journal: {enabled: no}", "journal.enabled", "write false for 'no'"),
+    ("journal: {enabled: on}", "journal.enabled", "write true for 'on'"),
+    ("paper: {seed: 007}", "paper.seed", "without leading zeros"),
+    ("paper: {start_price: '12:30'}", "paper.start_price", None),
+    ("paper: {start_price: 12:30}", "paper.start_price", "without leading zeros or colons"),
+])
+def test_text_that_old_yaml_would_have_converted_gets_a_hint(write_config, text, key, hint):
+    path = write_config(f"symbol: BTCUSDT\n{text}\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(path, need_secrets=False)
+    assert e.value.key == key
+    if hint:
+        assert hint in str(e.value)

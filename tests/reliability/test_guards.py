@@ -48,21 +48,19 @@ def cli(capsys, *argv) -> tuple[int, str, str]:
 
 # ------------------------------------------------------------------------ mainnet by host
 
-MAINNET = [
-    ("testnet", {"rest_url": "https://api.bybit.com"}),
-    ("demo", {"rest_url": "https://api.bybit.com"}),
-    ("testnet", {"rest_url": "https://API.BYBIT.COM:443/"}),
-    ("testnet", {"rest_url": "https://api.bybit.com:8443/v5/order/create"}),
-    ("testnet", {"rest_url": "https://api.bytick.com"}),
-    ("demo", {"rest_url": "https://api.bytick.com"}),
-    ("testnet", {"ws_private_url": "wss://stream.bybit.com"}),
-    ("demo", {"ws_private_url": "wss://stream.bybit.com/v5/private"}),
-    ("testnet", {"rest_url": "https://api.bybit.nl"}),
-    ("testnet", {"rest_url": "https://api.bybit.eu"}),
-    ("testnet", {"rest_url": "https://gateway.example.com"}),  # a gateway we cannot see behind
-    ("testnet", {"rest_url": "https://api-testnet.bybit.com.evil.example"}),
-    ("mainnet", {}),
+MAINNET_APIS = [
+    {"rest_url": "https://api.bybit.com"},
+    {"rest_url": "https://API.BYBIT.COM:443/"},
+    {"rest_url": "https://api.bybit.com:8443/v5/order/create"},
+    {"rest_url": "https://api.bytick.com"},
+    {"ws_private_url": "wss://stream.bybit.com"},
+    {"ws_private_url": "wss://Stream.Bybit.com:443/v5/private"},
+    {"rest_url": "https://api.bybit.nl"},
+    {"rest_url": "https://api.bybit.eu"},
+    {"rest_url": "https://gateway.example.com"},  # a gateway we cannot see behind
+    {"rest_url": "https://api-testnet.bybit.com.evil.example"},
 ]
+MAINNET = [(venue, api) for venue in ("testnet", "demo") for api in MAINNET_APIS] + [("mainnet", {})]
 NOT_MAINNET = [
     ("testnet", {}),
     ("demo", {}),
