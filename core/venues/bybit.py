@@ -368,7 +368,9 @@ class BybitVenue(BybitReads, BybitOrders):
                 if streams is None:
                     continue
                 streams.check()
-                if (time.monotonic() - self._clock_synced_at >= self.settings.clock_resync_s
+                # while a bad clock keeps trading off, look every few seconds (not every 10 min)
+                every = self.settings.clock_check_refused_s if self._clock_refused else self.settings.clock_resync_s
+                if (time.monotonic() - self._clock_synced_at >= every
                         and (self._clock_task is None or self._clock_task.done())):
                     self._clock_task = asyncio.ensure_future(self._resync_clock())
                 private = streams.links.get("private")
@@ -379,7 +381,8 @@ class BybitVenue(BybitReads, BybitOrders):
                 log.exception("watchdog pass failed")
 
     async def _resync_clock(self) -> None:
-        """Periodic: follow a drifting host clock (and lift a clock refusal once it is fixed)."""
+        """Periodic: follow a drifting host clock, and lift a clock refusal once it is fixed
+        (every ``clock_check_refused_s`` while refused, so trading resumes within seconds)."""
         try:
             await self.rest.sync_clock()
         except VenueError as e:

@@ -40,6 +40,7 @@ class BybitSettings:
     read_retries: int = 3
     retry_backoff_s: float = 0.25
     clock_resync_s: float = 600.0
+    clock_check_refused_s: float = 2.0  # re-sync this often while a clock refusal keeps trading off
     # -- timing: streams
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 10.0
