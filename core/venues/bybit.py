@@ -114,6 +114,7 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
         self._session_start_ms = 0
         self.reconciles = 0
         self.last_reconcile = ""
+        self._reconciled_while_down = ""
 
     @classmethod
     def from_config(cls, cfg, *, journal=None, on_rules=None, **changes) -> "BybitVenue":
@@ -365,6 +366,9 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
                 or self._reconcile_task is not None):
             return
         self._announced_up = True
+        if self._reconciled_while_down:  # the private stream came back (and was reconciled) first
+            detail = f"{detail}; reconnected; {self._reconciled_while_down}"
+            self._reconciled_while_down = ""
         self._emit(ConnectionChanged(self._now_ms(), True, f"bybit {self.name}: {detail}"))
 
     async def _supervise(self) -> None:
@@ -435,7 +439,10 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
                 self.journal.record_reconcile(self._now_ms(), "reconnect", report.detail)
             except Exception:  # noqa: BLE001 - the journal is a record, not a dependency
                 log.exception("journal reconcile record failed")
-        self._announce_if_up(f"reconnected; {report.detail}")
+        if self._announced_up:
+            return
+        self._reconciled_while_down = report.detail
+        self._announce_if_up("streams back")
 
     def _refresh_balances_soon(self) -> None:
         if self._balance_refresh is not None and not self._balance_refresh.done():

@@ -52,7 +52,8 @@ class BybitSettings:
     max_backoff_s: float = 30.0
     subscribe_timeout_s: float = 15.0
     # -- stalls: a stream that stays open and answers pings but sends nothing (``bybit_stall``)
-    public_stall_s: float = 10.0  # spot silent this long is replaced (orderbook.1 re-sends every <= 3 s)
+    public_stall_s: float = 6.0  # spot silent this long is replaced: orderbook.1 comes at least every 3 s,
+    # so this is two missed repeats, and it acts before the engine's stale-data guard (10 s)
     private_stall_s: float = 5.0  # private silent this long: start comparing it with REST
     private_look_s: float = 3.0  # while it stays silent, read wallet + position this often (2 reads)
     private_confirm_s: float = 1.0  # a difference must outlast this (a push in flight is no stall)

@@ -114,7 +114,9 @@ class WsHub:
             now = time.monotonic()
             for channel in ("spot", "linear"):
                 if now - self._book1_sent.get(channel, 0.0) >= self.book_repeat_s:
-                    self._publish_public(self.market.orderbook_frame(channel, "1"))
+                    frame = self.market.orderbook_frame(channel, "1")
+                    frame.message["ts"] = self.clock()  # generated now; cts and u stay the book's
+                    self._publish_public(frame)
 
     async def close(self) -> None:
         if self._repeater is not None:
