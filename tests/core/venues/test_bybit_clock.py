@@ -5,6 +5,7 @@ being right (it used to wait for the 600 s periodic re-sync)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ import pytest
 
 from core.model import OrderRequest, Side, TimeInForce
 from core.venues.base import OrderStateUnknown, TradingDisabled, VenueError
+from tests.builders import session_engine
 from tests.fakes.bybit import DEFAULT_KEY, DEFAULT_SECRET, loopback_http
 
 CREATE = "/v5/order/create"
@@ -72,3 +74,40 @@ async def test_a_10002_for_an_order_bybit_has_is_never_sent_twice(bybit_fake, ve
     assert order.client_id == "rbts3" and order.order_id == bybit_fake.ledger.order(order_link_id="rbts3").order_id
     assert bybit_fake.request_count(CREATE) == before + 1  # found by client id: not resent
     assert links(bybit_fake) == ["rbts3"]
+
+
+async def test_the_engine_trades_again_within_5s_of_the_clock_being_right(bybit_fake, make_config, until):
+    """End to end: a decision made while the clock is off is "not sent"; once the clock is right
+    an order goes out within 5 s (it used to take up to the 600 s periodic re-sync). The desk
+    waits ``risk.cooldown_s`` after a rebalance that filled nothing (10 s by default) before it
+    tries again; 1 s here, so the test measures the venue's part."""
+    fake = bybit_fake
+    fake.set_book("50000.00", "1", "50000.10", "1")
+    fake.set_position("-0.1", entry_price="50000")  # 0.1 spot against a 0.1 short: balanced
+    cfg = make_config(venue="testnet", mode="auto", rebalancer__risk__cooldown_s=1.0,
+                      api__rest_url=fake.rest_url, api__ws_public_url=fake.ws_base_url,
+                      api__ws_private_url=fake.ws_base_url,
+                      _env={"BYBIT_API_KEY_Tst": DEFAULT_KEY, "BYBIT_API_SECRET_Tst": DEFAULT_SECRET},
+                      _need_secrets=True)
+    engine = session_engine(cfg, watchdog_interval_s=0.05)
+    task = asyncio.create_task(engine.run())
+    ours = lambda: [o for o in fake.ledger.orders if o.order_link_id.startswith("rb")]  # noqa: E731
+    try:
+        await asyncio.wait_for(engine.started.wait(), 10)
+        # the server falls 10 s behind (as if our host clock had jumped ahead): our next create
+        # is "in the future" (10002). Behind rather than ahead: the engine's clock is server time
+        # and never runs backwards, so a server clock that jumped ahead and back would hold it
+        # (and the desk's cooldown) still for 10 s, an artefact of moving the server's clock
+        fake.clock_skew_ms = -10_000
+        fake.set_balance("BTC", "0.12")  # the grid bought: gap +0.02 > hard -> sell
+        fake.trade("50000.05", "0.01", "Buy")
+        await until(lambda: any("not sent" in line.text for line in engine.reb.log), timeout=5,
+                    what="a decision not sent")
+        assert not engine.venue.can_trade and not ours()
+        fake.clock_skew_ms = 0
+        fixed = asyncio.get_running_loop().time()
+        await until(lambda: bool(ours()), timeout=5, what="an order once the clock is right")
+        assert asyncio.get_running_loop().time() - fixed < 5.0
+    finally:
+        await engine.shutdown(cancel_orders=True)
+        await asyncio.wait_for(task, 5)
