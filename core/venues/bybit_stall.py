@@ -22,6 +22,9 @@ them: our fills and the grid's spot fills change the wallet, the grid's futures 
 position, and a working order of ours locks balance (so a missed cancel or reject shows as
 ``locked``). Balances are compared per coin on ``free`` and ``locked``; the position on size.
 
+A false alarm (a REST read handed to the engine that raced a newer push and left an older
+value as "delivered") costs one needless reconnect and reconcile, which also repairs it.
+
 A mixin of ``BybitVenue`` (uses its streams, settings, ``_read_balances`` / ``_read_position``).
 """
 
@@ -124,6 +127,9 @@ class BybitStallWatch:
                 missed = await self._missed_pushes()
         except VenueError as e:
             log.info("private stream look: REST read failed (%s); next look later", e)
+            return
+        except Exception:  # noqa: BLE001 - a bad reply must not end the watch
+            log.warning("private stream look failed; next look later", exc_info=True)
             return
         if not missed or not still_silent():
             return
