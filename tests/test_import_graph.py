@@ -33,7 +33,7 @@ FLOORS: tuple[tuple[str, str], ...] = (
     ("exchange side",             "core.venues.base core.venues.market.* core.venues.paper_exchange.* "
                                   "core.venues.grid core.venues.bybit_parse core.venues.bybit_rate "
                                   "core.venues.bybit_ws core.venues.bybit_rest core.venues.bybit_reconcile "
-                                  "core.venues.bybit_streams core.venues.bybit_hosts core.venues.paper_setup"),
+                                  "core.venues.bybit_streams core.venues.bybit_stall core.venues.bybit_hosts core.venues.paper_setup"),
     # the engine drives any venue through the protocol (base); an adapter never reaches up to it
     ("venue adapters",            "core.venues.paper core.venues.bybit core.venues.bybit_reads core.venues.bybit_orders"),
     ("record, engine",            "core.journal.* core.report core.recovery core.engine"),

@@ -7,6 +7,7 @@ Pieces (one idea per module):
 - ``bybit_ws`` / ``bybit_streams``: guarded pybit sockets, frames -> events, watchdog;
 - ``bybit_parse``: Bybit JSON -> ``core.model`` values;
 - ``bybit_reconcile``: order/fill memory and the REST pass after an outage;
+- ``bybit_stall``: is the private stream stalled (silent, and REST shows what it missed)?
 - ``bybit_settings``: the venue's settings as one frozen value;
 - this module: start-up, the protocol methods, order safety (``core.session`` assembles a session).
 
@@ -47,6 +48,7 @@ from core.venues.bybit_rest import BybitRest, base_url, make_http
 from core.venues.bybit_settings import BybitSettings
 from core.venues.bybit_orders import REJECT_REASONS, BybitOrders
 from core.venues.bybit_reads import BybitReads, split_symbol
+from core.venues.bybit_stall import BybitStallWatch
 from core.venues.bybit_streams import BybitStreams, ChannelSpec
 
 log = logging.getLogger("rebalancer.bybit")
@@ -54,12 +56,12 @@ log = logging.getLogger("rebalancer.bybit")
 PRIVATE_EVENTS = (OrderUpdate, FillEvent, BalanceUpdate, PositionUpdate)
 
 
-class BybitVenue(BybitReads, BybitOrders):
+class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
     """``Venue`` over Bybit v5 via pybit, built from ``BybitSettings`` (or ``from_config``).
 
     Public attributes besides the protocol: ``maker_fee_rate`` / ``taker_fee_rate``
     (Decimal, from the fee-rate endpoint), ``linear_instrument``, ``read_only``,
-    ``clock_offset_ms`` (server minus local), ``bad_messages``, ``reconciles``,
+    ``clock_offset_ms`` (server minus local), ``bad_messages``, ``reconciles``, ``stalls``,
     ``rate_budget_left()``.
     """
 
@@ -111,6 +113,7 @@ class BybitVenue(BybitReads, BybitOrders):
         self._session_start_ms = 0
         self.reconciles = 0
         self.last_reconcile = ""
+        self._reconciled_while_down = ""
 
     @classmethod
     def from_config(cls, cfg, *, on_rules=None, **changes) -> "BybitVenue":
@@ -206,14 +209,15 @@ class BybitVenue(BybitReads, BybitOrders):
 
     async def stop(self) -> None:
         self._stopped = True
-        for task in (self._supervisor, self._reconcile_task, self._balance_refresh, self._clock_task):
+        for task in (self._supervisor, self._reconcile_task, self._balance_refresh, self._clock_task,
+                     self._stall_look):
             if task is not None and not task.done():
                 task.cancel()
                 try:
                     await task
                 except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping
                     pass
-        self._supervisor = self._reconcile_task = self._balance_refresh = self._clock_task = None
+        self._supervisor = self._reconcile_task = self._balance_refresh = self._clock_task = self._stall_look = None
         await self._close_streams()
         try:
             await asyncio.wait_for(asyncio.to_thread(self.rest.close), 5.0)
@@ -237,6 +241,7 @@ class BybitVenue(BybitReads, BybitOrders):
             clock_ms=self.rest.server_now_ms, ping_interval_s=s.ping_interval_s, ping_timeout_s=s.ping_timeout_s,
             ws_retries=s.ws_retries, auth_expire_s=s.auth_expire_s, rebuild_after_s=s.rebuild_after_s,
             min_backoff_s=s.min_backoff_s, max_backoff_s=s.max_backoff_s, linear_fills=s.linear_fills,
+            stall_after_s={"spot": s.public_stall_s},
         )
 
     async def _load_rules(self) -> None:
@@ -301,9 +306,12 @@ class BybitVenue(BybitReads, BybitOrders):
                 if not self._seen.add(ev.fill):  # type: ignore[attr-defined]
                     continue
             elif t is BalanceUpdate:
+                self._note_balances(ev.balances)  # type: ignore[attr-defined]
                 coins = {b.coin for b in ev.balances}  # type: ignore[attr-defined]
                 if base and not {base, quote} <= coins:
                     self._refresh_balances_soon()
+            elif t is PositionUpdate:
+                self._note_position(ev.position)  # type: ignore[attr-defined]
             if (self._hold or self._held) and t in PRIVATE_EVENTS:
                 # held, or released with the flush still to run: behind the older ones, never ahead
                 self._held.append(ev)
@@ -357,6 +365,9 @@ class BybitVenue(BybitReads, BybitOrders):
                 or self._reconcile_task is not None):
             return
         self._announced_up = True
+        if self._reconciled_while_down:  # the private stream came back (and was reconciled) first
+            detail = f"{detail}; reconnected; {self._reconciled_while_down}"
+            self._reconciled_while_down = ""
         self._emit(ConnectionChanged(self._now_ms(), True, f"bybit {self.name}: {detail}"))
 
     async def _supervise(self) -> None:
@@ -367,7 +378,10 @@ class BybitVenue(BybitReads, BybitOrders):
                 if streams is None:
                     continue
                 streams.check()
-                if (time.monotonic() - self._clock_synced_at >= self.settings.clock_resync_s
+                self._watch_private()
+                # while a bad clock keeps trading off, look every few seconds (not every 10 min)
+                every = self.settings.clock_check_refused_s if self._clock_refused else self.settings.clock_resync_s
+                if (time.monotonic() - self._clock_synced_at >= every
                         and (self._clock_task is None or self._clock_task.done())):
                     self._clock_task = asyncio.ensure_future(self._resync_clock())
                 private = streams.links.get("private")
@@ -378,7 +392,8 @@ class BybitVenue(BybitReads, BybitOrders):
                 log.exception("watchdog pass failed")
 
     async def _resync_clock(self) -> None:
-        """Periodic: follow a drifting host clock (and lift a clock refusal once it is fixed)."""
+        """Periodic: follow a drifting host clock, and lift a clock refusal once it is fixed
+        (every ``clock_check_refused_s`` while refused, so trading resumes within seconds)."""
         try:
             await self.rest.sync_clock()
         except VenueError as e:
@@ -419,7 +434,10 @@ class BybitVenue(BybitReads, BybitOrders):
         self.last_reconcile = report.detail
         log.info("reconciled after reconnect: %s", report.detail)
         self._emit(Reconciled(self._now_ms(), "reconnect", report.detail))  # the rebalancer records it
-        self._announce_if_up(f"reconnected; {report.detail}")
+        if self._announced_up:
+            return
+        self._reconciled_while_down = report.detail
+        self._announce_if_up("streams back")
 
     def _refresh_balances_soon(self) -> None:
         if self._balance_refresh is not None and not self._balance_refresh.done():

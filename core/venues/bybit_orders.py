@@ -72,11 +72,13 @@ class BybitOrders:
         self._hold += 1
         try:
             try:
-                result = await self.rest.call("place_order", write=True, **params)
-            except TransportError as e:
-                raise OrderStateUnknown(f"place {cid}: {e}", retryable=True) from None
+                result = await self._send_create(params, cid)
             except VenueError as e:
-                raise self._write_error(e, "place", cid) from None
+                if e.code != codes.TIMESTAMP_OUT_OF_WINDOW:
+                    raise
+                found, result = await self._after_clock_refusal(e, params, cid)
+                if found is not None:
+                    return found
             now = self._now_ms()
             order = Order(client_id=cid, order_id=str(result.get("orderId") or ""), symbol=self.symbol,
                           side=request.side, qty=request.qty, price=request.price, tif=request.tif,
@@ -92,6 +94,37 @@ class BybitOrders:
             return order
         finally:
             self._release_hold()
+
+    async def _send_create(self, params: dict, cid: str) -> dict:
+        try:
+            return await self.rest.call("place_order", write=True, **params)
+        except TransportError as e:
+            raise OrderStateUnknown(f"place {cid}: {e}", retryable=True) from None
+        except VenueError as e:
+            raise self._write_error(e, "place", cid) from None
+
+    async def _after_clock_refusal(self, e: VenueError, params: dict, cid: str) -> tuple[Order | None, dict]:
+        """A create refused with 10002 (timestamp outside recv_window): the REST layer has
+        already re-synced the clock. If the clock is now within bounds, look the order up by
+        client id first (a 10002 means "not executed", but a lookup costs one read and makes a
+        double order impossible), then send it once more; a second refusal is final.
+
+        Returns ``(order found by the lookup, None)`` or ``(None, the retried create's result)``.
+        """
+        if self._clock_refused:
+            raise TradingDisabled(f"place {cid}: {self._clock_text()}", code=codes.TIMESTAMP_OUT_OF_WINDOW) from None
+        try:
+            seen = await self._fetch_order(cid)
+        except VenueError:
+            raise e from None  # unknown: never resend blind (the engine looks it up itself)
+        if seen is not None:
+            log.warning("place %s: refused with 10002, yet Bybit has it (%s): not resent", cid, seen.status.value)
+            self._known.remember(seen)
+            return seen, {}
+        self._check_trade()
+        log.warning("place %s: refused with 10002; clock re-synced (offset %+d ms), not on Bybit: sending once more",
+                    cid, self.clock_offset_ms)
+        return None, await self._send_create(params, cid)
 
     async def _peek(self, client_id: str) -> Order | None:
         try:

@@ -48,11 +48,21 @@ class BybitReads:
         return self._spot
 
     async def balances(self) -> tuple[Balance, ...]:
+        out = await self._read_balances()
+        self._note_balances(out)  # what the engine now knows (the private stall watch compares)
+        return out
+
+    async def _read_balances(self) -> tuple[Balance, ...]:
         base, quote = (self._spot.base, self._spot.quote) if self._spot else split_symbol(self.symbol)
         result = await self.rest.call("get_wallet_balance", accountType="UNIFIED", coin=f"{base},{quote}")
         return P.balances(result.get("list") or (), coins=(base, quote))
 
     async def position(self) -> Position:
+        out = await self._read_position()
+        self._note_position(out)
+        return out
+
+    async def _read_position(self) -> Position:
         if self._spot is not None and self.linear_instrument is None:
             return Position(symbol=self.symbol, size=Decimal(0))
         result = await self.rest.call("get_positions", category="linear", symbol=self.symbol)

@@ -40,6 +40,7 @@ class BybitSettings:
     read_retries: int = 3
     retry_backoff_s: float = 0.25
     clock_resync_s: float = 600.0
+    clock_check_refused_s: float = 2.0  # re-sync this often while a clock refusal keeps trading off
     # -- timing: streams
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 10.0
@@ -50,6 +51,12 @@ class BybitSettings:
     min_backoff_s: float = 0.5
     max_backoff_s: float = 30.0
     subscribe_timeout_s: float = 15.0
+    # -- stalls: a stream that stays open and answers pings but sends nothing (``bybit_stall``)
+    public_stall_s: float = 6.0  # spot silent this long is replaced: orderbook.1 comes at least every 3 s,
+    # so this is two missed repeats, and it acts before the engine's stale-data guard (10 s)
+    private_stall_s: float = 5.0  # private silent this long: start comparing it with REST
+    private_look_s: float = 3.0  # while it stays silent, read wallet + position this often (2 reads)
+    private_confirm_s: float = 1.0  # a difference must outlast this (a push in flight is no stall)
 
     def __post_init__(self) -> None:
         if self.venue not in VENUES:

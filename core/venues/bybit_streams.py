@@ -24,6 +24,13 @@ watchdog (``check``, called periodically by the venue) covers the rest: a socket
 ``exited`` (pybit gave up) or not connected for ``rebuild_after_s`` is closed and rebuilt
 with exponential back-off. Each change is reported to ``on_link(name, up, detail)``; the
 venue turns that into ``ConnectionChanged`` and reconciles after a private outage.
+
+Stalls: a socket can stay open and answer pings while sending nothing (pybit only notices a
+dead socket, never a silent one). Each link records when its last data frame arrived
+(``last_data``; pongs and acks do not count). A link with a stall limit (``stall_after_s``:
+the spot stream, whose ``orderbook.1`` Bybit re-sends at least every 3 s) that is silent past
+it is replaced at once (``replace``); the private stream is legitimately quiet on a quiet
+account, so the venue decides its stall with a REST look (``bybit_stall``) and calls ``replace``.
 """
 
 from __future__ import annotations
@@ -74,6 +81,8 @@ class Link:
     backoff_s: float = 0.5
     next_rebuild: float = 0.0
     rebuild: asyncio.Task | None = None
+    last_data: float = 0.0  # monotonic time of the last data frame (or of the subscribe) on this socket
+    stall_s: float | None = None  # silent this long while up: replaced (None: no limit here)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -87,7 +96,8 @@ class BybitStreams:
                  ping_interval_s: float = 20.0, ping_timeout_s: float = 10.0, ws_retries: int = 10,
                  auth_expire_s: int = 10, rebuild_after_s: float = 5.0, min_backoff_s: float = 0.5,
                  max_backoff_s: float = 30.0, connect_timeout_s: float = 20.0, linear_fills: bool = True,
-                 market_data_interval_s: float = MARKET_DATA_MIN_INTERVAL_S) -> None:
+                 market_data_interval_s: float = MARKET_DATA_MIN_INTERVAL_S,
+                 stall_after_s: dict[str, float] | None = None) -> None:
         self.loop = loop
         self.symbol = symbol
         self.prefix = client_prefix
@@ -102,11 +112,14 @@ class BybitStreams:
         self.min_backoff_s, self.max_backoff_s = min_backoff_s, max_backoff_s
         self.connect_timeout_s = connect_timeout_s
         self.linear_fills = linear_fills
-        self.links: dict[str, Link] = {s.name: Link(s, backoff_s=min_backoff_s) for s in specs}
+        stall = stall_after_s or {}
+        self.links: dict[str, Link] = {s.name: Link(s, backoff_s=min_backoff_s, stall_s=stall.get(s.name) or None)
+                                       for s in specs}
         self._tokens = itertools.count(1)
         self._bad_lock = threading.Lock()
         self.bad_messages = 0
         self.rebuilds = 0
+        self.stalls = 0
         self.closed = False
         # socket threads -> loop: one pending callback at a time, market data conflated
         self.handoff = LoopHandoff(loop, self._deliver_batch, min_interval_s=market_data_interval_s,
@@ -123,6 +136,7 @@ class BybitStreams:
         link = self.links.get(ws.name)
         if link is None or link.token != ws.token:
             return  # a superseded socket (its replacement delivers): never deliver twice
+        link.last_data = time.monotonic()  # a float store: atomic under the GIL
         events = self._parse(ws, message)
         if not events or self.closed:
             return
@@ -252,6 +266,7 @@ class BybitStreams:
         if link is None or self.closed:
             return
         link.ready_opens = opens
+        link.last_data = time.monotonic()  # the silence clock starts at the subscribe
         link.down_since = None
         link.backoff_s = self.min_backoff_s
         link.ready.set()
@@ -363,12 +378,33 @@ class BybitStreams:
                 why = "exited" if ws is not None and ws.exited else "not connected"
                 self._mark_down(link, why)
             elif link.up:
+                if link.stall_s is not None and now - link.last_data >= link.stall_s:
+                    self.replace(link.spec.name, f"stalled: no data for {now - link.last_data:.1f} s")
                 continue
             # down (or connected but not resubscribed): give pybit its chance, then rebuild
             if link.down_since is None:
                 link.down_since = now
             if now - link.down_since >= self.rebuild_after_s and now >= link.next_rebuild:
                 link.rebuild = asyncio.ensure_future(self._rebuild(link))
+
+    def silent_for(self, name: str) -> float | None:
+        """Seconds since the last data frame on ``name`` (None: no such link or not up)."""
+        link = self.links.get(name)
+        if link is None or not link.up or link.rebuild is not None:
+            return None
+        return time.monotonic() - link.last_data
+
+    def replace(self, name: str, why: str) -> bool:
+        """A stalled socket: report it down (``why``) and rebuild it now, without the
+        ``rebuild_after_s`` grace a dropped socket gets (pybit will not notice this one)."""
+        link = self.links.get(name)
+        if link is None or self.closed or link.rebuild is not None:
+            return False
+        self.stalls += 1
+        log.warning("%s stream %s: replacing the socket", name, why)
+        self._mark_down(link, why)
+        link.rebuild = asyncio.ensure_future(self._rebuild(link))
+        return True
 
     async def _rebuild(self, link: Link) -> None:
         name = link.spec.name

@@ -21,6 +21,10 @@ from tests.fakes.conftest_plugin import bybit_fake  # noqa: F401  (re-exported f
 FAST = dict(watchdog_interval_s=0.05, rebuild_after_s=0.4, min_backoff_s=0.1, max_backoff_s=1.0, retry_backoff_s=0.02,
             subscribe_timeout_s=5.0, http_timeout_s=3.0)
 
+# the private stall watch reads wallet + position while the private stream is quiet: kept out of
+# tests that count requests (test_bybit_stall.py sets its own timings)
+QUIET = dict(private_stall_s=120.0)
+
 
 class Sink:
     """The venue's event sink for tests: records events and the thread that delivered each,
@@ -96,7 +100,7 @@ async def make_venue(bybit_fake):  # noqa: F811
     def make(**kw) -> BybitVenue:
         args = dict(symbol="BTCUSDT", venue="testnet", api_key=DEFAULT_KEY, api_secret=DEFAULT_SECRET,
                     rest_url=bybit_fake.rest_url, ws_public_url=bybit_fake.ws_base_url,
-                    ws_private_url=bybit_fake.ws_base_url, **FAST)
+                    ws_private_url=bybit_fake.ws_base_url, **FAST, **QUIET)
         args.update(kw)
         v = bybit_venue(**args)
         made.append(v)

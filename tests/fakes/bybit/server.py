@@ -41,7 +41,7 @@ class FakeBybit:
                  linear_book: tuple | None = ("50010.0", "5", "50010.1", "5"),
                  mark_price: Any = "50010",
                  ws_ack_delay_s: float = 0.005, trade_ack_delay_s: float = 0.005,
-                 enforce_rate_limits: bool = False) -> None:
+                 enforce_rate_limits: bool = False, book_repeat_s: float = 3.0) -> None:
         self._skew_ms = 0
         self.market = Market(clock=self.now_ms)
         self._ledger = Ledger(self.market, self.now_ms)
@@ -54,7 +54,8 @@ class FakeBybit:
                             self.now_ms, self._publish, enforce_rate_limits)
         self.hub = WsHub(market=self.market, ledger=self._ledger, keys=self.keys,
                          observer=self.observer, clock=self.now_ms, publish=self._publish,
-                         ack_delay_s=ws_ack_delay_s, trade_ack_delay_s=trade_ack_delay_s)
+                         ack_delay_s=ws_ack_delay_s, trade_ack_delay_s=trade_ack_delay_s,
+                         book_repeat_s=book_repeat_s)
         self._http = HttpServer(self.rest.handle)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -275,6 +276,13 @@ class FakeBybit:
     def stall_pongs(self, seconds: float) -> None:
         """Stop answering protocol PINGs and JSON pings for ``seconds`` (data keeps flowing)."""
         self.hub.stall_pongs(seconds)
+
+    def mute_streams(self, channels: Iterable[str] | None = None) -> int:
+        """Stall the WS connections open now (channels: "spot", "linear", "private"; None = all):
+        each stays open and answers pings, but sends nothing else. A reconnect gets a healthy
+        connection. Returns how many were muted."""
+        chosen = set(channels) if channels else None
+        return self._call(lambda: self.hub.mute(chosen))
 
     def push_unexpected(self, topic: str | None, payload: dict | str | bytes,
                         channels: Iterable[str] | None = None) -> int:

@@ -10,6 +10,11 @@ initial snapshot have been queued, so a delta can never precede its snapshot.
 
 Each connection has one outbox queue and one writer task, so frames reach a client in the
 order they were published (order -> execution -> wallet).
+
+Like Bybit, ``orderbook.1`` sends its snapshot again when the book has not changed for
+``book_repeat_s`` (3 s on Bybit: "Level 1 data, if 3 seconds have elapsed without a change
+in the orderbook, a snapshot message will be pushed again"), so a live spot stream is never
+silent for longer; ``mute`` makes a connection stall (pings answered, nothing else sent).
 """
 
 from __future__ import annotations
@@ -62,16 +67,18 @@ class WsClient:
     topics: set[str] = field(default_factory=set)
     key: auth.ApiKey | None = None
     closed: bool = False
+    muted: bool = False  # a stalled connection: pongs only
 
-    def send(self, message: dict | str | bytes) -> None:
-        if not self.closed:
+    def send(self, message: dict | str | bytes, *, control: bool = False) -> None:
+        if not self.closed and (control or not self.muted):
             self.outbox.put_nowait(json.dumps(message) if isinstance(message, dict) else message)
 
 
 class WsHub:
     def __init__(self, *, market: Market, ledger: Ledger, keys: dict[str, auth.ApiKey],
                  observer: Observer, clock: Callable[[], int], publish: Callable[[list[Push]], None],
-                 ack_delay_s: float = 0.005, trade_ack_delay_s: float = 0.005) -> None:
+                 ack_delay_s: float = 0.005, trade_ack_delay_s: float = 0.005,
+                 book_repeat_s: float = 3.0) -> None:
         self.market = market
         self.ledger = ledger
         self.keys = keys
@@ -83,6 +90,9 @@ class WsHub:
         self.clients: set[WsClient] = set()
         self._server: Server | None = None
         self._stall_until = 0.0
+        self.book_repeat_s = book_repeat_s
+        self._book1_sent: dict[str, float] = {}  # channel -> monotonic time of the last orderbook.1 push
+        self._repeater: asyncio.Task | None = None
         self.port = 0
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -91,9 +101,26 @@ class WsHub:
         self._server = await serve(self._handler, host, 0, process_request=self._check_path,
                                    ping_interval=None, compression=None, close_timeout=0.25)
         self.port = self._server.sockets[0].getsockname()[1]
+        if self.book_repeat_s > 0:
+            self._repeater = asyncio.create_task(self._repeat_book1())
         return self.port
 
+    async def _repeat_book1(self) -> None:
+        """Bybit's level-1 heartbeat: an unchanged book is snapshotted again every ``book_repeat_s``."""
+        while True:
+            await asyncio.sleep(self.book_repeat_s / 4 if self.book_repeat_s > 0 else 0.25)
+            if self.book_repeat_s <= 0:
+                continue  # switched off by a test
+            now = time.monotonic()
+            for channel in ("spot", "linear"):
+                if now - self._book1_sent.get(channel, 0.0) >= self.book_repeat_s:
+                    frame = self.market.orderbook_frame(channel, "1")
+                    frame.message["ts"] = self.clock()  # generated now; cts and u stay the book's
+                    self._publish_public(frame)
+
     async def close(self) -> None:
+        if self._repeater is not None:
+            self._repeater.cancel()
         if self._server is None:
             return
         for client in list(self.clients):
@@ -157,6 +184,16 @@ class WsHub:
         """For ``seconds``: no protocol PONG frames and no JSON pongs; data still flows."""
         self._stall_until = time.monotonic() + seconds
 
+    def mute(self, channels: set[str] | None = None) -> int:
+        """Stall the connections open now: they stay open and answer pings, and send nothing
+        else (no data, no acks). A new connection (a reconnect) is healthy."""
+        muted = 0
+        for client in self.clients:
+            if not channels or client.channel in channels:
+                client.muted = True
+                muted += 1
+        return muted
+
     def drop(self, abrupt: bool = True, channels: set[str] | None = None) -> int:
         """Close client connections: abrupt = TCP RST with no close frame; else close 1001."""
         dropped = 0
@@ -198,6 +235,8 @@ class WsHub:
                 self._publish_private(push)
 
     def _publish_public(self, push: PublicPush) -> None:
+        if push.topic.startswith("orderbook.1."):
+            self._book1_sent[push.channel] = time.monotonic()
         text = None
         for client in self.clients:
             if client.channel == push.channel and push.topic in client.topics:
@@ -235,7 +274,7 @@ class WsHub:
         op = message.get("op")
         if op == "ping":
             if not self.stalled:
-                client.send(self._pong(client, message))
+                client.send(self._pong(client, message), control=True)
         elif op == "auth" and client.channel in ("private", "trade"):
             self._auth(client, message)
         elif op in ("subscribe", "unsubscribe") and client.channel != "trade":
