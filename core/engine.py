@@ -8,6 +8,13 @@ running, the first command starts at once, in the callback of the event that cau
 (``core.eager``): the venue call is issued without waiting for the next loop iteration.
 
 The cockpit polls ``latest()``: a snapshot rebuilt at most ``snapshot_hz`` times a second.
+
+No journal, no trading: a journal write that fails (disk full, read-only, I/O error) or a
+journal file that vanished halts trading at once ("journal unwritable: ..."), cancels our
+orders, says so in red in the cockpit's log, in the python log and through ``on_alarm``
+(headless: stderr), and refuses every order call until the journal takes a row again and the
+trader re-arms (a re-arm is refused while it still fails). A fill the venue makes meanwhile
+is still applied to the account; only its row may be missing.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from core.state import CockpitState, Proposal
 from core.view import FeedInputs
 from core.venues.base import OrderRejected, OrderStateUnknown, TradingDisabled, Venue
 from core.venues.base import VenueError
+from core.journal.writer import JournalWriteError
 
 log = logging.getLogger("rebalancer.engine")
 
@@ -40,6 +48,13 @@ def _percentile(sorted_values: list[float], q: float) -> float:
         return 0.0
     i = min(len(sorted_values) - 1, max(0, int(round(q * (len(sorted_values) - 1)))))
     return sorted_values[i]
+
+
+def _fault_text(e: BaseException) -> str:
+    """What went wrong with the journal, in a few words (the first underlying error)."""
+    causes = getattr(e, "causes", ())
+    cause = causes[0] if causes else e
+    return str(cause) or type(cause).__name__
 
 
 class Engine:
@@ -79,6 +94,8 @@ class Engine:
         self.rtt_p50_ms: float | None = None  # order call round trips
         self.rtt_p99_ms: float | None = None
         self._rate_budget_left: int | None = None
+        self.journal_fault: str | None = None  # why the journal cannot be written (None: it can)
+        self.on_alarm: Callable[[str], None] | None = None  # loud messages (headless: stderr)
 
     # ------------------------------------------------------------------ EngineHost
 
@@ -121,6 +138,7 @@ class Engine:
                 if self._stop.is_set():
                     break
                 self._accept(Tick(self.clock.now_ms()))
+                self.check_journal()
         finally:
             task = self._command_task
             if task is not None and not task.done():
@@ -136,10 +154,9 @@ class Engine:
         said = f"{reb.venue_name} {reb.symbol}, {reb.mode.value} mode, {reb.risk.state.value}"
         log.info("session started: %s", said)
         if self.journal is not None:
-            try:
-                reb.rec.state(reb.now_ms, "session", "started", said)
-            except Exception as e:  # noqa: BLE001 - the journal's own failure handling reports it
-                log.warning("journal: session start row failed: %s", e)
+            reb.rec.hold()
+            reb.rec.state(reb.now_ms, "session", "started", said)
+            self._release(reb.rec)
 
     async def shutdown(self, cancel_orders: bool, reason: str = "clean quit", *, crashed: bool = False) -> None:
         """Stop: cancel our orders if asked (and the venue allows it), stop the venue, and write
@@ -229,9 +246,84 @@ class Engine:
             self._draining = False
             try:
                 record.release()
-            except Exception as e:  # noqa: BLE001 - a journal failure must not kill the engine
-                self.reb.note("error", f"journal write failed: {e}")
-                log.exception("journal write failed")
+            except Exception as e:  # noqa: BLE001 - a journal failure must not kill the engine: it halts it
+                self._journal_failed(e)
+
+    # ------------------------------------------------------------------ no journal, no trading
+
+    def _release(self, record) -> None:
+        try:
+            record.release()
+        except Exception as e:  # noqa: BLE001 - see _journal_failed
+            self._journal_failed(e)
+
+    def check_journal(self) -> None:
+        """A journal file deleted or moved under us (its data dir removed) is a failed journal:
+        SQLite would go on writing the unlinked file, and all of it would be lost at exit."""
+        if self.journal_fault is None:
+            gone = getattr(self.journal, "file_gone", None)
+            why = gone() if gone is not None else None
+            if why is not None:
+                self._journal_failed(JournalWriteError(why))
+
+    def _journal_failed(self, e: Exception) -> None:
+        """Halt, cancel our orders, say it loudly; later failures while halted are counted quietly."""
+        gone = getattr(self.journal, "file_gone", None)
+        text = (gone() if gone is not None else None) or _fault_text(e)
+        first = self.journal_fault is None
+        self.journal_fault = text
+        if not first:
+            log.debug("journal still unwritable: %s", e)
+            return
+        reason = f"journal unwritable: {text}"
+        log.error("%s: trading HALTED and our orders cancelled; nothing is sent until the journal can be "
+                  "written and the trader re-arms%s", reason, "" if str(e) == text else f" ({e})")
+        self._drop_queued_orders(reason)
+        self._user(self.reb.kill, reason)
+        self.reb.note("error", f"{reason}: trading HALTED, our orders cancelled; nothing is sent until the "
+                               "journal can be written again and you re-arm (r)")
+        self._alarm(f"{reason}: trading HALTED, our orders cancelled")
+        self.invalidate()
+
+    def _drop_queued_orders(self, reason: str) -> None:
+        """Order calls still waiting their turn are not sent (each is answered as refused, so
+        the rebalancer does not wait for it); cancels stay queued."""
+        q = self._commands  # the same deque: a running ``_run_commands`` holds it
+        waiting = list(q)
+        q.clear()
+        q.extend((cmd, t) for cmd, t in waiting if type(cmd) is not PlaceOrder and type(cmd) is not AmendOrder)
+        for cmd, _ in waiting:
+            if type(cmd) is PlaceOrder:
+                self._reject(cmd.request, f"not sent: {reason}")
+
+    def _journal_writable_again(self) -> bool:
+        """Before a re-arm after a journal failure: the file is ours and takes a committed row."""
+        try:
+            gone = getattr(self.journal, "file_gone", None)
+            why = gone() if gone is not None else None
+            if why is not None:
+                raise JournalWriteError(f"{why}: restart the program to open a new journal")
+            if self.journal is not None:
+                self.journal.record_state(self.clock.now_ms(), "journal", "writable", "checked before a re-arm")
+        except Exception as e:  # noqa: BLE001 - still failing: refuse the re-arm
+            self.journal_fault = _fault_text(e)
+            said = f"re-arm refused: journal still unwritable: {self.journal_fault}"
+            log.error("%s", said)
+            self.reb.note("error", said)
+            self._alarm(said)
+            self.invalidate()
+            return False
+        log.warning("journal writable again (was: %s)", self.journal_fault)
+        self.reb.note("info", f"journal writable again (was: {self.journal_fault})")
+        self.journal_fault = None
+        return True
+
+    def _alarm(self, text: str) -> None:
+        if self.on_alarm is not None:
+            try:
+                self.on_alarm(text)
+            except Exception:  # noqa: BLE001 - a broken terminal must not stop the engine
+                log.debug("alarm output failed", exc_info=True)
 
     def _dispatch(self, cmds) -> None:
         t = self._event_arrival if self._event_arrival is not None else self._perf()
@@ -249,11 +341,19 @@ class Engine:
         """No command running and none waiting."""
         return not self._commands_running and not self._commands
 
-    def _user(self, cmds) -> None:
-        if cmds:
-            self._event_arrival = self._perf()
-            self._dispatch(cmds)
-            self._event_arrival = None
+    def _user(self, act: Callable[..., list[Command]], *args) -> None:
+        """A trader's command: its order calls first, the rows it recorded right after (held as
+        during a drain), and a journal failure handled like any other."""
+        record = self.reb.rec
+        record.hold()
+        try:
+            cmds = act(*args)
+            if cmds:
+                self._event_arrival = self._perf()
+                self._dispatch(cmds)
+                self._event_arrival = None
+        finally:
+            self._release(record)
         self.invalidate()
 
     # ------------------------------------------------------------------ commands → venue
@@ -280,6 +380,9 @@ class Engine:
         t0 = self._perf()
         if type(cmd) is PlaceOrder:
             req = cmd.request
+            if self.journal_fault is not None:
+                self._reject(req, f"not sent: journal unwritable: {self.journal_fault}")
+                return
             self.decision_latencies.append(t0 - t_event)
             self.order_calls += 1
             try:
@@ -315,6 +418,8 @@ class Engine:
                     self._accept(VenueProblem(now(), f"cancel {cmd.client_id}: {e}", getattr(e, "code", None), cmd.client_id))
             self._rtt(t0)
         elif type(cmd) is AmendOrder:
+            if self.journal_fault is not None:
+                return
             await v.amend_order(cmd.client_id, cmd.price, cmd.qty)
             self._rtt(t0)
         elif type(cmd) is CancelAllOurs:
@@ -369,10 +474,10 @@ class Engine:
 
     def approve(self) -> None:
         self._now()
-        self._user(self.reb.approve())
+        self._user(self.reb.approve)
 
     def skip(self) -> None:
-        self._user(self.reb.skip())
+        self._user(self.reb.skip)
 
     def preview_force(self) -> Proposal | None:
         if self.reb.mode is Mode.WATCH:
@@ -382,21 +487,25 @@ class Engine:
 
     def force(self, confirmed: Proposal | None = None) -> None:
         self._now()
-        self._user(self.reb.force(confirmed))
+        self._user(self.reb.force, confirmed)
 
     def toggle_pause(self) -> None:
-        self._user(self.reb.toggle_pause())
+        self._user(self.reb.toggle_pause)
 
     def set_mode(self, mode: Mode) -> None:
         mode = Mode(mode)
-        cmds = self.reb.set_mode(mode)
         if mode is Mode.WATCH:
             # cancel first (while the venue still allows it), then lock the venue
-            self._user(cmds)
+            self._user(self.reb.set_mode, mode)
             self._set_venue_trading_after_queue()
         else:
-            self._set_venue_trading()
-            self._user(cmds)
+            # the venue unlocked before the commands the new mode may send
+            self._user(self._unlocked_then, self.reb.set_mode, mode)
+
+    def _unlocked_then(self, act, *args) -> list[Command]:
+        cmds = act(*args)
+        self._set_venue_trading()
+        return cmds
 
     def _set_venue_trading_after_queue(self) -> None:
         if self.commands_idle():
@@ -405,13 +514,16 @@ class Engine:
             asyncio.get_running_loop().call_later(0.05, self._set_venue_trading_after_queue)
 
     def kill(self) -> None:
-        self._user(self.reb.kill())
+        self._user(self.reb.kill)
 
     def rearm(self) -> None:
-        self._user(self.reb.rearm())
+        """Refused (with a red line saying why) while the journal still cannot be written."""
+        if self.journal_fault is not None and not self._journal_writable_again():
+            return
+        self._user(self.reb.rearm)
 
     def cancel_pending(self) -> None:
-        self._user(self.reb.cancel_pending())
+        self._user(self.reb.cancel_pending)
 
     @property
     def trading_state(self) -> TradingState:

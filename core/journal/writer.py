@@ -78,7 +78,12 @@ _INS_REBALANCE = "INSERT INTO rebalances (ts_ms, side, qty_base, path) VALUES (?
 
 
 class JournalWriteError(RebalancerError):
-    """Rows that could not be written at a ``release()`` (the others were written)."""
+    """Rows that could not be written at a ``release()`` (the others were written), or a
+    journal file that is no longer there. ``causes``: the underlying errors, first first."""
+
+    def __init__(self, message: str, causes: tuple[BaseException, ...] = ()) -> None:
+        super().__init__(message)
+        self.causes = causes
 
 
 class JournalWriter:
@@ -116,14 +121,14 @@ class JournalWriter:
         queued, self._later = self._later, None
         if not queued:
             return
-        failures: list[str] = []
+        failures: list[tuple[str, Exception]] = []
         self._releasing = True
         try:
             for write, args, kwargs in queued:
                 try:
                     write(*args, **kwargs)
                 except Exception as exc:  # noqa: BLE001 - keep writing the rest, report below
-                    failures.append(f"{write.__name__}: {type(exc).__name__}: {exc}")
+                    failures.append((write.__name__, exc))
         finally:
             self._releasing = False
             if self._commit_due:
@@ -131,7 +136,9 @@ class JournalWriter:
                 ts, self._due_ts_ms = self._due_ts_ms, None
                 self.commit(ts)
         if failures:
-            raise JournalWriteError(f"{len(failures)} journal row(s) not written: " + "; ".join(failures[:3]))
+            said = "; ".join(f"{name}: {type(exc).__name__}: {exc}" for name, exc in failures[:3])
+            raise JournalWriteError(f"{len(failures)} journal row(s) not written: {said}",
+                                    tuple(exc for _, exc in failures))
 
     # -- commit policy
 

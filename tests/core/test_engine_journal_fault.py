@@ -1,0 +1,168 @@
+"""No journal, no trading (issue 13, item 2): a journal that cannot be written halts the engine.
+
+Found by running the program: with the journal made immutable, the disk full or the data dir
+removed, fills were never journaled, nothing was shown and trading went on. Now a failed write
+(or a vanished journal file) halts at once with "journal unwritable: ...", cancels our orders,
+says so in red in the cockpit log and in the python log, sends no order while it lasts, and a
+re-arm is refused until the journal takes a row again.
+
+The failure is injected at the connection (``FlakyConnection``: every statement but a read
+raises ``sqlite3.OperationalError("disk I/O error")``, as a full or failing disk does); a
+read-only file does not fail for root, which the tests may run as.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import sqlite3
+from decimal import Decimal
+
+import pytest
+
+from core.events import CancelAllOurs, PlaceOrder
+from core.journal import Journal
+from core.model import Fill, Leg, OrderRequest, OrderStatus, Side, TimeInForce, TradingState
+from tests.core.helpers_engine import T0
+from tests.core.test_engine import BID, ASK, Rig, Quote, Trade, market, until
+
+D = Decimal
+
+
+class FlakyConnection:
+    """A sqlite3 connection whose writes fail while ``failing`` (reads still work)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.failing = False
+
+    def _check(self, sql: str) -> None:
+        if self.failing and not sql.lstrip().upper().startswith(("SELECT", "PRAGMA")):
+            raise sqlite3.OperationalError("disk I/O error")
+
+    def execute(self, sql, *args):
+        self._check(sql)
+        return self._conn.execute(sql, *args)
+
+    def executemany(self, sql, *args):
+        self._check(sql)
+        return self._conn.executemany(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+class CommandLog(Rig):
+    """A rig that keeps every command reaching the exchange."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.commands: list[object] = []
+        submit = self.ex.submit
+
+        def observed(command, ts_ms=None):
+            self.commands.append(command)
+            return submit(command, ts_ms)
+
+        self.ex.submit = observed
+
+
+def grid_fill(n: int, ts: int, side: Side = Side.SELL, qty: str = "0.002") -> Fill:
+    return Fill(ts_ms=ts, exec_id=f"g-{n}", symbol="BTCUSDT", side=side, price=D("60000"), qty=D(qty),
+                fee=D(0), fee_coin="USDT", is_maker=True, leg=Leg.LINEAR, source="grid")
+
+
+async def _resting_sell(tmp_path) -> tuple[CommandLog, FlakyConnection]:
+    """gap +0.007 (soft): a resting maker SELL, journaled as usual."""
+    journal = Journal(tmp_path / "journal.sqlite")
+    conn = FlakyConnection(journal._conn)
+    journal._conn = conn
+    rig = CommandLog(spot="0.507", journal=journal)
+    await rig.start()
+    rig.feed([Quote(T0, BID, 1.0, ASK, 1.0), Trade(T0, 60_000.00, 0.001, Side.BUY)])
+    await rig.drain()
+    assert [o.side for o in rig.ex.open_orders()] == [Side.SELL]
+    return rig, conn
+
+
+async def test_a_failed_journal_write_halts_cancels_and_sends_nothing_until_writable_and_rearmed(tmp_path, caplog):
+    caplog.set_level(logging.ERROR, logger="rebalancer.engine")
+    rig, conn = await _resting_sell(tmp_path)
+    placed_before = len(rig.ex.placed)
+    conn.failing = True
+    # a grid fill (money moved) whose row cannot be written
+    rig.venue._deliver(rig.ex.apply_grid_fill(grid_fill(1, T0 + 500)))
+    await rig.drain()
+    assert rig.reb.risk.state is TradingState.HALTED
+    assert rig.reb.risk.halt_reason == "journal unwritable: disk I/O error"
+    assert any(type(c) is CancelAllOurs for c in rig.commands), "no cancel-all was sent"
+    assert rig.ex.open_orders() == ()
+    assert any(line.level == "error" and "journal unwritable: disk I/O error" in line.text for line in rig.reb.log)
+    assert any("journal unwritable: disk I/O error" in r.getMessage() for r in caplog.records)
+    assert rig.engine.latest().trading_state is TradingState.HALTED  # the header shows HALTED
+
+    # the gap grows past hard (grid sells): nothing is sent while the journal fails
+    rig.venue._deliver(rig.ex.apply_grid_fill(grid_fill(2, T0 + 1_000, qty="0.02")))
+    rig.feed(market(T0 + 1_000, 3))
+    rig.engine.force()
+    await rig.drain()
+    assert len(rig.ex.placed) == placed_before
+
+    # a re-arm while it still fails is refused, with a red line saying why
+    rig.engine.rearm()
+    assert rig.reb.risk.state is TradingState.HALTED
+    assert any(line.level == "error" and "re-arm refused" in line.text for line in rig.reb.log)
+    rig.feed(market(T0 + 4_000, 2))
+    await rig.drain()
+    assert len(rig.ex.placed) == placed_before
+
+    # writable again: the re-arm is taken and trading resumes
+    conn.failing = False
+    rig.engine.rearm()
+    assert rig.reb.risk.state is TradingState.ACTIVE and rig.engine.journal_fault is None
+    rig.feed(market(T0 + 6_000, 2))
+    await rig.drain()
+    assert len(rig.ex.placed) > placed_before
+    await rig.stop()
+
+
+async def test_an_order_call_is_refused_at_the_engine_while_the_journal_is_unwritable(tmp_path):
+    rig, conn = await _resting_sell(tmp_path)
+    rig.engine.journal_fault = "disk I/O error"  # as after a failed write; the last check before the venue
+    placed = len(rig.ex.placed)
+    req = OrderRequest("rb9-1", "BTCUSDT", Side.SELL, D("0.001"), D("60000.01"), TimeInForce.POST_ONLY)
+    rig.engine._dispatch([PlaceOrder(req)])
+    await rig.drain()
+    assert len(rig.ex.placed) == placed
+    await rig.stop(cancel_orders=False)
+
+
+async def test_a_vanished_data_dir_halts_like_a_failed_write(tmp_path):
+    data = tmp_path / "data"
+    journal = Journal(data / "journals" / "j.sqlite")
+    rig = CommandLog(spot="0.507", journal=journal)
+    rig.engine.tick_s = 0.02  # the periodic check runs on the engine's timer
+    await rig.start()
+    rig.feed([Quote(T0, BID, 1.0, ASK, 1.0), Trade(T0, 60_000.00, 0.001, Side.BUY)])
+    await rig.drain()
+    assert rig.ex.open_orders()
+    shutil.rmtree(data)
+    await until(lambda: rig.reb.risk.state is TradingState.HALTED)
+    assert rig.reb.risk.halt_reason.startswith("journal unwritable: journal file gone")
+    await rig.drain()
+    assert rig.ex.open_orders() == () and any(type(c) is CancelAllOurs for c in rig.commands)
+    rig.engine.rearm()  # the file is gone for good in this process: refused
+    assert rig.reb.risk.state is TradingState.HALTED
+    assert any("re-arm refused" in line.text and "restart" in line.text for line in rig.reb.log)
+    await rig.stop(cancel_orders=False)
+
+
+@pytest.mark.parametrize("failing", [True, False])
+async def test_the_kill_key_works_whatever_the_journal_says(tmp_path, failing):
+    rig, conn = await _resting_sell(tmp_path)
+    conn.failing = failing
+    rig.engine.kill()
+    await rig.drain()
+    assert rig.reb.risk.state is TradingState.HALTED and rig.ex.open_orders() == ()
+    await rig.stop(cancel_orders=False)
