@@ -50,6 +50,13 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[i]
 
 
+def _worth_retrying(e: BaseException) -> bool:
+    """A start failure another try may mend: no reply, a timeout, a refused connection."""
+    if isinstance(e, VenueError):
+        return bool(e.retryable)
+    return isinstance(e, (OSError, TimeoutError))
+
+
 def _fault_text(e: BaseException) -> str:
     """What went wrong with the journal, in a few words (the first underlying error)."""
     causes = getattr(e, "causes", ())
@@ -62,7 +69,8 @@ class Engine:
 
     def __init__(self, rebalancer: Rebalancer, venue: Venue, *, clock: Clock | None = None, tick_s: float = 0.25,
                  snapshot_hz: float = 10.0, journal=None, on_start_open_orders: str = "cancel",
-                 warmup_candles: int = 200, perf_counter: Callable[[], float] = time.perf_counter) -> None:
+                 warmup_candles: int = 200, perf_counter: Callable[[], float] = time.perf_counter,
+                 start_retry_s: float = 0.5, start_retry_max_s: float = 15.0) -> None:
         self.reb = rebalancer
         self.venue = venue
         self.clock = clock or WallClock()
@@ -70,6 +78,10 @@ class Engine:
         self.journal = journal
         self.on_start_open_orders = on_start_open_orders
         self.warmup_candles = warmup_candles
+        self.start_retry_s = start_retry_s  # a venue start that failed is retried after this, doubling
+        self.start_retry_max_s = start_retry_max_s
+        self.start_attempts = 0
+        self._venue_up = False  # the venue's start succeeded once
         self._perf = perf_counter
         self._events: deque = deque()
         self._draining = False
@@ -127,7 +139,8 @@ class Engine:
 
     async def run(self) -> None:
         try:
-            await self._startup()
+            if not await self._startup():
+                return  # stopped while the venue was still out of reach
             self._record_start()
             self.started.set()
             while not self._stop.is_set():
@@ -164,6 +177,8 @@ class Engine:
         self._stop.set()
         if not cancel_orders:
             outcome = "orders left open"
+        elif not self._venue_up:
+            outcome = "orders NOT cancelled (the venue was never reached)"
         else:
             try:
                 if self.venue.can_trade:
@@ -200,10 +215,12 @@ class Engine:
 
     # ------------------------------------------------------------------ start-up
 
-    async def _startup(self) -> None:
+    async def _startup(self) -> bool:
+        """Start the venue (retried until it answers), warm up, recover; False: stopped first."""
         v, reb = self.venue, self.reb
         reb.now_ms = max(reb.now_ms, self.clock.now_ms())
-        await v.start(self._accept)
+        if not await self._start_venue():
+            return False
         try:
             candles = await v.candles(reb.trend.timeframe_ms, self.warmup_candles)
             if candles:
@@ -214,6 +231,61 @@ class Engine:
         await recover(reb, v, self.journal, self._accept, now_ms=self.clock.now_ms,
                       on_open_orders=self.on_start_open_orders)
         self._accept(ConnectionChanged(self.clock.now_ms(), True, f"{v.name} ready"))
+        return True
+
+    async def _start_venue(self) -> bool:
+        """An unreachable venue at start is said at once (the cockpit's log in red, the python
+        log, ``on_alarm``: headless, stderr) and tried again after ``start_retry_s``, doubling
+        to ``start_retry_max_s``; a stop meanwhile ends it at once (False). An error that
+        another try cannot mend (a bad key, an unknown symbol) is raised."""
+        delay = self.start_retry_s
+        while True:
+            self.start_attempts += 1
+            try:
+                if not await self._unless_stopped(self.venue.start(self._accept)):
+                    return False
+                self._venue_up = True
+            except Exception as e:  # noqa: BLE001 - sorted below: retried or raised
+                if not _worth_retrying(e):
+                    raise
+                said = (f"{self.venue.name}: cannot start ({type(e).__name__}: {e}); "
+                        f"attempt {self.start_attempts}, trying again in {delay:g} s")
+                log.error("%s", said)
+                self.reb.note("error", said)
+                self._alarm(said)
+                self.invalidate()
+            else:
+                if self.start_attempts > 1:
+                    said = f"{self.venue.name}: started at attempt {self.start_attempts}"
+                    log.warning("%s", said)
+                    self.reb.note("info", said)
+                    self._alarm(said)
+                return True
+            if not await self._unless_stopped(asyncio.sleep(delay)):
+                return False
+            delay = min(self.start_retry_max_s, delay * 2)
+
+    async def _unless_stopped(self, awaitable) -> bool:
+        """Await ``awaitable`` unless a stop comes first (then it is cancelled): True when it ended."""
+        if self._stop.is_set():
+            awaitable.close()
+            return False
+        work = asyncio.ensure_future(awaitable)
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not work.done():
+                work.cancel()
+                try:
+                    await work
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - abandoned on a stop
+                    pass
+        if work.cancelled():
+            return False
+        work.result()  # its exception, if it raised
+        return True
 
     # ------------------------------------------------------------------ events → rebalancer
 
