@@ -34,6 +34,7 @@ from core.venues.base import EventSink, OrderRejected, ensure_can_trade
 from core.venues.paper_exchange import PaperExchange
 
 MarketSource = Iterable[object] | AsyncIterable[object]
+TICKS_PER_YIELD = 64  # a gap in the data is crossed tick by tick, handing the loop back this often
 
 
 class PaperVenue:
@@ -136,11 +137,17 @@ class PaperVenue:
             if tick:
                 if self._next_tick is None:
                     self._next_tick = (ts // tick + 1) * tick
+                crossed = 0
                 while self._next_tick <= ts:
                     t = self._next_tick
                     await self._pace(t)
                     self._deliver((Tick(t),) + self.exchange.advance_to(t))
                     self._next_tick = t + tick
+                    crossed += 1
+                    if crossed % TICKS_PER_YIELD == 0:
+                        # a long gap (days of ticks at speed 0) in bounded steps: a kill, a quit
+                        # or a SIGTERM acts in between, never after the whole gap
+                        await asyncio.sleep(0)
             await self._pace(ts)
         self.feed(ev)
         self._count += 1

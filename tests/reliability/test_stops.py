@@ -134,3 +134,26 @@ def test_an_unreachable_venue_at_start_is_said_and_a_sigterm_during_the_retries_
         assert (value, reason) == ("stopped", "SIGTERM received, orders NOT cancelled (the venue was never reached)")
     finally:
         p.cleanup()
+
+
+def test_sigterm_in_a_ten_day_gap_at_full_speed_stops_at_once(tmp_path):
+    """Issue 13 (11): a 10-day gap in a paper CSV at ``speed: 0`` held the loop while its timer
+    ticks were delivered, and SIGTERM took 25-58 s."""
+    t0, day = 1_700_000_000_000, 86_400_000
+    rows = ["ts_ms,price,qty,side"]
+    for start in (t0, t0 + 10 * day):
+        rows += [f"{start + i * 250},60000.00,0.001,buy" for i in range(20)]
+    market = tmp_path / "gap.csv"
+    market.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    p = Program(tmp_path, config(paper={"speed": 0, "market": str(market)}), journal_name=JOURNAL)
+    try:
+        p.start()
+        _started(p)
+        t = time.monotonic()
+        rc = p.stop()
+        took = time.monotonic() - t
+        assert rc == 0 and took < 5.0, f"rc {rc} after {took:.1f} s"
+        (value, reason), = p.rows("SELECT value, reason FROM states WHERE kind = 'session' ORDER BY id DESC LIMIT 1")
+        assert value == "stopped" and reason.startswith("SIGTERM received")
+    finally:
+        p.cleanup()
