@@ -266,11 +266,15 @@ class Engine:
             delay = min(self.start_retry_max_s, delay * 2)
 
     async def _unless_stopped(self, awaitable) -> bool:
-        """Await ``awaitable`` unless a stop comes first (then it is cancelled): True when it ended."""
+        """Await ``awaitable`` unless a stop comes first (then it is cancelled): True when it ended.
+        It starts at once, in this task: one that never waits (the paper venue's start) hands the
+        loop back to nobody, so the venue's feed cannot run ahead of the recovery that follows."""
         if self._stop.is_set():
             awaitable.close()
             return False
-        work = asyncio.ensure_future(awaitable)
+        work = start_eagerly(awaitable, name="engine-start-step")
+        if work is None:
+            return True
         stop = asyncio.ensure_future(self._stop.wait())
         try:
             await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
