@@ -33,7 +33,7 @@ from core.events import (
 )
 from core.model import Mode, Order, OrderStatus, TradingState
 from core.rebalancer import Rebalancer
-from core.recovery import recover
+from core.recovery import backfill_journal, recover
 from core.state import CockpitState, Proposal
 from core.view import FeedInputs
 from core.venues.base import OrderRejected, OrderStateUnknown, TradingDisabled, Venue
@@ -48,6 +48,9 @@ def _percentile(sorted_values: list[float], q: float) -> float:
         return 0.0
     i = min(len(sorted_values) - 1, max(0, int(round(q * (len(sorted_values) - 1)))))
     return sorted_values[i]
+
+
+GAP_OVERLAP_MS = 60_000  # a journal outage's back-fill starts this long before its first failure
 
 
 def _worth_retrying(e: BaseException) -> bool:
@@ -107,6 +110,8 @@ class Engine:
         self.rtt_p99_ms: float | None = None
         self._rate_budget_left: int | None = None
         self.journal_fault: str | None = None  # why the journal cannot be written (None: it can)
+        self._journal_gap_since: int | None = None  # fills since then may lack their rows
+        self.backfill_task: asyncio.Task | None = None
         self.on_alarm: Callable[[str], None] | None = None  # loud messages (headless: stderr)
 
     # ------------------------------------------------------------------ EngineHost
@@ -188,6 +193,11 @@ class Engine:
                     outcome = "orders NOT cancelled (watch mode: the venue refuses order calls)"
             except Exception as e:  # noqa: BLE001 - shutting down: report, never raise
                 outcome = f"cancelling orders FAILED ({type(e).__name__}: {e})"
+        if self._journal_gap_since is not None and self._venue_up:
+            try:  # while the venue still answers: a restart could not find the gap's fills
+                await asyncio.wait_for(self._backfill_journal_gap(), 3.0)
+            except Exception as e:  # noqa: BLE001 - shutting down: report, never raise
+                log.warning("journal back-fill at stop failed: %s", e)
         try:
             await self.venue.stop()
         except Exception as e:  # noqa: BLE001
@@ -348,6 +358,8 @@ class Engine:
         text = (gone() if gone is not None else None) or _fault_text(e)
         first = self.journal_fault is None
         self.journal_fault = text
+        if self._journal_gap_since is None:
+            self._journal_gap_since = min(self.clock.now_ms(), self.reb.now_ms)
         if not first:
             log.debug("journal still unwritable: %s", e)
             return
@@ -392,7 +404,28 @@ class Engine:
         log.warning("journal writable again (was: %s)", self.journal_fault)
         self.reb.note("info", f"journal writable again (was: {self.journal_fault})")
         self.journal_fault = None
+        if self._journal_gap_since is not None and (self.backfill_task is None or self.backfill_task.done()):
+            self.backfill_task = asyncio.get_running_loop().create_task(self._backfill_journal_gap(),
+                                                                        name="engine-journal-backfill")
         return True
+
+    async def _backfill_journal_gap(self) -> None:
+        """The fills the venue made while the journal could not be written, written now from the
+        venue's record (a restart's back-fill starts at the newest journaled fill, after the gap)."""
+        since = self._journal_gap_since
+        if since is None or self.journal is None:
+            return
+        try:
+            n = await backfill_journal(self.venue, self.journal, since - GAP_OVERLAP_MS, self.clock.now_ms())
+        except Exception as e:  # noqa: BLE001 - tried again at the next re-arm or stop
+            log.warning("journal back-fill after the outage failed: %s", e)
+            self.reb.note("warning", f"journal back-fill after the outage failed: {e}")
+            return
+        if self._journal_gap_since == since:
+            self._journal_gap_since = None
+        log.info("journal back-filled after the outage: %d fill(s)", n)
+        self.reb.note("info", f"journal back-filled after the outage: {n} fill(s) from the venue's record")
+        self.invalidate()
 
     def _alarm(self, text: str) -> None:
         if self.on_alarm is not None:
