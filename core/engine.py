@@ -366,8 +366,8 @@ class Engine:
         reason = f"journal unwritable: {text}"
         log.error("%s: trading HALTED and our orders cancelled; nothing is sent until the journal can be "
                   "written and the trader re-arms%s", reason, "" if str(e) == text else f" ({e})")
+        self._user(self.reb.kill, reason)  # halted first: a refused order cannot start another
         self._drop_queued_orders(reason)
-        self._user(self.reb.kill, reason)
         self.reb.note("error", f"{reason}: trading HALTED, our orders cancelled; nothing is sent until the "
                                "journal can be written again and you re-arm (r)")
         self._alarm(f"{reason}: trading HALTED, our orders cancelled")
