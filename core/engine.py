@@ -111,6 +111,7 @@ class Engine:
         self._rate_budget_left: int | None = None
         self.journal_fault: str | None = None  # why the journal cannot be written (None: it can)
         self._journal_gap_since: int | None = None  # fills since then may lack their rows
+        self._journal_gap_marked = False  # the gap's start is in the journal (a restart back-fills from it)
         self.backfill_task: asyncio.Task | None = None
         self.on_alarm: Callable[[str], None] | None = None  # loud messages (headless: stderr)
 
@@ -345,7 +346,16 @@ class Engine:
 
     def check_journal(self) -> None:
         """A journal file deleted or moved under us (its data dir removed) is a failed journal:
-        SQLite would go on writing the unlinked file, and all of it would be lost at exit."""
+        SQLite would go on writing the unlinked file, and all of it would be lost at exit.
+        After an outage, the first row the journal takes says where it began, so a restart
+        back-fills from there even when newer fills were journaled since."""
+        if self._journal_gap_since is not None and not self._journal_gap_marked and self.journal is not None:
+            try:
+                self.journal.record_state(self.clock.now_ms(), "journal_gap", str(self._journal_gap_since),
+                                          "journal unwritable: fills since may lack their rows")
+                self._journal_gap_marked = True
+            except Exception as e:  # noqa: BLE001 - still failing: tried again at the next tick
+                log.debug("journal gap row not written: %s", e)
         if self.journal_fault is None:
             gone = getattr(self.journal, "file_gone", None)
             why = gone() if gone is not None else None
@@ -359,7 +369,8 @@ class Engine:
         first = self.journal_fault is None
         self.journal_fault = text
         if self._journal_gap_since is None:
-            self._journal_gap_since = min(self.clock.now_ms(), self.reb.now_ms)
+            self._journal_gap_since = min(self.clock.now_ms(), self.reb.now_ms) - GAP_OVERLAP_MS
+            self._journal_gap_marked = False
         if not first:
             log.debug("journal still unwritable: %s", e)
             return
@@ -416,7 +427,8 @@ class Engine:
         if since is None or self.journal is None:
             return
         try:
-            n = await backfill_journal(self.venue, self.journal, since - GAP_OVERLAP_MS, self.clock.now_ms())
+            n = await backfill_journal(self.venue, self.journal, since, self.clock.now_ms())
+            self.journal.record_state(self.clock.now_ms(), "journal_gap", "closed", f"{n} fill(s) back-filled")
         except Exception as e:  # noqa: BLE001 - tried again at the next re-arm or stop
             log.warning("journal back-fill after the outage failed: %s", e)
             self.reb.note("warning", f"journal back-fill after the outage failed: {e}")

@@ -202,3 +202,59 @@ async def test_a_stop_during_the_outage_writes_the_missed_fills_if_the_journal_t
         assert fill.exec_id in j.exec_ids()
     finally:
         j.close()
+
+
+async def test_a_restart_after_an_outage_back_fills_from_its_start_though_newer_fills_were_journaled(tmp_path):
+    """Disk full, then space freed: rows are written again on their own (no re-arm), newer fills
+    are journaled, then the program is killed. A restart back-filled from the newest journaled
+    fill, so the outage's fills stayed missing for good (issue 13: 4 of 12). The venue reports
+    every execution of the account, the grid's too (as Bybit's ``executions_since`` does)."""
+    from core.engine import Engine
+    from core.journal.recorder import JournalRecorder
+    from core.model import BTCUSDT_SPOT, Mode
+    from core.rebalancer import Rebalancer
+    from core.venues.paper import PaperVenue
+    from tests.core.helpers_engine import rcfg
+
+    grid_fills: list[Fill] = []
+
+    async def executions_since(since_ms):
+        return tuple(f for f in grid_fills if f.ts_ms >= since_ms)
+
+    def grid(n: int, ts: int) -> None:
+        f = grid_fill(n, ts)
+        grid_fills.append(f)
+        rig.venue._deliver(rig.ex.apply_grid_fill(f))
+
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    conn = FlakyConnection(journal._conn)
+    journal._conn = conn
+    rig = CommandLog(spot="0.5", journal=journal)  # no gap: no order of ours anywhere
+    rig.venue.executions_since = executions_since
+    await rig.start()
+    rig.feed([Quote(T0, BID, 1.0, ASK, 1.0), Trade(T0, 60_000.00, 0.001, Side.BUY)])
+    grid(1, T0 + 100)  # journaled
+    conn.failing = True
+    grid(2, T0 + 120_000)  # its row fails: halted
+    await rig.drain()
+    assert rig.reb.risk.state is TradingState.HALTED
+    conn.failing = False
+    rig.engine.check_journal()  # the engine's next tick: the outage's start goes into the journal
+    grid(3, T0 + 240_000)  # a newer fill, journaled (the journal takes rows again)
+    await rig.drain()
+    j = Journal(path, create=False)
+    assert j.exec_ids() == {"g-1", "g-3"} and j.last_fill_ts() == T0 + 240_000
+    j.close()
+    # "killed": a second program starts on the same journal and account
+    journal2 = Journal(path)
+    reb2 = Rebalancer(rcfg(), BTCUSDT_SPOT, mode=Mode.AUTO, recorder=JournalRecorder(journal2))
+    venue2 = PaperVenue(rig.ex, market=None)
+    venue2.executions_since = executions_since
+    engine2 = Engine(reb2, venue2, tick_s=3600, journal=journal2)
+    task2 = asyncio.create_task(engine2.run())
+    await asyncio.wait_for(engine2.started.wait(), 5)
+    assert journal2.exec_ids() == {"g-1", "g-2", "g-3"}
+    await engine2.shutdown(cancel_orders=False)
+    await asyncio.wait_for(task2, 5)
+    await rig.stop(cancel_orders=False)

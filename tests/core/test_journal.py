@@ -379,6 +379,10 @@ def test_backfill_starts_at_the_newest_fill_or_an_older_open_order(tmp_path):
         assert j.backfill_since() == 1_000  # nothing open any more: the newest fill
         j.record_order(2_000, make_order("b", OrderStatus.NEW), "placed")
         assert j.backfill_since() == 1_000  # an order newer than the newest fill changes nothing
+        j.record_state(3_000, "journal_gap", "700", "journal unwritable")
+        assert j.backfill_since() == 700  # an outage not back-filled yet began before the newest fill
+        j.record_state(4_000, "journal_gap", "closed", "1 fill(s) back-filled")
+        assert j.backfill_since() == 1_000 and j.open_journal_gap() is None
 
 
 def test_order_keeps_its_decision_link():
