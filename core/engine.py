@@ -114,6 +114,8 @@ class Engine:
         self._journal_gap_marked = False  # the gap's start is in the journal (a restart back-fills from it)
         self.backfill_task: asyncio.Task | None = None
         self.on_alarm: Callable[[str], None] | None = None  # loud messages (headless: stderr)
+        self.checkpoint_every_s = 5.0  # the journal's WAL is checkpointed off the loop this often
+        self._checkpoint_task: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ EngineHost
 
@@ -149,6 +151,9 @@ class Engine:
                 return  # stopped while the venue was still out of reach
             self._record_start()
             self.started.set()
+            make = getattr(self.journal, "checkpoint_elsewhere", None)
+            checkpoint = make() if make is not None else None
+            next_checkpoint = self._perf() + self.checkpoint_every_s
             while not self._stop.is_set():
                 try:
                     await asyncio.wait_for(self._stop.wait(), timeout=self.tick_s)
@@ -158,6 +163,9 @@ class Engine:
                     break
                 self._accept(Tick(self.clock.now_ms()))
                 self.check_journal()
+                if checkpoint is not None and self._perf() >= next_checkpoint:
+                    next_checkpoint = self._perf() + self.checkpoint_every_s
+                    self._checkpoint(checkpoint)
         finally:
             task = self._command_task
             if task is not None and not task.done():
@@ -166,6 +174,20 @@ class Engine:
                     await task
                 except (asyncio.CancelledError, Exception):
                     pass
+
+    def _checkpoint(self, checkpoint: Callable[[], None]) -> None:
+        """The journal's WAL into the database, in a thread: its fsync never holds the loop."""
+        task = self._checkpoint_task
+        if task is not None and not task.done():
+            return
+        self._checkpoint_task = asyncio.get_running_loop().create_task(self._run_checkpoint(checkpoint),
+                                                                       name="engine-journal-checkpoint")
+
+    async def _run_checkpoint(self, checkpoint: Callable[[], None]) -> None:
+        try:
+            await asyncio.to_thread(checkpoint)
+        except Exception as e:  # noqa: BLE001 - a failed write is caught where it happens
+            log.warning("journal checkpoint failed: %s", e)
 
     def _record_start(self) -> None:
         """A ``session started`` row and log line: a stop row always has its start to pair with."""
@@ -203,6 +225,11 @@ class Engine:
             await self.venue.stop()
         except Exception as e:  # noqa: BLE001
             log.warning("venue stop failed: %s", e)
+        if self._checkpoint_task is not None and not self._checkpoint_task.done():
+            try:  # its connection closed before ours (which checkpoints as it closes)
+                await asyncio.wait_for(asyncio.shield(self._checkpoint_task), 2.0)
+            except Exception:  # noqa: BLE001 - shutting down
+                pass
         said = f"{reason}, {outcome}"
         (log.error if crashed else log.info)("session %s: %s", "crashed" if crashed else "stopped", said)
         self.reb.note("error" if crashed else "info", f"session {'crashed' if crashed else 'stopped'}: {said}")
@@ -504,6 +531,15 @@ class Engine:
             if self.journal_fault is not None:
                 self._reject(req, f"not sent: journal unwritable: {self.journal_fault}")
                 return
+            j = self.journal
+            if j is not None:
+                try:  # write-ahead: the order's row is committed before the create call goes out
+                    j.record_order_sent(now(), req)
+                except Exception as e:  # noqa: BLE001 - no journal, no trading
+                    self._journal_failed(e)
+                    self._reject(req, f"not sent: journal unwritable: {self.journal_fault}")
+                    return
+                t0 = self._perf()  # the latency counts the write-ahead; the round trip starts here
             self.decision_latencies.append(t0 - t_event)
             self.order_calls += 1
             try:

@@ -30,7 +30,7 @@ from typing import Any
 
 from core.errors import RebalancerError
 from core.journal.rows import ORDER_COLS, TERMINAL_STATUSES, fill_row, num, order_values, text
-from core.model import Decision, Fill, Order, Side
+from core.model import Decision, Fill, Order, OrderRequest, OrderStatus, Side
 
 # Statements are constant strings, so sqlite3's statement cache prepares each once.
 _INS_DECISION = (
@@ -247,6 +247,22 @@ class JournalWriter:
         self._conn.execute(_INS_ORDER_EVENT, (ts, str(event), *values, decision_id))
         self._conn.execute(_UPSERT_ORDER, (*values, ts, ts, str(event), decision_id))
         self._wrote(ts)
+
+    def record_order_sent(self, ts_ms: int, request: OrderRequest) -> None:
+        """Write-ahead: the order as it is about to be sent (``New``, no venue id yet; event
+        ``sending``), committed at once, before the create call goes out. A kill at any moment
+        after it leaves a row that a restart reconciles with the venue by client id (the venue
+        has it: its state and fills; it has not: closed). The decision link and the venue's
+        answer follow in the rows written after the call."""
+        ts = int(ts_ms)
+        order = Order(client_id=request.client_id, order_id="", symbol=request.symbol, side=request.side,
+                      qty=request.qty, price=request.price, tif=request.tif, status=OrderStatus.NEW,
+                      created_ms=ts, updated_ms=ts, leg=request.leg)
+        values = order_values(order)
+        self._begin()
+        self._conn.execute(_INS_ORDER_EVENT, (ts, "sending", *values, None))
+        self._conn.execute(_UPSERT_ORDER, (*values, ts, ts, "sending", None))
+        self.commit(ts)
 
     def record_fill(self, fill: Fill) -> bool:
         """Store a fill once (by ``exec_id``) and commit at once: a fill must survive a kill.

@@ -643,3 +643,20 @@ def test_many_rows_in_one_replay_second_stay_in_one_transaction(tmp_path):
             j.record_decision(d, "auto", "held", ts_ms=ts)
         assert commits == [1_000, 2_000]
     assert count_from_outside(path, "decisions") == 3_000
+
+
+def test_a_live_journal_checkpoints_off_the_commit_path(tmp_path):
+    """The write-ahead order row puts a commit on the order path: SQLite's automatic checkpoint
+    (an fsync, milliseconds) must not run inside it; the engine runs the returned one in a thread."""
+    j = Journal(tmp_path / "j.sqlite")
+    checkpoint = j.checkpoint_elsewhere()
+    assert j._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    for i in range(50):
+        j.record_error(i, "x" * 100)
+    j.commit(100)
+    checkpoint()  # from its own connection, beside ours
+    j.record_error(200, "after")
+    j.close()
+    with Journal(tmp_path / "j.sqlite", create=False) as again:
+        assert again.count("errors") == 51
+    assert Journal().checkpoint_elsewhere() is None  # in memory: nothing to checkpoint
