@@ -9,6 +9,13 @@ running, the first command starts at once, in the callback of the event that cau
 
 The cockpit polls ``latest()``: a snapshot rebuilt at most ``snapshot_hz`` times a second.
 
+Write-ahead: an order's row (``sending``) is committed just before its create call, so a kill
+at any moment after leaves a row a restart reconciles; the rows the event caused follow after
+the call. SQLite's checkpoint runs in a thread every few seconds, never inside that commit.
+
+A venue that cannot be reached at start is said at once and tried again with backoff; a stop
+during the retries ends the engine cleanly.
+
 No journal, no trading: a journal write that fails (disk full, read-only, I/O error) or a
 journal file that vanished halts trading at once ("journal unwritable: ..."), cancels our
 orders, says so in red in the cockpit's log, in the python log and through ``on_alarm``
