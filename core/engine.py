@@ -8,6 +8,20 @@ running, the first command starts at once, in the callback of the event that cau
 (``core.eager``): the venue call is issued without waiting for the next loop iteration.
 
 The cockpit polls ``latest()``: a snapshot rebuilt at most ``snapshot_hz`` times a second.
+
+Write-ahead: an order's row (``sending``) is committed just before its create call, so a kill
+at any moment after leaves a row a restart reconciles; the rows the event caused follow after
+the call. SQLite's checkpoint runs in a thread every few seconds, never inside that commit.
+
+A venue that cannot be reached at start is said at once and tried again with backoff; a stop
+during the retries ends the engine cleanly.
+
+No journal, no trading: a journal write that fails (disk full, read-only, I/O error) or a
+journal file that vanished halts trading at once ("journal unwritable: ..."), cancels our
+orders, says so in red in the cockpit's log, in the python log and through ``on_alarm``
+(headless: stderr), and refuses every order call until the journal takes a row again and the
+trader re-arms (a re-arm is refused while it still fails). A fill the venue makes meanwhile
+is still applied to the account; only its row may be missing.
 """
 
 from __future__ import annotations
@@ -26,11 +40,12 @@ from core.events import (
 )
 from core.model import Mode, Order, OrderStatus, TradingState
 from core.rebalancer import Rebalancer
-from core.recovery import recover
+from core.recovery import backfill_journal, recover
 from core.state import CockpitState, Proposal
 from core.view import FeedInputs
 from core.venues.base import OrderRejected, OrderStateUnknown, TradingDisabled, Venue
 from core.venues.base import VenueError
+from core.journal.writer import JournalWriteError
 
 log = logging.getLogger("rebalancer.engine")
 
@@ -42,12 +57,30 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[i]
 
 
+GAP_OVERLAP_MS = 60_000  # a journal outage's back-fill starts this long before its first failure
+
+
+def _worth_retrying(e: BaseException) -> bool:
+    """A start failure another try may mend: no reply, a timeout, a refused connection."""
+    if isinstance(e, VenueError):
+        return bool(e.retryable)
+    return isinstance(e, (OSError, TimeoutError))
+
+
+def _fault_text(e: BaseException) -> str:
+    """What went wrong with the journal, in a few words (the first underlying error)."""
+    causes = getattr(e, "causes", ())
+    cause = causes[0] if causes else e
+    return str(cause) or type(cause).__name__
+
+
 class Engine:
     """Hosts a Rebalancer on a venue; implements ``core.state.EngineHost`` and ``EngineControl``."""
 
     def __init__(self, rebalancer: Rebalancer, venue: Venue, *, clock: Clock | None = None, tick_s: float = 0.25,
                  snapshot_hz: float = 10.0, journal=None, on_start_open_orders: str = "cancel",
-                 warmup_candles: int = 200, perf_counter: Callable[[], float] = time.perf_counter) -> None:
+                 warmup_candles: int = 200, perf_counter: Callable[[], float] = time.perf_counter,
+                 start_retry_s: float = 0.5, start_retry_max_s: float = 15.0) -> None:
         self.reb = rebalancer
         self.venue = venue
         self.clock = clock or WallClock()
@@ -55,6 +88,10 @@ class Engine:
         self.journal = journal
         self.on_start_open_orders = on_start_open_orders
         self.warmup_candles = warmup_candles
+        self.start_retry_s = start_retry_s  # a venue start that failed is retried after this, doubling
+        self.start_retry_max_s = start_retry_max_s
+        self.start_attempts = 0
+        self._venue_up = False  # the venue's start succeeded once
         self._perf = perf_counter
         self._events: deque = deque()
         self._draining = False
@@ -79,6 +116,13 @@ class Engine:
         self.rtt_p50_ms: float | None = None  # order call round trips
         self.rtt_p99_ms: float | None = None
         self._rate_budget_left: int | None = None
+        self.journal_fault: str | None = None  # why the journal cannot be written (None: it can)
+        self._journal_gap_since: int | None = None  # fills since then may lack their rows
+        self._journal_gap_marked = False  # the gap's start is in the journal (a restart back-fills from it)
+        self.backfill_task: asyncio.Task | None = None
+        self.on_alarm: Callable[[str], None] | None = None  # loud messages (headless: stderr)
+        self.checkpoint_every_s = 5.0  # the journal's WAL is checkpointed off the loop this often
+        self._checkpoint_task: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ EngineHost
 
@@ -110,9 +154,13 @@ class Engine:
 
     async def run(self) -> None:
         try:
-            await self._startup()
+            if not await self._startup():
+                return  # stopped while the venue was still out of reach
             self._record_start()
             self.started.set()
+            make = getattr(self.journal, "checkpoint_elsewhere", None)
+            checkpoint = make() if make is not None else None
+            next_checkpoint = self._perf() + self.checkpoint_every_s
             while not self._stop.is_set():
                 try:
                     await asyncio.wait_for(self._stop.wait(), timeout=self.tick_s)
@@ -121,6 +169,10 @@ class Engine:
                 if self._stop.is_set():
                     break
                 self._accept(Tick(self.clock.now_ms()))
+                self.check_journal()
+                if checkpoint is not None and self._perf() >= next_checkpoint:
+                    next_checkpoint = self._perf() + self.checkpoint_every_s
+                    self._checkpoint(checkpoint)
         finally:
             task = self._command_task
             if task is not None and not task.done():
@@ -130,16 +182,29 @@ class Engine:
                 except (asyncio.CancelledError, Exception):
                     pass
 
+    def _checkpoint(self, checkpoint: Callable[[], None]) -> None:
+        """The journal's WAL into the database, in a thread: its fsync never holds the loop."""
+        task = self._checkpoint_task
+        if task is not None and not task.done():
+            return
+        self._checkpoint_task = asyncio.get_running_loop().create_task(self._run_checkpoint(checkpoint),
+                                                                       name="engine-journal-checkpoint")
+
+    async def _run_checkpoint(self, checkpoint: Callable[[], None]) -> None:
+        try:
+            await asyncio.to_thread(checkpoint)
+        except Exception as e:  # noqa: BLE001 - a failed write is caught where it happens
+            log.warning("journal checkpoint failed: %s", e)
+
     def _record_start(self) -> None:
         """A ``session started`` row and log line: a stop row always has its start to pair with."""
         reb = self.reb
         said = f"{reb.venue_name} {reb.symbol}, {reb.mode.value} mode, {reb.risk.state.value}"
         log.info("session started: %s", said)
         if self.journal is not None:
-            try:
-                reb.rec.state(reb.now_ms, "session", "started", said)
-            except Exception as e:  # noqa: BLE001 - the journal's own failure handling reports it
-                log.warning("journal: session start row failed: %s", e)
+            reb.rec.hold()
+            reb.rec.state(reb.now_ms, "session", "started", said)
+            self._release(reb.rec)
 
     async def shutdown(self, cancel_orders: bool, reason: str = "clean quit", *, crashed: bool = False) -> None:
         """Stop: cancel our orders if asked (and the venue allows it), stop the venue, and write
@@ -147,6 +212,8 @@ class Engine:
         self._stop.set()
         if not cancel_orders:
             outcome = "orders left open"
+        elif not self._venue_up:
+            outcome = "orders NOT cancelled (the venue was never reached)"
         else:
             try:
                 if self.venue.can_trade:
@@ -156,10 +223,20 @@ class Engine:
                     outcome = "orders NOT cancelled (watch mode: the venue refuses order calls)"
             except Exception as e:  # noqa: BLE001 - shutting down: report, never raise
                 outcome = f"cancelling orders FAILED ({type(e).__name__}: {e})"
+        if self._journal_gap_since is not None and self._venue_up:
+            try:  # while the venue still answers: a restart could not find the gap's fills
+                await asyncio.wait_for(self._backfill_journal_gap(), 3.0)
+            except Exception as e:  # noqa: BLE001 - shutting down: report, never raise
+                log.warning("journal back-fill at stop failed: %s", e)
         try:
             await self.venue.stop()
         except Exception as e:  # noqa: BLE001
             log.warning("venue stop failed: %s", e)
+        if self._checkpoint_task is not None and not self._checkpoint_task.done():
+            try:  # its connection closed before ours (which checkpoints as it closes)
+                await asyncio.wait_for(asyncio.shield(self._checkpoint_task), 2.0)
+            except Exception:  # noqa: BLE001 - shutting down
+                pass
         said = f"{reason}, {outcome}"
         (log.error if crashed else log.info)("session %s: %s", "crashed" if crashed else "stopped", said)
         self.reb.note("error" if crashed else "info", f"session {'crashed' if crashed else 'stopped'}: {said}")
@@ -183,10 +260,12 @@ class Engine:
 
     # ------------------------------------------------------------------ start-up
 
-    async def _startup(self) -> None:
+    async def _startup(self) -> bool:
+        """Start the venue (retried until it answers), warm up, recover; False: stopped first."""
         v, reb = self.venue, self.reb
         reb.now_ms = max(reb.now_ms, self.clock.now_ms())
-        await v.start(self._accept)
+        if not await self._start_venue():
+            return False
         try:
             candles = await v.candles(reb.trend.timeframe_ms, self.warmup_candles)
             if candles:
@@ -197,6 +276,65 @@ class Engine:
         await recover(reb, v, self.journal, self._accept, now_ms=self.clock.now_ms,
                       on_open_orders=self.on_start_open_orders)
         self._accept(ConnectionChanged(self.clock.now_ms(), True, f"{v.name} ready"))
+        return True
+
+    async def _start_venue(self) -> bool:
+        """An unreachable venue at start is said at once (the cockpit's log in red, the python
+        log, ``on_alarm``: headless, stderr) and tried again after ``start_retry_s``, doubling
+        to ``start_retry_max_s``; a stop meanwhile ends it at once (False). An error that
+        another try cannot mend (a bad key, an unknown symbol) is raised."""
+        delay = self.start_retry_s
+        while True:
+            self.start_attempts += 1
+            try:
+                if not await self._unless_stopped(self.venue.start(self._accept)):
+                    return False
+                self._venue_up = True
+            except Exception as e:  # noqa: BLE001 - sorted below: retried or raised
+                if not _worth_retrying(e):
+                    raise
+                said = (f"{self.venue.name}: cannot start ({type(e).__name__}: {e}); "
+                        f"attempt {self.start_attempts}, trying again in {delay:g} s")
+                log.error("%s", said)
+                self.reb.note("error", said)
+                self._alarm(said)
+                self.invalidate()
+            else:
+                if self.start_attempts > 1:
+                    said = f"{self.venue.name}: started at attempt {self.start_attempts}"
+                    log.warning("%s", said)
+                    self.reb.note("info", said)
+                    self._alarm(said)
+                return True
+            if not await self._unless_stopped(asyncio.sleep(delay)):
+                return False
+            delay = min(self.start_retry_max_s, delay * 2)
+
+    async def _unless_stopped(self, awaitable) -> bool:
+        """Await ``awaitable`` unless a stop comes first (then it is cancelled): True when it ended.
+        It starts at once, in this task: one that never waits (the paper venue's start) hands the
+        loop back to nobody, so the venue's feed cannot run ahead of the recovery that follows."""
+        if self._stop.is_set():
+            awaitable.close()
+            return False
+        work = start_eagerly(awaitable, name="engine-start-step")
+        if work is None:
+            return True
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not work.done():
+                work.cancel()
+                try:
+                    await work
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - abandoned on a stop
+                    pass
+        if work.cancelled():
+            return False
+        work.result()  # its exception, if it raised
+        return True
 
     # ------------------------------------------------------------------ events → rebalancer
 
@@ -229,9 +367,118 @@ class Engine:
             self._draining = False
             try:
                 record.release()
-            except Exception as e:  # noqa: BLE001 - a journal failure must not kill the engine
-                self.reb.note("error", f"journal write failed: {e}")
-                log.exception("journal write failed")
+            except Exception as e:  # noqa: BLE001 - a journal failure must not kill the engine: it halts it
+                self._journal_failed(e)
+
+    # ------------------------------------------------------------------ no journal, no trading
+
+    def _release(self, record) -> None:
+        try:
+            record.release()
+        except Exception as e:  # noqa: BLE001 - see _journal_failed
+            self._journal_failed(e)
+
+    def check_journal(self) -> None:
+        """A journal file deleted or moved under us (its data dir removed) is a failed journal:
+        SQLite would go on writing the unlinked file, and all of it would be lost at exit.
+        After an outage, the first row the journal takes says where it began, so a restart
+        back-fills from there even when newer fills were journaled since."""
+        if self._journal_gap_since is not None and not self._journal_gap_marked and self.journal is not None:
+            try:
+                self.journal.record_state(self.clock.now_ms(), "journal_gap", str(self._journal_gap_since),
+                                          "journal unwritable: fills since may lack their rows")
+                self._journal_gap_marked = True
+            except Exception as e:  # noqa: BLE001 - still failing: tried again at the next tick
+                log.debug("journal gap row not written: %s", e)
+        if self.journal_fault is None:
+            gone = getattr(self.journal, "file_gone", None)
+            why = gone() if gone is not None else None
+            if why is not None:
+                self._journal_failed(JournalWriteError(why))
+
+    def _journal_failed(self, e: Exception) -> None:
+        """Halt, cancel our orders, say it loudly; later failures while halted are counted quietly."""
+        gone = getattr(self.journal, "file_gone", None)
+        text = (gone() if gone is not None else None) or _fault_text(e)
+        first = self.journal_fault is None
+        self.journal_fault = text
+        if self._journal_gap_since is None:
+            self._journal_gap_since = min(self.clock.now_ms(), self.reb.now_ms) - GAP_OVERLAP_MS
+            self._journal_gap_marked = False
+        if not first:
+            log.debug("journal still unwritable: %s", e)
+            return
+        reason = f"journal unwritable: {text}"
+        log.error("%s: trading HALTED and our orders cancelled; nothing is sent until the journal can be "
+                  "written and the trader re-arms%s", reason, "" if str(e) == text else f" ({e})")
+        self._user(self.reb.kill, reason)  # halted first: a refused order cannot start another
+        self._drop_queued_orders(reason)
+        self.reb.note("error", f"{reason}: trading HALTED, our orders cancelled; nothing is sent until the "
+                               "journal can be written again and you re-arm (r)")
+        self._alarm(f"{reason}: trading HALTED, our orders cancelled")
+        self.invalidate()
+
+    def _drop_queued_orders(self, reason: str) -> None:
+        """Order calls still waiting their turn are not sent (each is answered as refused, so
+        the rebalancer does not wait for it); cancels stay queued."""
+        q = self._commands  # the same deque: a running ``_run_commands`` holds it
+        waiting = list(q)
+        q.clear()
+        q.extend((cmd, t) for cmd, t in waiting if type(cmd) is not PlaceOrder and type(cmd) is not AmendOrder)
+        for cmd, _ in waiting:
+            if type(cmd) is PlaceOrder:
+                self._reject(cmd.request, f"not sent: {reason}")
+
+    def _journal_writable_again(self) -> bool:
+        """Before a re-arm after a journal failure: the file is ours and takes a committed row."""
+        try:
+            gone = getattr(self.journal, "file_gone", None)
+            why = gone() if gone is not None else None
+            if why is not None:
+                raise JournalWriteError(f"{why}: restart the program to open a new journal")
+            if self.journal is not None:
+                self.journal.record_state(self.clock.now_ms(), "journal", "writable", "checked before a re-arm")
+        except Exception as e:  # noqa: BLE001 - still failing: refuse the re-arm
+            self.journal_fault = _fault_text(e)
+            said = f"re-arm refused: journal still unwritable: {self.journal_fault}"
+            log.error("%s", said)
+            self.reb.note("error", said)
+            self._alarm(said)
+            self.invalidate()
+            return False
+        log.warning("journal writable again (was: %s)", self.journal_fault)
+        self.reb.note("info", f"journal writable again (was: {self.journal_fault})")
+        self.journal_fault = None
+        if self._journal_gap_since is not None and (self.backfill_task is None or self.backfill_task.done()):
+            self.backfill_task = asyncio.get_running_loop().create_task(self._backfill_journal_gap(),
+                                                                        name="engine-journal-backfill")
+        return True
+
+    async def _backfill_journal_gap(self) -> None:
+        """The fills the venue made while the journal could not be written, written now from the
+        venue's record (a restart's back-fill starts at the newest journaled fill, after the gap)."""
+        since = self._journal_gap_since
+        if since is None or self.journal is None:
+            return
+        try:
+            n = await backfill_journal(self.venue, self.journal, since, self.clock.now_ms())
+            self.journal.record_state(self.clock.now_ms(), "journal_gap", "closed", f"{n} fill(s) back-filled")
+        except Exception as e:  # noqa: BLE001 - tried again at the next re-arm or stop
+            log.warning("journal back-fill after the outage failed: %s", e)
+            self.reb.note("warning", f"journal back-fill after the outage failed: {e}")
+            return
+        if self._journal_gap_since == since:
+            self._journal_gap_since = None
+        log.info("journal back-filled after the outage: %d fill(s)", n)
+        self.reb.note("info", f"journal back-filled after the outage: {n} fill(s) from the venue's record")
+        self.invalidate()
+
+    def _alarm(self, text: str) -> None:
+        if self.on_alarm is not None:
+            try:
+                self.on_alarm(text)
+            except Exception:  # noqa: BLE001 - a broken terminal must not stop the engine
+                log.debug("alarm output failed", exc_info=True)
 
     def _dispatch(self, cmds) -> None:
         t = self._event_arrival if self._event_arrival is not None else self._perf()
@@ -249,11 +496,19 @@ class Engine:
         """No command running and none waiting."""
         return not self._commands_running and not self._commands
 
-    def _user(self, cmds) -> None:
-        if cmds:
-            self._event_arrival = self._perf()
-            self._dispatch(cmds)
-            self._event_arrival = None
+    def _user(self, act: Callable[..., list[Command]], *args) -> None:
+        """A trader's command: its order calls first, the rows it recorded right after (held as
+        during a drain), and a journal failure handled like any other."""
+        record = self.reb.rec
+        record.hold()
+        try:
+            cmds = act(*args)
+            if cmds:
+                self._event_arrival = self._perf()
+                self._dispatch(cmds)
+                self._event_arrival = None
+        finally:
+            self._release(record)
         self.invalidate()
 
     # ------------------------------------------------------------------ commands → venue
@@ -280,6 +535,18 @@ class Engine:
         t0 = self._perf()
         if type(cmd) is PlaceOrder:
             req = cmd.request
+            if self.journal_fault is not None:
+                self._reject(req, f"not sent: journal unwritable: {self.journal_fault}")
+                return
+            j = self.journal
+            if j is not None:
+                try:  # write-ahead: the order's row is committed before the create call goes out
+                    j.record_order_sent(now(), req)
+                except Exception as e:  # noqa: BLE001 - no journal, no trading
+                    self._journal_failed(e)
+                    self._reject(req, f"not sent: journal unwritable: {self.journal_fault}")
+                    return
+                t0 = self._perf()  # the latency counts the write-ahead; the round trip starts here
             self.decision_latencies.append(t0 - t_event)
             self.order_calls += 1
             try:
@@ -315,6 +582,8 @@ class Engine:
                     self._accept(VenueProblem(now(), f"cancel {cmd.client_id}: {e}", getattr(e, "code", None), cmd.client_id))
             self._rtt(t0)
         elif type(cmd) is AmendOrder:
+            if self.journal_fault is not None:
+                return
             await v.amend_order(cmd.client_id, cmd.price, cmd.qty)
             self._rtt(t0)
         elif type(cmd) is CancelAllOurs:
@@ -369,10 +638,10 @@ class Engine:
 
     def approve(self) -> None:
         self._now()
-        self._user(self.reb.approve())
+        self._user(self.reb.approve)
 
     def skip(self) -> None:
-        self._user(self.reb.skip())
+        self._user(self.reb.skip)
 
     def preview_force(self) -> Proposal | None:
         if self.reb.mode is Mode.WATCH:
@@ -382,21 +651,25 @@ class Engine:
 
     def force(self, confirmed: Proposal | None = None) -> None:
         self._now()
-        self._user(self.reb.force(confirmed))
+        self._user(self.reb.force, confirmed)
 
     def toggle_pause(self) -> None:
-        self._user(self.reb.toggle_pause())
+        self._user(self.reb.toggle_pause)
 
     def set_mode(self, mode: Mode) -> None:
         mode = Mode(mode)
-        cmds = self.reb.set_mode(mode)
         if mode is Mode.WATCH:
             # cancel first (while the venue still allows it), then lock the venue
-            self._user(cmds)
+            self._user(self.reb.set_mode, mode)
             self._set_venue_trading_after_queue()
         else:
-            self._set_venue_trading()
-            self._user(cmds)
+            # the venue unlocked before the commands the new mode may send
+            self._user(self._unlocked_then, self.reb.set_mode, mode)
+
+    def _unlocked_then(self, act, *args) -> list[Command]:
+        cmds = act(*args)
+        self._set_venue_trading()
+        return cmds
 
     def _set_venue_trading_after_queue(self) -> None:
         if self.commands_idle():
@@ -405,13 +678,16 @@ class Engine:
             asyncio.get_running_loop().call_later(0.05, self._set_venue_trading_after_queue)
 
     def kill(self) -> None:
-        self._user(self.reb.kill())
+        self._user(self.reb.kill)
 
     def rearm(self) -> None:
-        self._user(self.reb.rearm())
+        """Refused (with a red line saying why) while the journal still cannot be written."""
+        if self.journal_fault is not None and not self._journal_writable_again():
+            return
+        self._user(self.reb.rearm)
 
     def cancel_pending(self) -> None:
-        self._user(self.reb.cancel_pending())
+        self._user(self.reb.cancel_pending)
 
     @property
     def trading_state(self) -> TradingState:

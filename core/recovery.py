@@ -148,6 +148,21 @@ async def _open_orders(reb: Rebalancer, venue: Venue, opened: tuple[Order, ...],
     return tuple(cancelled), tuple(adopted)
 
 
+async def backfill_journal(venue: Venue, journal, since_ms: int, now_ms: int) -> int:
+    """Write into the journal the venue's fills since ``since_ms`` that it lacks, directly (the
+    rebalancer applied them live; only their rows were lost while the journal could not be
+    written). Returns how many; a ``backfill_fills`` reconcile row says so."""
+    missed = await _missed_fills(venue, since_ms)
+    known = journal.exec_ids(since_ms)
+    new = [f for f in missed if f.exec_id not in known]
+    if new:
+        journal.record_fills(new)
+        journal.record_reconcile(now_ms, "backfill_fills",
+                                 f"{len(new)} fill(s) missed while the journal was unwritable")
+        journal.commit(now_ms)
+    return len(new)
+
+
 async def _missed_fills(venue: Venue, since_ms: int) -> tuple[Fill, ...]:
     """Every execution on the symbol when the venue offers it (Bybit's ``executions_since``:
     spot and linear, the trader's too; they move the net and the anchors), else ours on spot
@@ -156,4 +171,4 @@ async def _missed_fills(venue: Venue, since_ms: int) -> tuple[Fill, ...]:
     return tuple(await read(since_ms))
 
 
-__all__ = ["Recovered", "recover", "restore_from_journal"]
+__all__ = ["Recovered", "backfill_journal", "recover", "restore_from_journal"]

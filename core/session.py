@@ -165,12 +165,22 @@ def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
         grid = GridBot.from_state(saved["grid"], BTCUSDT_LINEAR) if saved.get("grid") else None
         exchange = type(exchange).from_state(saved, grid=grid)
         reb.note("info", f"paper account restored from {p.state_file}" + (" with its grid" if grid else ""))
-    exchange.id_prefix = reb.session_tag
+    _tag_paper_ids(exchange, reb.session_tag)
     venue = PaperVenue(exchange=exchange, market=market, speed=p.speed if env.paper_speed is None else env.paper_speed,
                        state_path=p.state_file, candles=candles)
     engine = Engine(reb, venue, clock=_ExchangeClock(exchange, first_ts), journal=journal,
                     on_start_open_orders=cfg.api.on_start_open_orders)
     return Session(cfg, journal, reb, venue, engine)
+
+
+def _tag_paper_ids(exchange, tag: str) -> None:
+    """Every id the simulation makes from now on carries this session's tag: order and exec ids
+    (the exchange) and the grid's fill ids. Without it a fresh account or grid counts from 1
+    again and the journal, keyed by exec id, drops the new fills as duplicates (issue 13)."""
+    exchange.id_prefix = tag
+    grid = exchange.grid
+    if grid is not None and hasattr(grid, "prefix"):
+        grid.prefix = f"grid-{tag}"
 
 
 def _synthetic_market(p, start_ms: int, timeframe_ms: int, synthetic_market_cls):

@@ -126,6 +126,7 @@ def run_headless(engine: Engine, log_path: Path) -> int:
     """The engine without a UI (a detached daemon): stops on SIGINT, SIGTERM and SIGHUP,
     cancelling our orders; an engine that dies is stopped and recorded as a crash (exit 1)."""
     print(f"running headless; log: {log_path}; stop with Ctrl-C, SIGTERM or SIGHUP", file=sys.stderr)
+    engine.on_alarm = lambda text: print(f"ALERT: {text}", file=sys.stderr, flush=True)
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

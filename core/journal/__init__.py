@@ -14,6 +14,9 @@ restart recovers from. Use it from one thread (the engine's loop) at a time.
 
 from __future__ import annotations
 
+import os
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from core.journal import schema
@@ -46,6 +49,42 @@ class Journal(JournalWriter, JournalReader):
         JournalWriter.__init__(self, conn, commit_interval_ms=commit_interval_ms,
                                max_pending_rows=max_pending_rows)
         self._closed = False
+        try:
+            self._identity = None if path == MEMORY else _identity(path)
+        except OSError:
+            self._identity = None
+
+    def file_gone(self) -> str | None:
+        """Why the file at our path is no longer the one we write (deleted, moved, its directory
+        removed), or None. SQLite goes on writing an unlinked file without a word: nothing of it
+        would survive the process."""
+        if self._identity is None:
+            return None
+        try:
+            now = _identity(self.path)
+        except OSError as e:
+            return f"journal file gone: {self.path} ({e.strerror or e})"
+        return None if now == self._identity else f"journal file replaced: {self.path}"
+
+    def checkpoint_elsewhere(self) -> Callable[[], None] | None:
+        """For a live session, whose commits sit on the order path (the write-ahead order row):
+        SQLite's automatic checkpoint (the WAL copied into the database, with an fsync) runs
+        inside a commit now and then and costs milliseconds. This turns it off on this
+        connection and returns what checkpoints from a connection of its own, to be run off
+        the loop (a thread) every few seconds. None for an in-memory journal."""
+        if self.path == MEMORY or self.journal_mode != "wal":
+            return None
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        path = self.path
+
+        def checkpoint() -> None:
+            con = sqlite3.connect(path, timeout=1.0)
+            try:
+                con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                con.close()
+
+        return checkpoint
 
     def close(self) -> None:
         """Write what is held, commit and close; safe to call twice."""
@@ -62,6 +101,11 @@ class Journal(JournalWriter, JournalReader):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _identity(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
 
 
 __all__ = [

@@ -91,13 +91,24 @@ class JournalReader:
     def backfill_since(self) -> int | None:
         """Where a back-fill of fills missed while down must start: the newest journaled fill,
         or earlier when an order the journal still holds open began before it (its first
-        fills may be the missing ones). None when the journal has neither."""
+        fills may be the missing ones) or a journal outage not back-filled yet began before it.
+        None when the journal has none of them."""
         last = self.last_fill_ts()
         row = self._conn.execute(f"SELECT MIN(first_ts_ms) FROM orders WHERE status IN {OPEN_STATUSES!r}").fetchone()
         first_open = None if row[0] is None else int(row[0])
         if last is None or (first_open is not None and first_open < last):
-            return first_open
-        return last
+            since = first_open
+        else:
+            since = last
+        gap = self.open_journal_gap()
+        return gap if gap is not None and (since is None or gap < since) else since
+
+    def open_journal_gap(self) -> int | None:
+        """Where an outage of the journal began that no back-fill has closed yet (the engine's
+        ``journal_gap`` rows): fills after it may lack their rows though newer ones are here."""
+        row = self._conn.execute(
+            "SELECT value FROM states WHERE kind = 'journal_gap' ORDER BY id DESC LIMIT 1").fetchone()
+        return int(row[0]) if row is not None and str(row[0]).lstrip("-").isdigit() else None
 
     def open_orders(self) -> list[Order]:
         """Orders whose last known state is New or PartiallyFilled, oldest first."""

@@ -30,7 +30,7 @@ from typing import Any
 
 from core.errors import RebalancerError
 from core.journal.rows import ORDER_COLS, TERMINAL_STATUSES, fill_row, num, order_values, text
-from core.model import Decision, Fill, Order, Side
+from core.model import Decision, Fill, Order, OrderRequest, OrderStatus, Side
 
 # Statements are constant strings, so sqlite3's statement cache prepares each once.
 _INS_DECISION = (
@@ -78,7 +78,12 @@ _INS_REBALANCE = "INSERT INTO rebalances (ts_ms, side, qty_base, path) VALUES (?
 
 
 class JournalWriteError(RebalancerError):
-    """Rows that could not be written at a ``release()`` (the others were written)."""
+    """Rows that could not be written at a ``release()`` (the others were written), or a
+    journal file that is no longer there. ``causes``: the underlying errors, first first."""
+
+    def __init__(self, message: str, causes: tuple[BaseException, ...] = ()) -> None:
+        super().__init__(message)
+        self.causes = causes
 
 
 class JournalWriter:
@@ -116,14 +121,14 @@ class JournalWriter:
         queued, self._later = self._later, None
         if not queued:
             return
-        failures: list[str] = []
+        failures: list[tuple[str, Exception]] = []
         self._releasing = True
         try:
             for write, args, kwargs in queued:
                 try:
                     write(*args, **kwargs)
                 except Exception as exc:  # noqa: BLE001 - keep writing the rest, report below
-                    failures.append(f"{write.__name__}: {type(exc).__name__}: {exc}")
+                    failures.append((write.__name__, exc))
         finally:
             self._releasing = False
             if self._commit_due:
@@ -131,7 +136,9 @@ class JournalWriter:
                 ts, self._due_ts_ms = self._due_ts_ms, None
                 self.commit(ts)
         if failures:
-            raise JournalWriteError(f"{len(failures)} journal row(s) not written: " + "; ".join(failures[:3]))
+            said = "; ".join(f"{name}: {type(exc).__name__}: {exc}" for name, exc in failures[:3])
+            raise JournalWriteError(f"{len(failures)} journal row(s) not written: {said}",
+                                    tuple(exc for _, exc in failures))
 
     # -- commit policy
 
@@ -240,6 +247,22 @@ class JournalWriter:
         self._conn.execute(_INS_ORDER_EVENT, (ts, str(event), *values, decision_id))
         self._conn.execute(_UPSERT_ORDER, (*values, ts, ts, str(event), decision_id))
         self._wrote(ts)
+
+    def record_order_sent(self, ts_ms: int, request: OrderRequest) -> None:
+        """Write-ahead: the order as it is about to be sent (``New``, no venue id yet; event
+        ``sending``), committed at once, before the create call goes out. A kill at any moment
+        after it leaves a row that a restart reconciles with the venue by client id (the venue
+        has it: its state and fills; it has not: closed). The decision link and the venue's
+        answer follow in the rows written after the call."""
+        ts = int(ts_ms)
+        order = Order(client_id=request.client_id, order_id="", symbol=request.symbol, side=request.side,
+                      qty=request.qty, price=request.price, tif=request.tif, status=OrderStatus.NEW,
+                      created_ms=ts, updated_ms=ts, leg=request.leg)
+        values = order_values(order)
+        self._begin()
+        self._conn.execute(_INS_ORDER_EVENT, (ts, "sending", *values, None))
+        self._conn.execute(_UPSERT_ORDER, (*values, ts, ts, "sending", None))
+        self.commit(ts)
 
     def record_fill(self, fill: Fill) -> bool:
         """Store a fill once (by ``exec_id``) and commit at once: a fill must survive a kill.

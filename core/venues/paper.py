@@ -13,6 +13,7 @@ Time here is injected: ``sleep`` (default ``asyncio.sleep``) and a monotonic ``n
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
@@ -34,6 +35,8 @@ from core.venues.base import EventSink, OrderRejected, ensure_can_trade
 from core.venues.paper_exchange import PaperExchange
 
 MarketSource = Iterable[object] | AsyncIterable[object]
+log = logging.getLogger("rebalancer.paper")
+TICKS_PER_YIELD = 64  # a gap in the data is crossed tick by tick, handing the loop back this often
 
 
 class PaperVenue:
@@ -84,6 +87,7 @@ class PaperVenue:
         self._next_tick: int | None = None
         self._origin: tuple[int, float] | None = None  # (market ms, now()) the pacing is anchored to
         self._count = 0
+        self.save_failing: str | None = None  # why the account file could not be written (None: it can)
 
     # ------------------------------------------------------------------ streaming
 
@@ -136,11 +140,17 @@ class PaperVenue:
             if tick:
                 if self._next_tick is None:
                     self._next_tick = (ts // tick + 1) * tick
+                crossed = 0
                 while self._next_tick <= ts:
                     t = self._next_tick
                     await self._pace(t)
                     self._deliver((Tick(t),) + self.exchange.advance_to(t))
                     self._next_tick = t + tick
+                    crossed += 1
+                    if crossed % TICKS_PER_YIELD == 0:
+                        # a long gap (days of ticks at speed 0) in bounded steps: a kill, a quit
+                        # or a SIGTERM acts in between, never after the whole gap
+                        await asyncio.sleep(0)
             await self._pace(ts)
         self.feed(ev)
         self._count += 1
@@ -176,8 +186,23 @@ class PaperVenue:
             self._deliver_one(ev)
 
     def _save(self) -> None:
-        if self.state_path is not None:
+        """A disk that refuses the account file (full, read-only) is said once and tried again at
+        every change; the market feed and the order calls go on (they used to die silently)."""
+        if self.state_path is None:
+            return
+        try:
             self.exchange.save(self.state_path)
+        except OSError as e:
+            if self.save_failing is None:
+                why = f"paper account NOT saved to {self.state_path}: {e.strerror or e}; a restart now would " \
+                      "lose what happened since (tried again at every change)"
+                log.error("%s", why)
+                self._deliver_one(VenueProblem(self.exchange.now_ms, why))
+            self.save_failing = str(e)
+            return
+        if self.save_failing is not None:
+            log.warning("paper account saved again to %s (was: %s)", self.state_path, self.save_failing)
+            self.save_failing = None
 
     # ------------------------------------------------------------------ reads
 

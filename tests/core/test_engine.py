@@ -22,7 +22,7 @@ from core.engine import Engine
 from core.events import OrderUpdate, PlaceOrder, Tick
 from core.journal import Journal
 from core.journal.recorder import JournalRecorder
-from core.model import BTCUSDT_SPOT, Mode, OrderRequest, OrderStatus, Quote, Side, TimeInForce, Trade
+from core.model import BTCUSDT_SPOT, Mode, OrderRequest, OrderStatus, Quote, Side, TimeInForce, Trade, TradingState
 from core.rebalancer import Rebalancer
 from core.venues.base import TradingDisabled
 from core.venues.paper import PaperVenue
@@ -231,7 +231,7 @@ async def test_with_a_journal_the_order_call_goes_out_before_the_commit_and_all_
     await rig.stop()
 
 
-async def test_a_failing_journal_write_is_logged_and_neither_the_rows_after_it_nor_the_engine_stop(rigs, tmp_path):
+async def test_a_failing_journal_write_halts_trading_and_the_rows_after_it_are_still_written(rigs, tmp_path):
     path = tmp_path / "journal.sqlite"
     journal = Journal(path)
     rig = await rigs(spot="0.52", journal=journal).start()
@@ -246,7 +246,8 @@ async def test_a_failing_journal_write_is_logged_and_neither_the_rows_after_it_n
     rig.feed(market(T0 + 500, 1))
     assert rig.engine.order_calls == 1  # the sell went out; the events after the failure were taken
     assert rig.reb.last_market_ms == T0 + 1_000
-    assert any("journal write failed" in line.text and "disk I/O error" in line.text for line in rig.reb.log)
+    assert rig.reb.risk.state is TradingState.HALTED  # no journal, no trading (issue 13)
+    assert any(line.level == "error" and "journal unwritable: disk I/O error" in line.text for line in rig.reb.log)
     # the rows recorded after the failed one were written: the order, and its fill (committed)
     assert _committed(path, "order_events") >= 1 and _committed(path, "fills") == 1
     assert _committed(path, "decisions") == 0

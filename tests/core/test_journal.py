@@ -379,6 +379,10 @@ def test_backfill_starts_at_the_newest_fill_or_an_older_open_order(tmp_path):
         assert j.backfill_since() == 1_000  # nothing open any more: the newest fill
         j.record_order(2_000, make_order("b", OrderStatus.NEW), "placed")
         assert j.backfill_since() == 1_000  # an order newer than the newest fill changes nothing
+        j.record_state(3_000, "journal_gap", "700", "journal unwritable")
+        assert j.backfill_since() == 700  # an outage not back-filled yet began before the newest fill
+        j.record_state(4_000, "journal_gap", "closed", "1 fill(s) back-filled")
+        assert j.backfill_since() == 1_000 and j.open_journal_gap() is None
 
 
 def test_order_keeps_its_decision_link():
@@ -639,3 +643,20 @@ def test_many_rows_in_one_replay_second_stay_in_one_transaction(tmp_path):
             j.record_decision(d, "auto", "held", ts_ms=ts)
         assert commits == [1_000, 2_000]
     assert count_from_outside(path, "decisions") == 3_000
+
+
+def test_a_live_journal_checkpoints_off_the_commit_path(tmp_path):
+    """The write-ahead order row puts a commit on the order path: SQLite's automatic checkpoint
+    (an fsync, milliseconds) must not run inside it; the engine runs the returned one in a thread."""
+    j = Journal(tmp_path / "j.sqlite")
+    checkpoint = j.checkpoint_elsewhere()
+    assert j._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    for i in range(50):
+        j.record_error(i, "x" * 100)
+    j.commit(100)
+    checkpoint()  # from its own connection, beside ours
+    j.record_error(200, "after")
+    j.close()
+    with Journal(tmp_path / "j.sqlite", create=False) as again:
+        assert again.count("errors") == 51
+    assert Journal().checkpoint_elsewhere() is None  # in memory: nothing to checkpoint

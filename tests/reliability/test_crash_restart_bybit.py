@@ -438,3 +438,58 @@ async def test_clean_quit_leaving_the_order_open_then_restart_reconciles_it(bybi
     finally:
         j.close()
     assert not our_open(fake)
+
+
+# ---------------------------------------------------------------------------------- SIGKILL just after placing
+
+KILL_OFFSETS_MS = tuple(range(0, 200, 10))  # 20 offsets after the order reached the venue
+KILL_SAMPLE_MS = (0, 60, 120)  # the default run's sample; ``-m slow`` runs all 20
+
+
+def _kill_just_after_placing_then_restart(fake, tmp_path, offset_ms: int) -> None:
+    """Issue 13 (3): killed 113-127 ms after placing an order that then filled while the program
+    was down, the fill was back-filled but the journal had no order row for its client id. The
+    program is killed ``offset_ms`` after the fake's ledger holds our order; the fake fills it
+    while the program is dead; the restart (watch mode: it sends nothing of its own) must leave
+    journal = venue for every order of ours, rows and fills."""
+    long_gap(fake)
+    prog = BybitProgram(tmp_path, fake, on_start="cancel")
+    prog.start()
+    try:
+        end = time.monotonic() + DEADLINE_S
+        while not our_open(fake):  # the create reached the venue (its reply may still be on its way)
+            assert prog.proc.poll() is None and time.monotonic() < end, prog.stderr()[-2000:]
+            time.sleep(0.001)
+        time.sleep(offset_ms / 1000.0)  # the chosen moment of the kill, not a wait
+        prog.kill9()
+    finally:
+        prog.cleanup()
+    (order,) = our_open(fake)
+    cid = order.order_link_id
+    missed = fake.fill_order(cid)  # filled while the program is down
+    prog.configure({**prog.cfg, "mode": "watch"})
+    prog.start()
+    try:
+        prog.wait_for(f"{cid} closed Filled in the journal and its fill back-filled",
+                      lambda: (prog.order_row(cid) or ("",))[0] == "Filled" and missed.exec_id in prog.journal_fills(),
+                      DEADLINE_S)
+        assert prog.stop() == 0
+    finally:
+        prog.cleanup()
+    ours = [o for o in fake.ledger.orders if o.order_link_id.startswith("rb")]
+    journal = {cid: (status, D(filled)) for cid, status, filled in
+               prog.rows("SELECT client_id, status, filled_qty FROM orders")}
+    assert journal == {o.order_link_id: (o.status, o.cum_exec_qty) for o in ours}
+    assert prog.journal_fills() == ledger_fills(fake)
+    assert prog.rows("SELECT COUNT(*) FROM order_events WHERE client_id = ? AND event = 'sending'", (cid,)) == [(1,)]
+
+
+@pytest.mark.parametrize("offset_ms", KILL_SAMPLE_MS)
+def test_sigkill_just_after_placing_leaves_journal_equal_to_venue(bybit_fake, tmp_path, offset_ms):
+    _kill_just_after_placing_then_restart(bybit_fake, tmp_path, offset_ms)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("offset_ms", [o for o in KILL_OFFSETS_MS if o not in KILL_SAMPLE_MS])
+def test_sigkill_just_after_placing_at_every_offset(bybit_fake, tmp_path, offset_ms):
+    _kill_just_after_placing_then_restart(bybit_fake, tmp_path, offset_ms)

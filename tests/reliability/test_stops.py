@@ -104,3 +104,56 @@ def test_a_journal_fault_at_start_is_one_line_and_exit_2(program, fault):
     err = program.stderr().strip()
     assert rc == 2 and "Traceback" not in err, err
     assert str(program.journal_path) in err.splitlines()[-1] and "move the file aside" in err
+
+
+def test_an_unreachable_venue_at_start_is_said_and_a_sigterm_during_the_retries_is_clean(tmp_path):
+    """Issue 13 (7): headless, the engine died on the first failed start, the process stayed up
+    silent and printed a ``TransportError`` traceback on SIGTERM. Here every Bybit address is a
+    loopback port nobody listens on."""
+    import socket
+
+    with socket.socket() as s:  # a free loopback port, closed again: connections are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = config(venue="testnet", api={"account_name": "Stp", "rest_url": f"http://127.0.0.1:{port}",
+                                       "ws_public_url": f"ws://127.0.0.1:{port}",
+                                       "ws_private_url": f"ws://127.0.0.1:{port}"})
+    keys = {"BYBIT_API_KEY_Stp": "k" * 18, "BYBIT_API_SECRET_Stp": "s" * 36}
+    p = Program(tmp_path, cfg, journal_name="Stp-testnet-BTCUSDT.sqlite", env=keys)
+    try:
+        p.start()
+        p.wait_for("the failed start on stderr", lambda: "cannot start" in p.stderr(), deadline_s=10)
+        p.wait_for("a second failed start", lambda: p.stderr().count("cannot start") >= 2, deadline_s=10)
+        assert "cannot start" in p.log_tail()
+        t0 = time.monotonic()
+        rc = p.stop()
+        assert rc == 0 and time.monotonic() - t0 < 5.0
+        err = p.stderr()
+        assert "Traceback" not in err, err
+        (value, reason), = p.rows("SELECT value, reason FROM states WHERE kind = 'session' ORDER BY id DESC LIMIT 1")
+        assert (value, reason) == ("stopped", "SIGTERM received, orders NOT cancelled (the venue was never reached)")
+    finally:
+        p.cleanup()
+
+
+def test_sigterm_in_a_ten_day_gap_at_full_speed_stops_at_once(tmp_path):
+    """Issue 13 (11): a 10-day gap in a paper CSV at ``speed: 0`` held the loop while its timer
+    ticks were delivered, and SIGTERM took 25-58 s."""
+    t0, day = 1_700_000_000_000, 86_400_000
+    rows = ["ts_ms,price,qty,side"]
+    for start in (t0, t0 + 10 * day):
+        rows += [f"{start + i * 250},60000.00,0.001,buy" for i in range(20)]
+    market = tmp_path / "gap.csv"
+    market.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    p = Program(tmp_path, config(paper={"speed": 0, "market": str(market)}), journal_name=JOURNAL)
+    try:
+        p.start()
+        _started(p)
+        t = time.monotonic()
+        rc = p.stop()
+        took = time.monotonic() - t
+        assert rc == 0 and took < 5.0, f"rc {rc} after {took:.1f} s"
+        (value, reason), = p.rows("SELECT value, reason FROM states WHERE kind = 'session' ORDER BY id DESC LIMIT 1")
+        assert value == "stopped" and reason.startswith("SIGTERM received")
+    finally:
+        p.cleanup()

@@ -747,3 +747,51 @@ async def test_paper_venue_satisfies_the_protocol_and_acks_delayed_orders() -> N
     venue.feed(Quote(1200, 60000.0, 1.0, 60000.01, 1.0))
     assert kinds(seen[3:]) == ["Quote", "OrderUpdate", "BalanceUpdate"]
     assert (await venue.order_by_client_id("a")).filled_qty == 0
+
+
+# ---------------------------------------------------------------------------- a disk that refuses the account file
+
+
+class DiskFullExchange(PaperExchange):
+    """Saving fails with ENOSPC while ``full``."""
+
+    full = False
+
+    def save(self, path):
+        if type(self).full:
+            raise OSError(28, "No space left on device")
+        super().save(path)
+
+
+T0 = 1_700_000_000_000
+
+
+async def test_a_full_disk_neither_stops_the_paper_feed_nor_goes_unsaid_and_saving_resumes(tmp_path, caplog):
+    """Issue 13 (11): a disk-full error killed the market feed task silently, and it did not
+    recover when space returned. The grid fills on the way down each try to save the account."""
+    from core.venues.grid import GridBot
+
+    DiskFullExchange.full = True
+    try:
+        ex = DiskFullExchange(balances={"BTC": D("0.5"), "USDT": D("50000")})
+        grid = GridBot(lower=59_000, upper=61_000, levels=21, qty_per_level="0.001")
+        for f in grid.start(60_000.0, T0):
+            ex.apply_grid_fill(f)
+        ex.grid = grid
+        trades = [Trade(T0 + i * 1_000, 60_000.0 - 50 * i, 0.01, Side.SELL) for i in range(1, 21)]
+        path = tmp_path / "state.json"
+        venue = PaperVenue(ex, market=trades, speed=0, tick_ms=None, state_path=path)
+        got: list = []
+        await venue.start(got.append)
+        await asyncio.wait_for(venue.join(), 5)  # the feed ran to its end
+        assert trades[-1] in got
+        problems = [e for e in got if type(e) is VenueProblem]
+        assert len(problems) == 1 and "NOT saved" in problems[0].message and "No space left" in problems[0].message
+        assert sum(type(e) is FillEvent for e in got) >= 5 and not path.exists()
+        DiskFullExchange.full = False
+        venue.feed(Trade(T0 + 30_000, 59_250.0, 0.01, Side.BUY))  # back up: a grid sell fills, saved now
+        assert venue.save_failing is None and path.exists()
+        assert json.loads(path.read_text())["grid"]["fill_count"] == grid.fill_count
+        assert any("saved again" in r.getMessage() for r in caplog.records)
+    finally:
+        DiskFullExchange.full = False
