@@ -76,6 +76,7 @@ async def test_a_10002_for_an_order_bybit_has_is_never_sent_twice(bybit_fake, ve
     assert links(bybit_fake) == ["rbts3"]
 
 
+@pytest.mark.slow  # end to end on a shared machine: its first wait failed twice in ~10 full runs (not reproduced alone)
 async def test_the_engine_trades_again_within_5s_of_the_clock_being_right(bybit_fake, make_config, until):
     """End to end: a decision made while the clock is off is "not sent"; once the clock is right
     an order goes out within 5 s (it used to take up to the 600 s periodic re-sync). The desk
