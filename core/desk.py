@@ -37,6 +37,8 @@ class Desk:
                           balances_ok=r.book.balances_ok)
         if why is None and r.awaiting_fresh_market:
             why = "waiting for fresh market data after the disconnect"
+        if why is None and r.venue_refusal:
+            why = f"the venue refuses order calls: {r.venue_refusal}"
         return why
 
     def suppress(self, now: int) -> None:
@@ -182,8 +184,10 @@ class Desk:
             self.last_side_trade = (now, side)
             r.memory = r.memory.after_trade(now, side)
             r.rec.rebalance_done(now, side, filled, ex.plan.path)
-        else:
+        elif not ex.outcome.startswith("rejected: not sent"):
             self.suppress(now)  # nothing filled: don't hammer — wait a cooldown before trying again
+        # (an order the engine never sent — the venue refused order calls — needs no cooldown:
+        # the gate holds every decision while the refusal lasts and lets the next one through)
         r.dirty = True
 
     def _screen(self, cmds: list[Command], *, gate_passed: bool = False) -> list[Command]:

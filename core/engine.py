@@ -158,6 +158,7 @@ class Engine(JournalWatch):
                     pass
                 if self._stop.is_set():
                     break
+                self.reb.venue_refusal = getattr(self.venue, "trading_refused", None)  # read before the tick decides
                 self._accept(Tick(self.clock.now_ms()))
                 self.check_journal()
                 if checkpoint is not None and self._perf() >= next_checkpoint:

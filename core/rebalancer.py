@@ -78,6 +78,7 @@ class Rebalancer:
         self.desk = Desk(self)
         self.exec = None  # the rebalance working now (the desk's RebalanceExecution), if any
         self.connected = False
+        self.venue_refusal: str | None = None  # the venue refuses order calls now (handed in by the engine)
         # market (the touch, and the clock: market time)
         self.price: float | None = None
         self.bid: float | None = None

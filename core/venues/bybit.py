@@ -133,6 +133,15 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
     def can_trade(self, value: bool) -> None:
         self._trade_wanted = bool(value)
 
+    @property
+    def trading_refused(self) -> str | None:
+        """Why the venue itself refuses order calls now (a read-only key, a bad host clock), or
+        None. The engine hands it to the rebalancer, whose gate then decides nothing it cannot
+        send — and trades at the next decision once it clears (no cooldown of a failed try)."""
+        if self.read_only:
+            return "the API key has no trade permission (read-only)"
+        return self._clock_text() if self._clock_refused else None
+
     def _check_trade(self) -> None:
         if not self._trade_wanted:
             raise TradingDisabled(f"{self.name}: order calls are disabled (watch mode)")

@@ -99,3 +99,32 @@ def test_a_filled_rebalance_moves_the_policy_memory_and_a_quick_reversal_is_a_fl
     assert [r.side for r in h.places] == [Side.SELL, Side.BUY, Side.BUY]
     assert h.reb.stats.rebalances == 2 and h.reb.stats.flip_flops == 1
     assert h.reb.risk.state is TradingState.ACTIVE
+
+
+def test_while_the_venue_refuses_order_calls_the_gate_holds_and_it_trades_once_that_clears():
+    """A read-only key or a bad host clock: nothing is decided that cannot be sent, and when the
+    refusal clears the next decision trades (no cooldown of an attempt that never left)."""
+    h = Harness(rcfg(), spot="0.52")  # past hard: a taker sell
+    h.reb.venue_refusal = "clock off by +9000 ms"
+    h.market(T0, BID, ASK)
+    assert h.reb.exec is None and not [c for c in h.sent if isinstance(c, PlaceOrder)]
+    assert h.reb.desk.gate(T0) == "the venue refuses order calls: clock off by +9000 ms"
+    h.reb.venue_refusal = None
+    h.market(T0 + S, BID, ASK)
+    assert [c for c in h.sent if isinstance(c, PlaceOrder)], "traded at the next decision"
+
+
+@pytest.mark.parametrize("reason, cooldown", [
+    ("not sent: clock off by +9000 ms", False),  # the engine never sent it (TradingDisabled)
+    ("insufficient balance", True),  # the venue refused it: don't hammer
+])
+def test_an_order_the_engine_never_sent_starts_no_cooldown(reason, cooldown):
+    h = Harness(rcfg(), spot="0.52")
+    h.quote(T0, BID, ASK)
+    cmds = h.reb.on_trade(T0, 60_000.0, 0.001, True)  # the decision's order, held back from the exchange
+    req = next(c.request for c in cmds if isinstance(c, PlaceOrder))
+    h.pump([OrderUpdate(T0, Order(client_id=req.client_id, order_id="", symbol="BTCUSDT", side=req.side,
+                                  qty=req.qty, price=req.price, tif=req.tif, status=OrderStatus.REJECTED,
+                                  created_ms=T0, updated_ms=T0, reject_reason=reason))], T0)
+    assert h.reb.exec is None
+    assert (h.reb.desk.suppress_until_ms > T0) is cooldown
