@@ -71,6 +71,8 @@ class FeedHealth:
     events_total: int = 0
     bad_messages: int = 0
     stale_after_ms: int | None = None
+    stalls: int | None = None  # streams replaced because they went silent (None: no streams)
+    reconnects: int | None = None
 
 
 @value_type

@@ -25,6 +25,8 @@ class FeedInputs:
     rtt_p99_ms: float | None = None
     rate_budget_left: int | None = None
     bad_messages: int = 0
+    stalls: int | None = None  # streams replaced because they went silent (None: the venue has no streams)
+    reconnects: int | None = None  # reconciles after a reconnect or a stall
 
 
 NO_FEED = FeedInputs()
@@ -94,5 +96,6 @@ def cockpit_state(reb: Rebalancer, now: int, *, connected: bool, feed: FeedInput
         feed=FeedHealth(data_age_ms=age, rtt_p50_ms=feed.rtt_p50_ms, rtt_p99_ms=feed.rtt_p99_ms,
                         rate_budget_left=feed.rate_budget_left, events_total=reb.stats.events,
                         bad_messages=reb.bad_messages + feed.bad_messages,
-                        stale_after_ms=int(cfg.risk.stale_after_s * 1000)),
+                        stale_after_ms=int(cfg.risk.stale_after_s * 1000), stalls=feed.stalls,
+                        reconnects=feed.reconnects),
     )

@@ -86,3 +86,23 @@ def test_the_engine_hands_its_feed_figures_in_and_writes_none_into_the_rebalance
                                                                               h.reb.bad_messages + 5)
     assert dict(vars(h.reb)).keys() == before.keys()  # no attribute added to the rebalancer
     assert h.reb.bad_messages == before["bad_messages"]
+
+
+def test_stream_stalls_and_reconnects_reach_the_feed_pane(h):
+    from rich.console import Console
+
+    from tui.panes.feed import feed_table
+
+    venue = _Venue()
+    engine = Engine(h.reb, venue, clock=SimpleNamespace(now_ms=lambda: T0))
+    assert engine.latest().feed.stalls is None  # a venue without streams: no row
+    venue.stalls, venue.reconciles = 2, 3  # what the Bybit venue counts
+    feed = engine.feed_inputs()
+    assert (feed.stalls, feed.reconnects) == (2, 3)
+    engine.invalidate()
+    shown = engine.latest()
+    assert (shown.feed.stalls, shown.feed.reconnects) == (2, 3)
+    console = Console(width=40, record=True)
+    console.print(feed_table(shown))
+    text = console.export_text()  # (exporting clears the record)
+    assert "stalls / reconn" in text and "2 / 3" in text

@@ -31,6 +31,9 @@ def feed_table(s: CockpitState) -> Table:
     )
     t.add_row("events", Text(f"{f.events_total:,}", style=theme.VALUE))
     t.add_row("bad msgs", Text(f"{f.bad_messages:,}", style=theme.BAD if f.bad_messages else theme.VALUE))
+    if f.stalls is not None:  # a venue with streams (Bybit): silent streams replaced, gaps reconciled
+        t.add_row("stalls / reconn", Text(f"{f.stalls:,} / {f.reconnects or 0:,}",
+                                          style=theme.WARN if f.stalls else theme.VALUE))
     return t
 
 
