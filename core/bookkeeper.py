@@ -39,6 +39,8 @@ class Bookkeeper:
     def _changed(self) -> list[Command]:
         r = self.reb
         r.gap_stats.refresh(r.book.gap_base(r.price))
+        if r.writes_snapshots:  # the record's gap moves when the account does, as the statistics' does
+            self.write_snapshot(r.now_ms)
         return EMPTY
 
     def on_balances(self, ev: BalanceUpdate) -> list[Command]:
@@ -133,12 +135,27 @@ class Bookkeeper:
                         f"({'maker' if fill.is_maker else 'taker'}, fee {fill.fee} {fill.fee_coin})")
         return r.desk.on_fill(fill, price, qty)
 
+    def take_markouts(self, ts_ms: int) -> None:
+        """Maker fills whose markout horizon has passed: measured at the mid now, and recorded."""
+        r = self.reb
+        bid, ask = r.touch()
+        mid = (bid + ask) * 0.5 if r.has_quotes else (r.price or 0.0)
+        for exec_id, mid_after in r.costs.markouts.take(ts_ms, mid):
+            r.rec.markout(ts_ms, exec_id, mid_after)
+
     def snapshot_row(self, ts_ms: int) -> None:
         """An account snapshot row for the journal, every 10 s of market time."""
         r = self.reb
         r.next_snapshot_ms = ts_ms - ts_ms % 10_000 + 10_000
         if r.writes_snapshots:
-            b, price = r.book, r.price
-            r.rec.snapshot(ts_ms, spot_base=b.spot_total, quote=b.quote_free + b.quote_locked,
-                           futures_size=b.futures_size, price=price, net_base=b.net_base,
-                           equity_quote=b.equity_quote(price), target_base=b.target_base(price))
+            self.write_snapshot(ts_ms)
+
+    def write_snapshot(self, ts_ms: int) -> None:
+        """The account now, as a snapshot row (once a price and the balances are known)."""
+        r = self.reb
+        b, price = r.book, r.price
+        if price is None or not b.balances_ok:
+            return
+        r.rec.snapshot(ts_ms, spot_base=b.spot_total, quote=b.quote_free + b.quote_locked,
+                       futures_size=b.futures_size, price=price, net_base=b.net_base,
+                       equity_quote=b.equity_quote(price), target_base=b.target_base(price))

@@ -80,8 +80,11 @@ class Desk:
                              price_limit=price_limit, path="forced" if forced else path)
         r.exec = RebalanceExecution(plan, r.instrument, ex, self.order_prefix(), now, r.gap_base,
                                     size_cap=r.risk.max_qty_at)
+        rebalance = f"{self.order_prefix()}{plan.rebalance_id}"  # every order's client id starts so
+        arrival = r.costs.arrival_for(d.ts_ms, d.price)
+        r.costs.started(rebalance, arrival)
         r.stats.decisions += 1
-        r.record_decision(d, "executed" if not forced else "forced")
+        r.record_start(d, "executed" if not forced else "forced", rebalance, arrival, qty, plan.path)
         r.note("trade", f"rebalance #{plan.rebalance_id}: {d.side.lower()} {qty} ({plan.path}, "
                         f"{'maker first' if maker_first else 'taker'}) — {d.reason}")
         cmds = r.exec.start(now, *r.touch())
@@ -124,12 +127,9 @@ class Desk:
         st.volume_quote += qty * price
         st.fees_quote += fee_quote
         r.risk.on_fill(fill.ts_ms, qty * price)
+        r.costs.on_fill(fill.ts_ms, fill.exec_id, fill.client_id, fill.side, price, qty, fee_quote, fill.is_maker)
         ex = r.exec
         if ex is not None:
-            ref = ex.plan.decision.price
-            if ref:
-                # cost vs the price at decision: positive = paid up (buy above / sell below)
-                st.slippage_quote += (price - ref) * qty if fill.side is Side.BUY else (ref - price) * qty
             ex.on_fill(fill.qty, fill.price, fee_quote, fill.is_maker)
         return EMPTY
 

@@ -70,7 +70,8 @@ class Operator:
         (unless the trader asked to skip it). Refused while the risk gate is closed."""
         r = self.reb
         if r.mode is Mode.WATCH:
-            r.record_decision(d, "watch: shown only")
+            if r.record_decision(d, "watch: shown only"):
+                r.stats.would_trade += 1  # what it would have done: each new want counted once
             return EMPTY
         refusal = r.desk.gate(r.now_ms)
         if refusal:

@@ -133,8 +133,9 @@ class Policy(Protocol):
         """The smallest |gap| it could ever act on, under any bias or trend: below it, HOLD is
         sure and the rebalancer need not ask."""
 
-    def hard_threshold_base(self) -> float:
-        """The |gap| that counts as over hard in the statistics before its first decision."""
+    def band_base(self, price: float, spot_base: float) -> float:
+        """Its hard threshold in base at ``price`` and ``spot_base``: the default common band the
+        statistics measure time over (``--band``), so policies can be compared on one scale."""
 
     def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]: ...
 
@@ -174,9 +175,8 @@ class AnchorPolicy(Policy):
         floor = self.fixed_min_gap
         return floor if floor is not None else self.base_thresholds(spot_base)[0] * self.cfg.bias.min_scale
 
-    def hard_threshold_base(self) -> float:
-        t = self.cfg.thresholds
-        return t.hard if t.units == "base" else INF  # in percent: known once a decision has read the spot
+    def band_base(self, price: float, spot_base: float) -> float:
+        return self.base_thresholds(spot_base)[1]
 
     def after_sure_hold(self, memory: PolicyMemory) -> PolicyMemory:
         return memory.without_gate_wait()  # a HOLD under the soft threshold ends a gate wait
@@ -427,8 +427,8 @@ class SimplePolicy(Policy):
         """The threshold without the trend multiplier (it only widens), in base at ``price``."""
         return self.cfg.rebalance_threshold_usdt / price if price else 0.0
 
-    def hard_threshold_base(self) -> float:
-        return INF  # in USDT: known per price once a decision has been made
+    def band_base(self, price: float, spot_base: float) -> float:
+        return self.cfg.rebalance_threshold_usdt / price if price > 0 else INF
 
     def threshold_usdt(self, divergence: float, trend: TrendView) -> tuple[float, bool]:
         """Base threshold, × trend_multiplier when the trend supports the exposure (long in an
@@ -530,7 +530,7 @@ class BaselinePolicy(Policy):
     def min_actionable_gap(self, spot_base: float, price: float | None) -> float:
         return self.cfg.min_trade_base
 
-    def hard_threshold_base(self) -> float:
+    def band_base(self, price: float, spot_base: float) -> float:
         return self.cfg.min_trade_base
 
     def quick_hold(self, ts_ms: int, price: float, spot_base: float, futures_base: float, trend: TrendView,

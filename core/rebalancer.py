@@ -19,6 +19,7 @@ from collections import deque
 
 from core.account import AccountBook
 from core.bookkeeper import Bookkeeper
+from core.costs import CostBook
 from core.config import RebalancerConfig
 from core.desk import Desk
 from core.events import (
@@ -72,7 +73,8 @@ class Rebalancer:
         self.risk = RiskManager(cfg.risk, cfg.execution)
         self.orders = OurOrders(client_prefix)
         self.stats = Stats()
-        self.gap_stats = GapStats(self.stats, policy.hard_threshold_base())
+        self.costs = CostBook()  # the one hedge-cost definition (core.costs)
+        self.gap_stats = GapStats(self.stats)  # its band is set by whoever reads it (replay)
         self.bookkeeper = Bookkeeper(self)
         self.operator = Operator(self)
         self.desk = Desk(self)
@@ -260,6 +262,8 @@ class Rebalancer:
             self.dirty = True
         self.recent.advance(ts_ms)
         self.rec.tick(ts_ms)
+        if ts_ms >= self.costs.markouts.due_ms:
+            self.bookkeeper.take_markouts(ts_ms)
         out: list[Command] = []
         if ts_ms >= self.next_sample_ms:
             out.extend(self._sample(ts_ms))
@@ -326,6 +330,8 @@ class Rebalancer:
     def decide_now(self) -> Decision:
         """Ask the policy now (its memory moves on)."""
         self.decision, self.memory = self.policy.decide(self._view(), self.memory)
+        if self.decision.trades:
+            self.costs.decided(self.now_ms, self.decision.price, self.bid, self.ask)
         return self.decision
 
     def evaluate(self) -> list[Command]:
@@ -341,23 +347,29 @@ class Rebalancer:
         self.recent.advance(now)
         decision, self.memory = self.policy.decide(self._view(), self.memory)
         self.decision = decision
-        if decision.unit == "usdt":
-            self.gap_stats.hard = decision.base_hard / decision.price if decision.price else float("inf")
-        else:
-            self.gap_stats.hard = decision.base_hard
         if not decision.trades:
             self.operator.withdraw(decision.reason)
             self.record_decision(decision, "held")
             return EMPTY
+        self.costs.decided(now, decision.price, self.bid, self.ask)
         if now < self.desk.suppress_until_ms:
             return EMPTY
         return self.operator.act_on(decision)
 
-    def record_decision(self, d: Decision, outcome: str) -> None:
+    def record_decision(self, d: Decision, outcome: str) -> bool:
+        """Recorded when it differs from the last one recorded (action, side, outcome); says so."""
         key = (d.action, d.side, outcome.split(":")[0])
-        if key != self._last_recorded:
-            self._last_recorded = key
-            self.rec.decision(d, self.mode.value, outcome)
+        if key == self._last_recorded:
+            return False
+        self._last_recorded = key
+        self.rec.decision(d, self.mode.value, outcome)
+        return True
+
+    def record_start(self, d: Decision, outcome: str, rebalance: str, arrival, qty, path: str) -> None:
+        """The decision that starts a rebalance is always recorded (its orders link to it)."""
+        self._last_recorded = (d.action, d.side, outcome)
+        self.rec.rebalance_started(d, self.mode.value, outcome, rebalance=rebalance, arrival=arrival, qty=qty,
+                                   path=path)
 
     def touch(self) -> tuple[float, float]:
         """The bid and ask to trade against (the last price on both sides before any quote)."""

@@ -7,6 +7,9 @@ and a recorder overrides only what it keeps. The rebalancer checks whether ``tic
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from core.costs import Arrival
 from core.model import Decision, Fill, Order, Side
 from core.state import Proposal
 
@@ -15,6 +18,15 @@ class Recorder:
     """No-op default; the journal's recorder writes rows."""
 
     def decision(self, decision: Decision, mode: str, outcome: str) -> None: ...
+
+    def rebalance_started(self, decision: Decision, mode: str, outcome: str, *, rebalance: str, arrival: Arrival,
+                          qty: Decimal, path: str) -> None:
+        """The decision that started rebalance ``rebalance`` (every order's client id begins
+        with it), and the market at that decision: the reference every cost is measured from."""
+        self.decision(decision, mode, outcome)
+
+    def markout(self, ts_ms: int, exec_id: str, mid_after: float) -> None:
+        """The mid ``core.costs.MARKOUT_MS`` after our maker fill ``exec_id``."""
     def proposal(self, ts_ms: int, proposal: Proposal, answer: str) -> None: ...
     def order(self, ts_ms: int, order: Order, event: str) -> None: ...
     def fill(self, fill: Fill) -> None: ...

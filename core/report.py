@@ -9,15 +9,20 @@ Definitions (only fills of source ``"rebalancer"`` count as ours):
 - maker share: maker fills / fills, and maker base qty / base qty.
 - fees in quote: a fee in the quote coin as is; a fee in the base coin x the fill price;
   a fee in any other coin is not converted and is listed under ``fees_other``.
-- cost (bps), per fill: ``fee_quote + sign x (fill price - ref) x qty`` over ``ref x qty``,
-  summed over fills (volume weighted). ``sign`` is +1 for a buy, -1 for a sell, so paying
-  above the reference on a buy (or selling below it) is a cost. ``ref`` is the price of the
-  decision behind the fill's order: the decision linked with ``record_order(decision_id=)``,
-  else the latest trading decision on the same side at or before the order was first seen
-  (or the fill, if the order is unknown). Without a decision the reference is the fill price
-  itself, so only the fee counts; ``referenced_fills`` says how many had one.
-- tracking: gap = net_base - target_base per snapshot that stored a target; the mean |gap|
-  is time weighted (each snapshot holds until the next one), the max is over snapshots.
+- cost: ``core.costs``, the definition the live session and replay use: each fill against
+  the arrival (the market at the decision that started its rebalance), read from the
+  ``arrivals`` rows by the rebalance its client id names; split into fee, spread and drift,
+  with the 60-second markout of maker fills from the ``markouts`` rows. A journal written
+  before arrivals were kept falls back to the price of the decision behind the order (the
+  one linked with ``record_order(decision_id=)``, else the latest trading decision on the same
+  side at or before it), with no spread part; a fill with no decision costs its fee only
+  (``unreferenced_fills``).
+- tracking: gap = net_base - target_base per snapshot that stored a target; time weighted
+  (each snapshot holds until the next one; one that held no time counts for nothing), the
+  time over ``band_base`` as a percentage. The snapshot rows are written at every account
+  change and every 10 s, so this is the replay's measure.
+- The keys shared with the replay JSON (``fills``, ``cost_bps``, ``pct_time_over_band``...)
+  mean the same there and here; ``detail`` holds what only a journal knows.
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
+from core.costs import Arrival, CostParts, Markouts, rebalance_of
 from core.journal import JournalError
 from core.journal.reader import JournalReader, open_reader
 from core.model import Fill, Side
+from core.figures import iso_utc
+from core.stats import TRACKING_KEYS
 
 OURS = "rebalancer"
 # Longest first, so BTCFDUSD splits as BTC/FDUSD, not BTCFD/USD.
@@ -73,13 +81,14 @@ def _open(journal: JournalReader | str | Path) -> tuple[JournalReader, bool]:
     return open_reader(journal), True
 
 
-def summarize(journal: JournalReader | str | Path) -> dict:
+def summarize(journal: JournalReader | str | Path, *, band: float | None = None) -> dict:
     """Numbers of one journal (a ``Journal``, a ``JournalReader`` or a path; a path is never
     created, and a file that is not a journal is left untouched). Raises ``JournalError``
-    naming the file."""
+    naming the file. ``band``: the |gap| (base) time over it is measured against (default: the
+    band a replay recorded, else the first decision's hard threshold)."""
     j, owned = _open(journal)
     try:
-        return _summarize(j)
+        return _summarize(j, band)
     finally:
         if owned:
             j.close()
@@ -118,8 +127,45 @@ def _reference_finder(j: JournalReader):
     return ref
 
 
-def _summarize(j: JournalReader) -> dict:
+def _band_default(j: JournalReader) -> float | None:
+    """The band a replay measured against (its ``band_base`` state row), else the first
+    trading decision's hard threshold in base."""
+    rows = j.states("band_base")
+    if rows:
+        try:
+            return float(rows[-1][2])
+        except ValueError:
+            pass
+    for d in j.decisions(limit=None):
+        body = d["decision"]
+        hard, price = body.get("base_hard"), body.get("price")
+        if hard:
+            return hard / price if body.get("unit") == "usdt" and price else hard
+    return None
+
+
+def _tracking(j: JournalReader, band: float | None) -> dict:
+    """Time weighted over snapshots with a target: each gap holds until the next snapshot, and
+    one that held no time (two rows of one instant) counts for nothing, as in a replay."""
+    snaps = [s for s in j.snapshots() if s.target_base is not None]
+    held: list[tuple[float, int]] = [(abs(float(s.gap_base)), nxt.ts_ms - s.ts_ms)  # type: ignore[arg-type]
+                                     for s, nxt in zip(snaps, snaps[1:])]
+    total = sum(dt for _, dt in held)
+    lasting = [g for g, dt in held if dt > 0]
+    return {
+        "band_base": band,
+        "mean_abs_gap_base": sum(g * dt for g, dt in held) / total if total else None,
+        "max_abs_gap_base": max(lasting) if lasting else None,
+        "pct_time_over_band": (sum(dt for g, dt in held if band is not None and g >= band) / total * 100.0
+                               if total and band is not None else None),
+        "snapshots": len(snaps),
+    }
+
+
+def _summarize(j: JournalReader, band: float | None = None) -> dict:
     ref_of = _reference_finder(j)
+    arrivals = {k: a for k, (_did, a) in j.arrivals().items()}
+    mids_after = j.markouts()
     all_fills = j.fills()
     ours = [f for f in all_fills if f.source == OURS]
     other_sources: dict[str, int] = {}
@@ -128,10 +174,11 @@ def _summarize(j: JournalReader) -> dict:
             other_sources[f.source] = other_sources.get(f.source, 0) + 1
 
     vol_base = vol_quote = maker_base = fees_quote = Decimal(0)
-    cost_quote = ref_notional = Decimal(0)
     buy_base = sell_base = Decimal(0)
     fees_other: dict[str, Decimal] = {}
-    maker_count = referenced = 0
+    maker_count = 0
+    costs = CostParts()
+    markouts = Markouts()
     for f in ours:
         vol_base += f.qty
         vol_quote += f.notional
@@ -147,44 +194,45 @@ def _summarize(j: JournalReader) -> dict:
             fees_other[f.fee_coin] = fees_other.get(f.fee_coin, Decimal(0)) + f.fee
             fee_q = Decimal(0)
         fees_quote += fee_q
-        ref_f = ref_of(f)
-        if ref_f is not None:
-            referenced += 1
-            ref = Decimal(repr(ref_f))  # the float's shortest text: 100.0 -> 100.0, no binary noise
-        else:
-            ref = f.price
-        cost_quote += fee_q + f.side.sign * (f.price - ref) * f.qty
-        ref_notional += ref * f.qty
+        price, qty = float(f.price), float(f.qty)
+        arrival = arrivals.get(rebalance_of(f.client_id)) if f.client_id else None
+        if arrival is None:  # a journal from before arrivals were kept: the decision's price
+            ref = ref_of(f)
+            arrival = None if ref is None else Arrival(f.ts_ms, ref, ref, ref)
+        costs.add(f.side, price, qty, float(fee_q), arrival)
+        if f.is_maker and f.exec_id in mids_after:
+            markouts.measure(f.side.sign, price, qty, mids_after[f.exec_id])
 
-    snaps = [s for s in j.snapshots() if s.target_base is not None]
-    mean_gap = max_gap = None
-    if snaps:
-        gaps = [abs(s.gap_base) for s in snaps]  # type: ignore[arg-type]
-        max_gap = max(gaps)
-        span_ms = snaps[-1].ts_ms - snaps[0].ts_ms
-        if span_ms > 0:
-            weighted = sum(
-                (g * (nxt.ts_ms - s.ts_ms) for g, s, nxt in zip(gaps, snaps, snaps[1:])),
-                Decimal(0),
-            )
-            mean_gap = weighted / span_ms
-        else:
-            mean_gap = sum(gaps, Decimal(0)) / len(gaps)
-
+    band = band if band is not None else _band_default(j)
+    tracking = _tracking(j, band)
     span = j.time_span()
+    meta = {k: v for k, v in j.meta().items() if k != "schema_version"}
     return {
         "journal": j.path,
         "schema_version": j.schema_version,
-        "meta": {k: v for k, v in j.meta().items() if k != "schema_version"},
+        "meta": meta,
         "span": {
             "start_ms": span[0] if span else None,
             "end_ms": span[1] if span else None,
             "seconds": (span[1] - span[0]) / 1000.0 if span else 0.0,
         },
-        "fills": {
-            "count": len(ours),
-            "maker_count": maker_count,
-            "taker_count": len(ours) - maker_count,
+        # -- the replay report's keys, with the replay's definitions
+        "symbol": meta.get("symbol"),
+        "start": iso_utc(span[0]) if span else None,
+        "end": iso_utc(span[1]) if span else None,
+        "orders": j.count("orders"),
+        "fills": len(ours),
+        "maker_fills": maker_count,
+        "taker_fills": len(ours) - maker_count,
+        "rebalances": j.count("rebalances"),
+        "rebalance_volume_base": float(vol_base),
+        "rebalance_volume_quote": round(float(vol_quote), 2),
+        "fees_quote": round(float(fees_quote), 4),
+        **costs.figures(),
+        **markouts.figures(),
+        **{k: tracking[k] for k in TRACKING_KEYS},
+        # -- what only a journal knows
+        "detail": {
             "volume_base": _plain(vol_base),
             "volume_quote": _plain(vol_quote),
             "buy_base": _plain(buy_base),
@@ -194,24 +242,12 @@ def _summarize(j: JournalReader) -> dict:
             "fees_quote": _plain(fees_quote),
             "fees_other": {k: _plain(v) for k, v in sorted(fees_other.items())},
             "fee_bps": None if not vol_quote else float(fees_quote / vol_quote * 10_000),
-            "cost_quote": _plain(cost_quote),
-            "cost_bps": None if not ref_notional else float(cost_quote / ref_notional * 10_000),
-            "referenced_fills": referenced,
             "other_sources": dict(sorted(other_sources.items())),
+            "snapshots": tracking["snapshots"],
         },
-        "tracking": {
-            "snapshots": len(snaps),
-            "mean_abs_gap_base": None if mean_gap is None else float(mean_gap),
-            "max_abs_gap_base": None if max_gap is None else float(max_gap),
-        },
-        "decisions": {
-            "total": j.count("decisions"),
-            "by_action": j.counts_by("decisions", "action"),
-        },
-        "orders": {
-            "total": j.count("orders"),
-            "by_status": j.counts_by("orders", "status"),
-        },
+        "decision_rows": j.count("decisions"),
+        "decisions_by_action": j.counts_by("decisions", "action"),
+        "orders_by_status": j.counts_by("orders", "status"),
         "errors": j.count("errors"),
     }
 
@@ -240,57 +276,66 @@ def _bps(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f} bps"
 
 
-def _g(x: float | None) -> str:
-    return "-" if x is None else f"{x:.8g}"
+def _num(x, unit: str = "") -> str:
+    return "-" if x is None else f"{x:.8g}{unit}"
 
 
 def format_report(summary: dict) -> str:
     """Human text: one label column, padded so every value starts in the same column."""
-    f = summary["fills"]
-    t = summary["tracking"]
-    span = summary["span"]
-    rows: list[tuple[str, str]] = []  # ("", "") is a blank line; a label ending ":" a section
+    s = summary
+    d = s["detail"]
+    span = s["span"]
+    rows: list[tuple[str, str]] = []  # ("", "") is a blank line
 
-    meta = summary.get("meta") or {}
+    meta = s.get("meta") or {}
     ident = " / ".join(meta[k] for k in ("account", "venue", "symbol") if k in meta)
-    rows.append(("Journal", summary["journal"] + (f"  ({ident})" if ident else "")))
+    rows.append(("Journal", s["journal"] + (f"  ({ident})" if ident else "")))
     rows.append(("Span", f"{_utc(span['start_ms'])} -> {_utc(span['end_ms'])}"
                          f"  ({_duration(span['seconds'])})"))
     rows.append(("", ""))
-    rows.append(("Rebalancer fills", str(f["count"])))
-    rows.append(("  maker / taker", f"{f['maker_count']} / {f['taker_count']}"))
-    rows.append(("  volume base", f"{f['volume_base']}  (buy {f['buy_base']}, sell {f['sell_base']})"))
-    rows.append(("  volume quote", f["volume_quote"]))
-    rows.append(("  maker share", f"{_pct(f['maker_share_count'])} by count, "
-                                  f"{_pct(f['maker_share_volume'])} by volume"))
-    rows.append(("  fees (quote)", f"{f['fees_quote']}  ({_bps(f['fee_bps'])})"))
-    for coin, amount in f["fees_other"].items():
+    rows.append(("Rebalancer fills", str(s["fills"])))
+    rows.append(("  maker / taker", f"{s['maker_fills']} / {s['taker_fills']}"))
+    rows.append(("  volume base", f"{d['volume_base']}  (buy {d['buy_base']}, sell {d['sell_base']})"))
+    rows.append(("  volume quote", d["volume_quote"]))
+    rows.append(("  maker share", f"{_pct(d['maker_share_count'])} by count, "
+                                  f"{_pct(d['maker_share_volume'])} by volume"))
+    rows.append(("  fees (quote)", f"{d['fees_quote']}  ({_bps(d['fee_bps'])} of volume)"))
+    for coin, amount in d["fees_other"].items():
         rows.append((f"  fees ({coin})", f"{amount}  (not converted)"))
-    rows.append(("  avg cost", f"{_bps(f['cost_bps'])}  (fees + price vs decision; "
-                               f"{f['referenced_fills']}/{f['count']} fills referenced)"))
-    if f["other_sources"]:
-        rows.append(("  other fills", ", ".join(f"{k} {v}" for k, v in f["other_sources"].items())))
+    if d["other_sources"]:
+        rows.append(("  other fills", ", ".join(f"{k} {v}" for k, v in d["other_sources"].items())))
     rows.append(("", ""))
-    rows.append(("Tracking snapshots", str(t["snapshots"])))
-    rows.append(("  mean |gap| base", f"{_g(t['mean_abs_gap_base'])}  (time weighted)"))
-    rows.append(("  max |gap| base", _g(t["max_abs_gap_base"])))
+    rows.append(("Cost (vs arrival)", f"{_bps(s['cost_bps'])}  all-in"))
+    rows.append(("  fee", _bps(s["cost_fee_bps"])))
+    rows.append(("  spread", f"{_bps(s['cost_spread_bps'])}  (touch vs mid at the decision)"))
+    rows.append(("  drift", f"{_bps(s['cost_drift_bps'])}  (waiting, chasing, moves)"))
+    if s["unreferenced_fills"]:
+        rows.append(("  no arrival", f"{s['unreferenced_fills']} fill(s) costed at their fee only"))
+    rows.append(("  maker markout 60 s", f"{_bps(s['maker_markout_60s_bps'])}  (+ = the mid moved against us; "
+                                         f"{s['markouts']} fills)"))
     rows.append(("", ""))
-    rows.append(("Decisions", str(summary["decisions"]["total"])))
-    for action, n in summary["decisions"]["by_action"].items():
+    rows.append(("Tracking", f"{d['snapshots']} snapshots, time weighted"))
+    rows.append(("  band (base)", _num(s["band_base"])))
+    rows.append(("  mean |gap| (base)", _num(s["mean_abs_gap_base"])))
+    rows.append(("  max |gap| (base)", _num(s["max_abs_gap_base"])))
+    rows.append(("  time over band", "-" if s["pct_time_over_band"] is None else f"{s['pct_time_over_band']:.3f} %"))
+    rows.append(("", ""))
+    rows.append(("Decision rows", str(s["decision_rows"])))
+    for action, n in s["decisions_by_action"].items():
         rows.append((f"  {action}", str(n)))
-    rows.append(("Orders", str(summary["orders"]["total"])))
-    for status, n in summary["orders"]["by_status"].items():
+    rows.append(("Orders", str(s["orders"])))
+    for status, n in s["orders_by_status"].items():
         rows.append((f"  {status}", str(n)))
-    rows.append(("Errors", str(summary["errors"])))
+    rows.append(("Errors", str(s["errors"])))
 
     width = max(len(label) for label, _ in rows)
     lines = [f"{label.ljust(width)}  {value}".rstrip() if label else "" for label, value in rows]
     return "\n".join(lines) + "\n"
 
 
-def report(path: str | Path, *, as_json: bool = False) -> str:
-    """What ``rebalancer report --journal PATH [--json]`` prints."""
-    summary = summarize(path)
+def report(path: str | Path, *, as_json: bool = False, band: float | None = None) -> str:
+    """What ``rebalancer report --journal PATH [--json] [--band B]`` prints."""
+    summary = summarize(path, band=band)
     return json.dumps(summary, indent=2) + "\n" if as_json else format_report(summary)
 
 

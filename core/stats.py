@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# the tracking figures every report carries, replay and journal alike
+TRACKING_KEYS = ("band_base", "mean_abs_gap_base", "max_abs_gap_base", "pct_time_over_band")
+
 
 @dataclass(slots=True)
 class Stats:
@@ -16,6 +19,7 @@ class Stats:
 
     events: int = 0
     decisions: int = 0  # trading decisions acted on or proposed
+    would_trade: int = 0  # watch mode: trading decisions shown only (a new side or action each)
     orders: int = 0
     fills: int = 0
     maker_fills: int = 0
@@ -24,26 +28,25 @@ class Stats:
     volume_base: float = 0.0
     volume_quote: float = 0.0
     fees_quote: float = 0.0
-    slippage_quote: float = 0.0  # execution price vs mid at decision, signed cost
     wrong_direction_orders: int = 0
     flip_flops: int = 0
     rebalances: int = 0
     refused: int = 0
     gap_time_integral: float = 0.0  # ∫|gap| dt (base·ms)
-    time_over_hard_ms: int = 0
+    time_over_band_ms: int = 0
     time_total_ms: int = 0
     max_abs_gap: float = 0.0
 
 
 class GapStats:
     """Integrates |gap| over time into ``stats``: call ``settle(now)`` just before the account
-    changes and ``refresh(gap)`` right after; ``hard`` is the |gap| that counts as over hard."""
+    changes and ``refresh(gap)`` right after; a |gap| at or over ``band`` counts as over."""
 
-    __slots__ = ("stats", "hard", "_abs", "_since")
+    __slots__ = ("stats", "band", "_abs", "_since")
 
-    def __init__(self, stats: Stats, hard: float) -> None:
+    def __init__(self, stats: Stats, band: float = float("inf")) -> None:
         self.stats = stats
-        self.hard = hard
+        self.band = band
         self._abs = 0.0  # |gap| as of the last account change
         self._since: int | None = None
 
@@ -60,8 +63,8 @@ class GapStats:
             ag = self._abs
             st.gap_time_integral += ag * dt
             st.time_total_ms += dt
-            if ag >= self.hard:
-                st.time_over_hard_ms += dt
+            if ag >= self.band:
+                st.time_over_band_ms += dt
             if ag > st.max_abs_gap:
                 st.max_abs_gap = ag
             self._since = now

@@ -101,6 +101,9 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--compare", help="an earlier --out to compare with")
     ap.add_argument("--quick", action="store_true", help="leave out the 8-month file")
+    ap.add_argument("--fills-only", action="store_true",
+                    help="compare only the exchange's fills (a change that adds report keys or records, "
+                         "but must not change what was traded)")
     args = ap.parse_args()
     if not DATA.is_dir():
         print(f"no data at {DATA}", file=sys.stderr)
@@ -121,7 +124,9 @@ def main() -> int:
     if not args.compare:
         return 0
     before = json.loads(Path(args.compare).read_text())
-    diffs = [k for k in before.keys() | out.keys() if before.get(k) != out.get(k)]
+    def view(d):
+        return d if d is None or not args.fills_only else (d["fills_sha"], d["fills"])
+    diffs = [k for k in before.keys() | out.keys() if view(before.get(k)) != view(out.get(k))]
     for k in sorted(diffs):
         print(f"DIFFERENT: {k}\n  before {before.get(k)}\n  after  {out.get(k)}")
     print(f"{len(out)} replays, {len(diffs)} different")

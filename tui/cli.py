@@ -65,10 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", dest="json_out", metavar="OUT", help="write the report as JSON to OUT ('-' for stdout)")
     r.add_argument("--strict", action="store_true", help="stop at the first bad data row")
     r.add_argument("--journal", metavar="PATH", help="also write a journal (SQLite) of the run")
+    r.add_argument("--band", type=float, metavar="BASE",
+                   help="the |gap| (base units) time over it is measured against; default: the policy's hard "
+                        "threshold at the first price (use one band to compare policies)")
+    r.add_argument("--no-unhedged", dest="unhedged", action="store_false",
+                   help="leave out the 'unhedged' block (the same run with no rebalancing; doubles the time)")
 
     rp = sub.add_parser("report", help="summarise a journal")
     rp.add_argument("--journal", required=True, metavar="PATH")
-    rp.add_argument("--json", action="store_true")
+    rp.add_argument("--json", action="store_true", help="print JSON (the replay JSON's keys where they overlap)")
+    rp.add_argument("--band", type=float, metavar="BASE",
+                    help="the |gap| (base units) time over it is measured against; default: the band a replay "
+                         "recorded, else the first decision's hard threshold")
     return parser
 
 
@@ -174,6 +182,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from core.venues.market import MarketDataError, load_market
 
     cfg = _load(args, need_secrets=False)
+    if args.band is not None and not (0.0 < args.band < float("inf")):
+        print(f"error: --band must be a positive number of base units (e.g. 0.02), got {args.band}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         market = load_market(args.market, strict=args.strict)
     except (MarketDataError, OSError) as e:
@@ -192,7 +203,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         journal = Journal(args.journal)
         recorder = JournalRecorder(journal)
     try:
-        result = run_replay(cfg, market, policy=args.policy, mode=args.mode, recorder=recorder, timer=time.perf_counter)
+        result = run_replay(cfg, market, policy=args.policy, mode=args.mode, recorder=recorder, timer=time.perf_counter,
+                            band=args.band, unhedged=args.unhedged and args.mode != "watch")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG
@@ -214,8 +226,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from core.journal import JournalError
     from core.report import report
 
+    if args.band is not None and not (0.0 < args.band < float("inf")):
+        print(f"error: --band must be a positive number of base units (e.g. 0.02), got {args.band}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
-        print(report(Path(args.journal), as_json=args.json))
+        print(report(Path(args.journal), as_json=args.json, band=args.band))
     except JournalError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG

@@ -17,6 +17,7 @@ from core.journal.rows import (
     FILL_COLS, OPEN_STATUSES, ORDER_COLS, Snapshot, fill_from_row, order_from_row,
 )
 from core.journal.schema import TABLES, TIMED_TABLES
+from core.costs import Arrival
 from core.model import Fill, Leg, Order, Side
 
 GROUPABLE = frozenset(
@@ -140,6 +141,15 @@ class JournalReader:
             }
             for r in rows
         ]
+
+    def arrivals(self) -> dict[str, tuple[int | None, Arrival]]:
+        """``{rebalance: (decision id, the market at its decision)}`` (``core.costs``)."""
+        rows = self._conn.execute("SELECT rebalance, decision_id, ts_ms, mid, bid, ask FROM arrivals")
+        return {r[0]: (r[1], Arrival(r[2], r[3], r[4], r[5])) for r in rows}
+
+    def markouts(self) -> dict[str, float]:
+        """``{exec_id: mid a markout horizon after that maker fill}``."""
+        return dict(self._conn.execute("SELECT exec_id, mid_after FROM markouts").fetchall())
 
     def order_events(self, client_id: str | None = None) -> list[tuple[int, str, Order]]:
         """The append-only history: (ts_ms, event, order), in write order."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from core.costs import Arrival, rebalance_of
 from core.journal import Journal
 from core.model import Decision, Fill, Order, Side
 from core.rebalancer import Recorder
@@ -12,15 +15,16 @@ class JournalRecorder(Recorder):
     """Hands each record to the journal's writer, in order; the engine's ``hold()`` /
     ``release()`` are the writer's write-behind (see ``core.journal.writer``).
 
-    Orders are linked to the decision that started them (the last executed / forced /
-    proposed decision written before them), so the report can measure cost against the price
-    at decision time.
+    Every order is linked to the decision that started its rebalance through the rebalance
+    its client id names (``core.costs.rebalance_of``): the arrivals row written when the
+    rebalance started holds that decision's id and the market then, so no de-duplication of
+    decision rows can link an order to an older decision.
     """
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self._later = journal.later  # on the decision path: one lookup fewer per record
-        self._decision_id: int | None = None
+        self._decision_of: dict[str, int] = {}  # rebalance -> its decision's row id (this session)
 
     # -- write-behind (the engine holds while it drains its events)
     def hold(self) -> None:
@@ -32,6 +36,13 @@ class JournalRecorder(Recorder):
     # -- Recorder
     def decision(self, decision: Decision, mode: str, outcome: str) -> None:
         self._later(self._write_decision, decision, mode, outcome)
+
+    def rebalance_started(self, decision: Decision, mode: str, outcome: str, *, rebalance: str, arrival: Arrival,
+                          qty: Decimal, path: str) -> None:
+        self._later(self._write_start, decision, mode, outcome, rebalance, arrival, qty, path)
+
+    def markout(self, ts_ms: int, exec_id: str, mid_after: float) -> None:
+        self._later(self.journal.record_markout, ts_ms, exec_id, mid_after)
 
     def proposal(self, ts_ms: int, proposal: Proposal, answer: str) -> None:
         self._later(self.journal.record_proposal, ts_ms, proposal.proposal_id, proposal.decision, answer,
@@ -66,13 +77,19 @@ class JournalRecorder(Recorder):
 
     # -- the writes (run now, or at the release, in the order recorded)
     def _write_decision(self, decision: Decision, mode: str, outcome: str) -> None:
+        self.journal.record_decision(decision, mode, outcome)
+
+    def _write_start(self, decision: Decision, mode: str, outcome: str, rebalance: str, arrival: Arrival,
+                     qty: Decimal, path: str) -> None:
         did = self.journal.record_decision(decision, mode, outcome)
-        if outcome in ("executed", "forced", "proposed"):
-            self._decision_id = did
+        self._decision_of[rebalance] = did
+        if len(self._decision_of) > 1024:
+            del self._decision_of[next(iter(self._decision_of))]
+        self.journal.record_arrival(rebalance, did, arrival, decision.side, qty, path)
 
     def _write_order(self, ts_ms: int, order: Order, event: str) -> None:
-        # the decision id as of this row's turn: the decision written just before it
-        self.journal.record_order(ts_ms, order, event, decision_id=self._decision_id)
+        did = self._decision_of.get(rebalance_of(order.client_id))  # None for an order of an earlier session
+        self.journal.record_order(ts_ms, order, event, decision_id=did)
 
 
 __all__ = ["JournalRecorder"]

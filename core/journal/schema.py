@@ -16,7 +16,7 @@ from pathlib import Path
 from core.errors import RebalancerError
 from core.journal.paths import MEMORY
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class JournalError(RebalancerError):
@@ -157,12 +157,40 @@ CREATE TABLE IF NOT EXISTS rebalances (
 );
 """
 
+# Version 2: the market at each rebalance's decision (what its cost is measured from) and the
+# markouts of our maker fills -- ``core.costs``, so ``report`` costs a run as the session did.
+V2_DDL = """
+CREATE TABLE IF NOT EXISTS arrivals (
+    rebalance   TEXT PRIMARY KEY,
+    decision_id INTEGER,
+    ts_ms       INTEGER NOT NULL,
+    side        TEXT NOT NULL,
+    qty_base    TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    mid         REAL NOT NULL,
+    bid         REAL NOT NULL,
+    ask         REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS markouts (
+    exec_id   TEXT PRIMARY KEY,
+    ts_ms     INTEGER NOT NULL,
+    mid_after REAL NOT NULL
+);
+"""
+DDL += V2_DDL
+
+
+def _run(c: sqlite3.Connection, ddl: str) -> None:
+    for stmt in ddl.split(";"):
+        if stmt.strip():
+            c.execute(stmt)
+
 # Upgrades from an older schema: ``MIGRATIONS[v]`` turns version v into v + 1.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: lambda c: _run(c, V2_DDL)}
 
 TIMED_TABLES = (
     "decisions", "proposals", "order_events", "fills", "snapshots", "states", "errors",
-    "reconciles", "rebalances",
+    "reconciles", "rebalances", "arrivals", "markouts",
 )
 TABLES = frozenset(TIMED_TABLES) | {"orders", "meta"}
 
@@ -216,9 +244,7 @@ def _open_schema(c: sqlite3.Connection, path: str, *, create: bool, memory: bool
             raise JournalError(f"{path}: not a journal (empty database)")
         mode = _set_pragmas(c, memory)
         c.execute("BEGIN")
-        for stmt in DDL.split(";"):
-            if stmt.strip():
-                c.execute(stmt)
+        _run(c, DDL)
         c.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         c.execute("COMMIT")
         return mode

@@ -75,6 +75,11 @@ _INS_STATE = "INSERT INTO states (ts_ms, kind, value, reason) VALUES (?,?,?,?)"
 _INS_ERROR = "INSERT INTO errors (ts_ms, message, code) VALUES (?,?,?)"
 _INS_RECONCILE = "INSERT INTO reconciles (ts_ms, what, detail) VALUES (?,?,?)"
 _INS_REBALANCE = "INSERT INTO rebalances (ts_ms, side, qty_base, path) VALUES (?,?,?,?)"
+_INS_ARRIVAL = (
+    "INSERT OR REPLACE INTO arrivals (rebalance, decision_id, ts_ms, side, qty_base, path, mid, bid, ask)"
+    " VALUES (?,?,?,?,?,?,?,?,?)"
+)
+_INS_MARKOUT = "INSERT OR REPLACE INTO markouts (exec_id, ts_ms, mid_after) VALUES (?,?,?)"
 
 
 class JournalWriteError(RebalancerError):
@@ -319,6 +324,22 @@ class JournalWriter:
         self._begin()
         self._conn.execute(_INS_RECONCILE, (int(ts_ms), str(what), str(detail)))
         self._wrote(ts_ms)
+
+    def record_arrival(self, rebalance: str, decision_id: int | None, arrival, side: Side, qty_base: Decimal | float,
+                       path: str) -> None:
+        """Rebalance ``rebalance`` started from decision ``decision_id``; ``arrival`` (a
+        ``core.costs.Arrival``) is the market at that decision: every fill of its orders is
+        costed from it."""
+        self._begin()
+        self._conn.execute(_INS_ARRIVAL, (str(rebalance), decision_id, int(arrival.ts_ms), text(side), num(qty_base),
+                                          str(path), float(arrival.mid), float(arrival.bid), float(arrival.ask)))
+        self._wrote(int(arrival.ts_ms))
+
+    def record_markout(self, ts_ms: int, exec_id: str, mid_after: float) -> None:
+        """The mid a markout horizon after our maker fill ``exec_id``."""
+        self._begin()
+        self._conn.execute(_INS_MARKOUT, (str(exec_id), int(ts_ms), float(mid_after)))
+        self._wrote(int(ts_ms))
 
     def record_rebalance_done(self, ts_ms: int, side: Side, qty_base: Decimal | float, path: str) -> None:
         """A rebalance finished (``path``: maker / chase / taker...). Committed at once: the

@@ -45,10 +45,17 @@ def quiet_band(reb: Rebalancer) -> tuple[float, float, int] | None:
         until = b.end
     if reb.next_sample_ms < until:
         until = reb.next_sample_ms
-    anchors_move = reb.recent.next_change_ms()
+    anchors_move = next_change_ms(reb)
     if anchors_move < until:
         until = anchors_move
     return reb.hold_lo, reb.hold_hi, until
+
+
+def next_change_ms(reb: Rebalancer) -> float:
+    """When something changes on time alone: an anchor expires or a maker fill's markout is due."""
+    t = reb.recent.next_change_ms()
+    due = reb.costs.markouts.due_ms
+    return due if due < t else t
 
 
 def market_seen(reb: Rebalancer, ts_ms: int, price: float) -> None:
@@ -201,7 +208,7 @@ class FastForward:
         sure = reb.holds.trend_free_band(ts_arr[i], gap, reb.memory)
         slo, shi, s_until = sure if sure is not None else (0.0, 0.0, 0)
         recent = reb.recent
-        anchors_move = recent.next_change_ms()  # constant too
+        anchors_move = next_change_ms(reb)  # constant too
         if s_until > anchors_move:
             s_until = anchors_move
         xlo = elo if elo > 0.0 else 0.0  # the venue's band, within valid prices

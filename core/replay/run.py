@@ -12,7 +12,7 @@ from core.events import BalanceUpdate, ConnectionChanged, PositionUpdate
 from core.model import BTCUSDT_SPOT
 from core.rebalancer import Rebalancer, Recorder
 from core.replay.fastpath import bulk_step
-from core.replay.report import build_report
+from core.replay.report import build_report, unhedged_block
 from core.session import build_rebalancer
 from core.venues.market import MarketData
 from core.venues.paper_setup import build_paper
@@ -30,7 +30,7 @@ class ReplayResult:
 
 def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None, mode: str = "auto",
                recorder: Recorder | None = None, timer: Callable[[], float] | None = None,
-               bulk: bool = True) -> ReplayResult:
+               bulk: bool = True, band: float | None = None, unhedged: bool = False) -> ReplayResult:
     """Replay ``market`` through the real Rebalancer and a paper exchange, as fast as possible.
 
     Each event goes exchange first, then rebalancer, then commands back to the exchange, then
@@ -41,6 +41,10 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
     run ends -- pass in one C-level step (``core.replay.fastpath``). Orders, fills and
     decisions are the same with ``bulk=False`` (tested); only ``events_processed`` is smaller,
     because the timer ticks inside such a run did nothing and are not taken.
+
+    ``band`` (base) is the |gap| the tracking figures measure time over, by default the
+    policy's hard threshold at the first price. ``unhedged`` adds the same run with no
+    rebalancing (a watch-mode replay, same band) as the report's ``unhedged`` block.
     """
     trades = market.trades
     if len(trades) == 0:
@@ -75,6 +79,11 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
 
     pump((BalanceUpdate(first_ts, ex.balances()), PositionUpdate(first_ts, ex.position()),
           ConnectionChanged(first_ts, True, "replay")), first_ts)
+    if band is None:
+        band = reb.policy.band_base(first_px, reb.book.spot_total)
+    reb.gap_stats.band = band
+    if recorder is not None:  # so ``report`` on this run's journal measures against the same band
+        recorder.state(first_ts, "band_base", repr(band), "the |gap| the tracking figures measure time over")
 
     quotes = market.quotes
     if quotes is not None and len(quotes):
@@ -126,9 +135,14 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
             if cmds:
                 after(cmds, ts)
     reb.gap_stats.finish(ts)
+    if reb.writes_snapshots:
+        reb.bookkeeper.write_snapshot(ts)  # the record ends where the statistics do
     wall = (timer() - t0) if timer else 0.0
     last_px = reb.price or first_px
     equity_end = float(ex.equity_quote(last_px))
     report = build_report(reb, ex, grid, market, wall_s=wall, equity_start=equity_start or equity_end,
                           equity_end=equity_end, last_price=last_px, mode=mode)
+    if unhedged:
+        still = run_replay(cfg, market, policy=policy, mode="watch", bulk=bulk, band=band)
+        report["unhedged"] = unhedged_block(still.report)
     return ReplayResult(report=report, rebalancer=reb, exchange=ex)

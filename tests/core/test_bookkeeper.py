@@ -72,12 +72,13 @@ def test_a_bad_report_is_refused_and_changes_nothing(h, event):
 
 def test_every_account_change_closes_the_gap_statistics_first(h):
     st = h.reb.stats
+    h.reb.gap_stats.band = 0.012
     settled = st.time_total_ms
     h.pump([FillEvent(fill("g1", Side.BUY, "0.02", leg=Leg.LINEAR, ts=T0 + 10 * S))], T0 + 10 * S)  # gap 0.02 from here
     h.pump([PositionUpdate(T0 + 14 * S, Position("BTCUSDT", D("-0.5"), D("60000")))], T0 + 14 * S)  # and back to 0
     assert st.time_total_ms - settled == 14 * S
     assert st.max_abs_gap == pytest.approx(0.02)
-    assert st.time_over_hard_ms == 4 * S  # 0.02 >= hard 0.012 for 4 s
+    assert st.time_over_band_ms == 4 * S  # 0.02 >= the band 0.012 for 4 s
 
 
 def test_a_venue_error_for_one_of_our_orders_forgets_it(h):

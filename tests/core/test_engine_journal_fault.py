@@ -246,7 +246,10 @@ async def test_a_restart_after_an_outage_back_fills_from_its_start_though_newer_
     j = Journal(path, create=False)
     assert j.exec_ids() == {"g-1", "g-3"} and j.last_fill_ts() == T0 + 240_000
     j.close()
-    # "killed": a second program starts on the same journal and account
+    # "killed": what the first program had not committed (a snapshot row after the fill) is gone
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    # a second program starts on the same journal and account
     journal2 = Journal(path)
     reb2 = Rebalancer(rcfg(), BTCUSDT_SPOT, mode=Mode.AUTO, recorder=JournalRecorder(journal2))
     venue2 = PaperVenue(rig.ex, market=None)

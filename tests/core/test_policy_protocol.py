@@ -14,7 +14,7 @@ from core.config import (
     AnchorConfig, AnchorPolicyConfig, BaselinePolicyConfig, BiasConfig, EmaConfig, ExecutionConfig,
     RebalancerConfig, RiskConfig, SimplePolicyConfig, ThresholdsConfig,
 )
-from core.policy import INF, PolicyMemory, TrendSettings, make_policy
+from core.policy import PolicyMemory, TrendSettings, make_policy
 from core.model import Action, Side
 
 ANCHOR = AnchorPolicyConfig(desired_net_delta_base=0.1, thresholds=ThresholdsConfig(soft=0.004, hard=0.012),
@@ -73,11 +73,13 @@ def test_the_smallest_gap_each_policy_could_act_on():
     assert b.fixed_min_gap == b.min_actionable_gap(0.5, 60_000.0) == 0.003
 
 
-def test_hard_threshold_for_the_statistics_before_any_decision():
-    assert policy("anchor").hard_threshold_base() == 0.012
-    assert policy("anchor", thresholds=ThresholdsConfig(units="pct_of_spot_notional")).hard_threshold_base() == INF
-    assert policy("simple").hard_threshold_base() == INF
-    assert policy("baseline").hard_threshold_base() == 0.003
+def test_the_default_common_band_is_each_policy_s_hard_threshold_in_base():
+    assert policy("anchor").band_base(50_000.0, 1.0) == 0.012
+    pct = policy("anchor", thresholds=ThresholdsConfig(units="pct_of_spot_notional", soft=1.0, hard=2.0))
+    assert pct.band_base(50_000.0, 1.5) == pytest.approx(0.03)  # 2 % of 1.5 BTC
+    simple = policy("simple")
+    assert simple.band_base(50_000.0, 1.0) == pytest.approx(simple.cfg.rebalance_threshold_usdt / 50_000.0)
+    assert policy("baseline").band_base(50_000.0, 1.0) == 0.003
 
 
 def test_a_sure_hold_ends_the_anchor_gate_wait_only():

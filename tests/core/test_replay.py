@@ -45,11 +45,13 @@ SLOW_SETS = {
 }
 
 REPORT_KEYS = {
-    "events_in", "bad_rows", "wall_s", "events_per_s", "policy", "mode", "decisions", "orders", "fills",
-    "maker_fills", "taker_fills", "rebalance_volume_base", "rebalance_volume_quote", "fees_quote", "cost_bps",
-    "mean_abs_gap_base", "max_abs_gap_base", "pct_time_over_hard", "wrong_direction_orders", "flip_flops",
-    "grid_fills", "final_net_delta_base", "pnl_quote",
+    "events_in", "bad_rows", "wall_s", "events_per_s", "policy", "mode", "decisions", "would_trade", "orders",
+    "fills", "maker_fills", "taker_fills", "rebalance_volume_base", "rebalance_volume_quote", "fees_quote",
+    "cost_bps", "cost_fee_bps", "cost_spread_bps", "cost_drift_bps", "maker_markout_60s_bps",
+    "band_base", "mean_abs_gap_base", "max_abs_gap_base", "pct_time_over_band", "wrong_direction_orders",
+    "flip_flops", "grid_fills", "final_net_delta_base", "pnl_quote",
 }
+TEXT_KEYS = {"policy", "mode", "pnl_quote", "events_per_s", "symbol", "start", "end", "instrument", "unhedged"}
 PNL_KEYS = {"grid", "hedge", "fees", "total"}
 
 SMALL = DATA_SETS["bybit_linear_half_day"][0][0]
@@ -182,9 +184,23 @@ def test_cli_report_has_every_key(run_cli, shared_data_dir):
     assert set(r["pnl_quote"]) == PNL_KEYS
     assert r["mode"] == "auto" and r["policy"] == "anchor"
     assert r["events_in"] == 721 * 4
-    for k in REPORT_KEYS - {"policy", "mode", "pnl_quote", "events_per_s"}:
+    for k in REPORT_KEYS - TEXT_KEYS:
         assert isinstance(r[k], (int, float)), k
     assert r["wall_s"] > 0 and r["events_per_s"] > 0
+    # it names what it simulated: symbol, rules and fees used, ISO times
+    assert r["symbol"] == "BTCUSDT"
+    assert set(r["instrument"]) == {"tick_size", "qty_step", "min_qty", "min_notional", "maker_fee_rate",
+                                    "taker_fee_rate"}
+    assert r["start"] == "2022-12-13T00:00:00Z" and r["end"].startswith("2022-12-13T12:00")
+    # the cost parts add up to the whole
+    parts = r["cost_fee_bps"] + r["cost_spread_bps"] + r["cost_drift_bps"]
+    assert parts == pytest.approx(r["cost_bps"], abs=0.002)
+    # the value of hedging beside its cost: the same run with no rebalancing
+    u = r["unhedged"]
+    assert set(u) == {"band_base", "mean_abs_gap_base", "max_abs_gap_base", "pct_time_over_band",
+                      "final_gap_base", "pnl_quote"}
+    assert u["band_base"] == r["band_base"]
+    assert u["mean_abs_gap_base"] > r["mean_abs_gap_base"]
 
 
 def test_cli_watch_mode_sends_no_order(run_cli, shared_data_dir):
@@ -194,6 +210,8 @@ def test_cli_watch_mode_sends_no_order(run_cli, shared_data_dir):
     assert (r["orders"], r["fills"], r["rebalance_volume_base"]) == (0, 0, 0.0)
     assert r["grid_fills"] > 0  # the market and the grid still ran
     assert r["max_abs_gap_base"] > 0.012  # nobody hedged the drift
+    assert r["would_trade"] > 0 and r["decisions"] == 0  # what it would have done, counted
+    assert r["cost_bps"] is None  # nothing filled: no cost, not a cost of 0
 
 
 @pytest.mark.parametrize("policy", ["anchor", "simple", "baseline"])

@@ -9,7 +9,7 @@ from core.stats import GapStats, Stats
 
 def test_the_gap_counts_for_the_time_it_held():
     st = Stats()
-    g = GapStats(st, hard=0.01)
+    g = GapStats(st, band=0.01)
     g.settle(1_000)  # the first account change starts the clock
     g.refresh(0.004)
     g.settle(3_000)  # 0.004 held 2 s
@@ -19,14 +19,14 @@ def test_the_gap_counts_for_the_time_it_held():
     g.finish(10_000)  # on target for 6.5 s
     assert st.time_total_ms == 9_000
     assert st.gap_time_integral == pytest.approx(0.004 * 2_000 + 0.02 * 500)
-    assert st.time_over_hard_ms == 500
+    assert st.time_over_band_ms == 500
     assert st.max_abs_gap == pytest.approx(0.02)
 
 
 def test_a_gap_that_lasted_no_time_does_not_count():
     """A balance and a position update of the same instant: the gap between them is never seen."""
     st = Stats()
-    g = GapStats(st, hard=0.01)
+    g = GapStats(st, band=0.01)
     g.settle(1_000)
     g.refresh(0.001)
     g.settle(2_000)
@@ -35,22 +35,20 @@ def test_a_gap_that_lasted_no_time_does_not_count():
     g.refresh(0.002)  # ... and the position right after
     g.finish(3_000)
     assert st.max_abs_gap == pytest.approx(0.002)
-    assert st.time_over_hard_ms == 0
+    assert st.time_over_band_ms == 0
     assert st.gap_time_integral == pytest.approx(0.001 * 1_000 + 0.002 * 1_000)
 
 
-def test_hard_is_read_when_the_time_is_added():
+def test_without_a_band_nothing_is_over_it():
     st = Stats()
-    g = GapStats(st, hard=float("inf"))  # before any decision: nothing is over hard
+    g = GapStats(st)
     g.settle(0)
     g.refresh(0.05)
-    g.settle(1_000)
-    g.hard = 0.01  # a decision said where hard is
     g.finish(3_000)
-    assert st.time_over_hard_ms == 2_000
+    assert st.time_over_band_ms == 0 and st.time_total_ms == 3_000
 
 
 def test_nothing_before_the_first_account_change():
     st = Stats()
-    GapStats(st, hard=0.01).finish(5_000)
+    GapStats(st, band=0.01).finish(5_000)
     assert (st.time_total_ms, st.gap_time_integral, st.max_abs_gap) == (0, 0.0, 0.0)
