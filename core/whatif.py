@@ -54,7 +54,20 @@ def format_decision(d: Decision) -> str:
 
 
 def decision_json(d: Decision) -> dict:
+    """The decision for machines and people alike: floats at 10 significant digits, so binary
+    noise (0.008299999999999974) reads as the number it is (0.0083). No time: a what-if has none."""
     out = d.to_dict()
+    out.pop("ts_ms", None)
     out["effective_soft"] = d.effective_soft
     out["effective_hard"] = d.effective_hard
-    return out
+    return _clean(out)
+
+
+def _clean(x):
+    if isinstance(x, float):
+        return float(f"{x:.10g}")
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x

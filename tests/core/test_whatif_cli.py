@@ -199,3 +199,12 @@ def test_check_config_without_keys_names_both(cli, testnet_file):
     code, out, err = cli("check-config", "--config", testnet_file)
     assert code == 2 and out == ""
     assert "BYBIT_API_KEY_Tst" in err and "BYBIT_API_SECRET_Tst" in err
+
+
+def test_decide_json_prints_numbers_without_binary_noise(cli, anchor_file):
+    """0.5083 - 0.5 is 0.008299999999999974 in binary floats; a person reads 0.0083."""
+    rc, out, _ = cli("decide", "--config", str(anchor_file), "--spot-base", "0.5083", "--futures-base", "-0.5",
+                     "--price", "60000", "--json")
+    assert rc == 0
+    d = json.loads(out)
+    assert d["gap_base"] == 0.0083 and "99999" not in out and "ts_ms" not in d
