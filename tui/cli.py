@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="summarise a journal")
     rp.add_argument("--journal", required=True, metavar="PATH")
     rp.add_argument("--json", action="store_true", help="print JSON (the replay JSON's keys where they overlap)")
+    rp.add_argument("--html", metavar="FILE", help="also write one self-contained page (text and zoomable charts) "
+                                                 "to FILE; it opens offline")
+    charts = rp.add_mutually_exclusive_group()
+    charts.add_argument("--charts", dest="charts", action="store_true", default=None,
+                        help="draw the charts in the terminal (default: when stdout is a terminal)")
+    charts.add_argument("--no-charts", dest="charts", action="store_false", help="text only")
     rp.add_argument("--band", type=float, metavar="BASE",
                     help="the |gap| (base units) time over it is measured against; default: the band a replay "
                          "recorded, else the first decision's hard threshold")
@@ -223,17 +229,45 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    import shutil
+
     from core.journal import JournalError
-    from core.report import report
+    from core.report import format_report, summarize
 
     if args.band is not None and not (0.0 < args.band < float("inf")):
         print(f"error: --band must be a positive number of base units (e.g. 0.02), got {args.band}", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        print(report(Path(args.journal), as_json=args.json, band=args.band))
+        summary = summarize(Path(args.journal), band=args.band)
     except JournalError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    text = format_report(summary)
+    print(json.dumps(summary, indent=2) if args.json else text)
+    charts = sys.stdout.isatty() and not args.json if args.charts is None else args.charts
+    if not (charts or args.html):
+        return 0
+    from core.journal.reader import open_reader
+    from core.report_series import read_series
+
+    with open_reader(Path(args.journal)) as j:
+        series = read_series(j)
+    if charts:
+        from rich.console import Console
+
+        from tui.report_charts import render_charts
+
+        width = min(shutil.get_terminal_size((100, 24)).columns, 160)
+        Console(width=width, highlight=False).print(render_charts(series, width), end="")
+    if args.html:
+        from tui.report_html import write_html
+
+        try:
+            out = write_html(args.html, series, text, f"Rebalancer report: {Path(args.journal).name}")
+        except OSError as e:
+            print(f"error: cannot write {args.html}: {e}", file=sys.stderr)
+            return EXIT_CONFIG
+        print(f"report page written to {out} (self-contained: opens offline)", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
