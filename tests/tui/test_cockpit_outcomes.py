@@ -77,8 +77,10 @@ async def _started(d: Desk, pilot) -> None:
 
 
 async def _press(d: Desk, pilot, *keys: str) -> None:
+    """Press ``keys``, then redraw from the engine's state now (not a snapshot up to 0.1 s old)."""
     await pilot.press(*keys)
     await pilot.pause()
+    d.engine.invalidate()
     d.app.poll()
     await pilot.pause()
 
@@ -145,3 +147,35 @@ async def test_watch_mode_refusals_are_said(key, text):
         assert isinstance(d.app.screen, CockpitScreen)  # no dialog to confirm
         assert_toast_is_the_journal_row_and_the_log_line(d, text)
         assert d.engine.order_calls == 0
+
+
+async def test_a_moved_proposal_is_shown_under_a_new_number_and_approval_sends_what_the_card_shows():
+    d = Desk(spot="0.51", mode=Mode.SEMI)  # gap +0.010: proposal #1, sell 0.005
+    rings: list[int] = []
+    d.app.bell_enabled = True
+    d.app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+    async with d.app.run_test(size=(80, 24)) as pilot:
+        await _started(d, pilot)
+        d.market()
+        await _press(d, pilot)
+        assert (d.app.state.proposal.proposal_id, d.app.state.proposal.qty) == (1, "0.005000") and rings == [1]
+        d.grid_fill(Side.BUY, "0.0015")  # gap 0.0115: the engine now wants 0.00575 (+15 % > 10 %)
+        d.market()
+        await _press(d, pilot)
+        card = d.app.screen.query_one("#decision")
+        assert "PROPOSAL #2" in str(card.border_title) and "0.005750 BTC" in fakes_text(d)
+        assert rings == [1, 1]  # the bell rings again for the new number
+        # the Log and the journal say the same number and size as the card
+        assert any(line.text.startswith("PROPOSAL #2: sell 0.005750 BTC") for line in d.app.state.log)
+        shown = [(p["proposal_id"], p["qty"], p["answer"]) for p in d.journal.proposals()]
+        assert (1, "0.005000", "shown") in shown and (2, "0.005750", "shown") in shown
+        assert (1, "0.005000", "withdrawn: the size moved 0.005000 → 0.005750 (+15%), past ±10%") in shown
+        await _press(d, pilot, "a")
+        assert d.toasts()[-1].startswith("approved #2: sell 0.005750 BTC, limit ≥ 59,940.00 → order ")
+        assert [str(o.qty) for o in d.ex.open_orders()] == ["0.005750"]
+
+
+def fakes_text(d: Desk) -> str:
+    import cockpit_fakes
+
+    return cockpit_fakes.screen_text(d.app)
