@@ -222,7 +222,8 @@ class Operator:
                 self.propose(fresh)
                 q = self.proposal
                 if q is not None:
-                    then = f"new proposal #{q.proposal_id}: {q.side.lower()} {_shown(q.qty)} {r.instrument.base} (a approves it)"
+                    then = (f"new proposal #{q.proposal_id}: {q.side.lower()} {_shown(q.qty)} {r.instrument.base} "
+                            "(a approves it)")
             return self._answer("approve", f"proposal #{n} not sent: {why}; {then}", acted=False, level="warning")
         self._close(p, "approved")
         # exactly the shown size, bounded by the shown limit through its chase and escalation
