@@ -93,6 +93,14 @@ class Operator:
         fresh = self._draft(d, forced=forced)
         if fresh is None:
             return
+        if Decimal(fresh.qty) <= 0:  # the risk caps allow no size: nothing a trader could approve
+            why = r.risk.size(r.now_ms, d.qty_base, d.price).refused or "no size left"
+            if p is not None and not p.forced:
+                self._close(p, f"withdrawn: {why}")
+                r.note("info", f"proposal #{p.proposal_id} withdrawn: {why}")
+            r.stats.refused += 1
+            r.record_decision(d, f"refused: {why}")
+            return
         if p is not None:
             tol = r.cfg.proposals
             why = moved_past_tolerance(p, fresh, tol.size_tolerance, tol.price_tolerance_bps)
@@ -339,7 +347,6 @@ class Operator:
         p = self.preview_force()
         if p is None:
             return self._answer("force", "nothing to force: already at target", acted=False)
-        self.proposal = None
         d, limit = p.decision, Decimal(p.price_limit)
         if confirmed is not None:
             if confirmed.side is not p.side:
@@ -354,6 +361,7 @@ class Operator:
         if not places:
             return self._answer("force", "force: nothing was sent (see the Log)", acted=False, level="warning",
                                 commands=cmds)
+        self._drop("dropped: forced instead")  # a proposal waiting meanwhile is taken down, journaled
         size = sum((q.qty for q in places), Decimal(0))
         less = ""
         if confirmed is not None and size < Decimal(confirmed.qty):

@@ -211,3 +211,18 @@ def test_at_paper_speed_10_a_proposal_still_gives_the_trader_30_wall_seconds(spy
     assert h.reb.snapshot().proposal_left_s == 15.0
     h.tick(T0 + 300 * S)
     assert h.reb.operator.proposal is None and spy.proposal_answers() == ["expired"]
+
+
+def test_no_proposal_is_shown_for_a_size_the_risk_caps_refuse(spy):
+    h = harness(spy, mode=Mode.SEMI, risk__max_notional_per_hour=5)  # 5 USDT: below one min trade
+    h.market(T0, BID, ASK)
+    assert h.reb.operator.proposal is None  # never a card for 0 BTC
+    assert outcomes(spy) == ["refused: size 0.00008333 below min trade 0.0001"]
+
+
+def test_a_force_taken_while_a_proposal_waits_takes_the_proposal_down_on_the_record(spy):
+    h = harness(spy, mode=Mode.SEMI)
+    h.market(T0, BID, ASK)
+    out = h.reb.operator.force()
+    assert out.acted and h.reb.operator.proposal is None
+    assert spy.proposal_answers() == ["dropped: forced instead"]
