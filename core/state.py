@@ -49,7 +49,9 @@ class LogLine:
 
 @value_type
 class Proposal:
-    """A decision waiting for the trader's approval (semi mode) or a forced rebalance preview."""
+    """A decision waiting for the trader's approval (semi mode) or a forced rebalance preview.
+    Never changed once shown: when the engine's view moves past ``rebalancer.proposals`` a new
+    one with a new ``proposal_id`` replaces it (``qty`` 0 is never shown)."""
 
     proposal_id: int
     decision: Decision
