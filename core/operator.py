@@ -322,7 +322,15 @@ class Operator:
         p = self.preview_force()
         if p is None:
             return self._answer("force", "nothing to force: already at target", acted=False)
-        return p
+        return self._unsized_force(p) or p
+
+    def _unsized_force(self, p: Proposal) -> Outcome | None:
+        """A force the risk caps allow no size for is refused, saying which cap (no 0 BTC dialog)."""
+        if Decimal(p.qty) > 0:
+            return None
+        r = self.reb
+        why = r.risk.size(r.now_ms, p.decision.qty_base, p.decision.price).refused or "no size left"
+        return self._answer("force", f"force refused: {why}", acted=False, level="warning")
 
     def _force_refusal(self) -> Outcome | None:
         r = self.reb
@@ -347,6 +355,9 @@ class Operator:
         p = self.preview_force()
         if p is None:
             return self._answer("force", "nothing to force: already at target", acted=False)
+        unsized = self._unsized_force(p)
+        if unsized is not None:
+            return unsized
         d, limit = p.decision, Decimal(p.price_limit)
         if confirmed is not None:
             if confirmed.side is not p.side:

@@ -112,6 +112,16 @@ def test_force_says_the_order_it_sent():
     assert out.acted and out.order_ids == (sent.client_id,)
 
 
+@pytest.mark.parametrize("ask", ["offer_force", "force"])
+def test_a_force_the_risk_caps_allow_no_size_for_is_refused_saying_which(ask):
+    spy = SpyRecorder()
+    h = Harness(rcfg(risk__max_notional_per_hour=5), spot="0.51", mode=Mode.SEMI, recorder=spy)
+    h.market(T0, BID, ASK)
+    out = getattr(h.reb.operator, ask)()
+    assert (out.text, out.acted) == ("force refused: size 0.00008333 below min trade 0.0001", False)
+    assert_said_once_everywhere(h, spy, out)
+
+
 def test_force_confirmed_then_the_gap_closed_says_already_at_target():
     h, spy = rig("0.51", Mode.SEMI)
     preview = h.reb.operator.preview_force()
