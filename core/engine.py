@@ -39,6 +39,7 @@ from core.events import (
     AmendOrder, CancelAllOurs, CancelOrder, Command, ConnectionChanged, OrderUpdate, PlaceOrder, Tick, VenueProblem,
 )
 from core.model import Mode, Order, OrderStatus, TradingState
+from core.outcome import Outcome
 from core.rebalancer import Rebalancer
 from core.recovery import recover
 from core.state import CockpitState, Proposal
@@ -380,13 +381,15 @@ class Engine(JournalWatch):
         """No command running and none waiting."""
         return not self._commands_running and not self._commands
 
-    def _user(self, act: Callable[..., list[Command]], *args) -> None:
+    def _user(self, act: Callable[..., Outcome | list[Command]], *args) -> Outcome | None:
         """A trader's command: its order calls first, the rows it recorded right after (held as
-        during a drain), and a journal failure handled like any other."""
+        during a drain), and a journal failure handled like any other. Returns its outcome."""
         record = self.reb.rec
         record.hold()
         try:
-            cmds = act(*args)
+            result = act(*args)
+            outcome = result if isinstance(result, Outcome) else None
+            cmds = outcome.commands if outcome is not None else result
             if cmds:
                 self._event_arrival = self._perf()
                 self._dispatch(cmds)
@@ -394,6 +397,7 @@ class Engine(JournalWatch):
         finally:
             self._release(record)
         self.invalidate()
+        return outcome
 
     # ------------------------------------------------------------------ commands → venue
 
@@ -520,40 +524,50 @@ class Engine(JournalWatch):
         if now > self.reb.now_ms:
             self.reb.now_ms = now
 
-    def approve(self) -> None:
+    # Each returns the command's outcome (``core.outcome``): the cockpit toasts its text, which
+    # is also the Log line and the journal's ``operator`` row. Called on the loop's thread, so
+    # the outcome is known when the call returns.
+
+    def approve(self) -> Outcome:
         self._now()
-        self._user(self.reb.approve)
+        return self._user(self.reb.operator.approve)
 
-    def skip(self) -> None:
-        self._user(self.reb.skip)
+    def skip(self) -> Outcome:
+        return self._user(self.reb.operator.skip)
 
-    def preview_force(self) -> Proposal | None:
-        if self.reb.mode is Mode.WATCH:
-            return None
+    def preview_force(self) -> Proposal | Outcome:
+        """The force dialog's preview, or the outcome saying why there is nothing to confirm."""
         self._now()
-        return self.reb.preview_force()
+        offered: list[Proposal | Outcome] = []
 
-    def force(self, confirmed: Proposal | None = None) -> None:
+        def offer() -> Outcome | list[Command]:  # inside ``_user``: an outcome's rows written like any command's
+            offered.append(self.reb.operator.offer_force())
+            return offered[0] if isinstance(offered[0], Outcome) else []
+
+        self._user(offer)
+        return offered[0]
+
+    def force(self, confirmed: Proposal | None = None) -> Outcome:
         self._now()
-        self._user(self.reb.force, confirmed)
+        return self._user(self.reb.operator.force, confirmed)
 
-    def toggle_pause(self) -> None:
-        self._user(self.reb.toggle_pause)
+    def toggle_pause(self) -> Outcome:
+        return self._user(self.reb.operator.toggle_pause)
 
-    def set_mode(self, mode: Mode) -> None:
+    def set_mode(self, mode: Mode) -> Outcome:
         mode = Mode(mode)
         if mode is Mode.WATCH:
             # cancel first (while the venue still allows it), then lock the venue
-            self._user(self.reb.set_mode, mode)
+            outcome = self._user(self.reb.operator.set_mode, mode)
             self._set_venue_trading_after_queue()
-        else:
-            # the venue unlocked before the commands the new mode may send
-            self._user(self._unlocked_then, self.reb.set_mode, mode)
+            return outcome
+        # the venue unlocked before the commands the new mode may send
+        return self._user(self._unlocked_then, self.reb.operator.set_mode, mode)
 
-    def _unlocked_then(self, act, *args) -> list[Command]:
-        cmds = act(*args)
+    def _unlocked_then(self, act, *args):
+        result = act(*args)
         self._set_venue_trading()
-        return cmds
+        return result
 
     def _set_venue_trading_after_queue(self) -> None:
         if self.commands_idle():
@@ -561,17 +575,17 @@ class Engine(JournalWatch):
         else:
             asyncio.get_running_loop().call_later(0.05, self._set_venue_trading_after_queue)
 
-    def kill(self) -> None:
-        self._user(self.reb.kill)
+    def kill(self) -> Outcome:
+        return self._user(self.reb.operator.kill)
 
-    def rearm(self) -> None:
+    def rearm(self) -> Outcome:
         """Refused (with a red line saying why) while the journal still cannot be written."""
         if self.journal_fault is not None and not self._journal_writable_again():
-            return
-        self._user(self.reb.rearm)
+            return Outcome("rearm", f"re-arm refused: journal still unwritable: {self.journal_fault}", False, "error")
+        return self._user(self.reb.operator.rearm)
 
-    def cancel_pending(self) -> None:
-        self._user(self.reb.cancel_pending)
+    def cancel_pending(self) -> Outcome:
+        return self._user(self.reb.operator.cancel_pending)
 
     @property
     def trading_state(self) -> TradingState:

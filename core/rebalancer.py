@@ -110,6 +110,7 @@ class Rebalancer:
         self.bad_messages = 0
         self.duplicate_fills = 0
         self.session_tag = ""  # a live session sets a short unique tag (see Desk.order_prefix)
+        self.market_speed = 1.0  # market seconds per wall second (paper may run faster): TTLs the trader waits out
 
     # ------------------------------------------------------------------ numbers at the last price
 
@@ -284,7 +285,7 @@ class Rebalancer:
         if self.price is not None and self.book.balances_ok:
             why = self.risk.on_equity(self.book.equity_quote(self.price))
             if why:
-                out = self.operator.kill(why)
+                out = self.operator.halt(why)
             if ts_ms >= self.next_snapshot_ms:
                 self.bookkeeper.snapshot_row(ts_ms)
         return out
@@ -356,10 +357,11 @@ class Rebalancer:
             return EMPTY
         return self.operator.act_on(decision)
 
-    def record_decision(self, d: Decision, outcome: str) -> bool:
-        """Recorded when it differs from the last one recorded (action, side, outcome); says so."""
+    def record_decision(self, d: Decision, outcome: str, *, again: bool = False) -> bool:
+        """A decision row, once per change of (action, side, outcome) — or ``again`` (a new
+        proposal); says whether it was recorded."""
         key = (d.action, d.side, outcome.split(":")[0])
-        if key == self._last_recorded:
+        if not again and key == self._last_recorded:
             return False
         self._last_recorded = key
         self.rec.decision(d, self.mode.value, outcome)
@@ -377,33 +379,35 @@ class Rebalancer:
         return (self.bid if self.bid is not None else p), (self.ask if self.ask is not None else p)
 
     # ------------------------------------------------------------------ the trader's commands (the operator's)
+    # The venue calls each causes; the ``Outcome`` (what the cockpit toasts) is the operator's:
+    # the engine calls ``operator`` directly. ``kill`` here is a halt with a reason of its own.
 
     def approve(self) -> list[Command]:
-        return self.operator.approve()
+        return list(self.operator.approve().commands)
 
     def skip(self) -> list[Command]:
-        return self.operator.skip()
+        return list(self.operator.skip().commands)
 
     def preview_force(self) -> Proposal | None:
         return self.operator.preview_force()
 
     def force(self, confirmed: Proposal | None = None) -> list[Command]:
-        return self.operator.force(confirmed)
+        return list(self.operator.force(confirmed).commands)
 
     def toggle_pause(self) -> list[Command]:
-        return self.operator.toggle_pause()
+        return list(self.operator.toggle_pause().commands)
 
     def set_mode(self, mode: Mode) -> list[Command]:
-        return self.operator.set_mode(mode)
+        return list(self.operator.set_mode(mode).commands)
 
     def kill(self, reason: str = "kill switch pressed by the user") -> list[Command]:
-        return self.operator.kill(reason)
+        return self.operator.halt(reason)
 
     def rearm(self) -> list[Command]:
-        return self.operator.rearm()
+        return list(self.operator.rearm().commands)
 
     def cancel_pending(self) -> list[Command]:
-        return self.operator.cancel_pending()
+        return list(self.operator.cancel_pending().commands)
 
     def snapshot(self, now_ms: int | None = None, *, connected: bool | None = None,
                  feed: FeedInputs = NO_FEED) -> CockpitState:

@@ -166,8 +166,10 @@ def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
         exchange = type(exchange).from_state(saved, grid=grid)
         reb.note("info", f"paper account restored from {p.state_file}" + (" with its grid" if grid else ""))
     _tag_paper_ids(exchange, reb.session_tag)
-    venue = PaperVenue(exchange=exchange, market=market, speed=p.speed if env.paper_speed is None else env.paper_speed,
-                       state_path=p.state_file, candles=candles)
+    speed = p.speed if env.paper_speed is None else env.paper_speed
+    venue = PaperVenue(exchange=exchange, market=market, speed=speed, state_path=p.state_file, candles=candles)
+    if speed and speed > 0:  # the trader's time to answer a proposal is wall time, whatever the speed
+        reb.market_speed = float(speed)
     engine = Engine(reb, venue, clock=_ExchangeClock(exchange, first_ts), journal=journal,
                     on_start_open_orders=cfg.api.on_start_open_orders)
     return Session(cfg, journal, reb, venue, engine)

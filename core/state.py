@@ -11,6 +11,7 @@ from dataclasses import field
 from typing import Protocol
 
 from core.model import Decision, Mode, Side, TradingState
+from core.outcome import Outcome
 from core.values import value_type
 
 
@@ -48,7 +49,9 @@ class LogLine:
 
 @value_type
 class Proposal:
-    """A decision waiting for the trader's approval (semi mode) or a forced rebalance preview."""
+    """A decision waiting for the trader's approval (semi mode) or a forced rebalance preview.
+    Never changed once shown: when the engine's view moves past ``rebalancer.proposals`` a new
+    one with a new ``proposal_id`` replaces it (``qty`` 0 is never shown)."""
 
     proposal_id: int
     decision: Decision
@@ -142,6 +145,7 @@ class CockpitState:
     escalation_left_s: float | None = None
     recent_fills: tuple[FillView, ...] = ()
     proposal: Proposal | None = None
+    market_speed: float = 1.0  # market seconds per wall second: a countdown is shown in wall seconds
     cooldown_left_s: float = 0.0
     hysteresis_note: str = ""
     # risk
@@ -152,31 +156,43 @@ class CockpitState:
     log: tuple[LogLine, ...] = field(default_factory=tuple)
     feed: FeedHealth = field(default_factory=FeedHealth)
 
+    @property
+    def proposal_left_s(self) -> float | None:
+        """Wall-clock seconds the trader has left to answer the proposal (None: it never expires).
+        Its expiry is in market time, which paper at ``speed`` 10 runs ten times faster."""
+        p = self.proposal
+        if p is None or p.expires_ms is None:
+            return None
+        return max(0.0, (p.expires_ms - self.ts_ms) / 1000 / (self.market_speed or 1.0))
+
 
 class EngineControl(Protocol):
     """What the cockpit may ask of the engine. Every method is safe in every mode: the engine
-    refuses what the mode does not allow (and says why in the log)."""
+    refuses what the mode does not allow. Each returns the command's ``Outcome``: what it did
+    or why it did nothing, in the words the Log and the journal also keep."""
 
-    def approve(self) -> None: ...
+    def approve(self) -> Outcome:
+        """Send exactly the proposal shown, or nothing (the outcome says why)."""
 
-    def skip(self) -> None: ...
+    def skip(self) -> Outcome: ...
 
-    def preview_force(self) -> Proposal | None:
-        """What ``force`` would send now (side, size, price limit), or None if nothing to do."""
+    def preview_force(self) -> Proposal | Outcome:
+        """What ``force`` would send now (side, size, price limit) for the trader to confirm, or
+        the outcome saying why there is nothing to confirm (watch mode, halted, at target)."""
 
-    def force(self, confirmed: Proposal | None = None) -> None:
+    def force(self, confirmed: Proposal | None = None) -> Outcome:
         """Send the full-gap taker trade; bounded by ``confirmed`` (the preview the trader saw)."""
 
-    def toggle_pause(self) -> None: ...
+    def toggle_pause(self) -> Outcome: ...
 
-    def set_mode(self, mode: Mode) -> None: ...
+    def set_mode(self, mode: Mode) -> Outcome: ...
 
-    def kill(self) -> None:
+    def kill(self) -> Outcome:
         """Cancel our orders and halt; only the user re-arms."""
 
-    def rearm(self) -> None: ...
+    def rearm(self) -> Outcome: ...
 
-    def cancel_pending(self) -> None: ...
+    def cancel_pending(self) -> Outcome: ...
 
 
 class EngineHost(Protocol):

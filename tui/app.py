@@ -42,6 +42,7 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.worker import Worker, WorkerState
 
+from core.outcome import Outcome
 from core.state import CockpitState, EngineHost
 from tui import theme
 from tui.commands import CockpitCommands
@@ -331,11 +332,21 @@ class CockpitApp(App[None]):
         log.info("control.%s%s", method, args if args else "()")
         return True, result
 
-    def send(self, method: str, *args: Any, note: str | None = None) -> bool:
-        ok, _ = self.call(method, *args)
+    def send(self, method: str, *args: Any) -> bool:
+        """A command to the engine, and a toast of its outcome (False: the call failed, shown)."""
+        ok, outcome = self.call(method, *args)
         if ok:
-            self.notify(escape(note or f"{method} sent"), timeout=2)
+            self.say(outcome, method)
         return ok
+
+    def say(self, outcome: Any, method: str = "") -> None:
+        """Toast what a command did: the outcome's very text, the Log line and journal row too."""
+        if not isinstance(outcome, Outcome):  # a host that does not answer: claim nothing
+            self.notify(escape(f"{method}: asked the engine"), timeout=3)
+            return
+        severity = {"warning": "warning", "error": "error"}.get(outcome.level, "information")
+        self.notify(escape(outcome.text), title=outcome.command.capitalize(), severity=severity,
+                    timeout=4 if outcome.acted else 6)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "kill":
@@ -353,7 +364,7 @@ class CockpitApp(App[None]):
                 screen.dismiss(screen.cancel_value())
             else:
                 screen.dismiss(None)
-        if self.send("kill", note="KILL sent: cancelling our orders and halting") and self.bell_enabled:
+        if self.send("kill") and self.bell_enabled:
             self.bell()
         self.poll()
 

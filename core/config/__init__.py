@@ -12,7 +12,7 @@
 from core.config.blocks import (
     POLICY_NAMES, POLICY_SETTINGS, VENUES, AnchorConfig, AnchorPolicyConfig, ApiConfig, ApiSecrets, AppConfig,
     BaselinePolicyConfig, BiasConfig, EmaConfig, ExecutionConfig, GridConfig, JournalConfig, PaperConfig,
-    PolicySettings, RebalancerConfig, RiskConfig, SimplePolicyConfig, ThresholdsConfig, UiConfig, mask,
+    PolicySettings, ProposalsConfig, RebalancerConfig, RiskConfig, SimplePolicyConfig, ThresholdsConfig, UiConfig, mask,
 )
 from core.config.fields import ConfigError
 from core.config.load import config_from_dict, effective_config_dict, load_config
@@ -22,7 +22,7 @@ from core.config.secrets import attach_secrets, secret_env_names
 __all__ = [
     "POLICY_NAMES", "POLICY_SETTINGS", "VENUES", "AnchorConfig", "AnchorPolicyConfig", "ApiConfig", "ApiSecrets",
     "AppConfig", "BaselinePolicyConfig", "BiasConfig", "ConfigError", "EmaConfig", "ExecutionConfig", "GridConfig",
-    "JournalConfig", "PaperConfig", "PolicySettings", "RebalancerConfig", "RiskConfig", "SimplePolicyConfig",
+    "JournalConfig", "PaperConfig", "PolicySettings", "ProposalsConfig", "RebalancerConfig", "RiskConfig", "SimplePolicyConfig",
     "ThresholdsConfig", "UiConfig", "attach_secrets", "config_from_dict", "effective_config_dict", "load_config",
     "mask", "parse_timeframe_ms", "secret_env_names",
 ]

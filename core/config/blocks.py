@@ -85,6 +85,15 @@ class RiskConfig:
 
 
 @dataclass(frozen=True)
+class ProposalsConfig:
+    """Semi mode: how far the engine's view may move from a shown proposal before it is
+    withdrawn and a new one (new number, the bell again) replaces it."""
+
+    size_tolerance: float = setting(0.1, in_range(0, 1), "re-propose when the size moves more than this fraction")
+    price_tolerance_bps: float = setting(5.0, in_range(0, 1_000), "re-propose when the price limit moves more than this")
+
+
+@dataclass(frozen=True)
 class AnchorPolicyConfig:
     """The EMA/anchor-aware policy (seed 000), in base units."""
 
@@ -143,6 +152,7 @@ class RebalancerConfig:
     spot_reserve_base: float = 0.0
     proposal_ttl_s: float = 30.0
     evaluate_every_s: float = 1.0
+    proposals: ProposalsConfig = field(default_factory=ProposalsConfig)
     other_policies: tuple[PolicySettings, ...] = ()
 
     @property

@@ -158,7 +158,7 @@ def hint_for(key: Any, allowed, prefix: str) -> str:
 def key_homes() -> dict[str, tuple[str, ...]]:
     """Every key of the schema -> the block paths where it is valid ('' is the top level)."""
     from core.config.blocks import (
-        ApiConfig, ExecutionConfig, JournalConfig, PaperConfig, POLICY_SETTINGS, RiskConfig, UiConfig,
+        ApiConfig, ExecutionConfig, JournalConfig, PaperConfig, POLICY_SETTINGS, ProposalsConfig, RiskConfig, UiConfig,
     )
 
     homes: dict[str, list[str]] = {}
@@ -174,7 +174,8 @@ def key_homes() -> dict[str, tuple[str, ...]]:
     for name in TOP_LEVEL:
         homes.setdefault(name, []).append("")
     for cls, path in ((ApiConfig, "api"), (PaperConfig, "paper"), (JournalConfig, "journal"), (UiConfig, "ui"),
-                      (ExecutionConfig, "rebalancer.execution"), (RiskConfig, "rebalancer.risk")):
+                      (ExecutionConfig, "rebalancer.execution"), (RiskConfig, "rebalancer.risk"),
+                      (ProposalsConfig, "rebalancer.proposals")):
         walk(cls, path)
     for cls in POLICY_SETTINGS.values():
         walk(cls, "rebalancer")
@@ -185,4 +186,4 @@ def key_homes() -> dict[str, tuple[str, ...]]:
 
 TOP_LEVEL = ("symbol", "venue", "mode", "api", "rebalancer", "paper", "journal", "ui")
 REBALANCER_SHARED = ("policy", "execution", "risk", "spot_reserve_base", "proposal_ttl_s", "evaluate_every_s",
-                     "other_policies")
+                     "proposals", "other_policies")

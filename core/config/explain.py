@@ -7,7 +7,7 @@ import typing
 from dataclasses import MISSING, fields, is_dataclass
 
 from core.config.blocks import (
-    POLICY_SETTINGS, ApiConfig, ExecutionConfig, JournalConfig, PaperConfig, RiskConfig, UiConfig,
+    POLICY_SETTINGS, ApiConfig, ExecutionConfig, JournalConfig, PaperConfig, ProposalsConfig, RiskConfig, UiConfig,
 )
 from core.config.build import type_word
 from core.config.policies import SHARED_RANGES
@@ -37,6 +37,7 @@ def rows() -> list[tuple[str, str, str, str]]:
         walk(cls, f"rebalancer ({name})")
     walk(ExecutionConfig, "rebalancer.execution")
     walk(RiskConfig, "rebalancer.risk")
+    walk(ProposalsConfig, "rebalancer.proposals")
     for key, check in SHARED_RANGES.items():
         out.append((f"rebalancer.{key}", "", check.span, ""))
     return out

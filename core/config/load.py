@@ -157,6 +157,7 @@ def effective_config_dict(cfg: AppConfig) -> dict:
             "spot_reserve_base": r.spot_reserve_base,
             "proposal_ttl_s": r.proposal_ttl_s,
             "evaluate_every_s": r.evaluate_every_s,
+            "proposals": plain(r.proposals),
             **({"other_policies": {s.name: plain(s) for s in r.other_policies}} if r.other_policies else {}),
         },
         "paper": plain(cfg.paper),

@@ -13,7 +13,7 @@ from dataclasses import fields, replace
 from typing import Any, Literal
 
 from core.config.blocks import (
-    POLICY_NAMES, POLICY_SETTINGS, AnchorPolicyConfig, ExecutionConfig, PolicySettings, RebalancerConfig, RiskConfig,
+    POLICY_NAMES, POLICY_SETTINGS, AnchorPolicyConfig, ExecutionConfig, PolicySettings, ProposalsConfig, RebalancerConfig, RiskConfig,
     SimplePolicyConfig,
 )
 from core.config.build import REBALANCER_SHARED, build, coerce, hint_for, join
@@ -74,6 +74,7 @@ def build_rebalancer(block: Any, file: str) -> tuple[RebalancerConfig, str]:
     settings = policy_settings(policy, {k: v for k, v in block.items() if k in own}, file, "rebalancer")
     execution = coerce(ExecutionConfig, block.get("execution"), file, "rebalancer.execution")
     risk = coerce(RiskConfig, block.get("risk"), file, "rebalancer.risk")
+    proposals = coerce(ProposalsConfig, block.get("proposals"), file, "rebalancer.proposals")
     if execution.min_trade_base > execution.max_trade_base:
         raise ConfigError(file, "rebalancer.execution.min_trade_base", "expected min_trade_base <= max_trade_base")
     if isinstance(settings, SimplePolicyConfig):
@@ -89,7 +90,7 @@ def build_rebalancer(block: Any, file: str) -> tuple[RebalancerConfig, str]:
             raise ConfigError(file, f"rebalancer.{key}", f"expected {problem}", value)
     others = _other_policies(block.get("other_policies"), policy, file)
     cfg = RebalancerConfig(settings=settings, execution=execution, risk=risk, spot_reserve_base=spot_reserve,
-                           proposal_ttl_s=ttl, evaluate_every_s=every, other_policies=others)
+                           proposal_ttl_s=ttl, evaluate_every_s=every, proposals=proposals, other_policies=others)
     return cfg, note
 
 

@@ -120,8 +120,13 @@ class SpyRecorder(Recorder):
     def snapshot(self, ts_ms, **kw):
         self.snapshots.append(ts_ms)
 
-    def proposal_answers(self) -> list[str]:
-        return [a for _, _, a in self.proposals]
+    def proposal_answers(self, *, shown: bool = False) -> list[str]:
+        """The answers to proposals; ``shown``: with the rows written as each was shown."""
+        return [a for _, _, a in self.proposals if shown or a != "shown"]
+
+    def operator_rows(self) -> list[tuple[str, str]]:
+        """(command, outcome text) of each operator command, in order."""
+        return [(value, reason) for _, kind, value, reason in self.states if kind == "operator"]
 
 
 # ---------------------------------------------------------------------------- harness

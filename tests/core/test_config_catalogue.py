@@ -101,6 +101,13 @@ CASES = [
          ("expected a number > 0",)),
     Case("refresh-hz-100", cfg(ui={"refresh_hz": 100}), "ui.refresh_hz", ("expected a number <= 10",)),
     Case("proposal-ttl-0", cfg(rebalancer__proposal_ttl_s=0), "rebalancer.proposal_ttl_s", ("expected a number > 0",)),
+    Case("proposals-size-tolerance-2", cfg(rebalancer__proposals__size_tolerance=2),
+         "rebalancer.proposals.size_tolerance", ("expected a number <= 1 and >= 0",)),
+    Case("proposals-negative-price-tolerance", cfg(rebalancer__proposals__price_tolerance_bps=-1),
+         "rebalancer.proposals.price_tolerance_bps", ("expected a number >= 0",)),
+    Case("proposals-typo", cfg(rebalancer__proposals__size_tolerence=0.2), "rebalancer.proposals.size_tolerence",
+         ("did you mean 'size_tolerance'",)),
+    Case("proposals-not-a-mapping", cfg(rebalancer__proposals=5), "rebalancer.proposals", ("expected",)),
     Case("min-trade-above-max", cfg(rebalancer__execution__min_trade_base=1.0, rebalancer__execution__max_trade_base=0.5),
          "rebalancer.execution.min_trade_base", ("min_trade_base <= max_trade_base",)),
     # --- cross-field rules

@@ -288,9 +288,9 @@ async def test_watch_mode_locks_the_venue_and_force_sends_nothing(rigs):
     assert rig.reb.mode is Mode.WATCH
     assert rig.venue.can_trade is False
     rig.feed(market(T0, 5))
-    rig.engine.force()
-    rig.engine.approve()
-    assert rig.engine.preview_force() is None
+    assert rig.engine.force().text == "force refused: watch mode never trades"
+    assert rig.engine.approve().text == "approve refused: watch mode never trades"
+    assert rig.engine.preview_force().text == "force refused: watch mode never trades"
     await rig.drain()
     assert rig.ex.placed == []
     assert rig.engine.order_calls == 0

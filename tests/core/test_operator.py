@@ -62,16 +62,41 @@ def test_auto_skips_the_next_decision_when_asked_then_waits_a_cooldown(spy):
     assert not h.reb.operator.skip_next
 
 
-def test_a_pending_proposal_keeps_its_id_while_the_same_idea_stands(spy):
+def test_a_shown_proposal_stands_exactly_as_shown_while_within_the_size_tolerance(spy):
     h = harness(spy, mode=Mode.SEMI)
     h.market(T0, BID, ASK)
     first = h.reb.operator.proposal
-    h.grid_fill(T0 + S, Side.BUY, "0.001", "60000")  # gap 0.011: still a partial sell, a larger one
+    h.grid_fill(T0 + S, Side.BUY, "0.001", "60000")  # gap 0.011: the engine now wants 0.0055 (+10 %)
+    h.market(T0 + 2 * S, BID, ASK)
+    assert h.reb.operator.proposal is first  # number, size, limit, fee and reasons unchanged
+    assert (first.proposal_id, first.qty) == (1, "0.005000")
+    assert outcomes(spy) == ["proposed"]
+
+
+def test_past_the_size_tolerance_the_proposal_is_withdrawn_and_a_new_number_shown(spy):
+    h = harness(spy, mode=Mode.SEMI)
+    h.market(T0, BID, ASK)
+    h.grid_fill(T0 + S, Side.BUY, "0.0015", "60000")  # gap 0.0115: 0.00575 wanted, +15 % > 10 %
     h.market(T0 + 2 * S, BID, ASK)
     p = h.reb.operator.proposal
-    assert p.proposal_id == first.proposal_id == 1
-    assert (first.qty, p.qty) == ("0.005000", "0.005500")
-    assert outcomes(spy) == ["proposed"]  # proposed once, refreshed after
+    assert (p.proposal_id, p.qty) == (2, "0.005750")
+    assert spy.proposal_answers() == ["withdrawn: the size moved 0.005000 → 0.005750 (+15%), past ±10%"]
+    assert [(q.proposal_id, q.qty, a) for _, q, a in spy.proposals if a == "shown"] == [
+        (1, "0.005000", "shown"), (2, "0.005750", "shown")]
+    assert outcomes(spy) == ["proposed", "proposed"]  # each number has its decision row
+    assert "PROPOSAL #2: sell 0.005750 BTC, limit ≥ 59,940.00" in h.reb.log[-1].text
+
+
+def test_past_the_price_tolerance_the_proposal_is_withdrawn_and_a_new_number_shown(spy):
+    h = harness(spy, mode=Mode.SEMI, risk__stale_after_s=120)
+    h.market(T0, BID, ASK)
+    h.market(T0 + S, BID + 24, ASK + 24)  # 4 bps: the card stands
+    assert h.reb.operator.proposal.proposal_id == 1
+    h.market(T0 + 2 * S, BID + 36, ASK + 36)  # 6 bps > 5
+    p = h.reb.operator.proposal
+    assert (p.proposal_id, p.price_limit) == (2, "59975.96")
+    assert spy.proposal_answers() == [
+        "withdrawn: the price limit moved 59,940.00 → 59,975.96 (6.0 bps, past 5)"]
 
 
 def test_a_proposal_is_withdrawn_when_the_need_goes(spy):
@@ -117,10 +142,11 @@ def test_leaving_semi_records_the_mode_change_and_drops_the_proposal(spy):
     h = harness(spy, mode=Mode.SEMI)
     h.market(T0, BID, ASK)
     assert h.do(h.reb.set_mode(Mode.WATCH)) == []
-    assert spy.states[-1][1:3] == ("mode", "watch")
     assert spy.proposal_answers() == ["dropped: mode watch"]
-    assert h.reb.set_mode(Mode.WATCH) == ()  # already there: nothing recorded
-    assert len(spy.states) == 1
+    assert h.reb.set_mode(Mode.WATCH) == []  # already there: no mode row, only the answer
+    assert [s[1:3] for s in spy.states if s[1] == "mode"] == [("mode", "watch")]
+    assert spy.operator_rows() == [("mode", "mode SEMI → WATCH; proposal #1 dropped"),
+                                   ("mode", "already in WATCH mode")]
 
 
 def test_pause_resume_and_a_halt_are_recorded_as_trading_states(spy):
@@ -130,7 +156,7 @@ def test_pause_resume_and_a_halt_are_recorded_as_trading_states(spy):
     h.do(h.reb.kill("test halt"))
     assert h.do(h.reb.toggle_pause()) == []  # a halt is not a pause
     h.do(h.reb.rearm())
-    assert [(k, v, why) for _, k, v, why in spy.states] == [
+    assert [(k, v, why) for _, k, v, why in spy.states if k == "trading_state"] == [
         ("trading_state", "PAUSED", "paused by the user"), ("trading_state", "ACTIVE", "resumed by the user"),
         ("trading_state", "HALTED", "test halt"), ("trading_state", "ACTIVE", "re-armed by the user")]
     assert h.reb.risk.state is TradingState.ACTIVE
@@ -145,11 +171,58 @@ def test_cancel_pending_cancels_an_adopted_order_when_no_rebalance_works():
     assert h.reb.cancel_pending() == [CancelOrder("rbold1-1", reason="cancelled by the user")]
 
 
-def test_approving_sends_the_size_shown_and_no_more(spy):
+def test_approving_after_the_size_moved_past_the_tolerance_sends_nothing_and_shows_a_new_number(spy):
+    h = harness(spy, mode=Mode.SEMI)
+    h.market(T0, BID, ASK)
+    h.grid_fill(T0 + 100, Side.BUY, "0.002", "60000")  # gap 0.012: hard now, a full sell of 0.012
+    out = h.reb.operator.approve()
+    assert out.commands == () and h.places == [] and not out.acted
+    shown = h.reb.operator.proposal
+    assert (shown.proposal_id, shown.qty) == (2, "0.012000")
+    assert out.text == ("proposal #1 not sent: the decision changed (partial → full); "
+                        "new proposal #2: sell 0.012000 BTC (a approves it)")
+    assert spy.proposal_answers() == ["stale: the decision changed (partial → full)"]
+    h.do(h.reb.approve())  # the new card, approved: exactly its size
+    assert [p.qty for p in h.places] == [D("0.012000")]
+
+
+def test_approving_within_the_tolerance_sends_exactly_the_size_and_limit_shown(spy):
     h = harness(spy, mode=Mode.SEMI)
     h.market(T0, BID, ASK)
     shown = h.reb.operator.proposal
-    h.grid_fill(T0 + 100, Side.BUY, "0.002", "60000")  # gap 0.012: hard now, a full sell of 0.012
-    cmds = h.do(h.reb.approve())
-    assert [type(c) for c in cmds] == [PlaceOrder]
-    assert h.places[0].qty == D(shown.qty) == D("0.005000")
+    h.grid_fill(T0 + 100, Side.BUY, "0.0008", "60000")  # gap 0.0108: the engine now wants 0.0054 (+8 %)
+    out = h.reb.operator.approve()
+    h.do(out.commands)
+    assert [p.qty for p in h.places] == [D(shown.qty)] == [D("0.005000")]
+    assert h.reb.exec.plan.price_limit == D(shown.price_limit)  # never worse than the card's limit
+    assert out.text == f"approved #1: sell 0.005000 BTC, limit ≥ 59,940.00 → order {h.places[0].client_id}"
+    assert spy.operator_rows()[-1] == ("approve", out.text)
+    assert h.reb.log[-1].text == out.text
+
+
+def test_at_paper_speed_10_a_proposal_still_gives_the_trader_30_wall_seconds(spy):
+    h = harness(spy, mode=Mode.SEMI, risk__stale_after_s=600)
+    h.reb.market_speed = 10.0  # market time runs ten times faster than the wall
+    h.market(T0, BID, ASK)
+    p = h.reb.operator.proposal
+    assert p.expires_ms == T0 + 300 * S  # 30 s of the trader's time = 300 s of market time
+    assert h.reb.snapshot().proposal_left_s == 30.0
+    h.tick(T0 + 150 * S)  # 15 wall seconds later
+    assert h.reb.snapshot().proposal_left_s == 15.0
+    h.tick(T0 + 300 * S)
+    assert h.reb.operator.proposal is None and spy.proposal_answers() == ["expired"]
+
+
+def test_no_proposal_is_shown_for_a_size_the_risk_caps_refuse(spy):
+    h = harness(spy, mode=Mode.SEMI, risk__max_notional_per_hour=5)  # 5 USDT: below one min trade
+    h.market(T0, BID, ASK)
+    assert h.reb.operator.proposal is None  # never a card for 0 BTC
+    assert outcomes(spy) == ["refused: size 0.00008333 below min trade 0.0001"]
+
+
+def test_a_force_taken_while_a_proposal_waits_takes_the_proposal_down_on_the_record(spy):
+    h = harness(spy, mode=Mode.SEMI)
+    h.market(T0, BID, ASK)
+    out = h.reb.operator.force()
+    assert out.acted and h.reb.operator.proposal is None
+    assert spy.proposal_answers() == ["dropped: forced instead"]

@@ -160,12 +160,12 @@ def test_semi_hard_proposal_does_not_expire(make_h):
 
 
 def test_semi_approval_rechecks_the_price_and_refuses_a_stale_limit(make_h, spy):
-    h = make_h("0.51", mode=Mode.SEMI)
+    h = make_h("0.51", mode=Mode.SEMI, proposals__price_tolerance_bps=50)
     h.market(T0, BID, ASK)
     assert h.reb.proposal.price_limit == "59940.00"
-    # the market falls through the limit: bid 59930.37 < 59940.00
+    # the market falls through the limit: bid 59930.37 < 59940.00 (11.6 bps: within the 50 allowed)
     h.market(T0 + S, 59_930.37, 59_930.39)
-    assert h.reb.proposal.proposal_id == 1  # refreshed in place, same limit shown
+    assert h.reb.proposal.proposal_id == 1  # the card stands as shown, limit included
     assert h.do(h.reb.approve()) == []
     assert h.places == []
     assert spy.proposal_answers() == ["stale: price moved past its limit"]

@@ -95,3 +95,10 @@ def test_bybit_settings_are_frozen_and_refuse_unknown_names():
         dataclasses.replace(st, watchdog_interval=1.0)  # a typo is an error, not a silent default
     with pytest.raises(ValueError, match="venue"):
         BybitSettings(symbol="BTCUSDT", venue="paper")
+
+
+@pytest.mark.parametrize("speed, market_speed", [(10.0, 10.0), (1.0, 1.0), (0, 1.0)])
+def test_a_paper_session_tells_the_rebalancer_how_fast_market_time_runs(tmp_path, make_config, speed, market_speed):
+    s = build_session(make_config(), env(tmp_path, paper_speed=speed))
+    assert s.rebalancer.market_speed == market_speed  # proposal countdowns stay in wall seconds
+    s.journal.close()

@@ -42,7 +42,9 @@ def load_soak_module():
 
 
 def test_soak_two_hours_with_all_faults_keeps_every_invariant():
-    r = run_command("--hours", "2", "--seed", "3", "--faults", "--fault-rate", "4", timeout=120)
+    # a seed whose run draws every kind of fault: the run's path follows the engine's answers
+    # (seed 3 drew no pause once semi-mode approvals of a moved proposal began to re-propose)
+    r = run_command("--hours", "2", "--seed", "4", "--faults", "--fault-rate", "4", timeout=120)
     assert r["_rc"] == 0 and r["invariant_violations"] == 0, r["violation_samples"]
     assert r["market_events"] > 20_000 and r["invariant_checks"] >= 7_000
     assert r["orders"] >= 10 and r["fills"] >= 3 and r["grid_fills"] >= 20

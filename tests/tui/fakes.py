@@ -15,6 +15,7 @@ from typing import Any
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from core.model import Action, BiasParts, Decision, GateResult, Mode, Side, TradingState
+from core.outcome import Outcome
 from core.state import CockpitState, FeedHealth, FillView, LogLine, OrderView, Proposal
 
 T0 = 1_717_243_200_000  # 2024-06-01 12:00:00 UTC
@@ -176,48 +177,51 @@ def make_proposal(pid: int = 42, *, forced: bool = False, expires_in_s: float | 
 
 
 class FakeControl:
-    """Records every call; does nothing else (the engine is the one that would refuse)."""
+    """Records every call; does nothing else (the engine is the one that would refuse). Each
+    command answers ``outcomes[name]`` if the test scripted one, else "<name>: fake outcome"."""
 
     def __init__(self, host: "FakeEngine") -> None:
         self._host = host
         self.calls: list[str] = host.calls
         self.args: list[tuple[str, tuple[Any, ...]]] = []
-        self.preview: Proposal | None = make_proposal(99, forced=True, expires_in_s=None)
+        self.preview: Proposal | Outcome = make_proposal(99, forced=True, expires_in_s=None)
         self.raise_on: set[str] = set()
+        self.outcomes: dict[str, Outcome] = {}
 
-    def _record(self, name: str, *args: Any) -> None:
+    def _record(self, name: str, *args: Any) -> Outcome:
         self.calls.append(name)
         self.args.append((name, args))
         if name in self.raise_on:
             raise RuntimeError(f"{name} exploded: [/] bad [bold")
+        return self.outcomes.get(name) or Outcome(name, f"{name}: fake outcome", True)
 
-    def approve(self) -> None:
-        self._record("approve")
+    def approve(self) -> Outcome:
+        return self._record("approve")
 
-    def skip(self) -> None:
-        self._record("skip")
+    def skip(self) -> Outcome:
+        return self._record("skip")
 
-    def preview_force(self) -> Proposal | None:
+    def preview_force(self) -> Proposal | Outcome:
         self._record("preview_force")
         return self.preview
 
-    def force(self, confirmed: Proposal | None = None) -> None:
-        self._record("force", confirmed)
+    def force(self, confirmed: Proposal | None = None) -> Outcome:
+        return self._record("force", confirmed)
 
-    def toggle_pause(self) -> None:
-        self._record("toggle_pause")
+    def toggle_pause(self) -> Outcome:
+        return self._record("toggle_pause")
 
-    def set_mode(self, mode: Mode) -> None:
-        self._record("set_mode", mode)
+    def set_mode(self, mode: Mode) -> Outcome:
+        return self._record("set_mode", mode)
 
-    def kill(self) -> None:
-        self._record("kill")
+    def kill(self) -> Outcome:
+        return self._record("kill")
 
-    def rearm(self) -> None:
-        self._record("rearm")
+    def rearm(self) -> Outcome:
+        return self._record("rearm")
 
-    def cancel_pending(self) -> None:
-        self._record("cancel_pending")
+    def cancel_pending(self) -> Outcome:
+        return self._record("cancel_pending")
 
 
 class FakeEngine:

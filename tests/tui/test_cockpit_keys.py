@@ -1,6 +1,8 @@
-"""Pilot tests: every key in every mode reaches the right EngineControl call, or none.
+"""Pilot tests: every key in every mode reaches the right EngineControl call.
 
-The FakeEngine only records calls; a key that must be refused shows up as *no* call.
+The FakeEngine only records calls. A trading key greyed out in the footer (approve in watch,
+cancel with no order shown) still asks the engine, which refuses and says why: the toast
+shows its outcome (issue 16: watch-mode refusals used to say nothing at all).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from textual.command import CommandPalette
 from textual.widgets import Button, Input
 
 from core.model import Mode, TradingState
+from core.outcome import Outcome
 from tui.app import CockpitApp
 from tui.screens.confirm import ConfirmScreen, ForceScreen, QuitScreen
 from tui.screens.help import HelpScreen
@@ -19,12 +22,10 @@ from tui.screens.mode import ModeScreen
 SIZES = [(80, 24), (160, 48)]
 
 # key -> expected control calls (preview_force excluded) in each mode, for the keys that act
-# at once. "f", "m", "r", "q" open dialogs and are tested below.
-DIRECT = {
-    Mode.WATCH: {"a": [], "s": [], "p": ["toggle_pause"], "c": ["cancel_pending"], "k": ["kill"]},
-    Mode.SEMI: {"a": ["approve"], "s": ["skip"], "p": ["toggle_pause"], "c": ["cancel_pending"], "k": ["kill"]},
-    Mode.AUTO: {"a": [], "s": ["skip"], "p": ["toggle_pause"], "c": ["cancel_pending"], "k": ["kill"]},
-}
+# at once: the engine decides (and says) what each does in that mode. "f", "m", "r", "q" open
+# dialogs and are tested below.
+ANSWERED = {"a": ["approve"], "s": ["skip"], "p": ["toggle_pause"], "c": ["cancel_pending"], "k": ["kill"]}
+DIRECT = {mode: ANSWERED for mode in Mode}
 
 
 async def _started(app: CockpitApp, pilot) -> None:
@@ -69,14 +70,20 @@ async def test_direct_keys_in_every_mode(fakes, mode, size):
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_watch_refuses_approve_and_force(fakes, size):
+async def test_watch_greys_approve_and_force_yet_says_why_they_do_nothing(fakes, size):
     app, engine = _app(fakes, mode=Mode.WATCH)
+    refused = {"approve": Outcome("approve", "approve refused: watch mode never trades", False, "warning")}
+    engine.control.outcomes = refused
+    engine.control.preview = Outcome("force", "force refused: watch mode never trades", False, "warning")
     async with app.run_test(size=size) as pilot:
         await _started(app, pilot)
-        await pilot.press("a", "f", "a", "f")
+        assert app.screen.check_action("approve", ()) is None and app.screen.check_action("force", ()) is None
+        await pilot.press("a", "f")
         await pilot.pause()
-        assert engine.calls == []  # not even a force preview
+        assert engine.calls == ["approve", "preview_force"]  # no dialog: the engine refused the preview
         assert isinstance(app.screen, CockpitScreen)
+        assert [n.message for n in app._notifications] == [
+            "approve refused: watch mode never trades", "force refused: watch mode never trades"]
 
 
 async def test_semi_approve_and_skip_call_once_each(fakes):
@@ -129,13 +136,14 @@ async def test_force_shows_preview_and_sends_only_after_confirm(fakes, size):
 
 async def test_force_with_nothing_to_do_opens_no_dialog(fakes):
     app, engine = _app(fakes, mode=Mode.AUTO)
-    engine.control.preview = None
+    engine.control.preview = Outcome("force", "nothing to force: already at target", False)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await _started(app, pilot)
         await pilot.press("f")
         await pilot.pause()
         assert isinstance(app.screen, CockpitScreen)
         assert engine.calls == ["preview_force"]
+        assert [n.message for n in app._notifications] == ["nothing to force: already at target"]
 
 
 @pytest.mark.parametrize("opener", ["f", "m", "q", "question_mark"])
@@ -299,22 +307,31 @@ async def test_rearm_only_when_halted_and_after_confirmation(fakes):
         assert engine.calls == ["rearm"]
 
 
-async def test_halted_greys_approve_and_force(fakes):
+async def test_halted_greys_approve_and_force_and_the_engine_says_why(fakes):
     app, engine = _app(fakes, mode=Mode.SEMI, trading_state=TradingState.HALTED, halt_reason="drawdown 5%")
+    engine.control.outcomes = {"approve": Outcome("approve", "nothing to approve (proposal #3 dropped: halted)", False)}
+    engine.control.preview = Outcome("force", "force refused: HALTED: drawdown 5%", False, "warning")
     async with app.run_test(size=(80, 24)) as pilot:
         await _started(app, pilot)
+        assert app.screen.check_action("approve", ()) is None and app.screen.check_action("force", ()) is None
         await pilot.press("a", "f")
         await pilot.pause()
-        assert engine.calls == []
+        assert engine.calls == ["approve", "preview_force"]
+        assert isinstance(app.screen, CockpitScreen)
+        assert [n.message for n in app._notifications] == [
+            "nothing to approve (proposal #3 dropped: halted)", "force refused: HALTED: drawdown 5%"]
 
 
-async def test_cancel_key_greyed_without_orders(fakes):
+async def test_cancel_key_greyed_without_orders_still_gets_the_engines_answer(fakes):
     app, engine = _app(fakes, mode=Mode.AUTO, orders=())
+    engine.control.outcomes = {"cancel_pending": Outcome("cancel", "no pending order", False)}
     async with app.run_test(size=(80, 24)) as pilot:
         await _started(app, pilot)
+        assert app.screen.check_action("cancel_order", ()) is None
         await pilot.press("c")
         await pilot.pause()
-        assert engine.calls == []
+        assert engine.calls == ["cancel_pending"]
+        assert [n.message for n in app._notifications] == ["no pending order"]
 
 
 async def test_help_screen_opens_and_closes(fakes):

@@ -1,7 +1,8 @@
 """The UI does no trading logic: it imports nothing from core but the shared types.
 
 Every module under tui/ (except cli.py and run.py, the lead's entry points that build the real
-engine) may import from ``core`` only ``core.state`` and ``core.model``. A pane that reached
+engine) may import from ``core`` only ``core.state``, ``core.model`` and ``core.outcome`` (what a
+command did, toasted as the engine said it). A pane that reached
 for ``core.policy`` or ``core.risk`` to compute something itself fails here.
 """
 
@@ -14,7 +15,7 @@ import pytest
 
 TUI = Path(__file__).resolve().parents[2] / "tui"
 ENTRY_POINTS = {"cli.py", "run.py"}  # build the real engine; not part of the rendering UI
-ALLOWED_CORE = {"core.state", "core.model"}
+ALLOWED_CORE = {"core.state", "core.model", "core.outcome"}
 
 
 def _ui_modules() -> list[Path]:

@@ -215,6 +215,21 @@ async def test_bell_can_be_turned_off(fakes):
         assert rings == []
 
 
+async def test_proposal_countdown_is_in_wall_seconds_at_paper_speed_10(fakes):
+    # 230 s of market time left at speed 10: the trader has 23 wall seconds, card and header
+    engine = fakes.FakeEngine(fakes.make_state(proposal=fakes.make_proposal(7, expires_in_s=230), market_speed=10.0))
+    app = CockpitApp(engine, bell=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        card = app.screen.query_one("#decision")
+        assert "23s" in str(card.border_subtitle)
+        assert "#7 23s" in fakes.screen_text(app)
+        engine.push(ts_ms=engine.state.ts_ms + 200_000)  # 20 wall seconds later
+        app.poll()
+        await pilot.pause()
+        assert "3.0s" in str(card.border_subtitle)
+
+
 async def test_proposal_card_countdown_uses_snapshot_time(fakes):
     engine = fakes.FakeEngine(fakes.make_state(proposal=fakes.make_proposal(7, expires_in_s=23)))
     app = CockpitApp(engine, bell=False)

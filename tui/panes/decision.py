@@ -180,8 +180,8 @@ class DecisionPane(Pane):
         else:
             kind = "FORCED" if p.forced else "PROPOSAL"
             subtitle = ""
-            if p.expires_ms is not None:
-                left = max(0.0, (p.expires_ms - s.ts_ms) / 1000)
+            left = s.proposal_left_s
+            if left is not None:
                 subtitle = f"expires in {fmt.duration(left)}"
             set_title(self, f"▶ {kind} #{p.proposal_id}  a approve · s skip", subtitle)
         set_content(self.query_one("#dec-head", Static), headline(s), fixed=True)

@@ -17,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
@@ -25,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, Tab, Tabs
 
 from core.model import Mode, TradingState
+from core.outcome import Outcome
 from core.state import CockpitState, Proposal
 from tui import theme
 from tui.panes.anchor import AnchorPane
@@ -48,6 +50,10 @@ log = logging.getLogger("tui")
 
 WIDE_MIN_WIDTH = 120
 WIDE_MIN_HEIGHT = 42
+
+# keys whose binding may be greyed out, yet pressed still ask the engine (which says why not);
+# never the re-arm: it asks for confirmation first
+GREYED_KEYS = {"a": "approve", "s": "skip", "f": "force", "c": "cancel_order"}
 
 # narrow-layout pages, in tab order: (pane id, tab label)
 PAGES = (
@@ -224,7 +230,17 @@ class CockpitScreen(Screen):
             return not self.is_wide
         return True
 
+    def on_key(self, event: events.Key) -> None:
+        """A trading key greyed out in the footer (watch mode, halted, no order shown) still gets
+        an answer: the engine says why it does nothing — in the toast, the Log and the journal."""
+        action = GREYED_KEYS.get(event.key)
+        if action is None or self.check_action(action, ()) is True:
+            return
+        event.stop()
+        getattr(self, f"action_{action}")()
+
     # ------------------------------------------------------------------ actions -> EngineControl
+    # Every toast is the engine's outcome of the command, never "sent".
     def action_approve(self) -> None:
         self.cockpit.send("approve")
 
@@ -232,25 +248,24 @@ class CockpitScreen(Screen):
         self.cockpit.send("skip")
 
     def action_pause(self) -> None:
-        paused = self.trading_state is TradingState.PAUSED
-        self.cockpit.send("toggle_pause", note="resume sent" if paused else "pause sent")
+        self.cockpit.send("toggle_pause")
 
     def action_cancel_order(self) -> None:
-        self.cockpit.send("cancel_pending", note="cancel sent")
+        self.cockpit.send("cancel_pending")
 
     def action_force(self) -> None:
         ok, preview = self.cockpit.call("preview_force")
         if not ok:
             return
-        if preview is None:
-            self.notify("Nothing to force: no trade would move the net delta to target.", title="Force")
+        if not isinstance(preview, Proposal):  # refused, or already at target: the engine says which
+            self.cockpit.say(preview, "force")
             return
         self.app.push_screen(ForceScreen(preview, self.state),
                              lambda ok: self._force_confirmed(ok, preview))
 
     def _force_confirmed(self, confirmed: bool | None, preview: Proposal) -> None:
         if confirmed:  # the order never exceeds what the dialog showed (size, price limit)
-            self.cockpit.send("force", preview, note="force sent")
+            self.cockpit.send("force", preview)
 
     def action_mode(self) -> None:
         self.app.push_screen(ModeScreen(self.mode), self._mode_chosen)
@@ -270,10 +285,10 @@ class CockpitScreen(Screen):
             body.append("\nYou can still pause (p), skip (s) or kill (k).", style=theme.LABEL)
             self.app.push_screen(
                 ConfirmScreen("Switch to AUTO?", body, "Enter AUTO", tone="danger"),
-                lambda ok: self.cockpit.send("set_mode", Mode.AUTO, note="mode → AUTO") if ok else None,
+                lambda ok: self.cockpit.send("set_mode", Mode.AUTO) if ok else None,
             )
             return
-        self.cockpit.send("set_mode", mode, note=f"mode → {mode.value.upper()}")
+        self.cockpit.send("set_mode", mode)
 
     def action_rearm(self) -> None:
         reason = self.state.halt_reason if self.state is not None else ""
@@ -284,7 +299,7 @@ class CockpitScreen(Screen):
             body.append(reason, style=theme.BAD)
         self.app.push_screen(
             ConfirmScreen("Re-arm", body, "Re-arm", tone="warning"),
-            lambda ok: self.cockpit.send("rearm", note="re-arm sent") if ok else None,
+            lambda ok: self.cockpit.send("rearm") if ok else None,
         )
 
     def action_help(self) -> None:
