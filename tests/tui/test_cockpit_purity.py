@@ -2,7 +2,8 @@
 
 Every module under tui/ (except cli.py and run.py, the lead's entry points that build the real
 engine) may import from ``core`` only ``core.state``, ``core.model`` and ``core.outcome`` (what a
-command did, toasted as the engine said it). A pane that reached
+command did, toasted as the engine said it), plus what ``report``'s charts draw: its time series
+(``core.report_series``) and people's number formats (``core.figures``). A pane that reached
 for ``core.policy`` or ``core.risk`` to compute something itself fails here.
 """
 
@@ -15,7 +16,7 @@ import pytest
 
 TUI = Path(__file__).resolve().parents[2] / "tui"
 ENTRY_POINTS = {"cli.py", "run.py"}  # build the real engine; not part of the rendering UI
-ALLOWED_CORE = {"core.state", "core.model", "core.outcome"}
+ALLOWED_CORE = {"core.state", "core.model", "core.outcome", "core.report_series", "core.figures"}
 
 
 def _ui_modules() -> list[Path]:
