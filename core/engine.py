@@ -191,14 +191,13 @@ class Engine(JournalWatch):
             log.warning("journal checkpoint failed: %s", e)
 
     def _record_start(self) -> None:
-        """A ``session started`` row and log line: a stop row always has its start to pair with."""
+        """A ``session started`` row (and, through the record, its log line): a stop row always
+        has its start to pair with."""
         reb = self.reb
         said = f"{reb.venue_name} {reb.symbol}, {reb.mode.value} mode, {reb.risk.state.value}"
-        log.info("session started: %s", said)
-        if self.journal is not None:
-            reb.rec.hold()
-            reb.rec.state(reb.now_ms, "session", "started", said)
-            self._release(reb.rec)
+        reb.rec.hold()
+        reb.rec.state(reb.now_ms, "session", "started", said)
+        self._release(reb.rec)
 
     async def shutdown(self, cancel_orders: bool, reason: str = "clean quit", *, crashed: bool = False) -> None:
         """Stop: cancel our orders if asked (and the venue allows it), stop the venue, and write
@@ -232,11 +231,13 @@ class Engine(JournalWatch):
             except Exception:  # noqa: BLE001 - shutting down
                 pass
         said = f"{reason}, {outcome}"
-        (log.error if crashed else log.info)("session %s: %s", "crashed" if crashed else "stopped", said)
         self.reb.note("error" if crashed else "info", f"session {'crashed' if crashed else 'stopped'}: {said}")
+        try:  # the journal's row and, through the record, the log's line (said first)
+            self.reb.rec.state(self.reb.now_ms, "session", "crashed" if crashed else "stopped", said)
+        except Exception as e:  # noqa: BLE001
+            log.warning("journal write at stop failed: %s", e)
         if self.journal is not None:
             try:
-                self.reb.rec.state(self.reb.now_ms, "session", "crashed" if crashed else "stopped", said)
                 self.journal.close()
             except Exception as e:  # noqa: BLE001
                 log.warning("journal close failed: %s", e)
