@@ -81,6 +81,14 @@ def duration(seconds: float | None) -> str:
     return "-" + out if neg else out
 
 
+def countdown(market_s: float | None, speed: float = 1.0) -> str:
+    """Time left in WALL-clock seconds: the market seconds left over the market's speed (a paper
+    market at speed 10 spends a 30 s proposal expiry in 3 s of the trader's time)."""
+    if market_s is None:
+        return DASH
+    return duration(max(0.0, market_s) / (speed if speed and speed > 0 else 1.0))
+
+
 def age_ms(ms: int | float | None) -> str:
     if ms is None:
         return DASH

@@ -65,21 +65,23 @@ def gate_text(s: CockpitState) -> Text:
         t.append_text(fmt.side_text(d.side))
         t.append(" ≥ " if d.side is Side.SELL else " ≤ ", style=theme.LABEL)
         t.append(fmt.num(g.limit_price, 2), style=theme.STRONG)
-    if g.reference_vwap is not None:
-        t.append("  vs ", style=theme.LABEL)
+    if g.reference_vwap is not None:  # the limit is the opposite side's VWAP ± the edge: say which
+        t.append(f"  ({'buy' if d.side is Side.SELL else 'sell'} VWAP " if d.side is not None else "  (VWAP ",
+                 style=theme.LABEL)
         t.append(fmt.num(g.reference_vwap, 2), style=theme.VALUE)
+        t.append(")", style=theme.LABEL)
     t.append("\nedge ", style=theme.LABEL)
     t.append(fmt.bps(g.actual_edge_bps), style=theme.OK if g.passed else theme.WARN)
     t.append("  need ", style=theme.LABEL)
     t.append(fmt.bps(g.required_edge_bps, sign=False), style=theme.VALUE)
     if g.max_wait_s > 0:
-        left = max(0.0, g.max_wait_s - g.waited_s)
+        left = g.max_wait_s - g.waited_s
         t.append("\nwait ", style=theme.LABEL)
         t.append_text(wait_bar(g.waited_s, g.max_wait_s))
         t.append(f" {fmt.duration(g.waited_s)}/{fmt.duration(g.max_wait_s)}", style=theme.VALUE)
         if not g.passed:
             t.append("  left ", style=theme.LABEL)
-            t.append(fmt.duration(left), style=theme.WARN + theme.BOLD)
+            t.append(fmt.countdown(left, s.feed.speed), style=theme.WARN + theme.BOLD)
     if g.reason:
         t.append("\n")
         t.append(g.reason, style=theme.LABEL)

@@ -128,7 +128,7 @@ def body(s: CockpitState) -> Text:
     t = Text()
     t.append("cool ", style=theme.LABEL)
     t.append(
-        fmt.duration(s.cooldown_left_s) if s.cooldown_left_s > 0 else "ready",
+        fmt.countdown(s.cooldown_left_s, s.feed.speed) if s.cooldown_left_s > 0 else "ready",
         style=theme.WARN if s.cooldown_left_s > 0 else theme.OK,
     )
     t.append("  hyst ", style=theme.LABEL)
@@ -181,8 +181,7 @@ class DecisionPane(Pane):
             kind = "FORCED" if p.forced else "PROPOSAL"
             subtitle = ""
             if p.expires_ms is not None:
-                left = max(0.0, (p.expires_ms - s.ts_ms) / 1000)
-                subtitle = f"expires in {fmt.duration(left)}"
+                subtitle = f"expires in {fmt.countdown((p.expires_ms - s.ts_ms) / 1000, s.feed.speed)}"
             set_title(self, f"▶ {kind} #{p.proposal_id}  a approve · s skip", subtitle)
         set_content(self.query_one("#dec-head", Static), headline(s), fixed=True)
         reason = why(s)

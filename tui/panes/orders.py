@@ -165,7 +165,7 @@ class OrdersPane(Pane):
         else:
             esc.display = True
             label = Text("taker in ", style=theme.LABEL)
-            label.append(fmt.duration(s.escalation_left_s), style=theme.WARN + theme.BOLD)
+            label.append(fmt.countdown(s.escalation_left_s, s.feed.speed), style=theme.WARN + theme.BOLD)
             # width: auto -- a layout pass only when the label's width changes
             set_content(self.query_one("#escalation-label", Static), label, size=label.cell_len)
             self.query_one("#escalation-bar", ProgressBar).update(progress=max(0.0, min(1.0, s.escalation_progress)))

@@ -21,8 +21,8 @@ def status_key(state: CockpitState, width: int, ui_errors: int = 0) -> tuple:
     return (
         width, ui_errors, state.symbol, state.venue, state.mode, state.trading_state, state.halt_reason,
         state.connected, None if age is None else (fmt.age_ms(age), age < 2_000, age < 10_000),
-        None if p is None or p.forced else (p.proposal_id, p.expires_ms is not None and fmt.duration(
-            max(0.0, (p.expires_ms - state.ts_ms) / 1000))),
+        None if p is None or p.forced else (p.proposal_id, p.expires_ms is not None and fmt.countdown(
+            (p.expires_ms - state.ts_ms) / 1000, state.feed.speed)),
         state.ts_ms // 1000,
     )
 
@@ -64,7 +64,7 @@ def status_text(state: CockpitState | None, width: int, *, ui_errors: int = 0) -
         left.append("  ")
         left.append(f"▶ PROPOSAL #{p.proposal_id}" if wide else f"▶ #{p.proposal_id}", style=theme.WARN + theme.BOLD)
         if p.expires_ms is not None:
-            left.append(" " + fmt.duration(max(0.0, (p.expires_ms - state.ts_ms) / 1000)), style=theme.WARN)
+            left.append(" " + fmt.countdown((p.expires_ms - state.ts_ms) / 1000, state.feed.speed), style=theme.WARN)
     if ui_errors:
         left.append(f"  ⚠ ui errors {ui_errors}", style=theme.WARN)
 
