@@ -261,6 +261,9 @@ class Engine(JournalWatch):
         """Start the venue (retried until it answers), warm up, recover; False: stopped first."""
         v, reb = self.venue, self.reb
         reb.now_ms = max(reb.now_ms, self.clock.now_ms())
+        if any(line.ts_ms == 0 for line in reb.log):  # said while the session was built (restores): dated now
+            reb.log = deque((replace(line, ts_ms=reb.now_ms) if line.ts_ms == 0 else line for line in reb.log),
+                            maxlen=reb.log.maxlen)
         if not await self._start_venue():
             return False
         try:
