@@ -93,6 +93,24 @@ class RecordLines(Recorder):
                   side=side.value, qty_base=qty_base, path=path)
 
 
+def _said_as_is(name: str):
+    """A record kind added to ``Recorder`` without a line of its own here is still said: its name
+    and its arguments, never silently dropped from the log while the journal keeps it."""
+    def say(self: RecordLines, *args: Any, **kw: Any) -> None:
+        ts = next((a for a in args if isinstance(a, int) and not isinstance(a, bool)), 0)
+        parts = [str(a) for a in args] + [f"{k}={v}" for k, v in kw.items()]
+        self._say("info", name, ts, f"{name.replace('_', ' ')}: {', '.join(parts)}",
+                  args=[str(a) for a in args], kwargs={k: str(v) for k, v in kw.items()})
+
+    say.__name__ = name
+    return say
+
+
+for _name, _value in vars(Recorder).items():
+    if callable(_value) and not _name.startswith("_") and _name not in _HOLD_BACK and _name not in vars(RecordLines):
+        setattr(RecordLines, _name, _said_as_is(_name))
+
+
 class Tee(Recorder):
     """Every record to ``main`` (the journal's recorder) and to ``tap`` (the lines), the tap
     first: a journal that fails still leaves its line in the log. A tap that fails is ignored

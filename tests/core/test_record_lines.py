@@ -34,6 +34,13 @@ def test_the_tee_forwards_every_kind_of_record_to_both_even_one_added_later():
         assert getattr(Tee, name) is not getattr(Recorder, name), name
 
 
+def test_every_kind_of_record_is_a_log_line():
+    kinds = [n for n, v in vars(Recorder).items()
+             if callable(v) and not n.startswith("_") and n not in ("tick", "snapshot", "hold", "release")]
+    for name in kinds:
+        assert getattr(RecordLines, name) is not getattr(Recorder, name), name
+
+
 def test_a_failing_log_never_stops_the_journal_row():
     class Broken(Recorder):
         def error(self, ts_ms, message, code=None):
