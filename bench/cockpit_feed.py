@@ -22,7 +22,7 @@ Scenarios (``--scenarios feed,idle,real``; ``--idle`` = idle only):
   Targets: CPU <= 15 % of one core, lag p99 <= 50 ms, final state equal.
 * ``idle``: the same app with a quiet market (1 message/s) for ``--idle-seconds``.
   Target: <= 3 % of one core.
-* ``real``: the real program (``rebalancer_main.py`` with the repository's config.yaml: paper
+* ``real``: the real program (``rebalancer_main.py`` with examples/paper-realistic.yaml: paper
   venue, synthetic market at speed 1, journal in a temp dir) -- start to first paint and to
   the first decision on screen, and its CPU for ``--real-seconds`` (for information: a live engine, not idle).
 
@@ -295,7 +295,7 @@ def run_fake(rate: float, seconds: float, cols: int, rows: int, warmup: float = 
 def run_real(seconds: float, cols: int, rows: int) -> dict:
     """The real program on the paper venue: first paint, first price, CPU over ``seconds``."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-real-"))
-    cfg = (REPO / "config.yaml").read_text()
+    cfg = (REPO / "examples" / "paper-realistic.yaml").read_text()  # config.yaml's demo market trades more
     (tmp / "config.yaml").write_text(cfg)
     argv = [sys.executable, str(REPO / "rebalancer_main.py"), "--config", str(tmp / "config.yaml"),
             "--mode", "auto"]

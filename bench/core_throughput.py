@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
-    USDM_BBO, USDM_TRADES, add_common_args, check, emit, load_app_config, profile_top, result, rnd,
+    BENCH_CONFIG, USDM_BBO, USDM_TRADES, add_common_args, check, emit, load_app_config, profile_top, result, rnd,
 )
 
 TARGET_EVENTS_PER_S = 1_000_000
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
     add_common_args(p)
     p.add_argument("--events", type=int, default=None, help="input events per stream (default 3,000,000; quick 200,000)")
     p.add_argument("--source", default="synthetic,tiled", help="comma list: synthetic, tiled")
-    p.add_argument("--config", default=None, help="config file (default: the repository's config.yaml)")
+    p.add_argument("--config", default=None, help="config file (default: examples/paper-realistic.yaml)")
     p.add_argument("--profile", action="store_true", help="also cProfile a 300k-event run of each source")
     args = p.parse_args(argv)
     n = args.events or (200_000 if args.quick else 3_000_000)
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
     checks += [check(f"core events/s, processed ({r['source']})", r["events_processed_per_s"], ">=",
                      TARGET_EVENTS_PER_S, "ev/s") for r in runs]
     res = result("core_throughput", params={"events": n, "sources": [r["source"] for r in runs],
-                                            "config": args.config or "config.yaml", "mode": "auto"},
+                                            "config": args.config or BENCH_CONFIG, "mode": "auto"},
                  figures=figures, checks=checks, extra={"profile": profiles} if profiles else None)
     emit(res, args.json_out)
     return res

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_common_args, check, emit, load_app_config, result, rnd, rss_bytes  # noqa: E402
+from _common import BENCH_CONFIG, add_common_args, check, emit, load_app_config, result, rnd, rss_bytes  # noqa: E402
 
 TARGET_GROWTH_MB = 10.0
 START_MS = 1_700_000_000_000
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
         figures["tracemalloc_top_growth"] = traced["top_growth"]
     res = result("memory_24h", params={"hours": hours, "warmup_hours": warm, "rate_trades_per_s": args.rate,
                                        "sample_minutes": smin, "snapshot_every_ms": args.snapshot_every_ms,
-                                       "seed": args.seed, "config": "config.yaml", "mode": "auto"},
+                                       "seed": args.seed, "config": BENCH_CONFIG, "mode": "auto"},
                  figures=figures,
                  checks=[check("RSS growth after warm-up", rnd(growth, 2), "<=", TARGET_GROWTH_MB, "MB")])
     emit(res, args.json_out)

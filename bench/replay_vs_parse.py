@@ -7,7 +7,7 @@
   the file;
 * product path: what ``rebalancer replay --market FILE`` does: ``load_market`` (columnar parse,
   kline -> 4 trades) + ``run_replay`` (Rebalancer + execution + risk + paper exchange + grid),
-  with the repository's config.yaml in auto mode.
+  with examples/paper-realistic.yaml in auto mode.
 
 Default file: the 8-month Binance USD-M 1-minute klines (352,800 bars -> 1,411,200 trade
 events). ``--quick`` uses the Bybit linear month (44,820 bars). The file is read once before
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import BIG_KLINES, MONTH_KLINES, add_common_args, check, emit, load_app_config, result, rnd  # noqa: E402
+from _common import BENCH_CONFIG, BIG_KLINES, MONTH_KLINES, add_common_args, check, emit, load_app_config, result, rnd  # noqa: E402
 
 TARGET_RATIO = 3.0
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(p)
     p.add_argument("--file", default=None, help="a 1-minute kline .csv(.gz) (default: the 8-month Binance file)")
-    p.add_argument("--config", default=None, help="config file (default: the repository's config.yaml)")
+    p.add_argument("--config", default=None, help="config file (default: examples/paper-realistic.yaml)")
     args = p.parse_args(argv)
     path = Path(args.file) if args.file else (MONTH_KLINES if args.quick else BIG_KLINES)
 
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
         "fills": rep["fills"],
         "grid_fills": rep["grid_fills"],
     }
-    res = result("replay_vs_parse", params={"file": str(path), "config": args.config or "config.yaml", "mode": "auto"},
+    res = result("replay_vs_parse", params={"file": str(path), "config": args.config or BENCH_CONFIG, "mode": "auto"},
                  figures=figures,
                  checks=[check("replay end to end / plain csv parse", rnd(ratio, 2), "<=", TARGET_RATIO, "x")])
     emit(res, args.json_out)

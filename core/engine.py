@@ -121,10 +121,12 @@ class Engine(JournalWatch):
         """What the engine measures about the feed, for the cockpit (the rebalancer cannot see it)."""
         vbad = getattr(self.venue, "bad_messages", 0)
         stalls, reconnects = getattr(self.venue, "stalls", None), getattr(self.venue, "reconciles", None)
+        speed = getattr(self.venue, "speed", None)  # paper: market time may run faster than the wall
         return FeedInputs(self.rtt_p50_ms, self.rtt_p99_ms, self._rate_budget_left,
                           self._failed_events + (vbad if isinstance(vbad, int) else 0),
                           stalls if isinstance(stalls, int) else None,
-                          reconnects if isinstance(reconnects, int) else None)
+                          reconnects if isinstance(reconnects, int) else None,
+                          speed=float(speed) if isinstance(speed, (int, float)) and speed > 0 else 1.0)
 
     def latest(self) -> CockpitState:
         now = self._perf()
@@ -192,14 +194,13 @@ class Engine(JournalWatch):
             log.warning("journal checkpoint failed: %s", e)
 
     def _record_start(self) -> None:
-        """A ``session started`` row and log line: a stop row always has its start to pair with."""
+        """A ``session started`` row (and, through the record, its log line): a stop row always
+        has its start to pair with."""
         reb = self.reb
         said = f"{reb.venue_name} {reb.symbol}, {reb.mode.value} mode, {reb.risk.state.value}"
-        log.info("session started: %s", said)
-        if self.journal is not None:
-            reb.rec.hold()
-            reb.rec.state(reb.now_ms, "session", "started", said)
-            self._release(reb.rec)
+        reb.rec.hold()
+        reb.rec.state(reb.now_ms, "session", "started", said)
+        self._release(reb.rec)
 
     async def shutdown(self, cancel_orders: bool, reason: str = "clean quit", *, crashed: bool = False) -> None:
         """Stop: cancel our orders if asked (and the venue allows it), stop the venue, and write
@@ -233,11 +234,13 @@ class Engine(JournalWatch):
             except Exception:  # noqa: BLE001 - shutting down
                 pass
         said = f"{reason}, {outcome}"
-        (log.error if crashed else log.info)("session %s: %s", "crashed" if crashed else "stopped", said)
         self.reb.note("error" if crashed else "info", f"session {'crashed' if crashed else 'stopped'}: {said}")
+        try:  # the journal's row and, through the record, the log's line (said first)
+            self.reb.rec.state(self.reb.now_ms, "session", "crashed" if crashed else "stopped", said)
+        except Exception as e:  # noqa: BLE001
+            log.warning("journal write at stop failed: %s", e)
         if self.journal is not None:
             try:
-                self.reb.rec.state(self.reb.now_ms, "session", "crashed" if crashed else "stopped", said)
                 self.journal.close()
             except Exception as e:  # noqa: BLE001
                 log.warning("journal close failed: %s", e)
@@ -259,6 +262,9 @@ class Engine(JournalWatch):
         """Start the venue (retried until it answers), warm up, recover; False: stopped first."""
         v, reb = self.venue, self.reb
         reb.now_ms = max(reb.now_ms, self.clock.now_ms())
+        if any(line.ts_ms == 0 for line in reb.log):  # said while the session was built (restores): dated now
+            reb.log = deque((replace(line, ts_ms=reb.now_ms) if line.ts_ms == 0 else line for line in reb.log),
+                            maxlen=reb.log.maxlen)
         if not await self._start_venue():
             return False
         try:

@@ -190,6 +190,7 @@ class Rebalancer:
             if ev.connected != self.connected:
                 self.note("info" if ev.connected else "warning",
                           f"venue {'connected' if ev.connected else 'DISCONNECTED'} {ev.detail}".strip())
+                self.rec.state(ev.ts_ms, "connection", "up" if ev.connected else "down", ev.detail)
             if self.connected and not ev.connected:
                 # the touch seen before the outage may be old news once it ends: no order until a
                 # trade or quote arrives after it (a reconnect's snapshot counts)

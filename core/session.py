@@ -22,6 +22,7 @@ from core.journal import Journal, default_journal_path
 from core.journal.recorder import JournalRecorder
 from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Instrument, Mode
 from core.rebalancer import Rebalancer, Recorder
+from core.record_lines import tee
 from core.single_instance import InstanceLock, lock_path
 from core.recovery import restore_from_journal
 from core.trend import CandleBuilder
@@ -40,7 +41,8 @@ class Environment:
     ``paper_speed``: overrides ``paper.speed``; ``venue_changes``: fields of the venue's
     settings to replace (``BybitSettings``: tests shorten the timings); ``mainnet_confirmed``:
     a session whose orders reach mainnet is refused without it; ``single_instance``: a second
-    live session on the same account, venue and symbol is refused (``AlreadyRunning``)."""
+    live session on the same account, venue and symbol is refused (``AlreadyRunning``);
+    ``record_tap``: a second recorder fed the journal's very records (``core.record_lines``)."""
 
     data_dir: Path | None = None
     journal: Journal | None = None
@@ -49,6 +51,7 @@ class Environment:
     venue_changes: Mapping[str, Any] = field(default_factory=dict)
     mainnet_confirmed: bool = False  # the trader said --i-understand-mainnet
     single_instance: bool = False  # hold the account + venue + symbol lock for the session's life
+    record_tap: Recorder | None = None  # also gets every record the journal gets (the log's lines)
 
 
 @dataclass
@@ -123,11 +126,14 @@ def check_mainnet(cfg: AppConfig, confirmed: bool) -> None:
 
 def build_rebalancer(cfg: AppConfig, *, venue_name: str, instrument: Instrument, journal: Journal | None = None,
                      recorder: Recorder | None = None, mode: str | None = None, policy: str | None = None,
-                     tag: str = "", maker_fee_rate: float = 0.001, taker_fee_rate: float = 0.001) -> Rebalancer:
+                     tag: str = "", maker_fee_rate: float = 0.001, taker_fee_rate: float = 0.001,
+                     tap: Recorder | None = None) -> Rebalancer:
     """The Rebalancer a session (or a replay) runs. With a journal: recorded into it, and with
-    cooldown / hysteresis memory and a kill-switch halt restored from it."""
+    cooldown / hysteresis memory and a kill-switch halt restored from it. ``tap`` gets the same
+    records (the log file's lines)."""
     if journal is not None and recorder is None:
         recorder = JournalRecorder(journal)
+    recorder = tee(recorder, tap)
     reb = Rebalancer(cfg.rebalancer, instrument, symbol=cfg.symbol, venue_name=venue_name,
                      mode=Mode(mode or cfg.mode), policy_name=policy, client_prefix=CLIENT_PREFIX,
                      recorder=recorder, maker_fee_rate=maker_fee_rate, taker_fee_rate=taker_fee_rate)
@@ -151,7 +157,7 @@ def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
     p = cfg.paper
     start_ms = env.now_ms()
     reb = build_rebalancer(cfg, venue_name="paper", instrument=BTCUSDT_SPOT, journal=journal,
-                           tag=session_tag(start_ms))
+                           tag=session_tag(start_ms), tap=env.record_tap)
     if p.market == "synthetic":
         market, candles, first_price, first_ts = _synthetic_market(p, start_ms, reb.trend.timeframe_ms,
                                                                    SyntheticMarket)
@@ -240,7 +246,7 @@ def _bybit_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
     check_mainnet(cfg, env.mainnet_confirmed)
     shown = "mainnet" if mainnet_endpoints(cfg) else cfg.venue  # the header says where orders really go
     reb = build_rebalancer(cfg, venue_name=shown, instrument=provisional_instrument(cfg.symbol), journal=journal,
-                           tag=session_tag(env.now_ms()))
+                           tag=session_tag(env.now_ms()), tap=env.record_tap)
 
     def apply_rules(venue: BybitVenue) -> None:
         reb.set_rules(venue.spot_instrument or reb.instrument, float(venue.maker_fee_rate),

@@ -26,7 +26,7 @@ FLOORS: tuple[tuple[str, str], ...] = (
     ("foundations",               "core core.values core.figures core.clock core.errors core.bulk core.eager core.handoff "
                                   "core.venues core.venues.bybit_codes core.venues.bybit_settings core.single_instance"),
     ("model",                     "core.model core.events core.outcome core.state core.costs core.recorder "
-                                  "core.config.*"),
+                                  "core.record_lines core.config.*"),
     ("decision parts",            "core.account core.trend core.fills core.risk core.execution core.policy "
                                   "core.orders core.holds core.bookkeeper core.desk core.operator core.stats "
                                   "core.view core.whatif"),
@@ -46,7 +46,7 @@ FLOORS: tuple[tuple[str, str], ...] = (
     ("cockpit panes",             "tui.panes.*"),
     ("cockpit screens",           "tui.screens.* tui.commands"),
     ("cockpit app",               "tui.app tui.screenshot"),
-    ("entry points",              "tui.run tui.cli"),
+    ("entry points",              "tui.logfile tui.run tui.cli"),
 )
 
 KNOWN_UPWARD: dict[tuple[str, str], str] = {}

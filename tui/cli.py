@@ -92,7 +92,10 @@ def _add_cockpit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--venue", choices=("paper", "testnet", "demo", "mainnet"), help="overrides the config")
     p.add_argument("--mode", choices=("auto", "semi", "watch"), help="start mode (overrides the config)")
     p.add_argument("--policy", choices=("anchor", "simple", "baseline"), help="overrides the config")
-    p.add_argument("--headless", action="store_true", help="run the engine without the UI (detached daemon)")
+    p.add_argument("--headless", action="store_true",
+                   help="run the engine without the UI (detached daemon); the log's lines also go to stdout")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="the log's lines as text (default) or one JSON object per line (for machines)")
     p.add_argument("--i-understand-mainnet", action="store_true", help="required to trade on mainnet")
 
 

@@ -8,7 +8,7 @@ and a snapshot test look the same every time.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from rich.style import Style
 from rich.text import Text
@@ -54,6 +54,23 @@ def qty_dp(unit: str) -> int:
     return 6 if unit.lower() in ("base", "btc", "eth") else 2
 
 
+_FEE_DP = {"USDT": 4, "USDC": 4, "FDUSD": 4, "BUSD": 4, "DAI": 4, "USD": 4, "EUR": 4, "BTC": 8, "ETH": 8}
+
+
+def fee(amount: str, coin: str) -> str:
+    """A fee on its coin's precision, with the coin: "0.0240 USDT", "0.00000200 BTC" (not the
+    venue's 9-11 decimals). Rounded half up; a fee that rounds to 0 keeps one significant digit."""
+    try:
+        d = Decimal(amount)
+    except (InvalidOperation, ValueError, TypeError):
+        return f"{amount} {coin}".strip()
+    dp = _FEE_DP.get(coin.upper(), 6)
+    q = d.quantize(Decimal(1).scaleb(-dp), rounding=ROUND_HALF_UP)
+    if q == 0 and d != 0:
+        return f"{d:.1e} {coin}".strip()
+    return f"{q:,.{dp}f} {coin}".strip()
+
+
 def bps(x: float | None, *, sign: bool = True) -> str:
     return DASH if x is None else num(x, 1, sign=sign) + " bps"
 
@@ -79,6 +96,14 @@ def duration(seconds: float | None) -> str:
     else:
         out = f"{int(s // 86400)}d{int(s % 86400 // 3600):02d}h"
     return "-" + out if neg else out
+
+
+def countdown(market_s: float | None, speed: float = 1.0) -> str:
+    """Time left in WALL-clock seconds: the market seconds left over the market's speed (a paper
+    market at speed 10 spends a 30 s proposal expiry in 3 s of the trader's time)."""
+    if market_s is None:
+        return DASH
+    return duration(max(0.0, market_s) / (speed if speed and speed > 0 else 1.0))
 
 
 def age_ms(ms: int | float | None) -> str:

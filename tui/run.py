@@ -21,24 +21,20 @@ from core.journal import JournalError, default_data_dir
 from core.preflight import preflight
 from core.session import Environment, build_session, check_mainnet
 from core.single_instance import AlreadyRunning
+from tui import logfile
 
 EXIT_CONFIG = 2
 
 log = logging.getLogger("rebalancer")
 
 
-def setup_logging(cfg: AppConfig, data_dir: Path) -> Path:
-    """Log to a file, never over the screen."""
+def setup_logging(cfg: AppConfig, data_dir: Path, *, headless: bool = False, fmt: str = "text") -> Path:
+    """Log to a file, never over the screen; headless, to stdout as well (the same lines).
+    Secrets (the environment's and the config's keys) are masked in every line."""
     path = Path(cfg.ui.log_file) if cfg.ui.log_file else data_dir / "logs" / "rebalancer.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    return path
+    keys = (cfg.secrets.key, cfg.secrets.secret) if cfg.secrets is not None else ()
+    return logfile.setup(path, fmt=fmt, stdout=sys.stdout if headless else None,
+                         secrets=logfile.secret_values(extra=keys))
 
 
 def resolve_config(args: argparse.Namespace) -> AppConfig:
@@ -68,8 +64,10 @@ def resolve_config(args: argparse.Namespace) -> AppConfig:
 
 def build_engine(cfg: AppConfig, data_dir: Path, *, mainnet_confirmed: bool = False) -> Engine:
     """The session ``cfg`` describes (``core.session`` wires it), on the wall clock, holding the
-    single-instance lock for this account, venue and symbol until the process ends."""
-    env = Environment(data_dir=data_dir, mainnet_confirmed=mainnet_confirmed, single_instance=True)
+    single-instance lock for this account, venue and symbol until the process ends; every
+    record it journals is also a line in the log."""
+    env = Environment(data_dir=data_dir, mainnet_confirmed=mainnet_confirmed, single_instance=True,
+                      record_tap=logfile.record_tap())
     return build_session(cfg, env).engine
 
 
@@ -85,7 +83,8 @@ def run_cockpit(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return EXIT_CONFIG
-    log_path = setup_logging(cfg, data_dir)
+    log_path = setup_logging(cfg, data_dir, headless=getattr(args, "headless", False),
+                             fmt=getattr(args, "log_format", None) or "text")
     for w in cfg.warnings:
         print(f"warning: {w}", file=sys.stderr)
         log.warning(w)

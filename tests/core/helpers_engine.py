@@ -86,6 +86,7 @@ class SpyRecorder(Recorder):
         self.orders: list[tuple[int, Order, str]] = []
         self.fills: list[Fill] = []
         self.states: list[tuple[int, str, str, str]] = []
+        self.connections: list[tuple[int, str, str]] = []
         self.errors: list[tuple[int, str, int | None]] = []
         self.done: list[tuple[int, Side, float, str]] = []
         self.snapshots: list[int] = []
@@ -109,6 +110,9 @@ class SpyRecorder(Recorder):
             self.on_fill(fill)
 
     def state(self, ts_ms, kind, value, reason):
+        if kind == "connection":  # the venue up / down (kept apart: the tests here count the others)
+            self.connections.append((ts_ms, value, reason))
+            return
         self.states.append((ts_ms, kind, value, reason))
 
     def error(self, ts_ms, message, code=None):

@@ -103,3 +103,28 @@ def test_a_hangup_stops_the_cockpit_like_a_quit_that_cancels(cockpit, sig):
     child.close()
     assert child.exitstatus == 0 and child.signalstatus is None  # handled, not killed by the signal
     assert f"shutdown requested (cancel_orders=True, {sig} received)" in log_file.read_text()
+
+
+def test_disabled_footer_keys_are_struck_through_in_16_colours(tmp_path):
+    """Watch mode: approve, skip and force do nothing. In 16 colours a dimmed key can be the very
+    colour of an enabled one; the terminal's strike-through attribute says it whatever the palette."""
+    env = {**os.environ, "TERM": "screen", "TEXTUAL_COLOR_SYSTEM": "standard", "COLUMNS": "80", "LINES": "24"}
+    env.pop("NO_COLOR", None)
+    child = pexpect.spawn(sys.executable, [str(RUNNER), "paper", "watch"], env=env, dimensions=(24, 80),
+                          encoding="utf-8", codec_errors="replace", timeout=20)
+    screen = pyte.Screen(80, 24)
+    stream = pyte.Stream(screen)
+    try:
+        assert _wait_for(child, stream, screen, "KILL"), "\n".join(screen.display)
+        _pump(child, stream, 0.5)
+        footer = screen.buffer[23]
+        line = screen.display[23]
+
+        def struck(label: str) -> bool:
+            x = line.index(label)
+            return all(footer[i].strikethrough for i in range(x, x + len(label)))
+
+        assert struck("Approve") and struck("Skip") and struck("Force")
+        assert not struck("KILL") and not struck("Pause") and not struck("Mode") and not struck("Quit")
+    finally:
+        child.terminate(force=True)

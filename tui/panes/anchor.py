@@ -13,6 +13,7 @@ from core.model import Side
 from core.state import CockpitState
 from tui import fmt, theme
 from tui.panes.base import Pane, set_content
+from tui.panes.fit import Rows
 
 
 def wait_bar(waited: float, max_wait: float, width: int = 12) -> Text:
@@ -46,44 +47,48 @@ def anchor_table(s: CockpitState) -> Table:
     return t
 
 
-def gate_text(s: CockpitState) -> Text:
-    d = s.proposal.decision if s.proposal is not None else s.decision
-    t = Text(no_wrap=True, overflow="ellipsis")
-    if d is None:
-        t.append("gate ", style=theme.LABEL)
-        t.append(fmt.DASH, style=theme.LABEL)
-        return t
-    g = d.gate
-    t.append("gate ", style=theme.LABEL)
-    if not g.applies:
-        t.append("n/a  ", style=theme.LABEL)
-        t.append(g.reason or "no gate", style=theme.VALUE)
-        return t
-    t.append(" PASS " if g.passed else " FAIL ", style=theme.BADGE_STATE["ACTIVE"] if g.passed else theme.BADGE_STATE["PAUSED"])
-    if d.side is not None:
-        t.append("  ")
-        t.append_text(fmt.side_text(d.side))
-        t.append(" ≥ " if d.side is Side.SELL else " ≤ ", style=theme.LABEL)
-        t.append(fmt.num(g.limit_price, 2), style=theme.STRONG)
-    if g.reference_vwap is not None:
-        t.append("  vs ", style=theme.LABEL)
-        t.append(fmt.num(g.reference_vwap, 2), style=theme.VALUE)
-    t.append("\nedge ", style=theme.LABEL)
-    t.append(fmt.bps(g.actual_edge_bps), style=theme.OK if g.passed else theme.WARN)
-    t.append("  need ", style=theme.LABEL)
-    t.append(fmt.bps(g.required_edge_bps, sign=False), style=theme.VALUE)
-    if g.max_wait_s > 0:
-        left = max(0.0, g.max_wait_s - g.waited_s)
-        t.append("\nwait ", style=theme.LABEL)
-        t.append_text(wait_bar(g.waited_s, g.max_wait_s))
-        t.append(f" {fmt.duration(g.waited_s)}/{fmt.duration(g.max_wait_s)}", style=theme.VALUE)
-        if not g.passed:
-            t.append("  left ", style=theme.LABEL)
-            t.append(fmt.duration(left), style=theme.WARN + theme.BOLD)
-    if g.reason:
-        t.append("\n")
-        t.append(g.reason, style=theme.LABEL)
+def _item(*parts: tuple[str, object]) -> Text:
+    t = Text(no_wrap=True)
+    for text, style in parts:
+        t.append(text, style=style)
     return t
+
+
+def gate_text(s: CockpitState) -> Rows:
+    """The gate, one row per line of labelled items (fitted to the pane's width when drawn)."""
+    d = s.proposal.decision if s.proposal is not None else s.decision
+    L = theme.LABEL
+    if d is None:
+        return Rows(((_item(("gate ", L), (fmt.DASH, L)),),))
+    g = d.gate
+    if not g.applies:
+        return Rows(((_item(("gate ", L), ("n/a", L)), _item((g.reason or "no gate", theme.VALUE))),))
+    first = [_item(("gate ", L), (" PASS " if g.passed else " FAIL ",
+                                  theme.BADGE_STATE["ACTIVE"] if g.passed else theme.BADGE_STATE["PAUSED"]))]
+    if d.side is not None:
+        limit = fmt.side_text(d.side)
+        limit.append(" ≥ " if d.side is Side.SELL else " ≤ ", style=L)
+        limit.append(fmt.num(g.limit_price, 2), style=theme.STRONG)
+        limit.no_wrap = True
+        first.append(limit)
+    if g.reference_vwap is not None:  # the limit is the opposite side's VWAP ± the edge: say which
+        which = ("buy " if d.side is Side.SELL else "sell ") if d.side is not None else ""
+        first.append(_item((f"({which}VWAP ", L), (fmt.num(g.reference_vwap, 2), theme.VALUE), (")", L)))
+    rows: list[tuple[Text, ...]] = [tuple(first)]
+    rows.append((_item(("edge ", L), (fmt.bps(g.actual_edge_bps), theme.OK if g.passed else theme.WARN)),
+                 _item(("need ", L), (fmt.bps(g.required_edge_bps, sign=False), theme.VALUE))))
+    if g.max_wait_s > 0:
+        wait = _item(("wait ", L))
+        wait.append_text(wait_bar(g.waited_s, g.max_wait_s))
+        wait.append(f" {fmt.duration(g.waited_s)}/{fmt.duration(g.max_wait_s)}", style=theme.VALUE)
+        row = [wait]
+        if not g.passed:
+            row.append(_item(("left ", L), (fmt.countdown(g.max_wait_s - g.waited_s, s.feed.speed),
+                                            theme.WARN + theme.BOLD)))
+        rows.append(tuple(row))
+    if g.reason:
+        rows.append((_item((g.reason, L)),))
+    return Rows(tuple(rows))
 
 
 class AnchorPane(Pane):
@@ -102,4 +107,5 @@ class AnchorPane(Pane):
 
     def render_state(self, s: CockpitState) -> None:
         set_content(self.query_one("#anchor-body", Static), anchor_table(s), size=3)  # three rows
-        set_content(self.query_one("#anchor-gate", Static), gate_text(s))
+        gate = gate_text(s)
+        set_content(self.query_one("#anchor-gate", Static), gate, size=len(gate.rows))

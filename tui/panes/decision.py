@@ -15,42 +15,44 @@ from core.model import Action, Decision, Mode, Side, TradingState
 from core.state import CockpitState, Proposal
 from tui import fmt, theme
 from tui.panes.base import Pane, set_content, set_title
+from tui.panes.fit import Clamp, Rows
 
 
 def _limit_sign(side: Side | None) -> str:
     return "≤" if side is Side.BUY else "≥"
 
 
-def headline(s: CockpitState) -> Text:
+def _item(*parts: tuple[str, object]) -> Text:
+    """One labelled item of a row: (text, style) pairs kept together (never split by a fit)."""
+    t = Text(no_wrap=True)
+    for text, style in parts:
+        t.append(text, style=style)
+    return t
+
+
+def headline(s: CockpitState) -> Rows:
+    """One row: side and size, then the price limit, then the kind (dropped first when narrow)."""
     base, _quote = fmt.split_symbol(s.symbol)
     p = s.proposal
-    t = Text(no_wrap=True, overflow="ellipsis")
+    L = theme.LABEL
     if p is not None:
-        t.append(f" {p.side.value.upper()} ", style=theme.BADGE_STATE["HALTED"] if p.side is Side.SELL else theme.BADGE_STATE["ACTIVE"])
-        t.append(" ")
-        t.append(fmt.dec_str(p.qty), style=theme.STRONG)
-        t.append(f" {base}", style=theme.LABEL)
-        t.append(f"  limit {_limit_sign(p.side)} ", style=theme.LABEL)
-        t.append(fmt.dec_str(p.price_limit), style=theme.STRONG)
-        return t
+        badge = theme.BADGE_STATE["HALTED"] if p.side is Side.SELL else theme.BADGE_STATE["ACTIVE"]
+        return Rows(((
+            _item((f" {p.side.value.upper()} ", badge), (" ", L), (fmt.dec_str(p.qty), theme.STRONG), (f" {base}", L)),
+            _item((f"limit {_limit_sign(p.side)} ", L), (fmt.dec_str(p.price_limit), theme.STRONG)),
+        ),))
     d = s.decision
     if d is None:
-        t.append("no decision yet", style=theme.LABEL)
-        return t
+        return Rows(((_item(("no decision yet", L)),),))
     if not d.trades:
-        t.append(" HOLD ", style=theme.BADGE_MODE["watch"])
-        t.append(f"  {d.policy}", style=theme.LABEL)
-        return t
-    t.append(f" {d.action.value.upper()} ", style=theme.BADGE_MODE["semi"] if d.action is Action.PARTIAL else theme.BADGE_MODE["auto"])
-    t.append(" ")
-    t.append_text(fmt.side_text(d.side))
-    t.append(" ")
-    t.append(fmt.num(d.qty_base, 6), style=theme.STRONG)
-    t.append(f" {base}", style=theme.LABEL)
+        return Rows(((_item((" HOLD ", theme.BADGE_MODE["watch"])), _item((d.policy, L))),))
+    items = [_item((" ", L), (d.side.value.upper() if d.side else fmt.DASH, fmt.side_style(d.side)), (" ", L),
+                   (fmt.num(d.qty_base, 6), theme.STRONG), (f" {base}", L))]
     if d.gate.limit_price is not None:
-        t.append(f"  limit {_limit_sign(d.side)} ", style=theme.LABEL)
-        t.append(fmt.num(d.gate.limit_price, 2), style=theme.VALUE)
-    return t
+        items.append(_item((f"limit {_limit_sign(d.side)} ", L), (fmt.num(d.gate.limit_price, 2), theme.VALUE)))
+    kind = theme.BADGE_MODE["semi"] if d.action is Action.PARTIAL else theme.BADGE_MODE["auto"]
+    items.append(_item((f" {d.action.value.upper()} ", kind)))
+    return Rows((tuple(items),))
 
 
 def exec_text(d: Decision) -> str:
@@ -63,78 +65,62 @@ def exec_text(d: Decision) -> str:
     return "taker" if d.taker_allowed else "—"
 
 
-def body(s: CockpitState) -> Text:
-    """Everything below the reason, most important first (a short pane shows the top lines)."""
+def body(s: CockpitState) -> Rows:
+    """Everything below the reason, most important first (a short pane shows the top lines);
+    each row is items that are kept whole or dropped whole at a narrow width (see ``fit``)."""
     base, quote = fmt.split_symbol(s.symbol)
     p: Proposal | None = s.proposal
     d = p.decision if p is not None else s.decision
     if d is None:
-        return Text()
+        return Rows(())
     unit = base if d.unit == "base" else d.unit.upper()
     dp = fmt.qty_dp(d.unit)
     level = fmt.gap_level(d.gap, d.effective_soft, d.effective_hard)
-    lines: list[Text] = []
+    L = theme.LABEL
+    rows: list[tuple[Text, ...]] = []
 
-    t = Text()
-    t.append("gap  ", style=theme.LABEL)
-    t.append(fmt.num(d.gap, dp, sign=True), style=fmt.LEVEL_STYLE[level] + theme.BOLD)
-    t.append(f" {unit}", style=theme.LABEL)
-    t.append("  soft ", style=theme.LABEL)
-    t.append(fmt.num(d.effective_soft, dp, group=False), style=theme.WARN)
-    t.append("  hard ", style=theme.LABEL)
-    t.append(fmt.num(d.effective_hard, dp, group=False), style=theme.BAD)
-    lines.append(t)
+    rows.append((
+        _item(("gap  ", L), (fmt.num(d.gap, dp, sign=True), fmt.LEVEL_STYLE[level] + theme.BOLD), (f" {unit}", L)),
+        _item(("soft ", L), (fmt.num(d.effective_soft, dp, group=False), theme.WARN)),
+        _item(("hard ", L), (fmt.num(d.effective_hard, dp, group=False), theme.BAD)),
+    ))
 
     g = d.gate
-    t = Text()
-    t.append("gate ", style=theme.LABEL)
     if not g.applies:
-        t.append(g.reason or "no gate", style=theme.LABEL)
+        rows.append((_item(("gate ", L), (g.reason or "no gate", L)),))
     else:
-        t.append("PASS" if g.passed else "FAIL", style=(theme.OK if g.passed else theme.WARN) + theme.BOLD)
-        t.append("  edge ", style=theme.LABEL)
-        t.append(fmt.num(g.actual_edge_bps, 1, sign=True), style=theme.OK if g.passed else theme.WARN)
-        t.append(f" / {fmt.num(g.required_edge_bps, 1)} bps", style=theme.LABEL)
+        gate = [
+            _item(("gate ", L), ("PASS" if g.passed else "FAIL", (theme.OK if g.passed else theme.WARN) + theme.BOLD)),
+            _item(("edge ", L), (fmt.num(g.actual_edge_bps, 1, sign=True), theme.OK if g.passed else theme.WARN),
+                  (f" / {fmt.num(g.required_edge_bps, 1)} bps", L)),
+        ]
         if g.max_wait_s > 0:
-            t.append("  waited ", style=theme.LABEL)
-            t.append(f"{fmt.duration(g.waited_s)}/{fmt.duration(g.max_wait_s)}", style=theme.VALUE)
-    lines.append(t)
+            gate.append(_item(("waited ", L), (f"{fmt.duration(g.waited_s)}/{fmt.duration(g.max_wait_s)}", theme.VALUE)))
+        rows.append(tuple(gate))
 
-    t = Text()
-    t.append("exec ", style=theme.LABEL)
-    t.append(exec_text(d), style=theme.VALUE)
+    ex = [_item(("exec ", L), (exec_text(d), theme.VALUE))]
     fee, after = ((p.expected_fee_quote, p.net_after_base) if p is not None
                   else (s.decision_fee_quote, s.decision_net_after_base))
     if fee is not None and after is not None:
-        t.append("  fee≈ ", style=theme.LABEL)
-        t.append(fmt.num(fee, 2), style=theme.VALUE)
-        t.append(f" {quote}", style=theme.LABEL)
-        t.append("  after ", style=theme.LABEL)
-        t.append(fmt.num(after, 6, sign=True), style=theme.STRONG)
-        t.append(f" {base}", style=theme.LABEL)
-    lines.append(t)
+        ex.append(_item(("fee≈ ", L), (fmt.num(fee, 2), theme.VALUE), (f" {quote}", L)))
+        ex.append(_item(("after ", L), (fmt.num(after, 6, sign=True), theme.STRONG), (f" {base}", L)))
+    rows.append(tuple(ex))
 
     b = d.bias
-    t = Text()
-    t.append("bias ", style=theme.LABEL)
-    for label, value in (("ema", b.ema_bias), ("anchor", b.anchor_bias), ("comb", b.combined)):
-        t.append(f"{label} ", style=theme.LABEL)
-        t.append(fmt.num(value, 2, sign=True), style=fmt.signed_style(value))
-        t.append("  ")
-    t.append("×", style=theme.LABEL)
-    t.append(fmt.num(b.scale, 2), style=theme.ACCENT)
-    lines.append(t)
+    rows.append((
+        _item(("bias ", L), ("ema ", L), (fmt.num(b.ema_bias, 2, sign=True), fmt.signed_style(b.ema_bias))),
+        _item(("anchor ", L), (fmt.num(b.anchor_bias, 2, sign=True), fmt.signed_style(b.anchor_bias))),
+        _item(("comb ", L), (fmt.num(b.combined, 2, sign=True), fmt.signed_style(b.combined))),
+        _item(("×", L), (fmt.num(b.scale, 2), theme.ACCENT)),
+    ))
 
-    t = Text()
-    t.append("cool ", style=theme.LABEL)
-    t.append(
-        fmt.duration(s.cooldown_left_s) if s.cooldown_left_s > 0 else "ready",
-        style=theme.WARN if s.cooldown_left_s > 0 else theme.OK,
-    )
-    t.append("  hyst ", style=theme.LABEL)
-    t.append(s.hysteresis_note or "—", style=theme.VALUE)
-    lines.append(t)
-    return Text("\n").join(lines)
+    cooling = s.cooldown_left_s > 0
+    rows.append((
+        _item(("cool ", L), (fmt.countdown(s.cooldown_left_s, s.feed.speed) if cooling else "ready",
+                             theme.WARN if cooling else theme.OK)),
+        _item(("hyst ", L), (s.hysteresis_note or "—", theme.VALUE)),
+    ))
+    return Rows(tuple(rows))
 
 
 def why(s: CockpitState) -> Text:
@@ -143,6 +129,11 @@ def why(s: CockpitState) -> Text:
     t.append("why  ", style=theme.LABEL)
     t.append((d.reason if d is not None else "") or "—", style=theme.VALUE)
     return t
+
+
+def why_lines(screen_is_wide: bool) -> int:
+    """How many lines the reason gets: 2 in the 80x24 layout, 3 when every pane shows."""
+    return 3 if screen_is_wide else 2
 
 
 def _context(s: CockpitState) -> str:
@@ -168,7 +159,8 @@ class DecisionPane(Pane):
         # ts_ms is part of the key only while a proposal counts down to its expiry
         p = s.proposal
         return (s.symbol, s.decision, p, s.ts_ms if p is not None and p.expires_ms else None,
-                s.cooldown_left_s, s.hysteresis_note, s.trading_state, s.mode)
+                s.cooldown_left_s, s.hysteresis_note, s.trading_state, s.mode,
+                getattr(self.screen, "is_wide", False))  # the reason's lines follow the layout
 
     def render_state(self, s: CockpitState) -> None:
         p = s.proposal
@@ -185,6 +177,8 @@ class DecisionPane(Pane):
                 subtitle = f"expires in {fmt.duration(left)}"
             set_title(self, f"▶ {kind} #{p.proposal_id}  a approve · s skip", subtitle)
         set_content(self.query_one("#dec-head", Static), headline(s), fixed=True)
-        reason = why(s)
-        set_content(self.query_one("#dec-why", Static), reason, size=reason.plain)  # wraps: any change
-        set_content(self.query_one("#dec-body", Static), body(s))
+        # wrapped at words, ending in "…" at a word when the reason is longer than its lines
+        reason = Clamp(why(s), why_lines(getattr(self.screen, "is_wide", False)))
+        set_content(self.query_one("#dec-why", Static), reason, size=reason)  # wraps: any change
+        rows = body(s)
+        set_content(self.query_one("#dec-body", Static), rows, size=len(rows.rows))

@@ -100,7 +100,7 @@ def sync_table(table: DataTable, orders: tuple[OrderView, ...], cache: dict[str,
     return removed, updated, added
 
 
-def fills_table(fills: tuple[FillView, ...], limit: int = 8) -> Table | Text:
+def fills_table(fills: tuple[FillView, ...], limit: int = 8, base: str = "") -> Table | Text:
     if not fills:
         return Text("no fills yet", style=theme.LABEL)
     t = Table.grid(padding=(0, 1))
@@ -115,9 +115,9 @@ def fills_table(fills: tuple[FillView, ...], limit: int = 8) -> Table | Text:
         t.add_row(
             Text(fmt.utc_time(f.ts_ms)),
             Text(f.side.value.upper(), style=fmt.side_style(f.side)),
-            Text(fmt.dec_str(f.qty), style=theme.VALUE),
+            Text(fmt.dec_str(f.qty) + (f" {base}" if base else ""), style=theme.VALUE),
             Text("@ " + fmt.dec_str(f.price), style=theme.STRONG),
-            Text(f"{fmt.dec_str(f.fee)} {f.fee_coin}", style=theme.LABEL),
+            Text("fee " + fmt.fee(f.fee, f.fee_coin), style=theme.LABEL),
             Text("maker" if f.is_maker else "taker", style=theme.OK if f.is_maker else theme.WARN),
             Text(f.source),
         )
@@ -165,11 +165,11 @@ class OrdersPane(Pane):
         else:
             esc.display = True
             label = Text("taker in ", style=theme.LABEL)
-            label.append(fmt.duration(s.escalation_left_s), style=theme.WARN + theme.BOLD)
+            label.append(fmt.countdown(s.escalation_left_s, s.feed.speed), style=theme.WARN + theme.BOLD)
             # width: auto -- a layout pass only when the label's width changes
             set_content(self.query_one("#escalation-label", Static), label, size=label.cell_len)
             self.query_one("#escalation-bar", ProgressBar).update(progress=max(0.0, min(1.0, s.escalation_progress)))
         if s.recent_fills != self._fills:  # rebuilt only when the fills changed (not on every order age tick)
             self._fills = s.recent_fills
-            fills = fills_table(s.recent_fills)
+            fills = fills_table(s.recent_fills, base=fmt.split_symbol(s.symbol)[0])
             set_content(self.query_one("#fills", Static), fills, size=min(len(s.recent_fills), 8) or 1)

@@ -1,7 +1,9 @@
-"""The status line: what, where, how and whether it is safe -- at a glance, in one row.
+"""The header: what, where, how and whether it is safe -- at a glance, in two rows.
 
 symbol | venue badge (MAINNET loud: the whole bar turns red) | mode badge | trading state
-badge (+ halt reason) | connection | data age | proposal countdown | clock (snapshot ts, UTC).
+badge (+ halt reason) | connection | data age | proposal countdown | clock (snapshot ts, UTC);
+then the numbers a trader looks for first, each with its unit: price, net gap (and how far
+past the thresholds), equity, drawdown -- items dropped whole from the end when narrow.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from textual.widget import Widget
 from core.model import Mode, TradingState
 from core.state import CockpitState
 from tui import fmt, theme
+from tui.panes.fit import fit_row
 
 
 def status_key(state: CockpitState, width: int, ui_errors: int = 0) -> tuple:
@@ -24,7 +27,44 @@ def status_key(state: CockpitState, width: int, ui_errors: int = 0) -> tuple:
         None if p is None or p.forced else (p.proposal_id, p.expires_ms is not None and fmt.duration(
             state.proposal_left_s)),
         state.ts_ms // 1000,
+        market_key(state),
     )
+
+
+def market_key(state: CockpitState) -> tuple:
+    return (state.price, state.gap_base, state.effective_soft, state.effective_hard, state.threshold_unit,
+            round(state.equity_quote, 2), round(state.drawdown_pct, 2))
+
+
+def market_text(state: CockpitState | None, width: int) -> Text:
+    """The header's second row: price, net gap, equity, drawdown, with their units."""
+    if state is None:
+        return Text()
+    base, quote = fmt.split_symbol(state.symbol)
+    L = theme.LABEL
+
+    def item(label: str, value: str, style, unit: str = "") -> Text:
+        t = Text(no_wrap=True)
+        t.append(f"{label} ", style=L)
+        t.append(value, style=style)
+        if unit:
+            t.append(f" {unit}", style=L)
+        return t
+
+    level = "ok"
+    if state.threshold_unit == "base":
+        level = fmt.gap_level(state.gap_base, state.effective_soft, state.effective_hard)
+    where = {"ok": "", "soft": " past soft", "hard": " past HARD"}[level]
+    items = (
+        item("price", fmt.num(state.price, 2), theme.STRONG, quote),
+        item("net gap", fmt.num(state.gap_base, 6, sign=True), fmt.LEVEL_STYLE[level] + theme.BOLD, base + where),
+        item("equity", fmt.num(state.equity_quote, 2), theme.VALUE, quote),
+        item("drawdown", fmt.pct(state.drawdown_pct, 2), theme.WARN if state.drawdown_pct >= 1 else theme.VALUE),
+    )
+    t = Text(" ", no_wrap=True)
+    t.append_text(fit_row(items, max(0, width - 1)))
+    t.pad_right(max(0, width - t.cell_len))
+    return t
 
 
 def status_text(state: CockpitState | None, width: int, *, ui_errors: int = 0) -> Text:
@@ -79,14 +119,14 @@ def status_text(state: CockpitState | None, width: int, *, ui_errors: int = 0) -
 
 
 class StatusBar(Widget):
-    """One row at the top of the cockpit.
+    """Two rows at the top of the cockpit (``status_text``, ``market_text``).
 
     Repainted only when the line it shows changes: a new snapshot that differs only in its
     milliseconds (the clock shows seconds) costs a string comparison, not a frame.
     """
 
     DEFAULT_CSS = """
-    StatusBar { height: 1; }
+    StatusBar { height: 2; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -110,7 +150,7 @@ class StatusBar(Widget):
         self._key = key
         self.set_class(state.venue.lower() == "mainnet", "-mainnet")
         self.set_class(state.trading_state is TradingState.HALTED, "-halted")
-        self._text = status_text(state, width, ui_errors=ui_errors)
+        self._text = self._both(state, width, ui_errors)
         self._text_width = width
         self.repaints += 1
         self.refresh()
@@ -118,6 +158,10 @@ class StatusBar(Widget):
     def render(self) -> Text:
         width = self.size.width
         if self._text is None or width != self._text_width:
-            self._text = status_text(self._state, width, ui_errors=self._ui_errors)
+            self._text = self._both(self._state, width, self._ui_errors)
             self._text_width = width
         return self._text
+
+    @staticmethod
+    def _both(state: CockpitState | None, width: int, ui_errors: int) -> Text:
+        return Text("\n").join((status_text(state, width, ui_errors=ui_errors), market_text(state, width)))

@@ -83,16 +83,18 @@ def force_body(p: Proposal, s: CockpitState | None) -> Table:
     symbol = s.symbol if s is not None else "BTCUSDT"
     base, quote = fmt.split_symbol(symbol)
     t = Table.grid(padding=(0, 2))
-    t.add_column(style=theme.LABEL, no_wrap=True)
-    t.add_column(no_wrap=True)
+    # the labels keep their width (a long "why" wraps in its own column instead of squeezing
+    # them to "pric…"); the values wrap at words
+    t.add_column(style=theme.LABEL, no_wrap=True, min_width=len("price limit"))
+    t.add_column(ratio=1, overflow="fold")
     side = Text()  # appended, so the badge colour does not fill the whole column
     side.append(f" {p.side.value.upper()} ", style=theme.BADGE_STATE["HALTED"] if p.side is Side.SELL else theme.BADGE_STATE["ACTIVE"])
     t.add_row("side", side)
     t.add_row("size", Text(f"{fmt.dec_str(p.qty)} {base}", style=theme.STRONG))
     limit_sign = "≤" if p.side is Side.BUY else "≥"
-    t.add_row("price limit", Text(f"{limit_sign} {fmt.dec_str(p.price_limit)}", style=theme.STRONG))
+    t.add_row("price limit", Text(f"{limit_sign} {fmt.dec_str(p.price_limit)} {quote}", style=theme.STRONG))
     if s is not None and s.price is not None:
-        t.add_row("price now", Text(fmt.num(s.price, 2), style=theme.VALUE))
+        t.add_row("price now", Text(f"{fmt.num(s.price, 2)} {quote}", style=theme.VALUE))
     t.add_row("fee ≈", Text(f"{fmt.num(p.expected_fee_quote, 2)} {quote}", style=theme.VALUE))
     t.add_row("net after", Text(f"{fmt.num(p.net_after_base, 6, sign=True)} {base}", style=theme.VALUE))
     if s is not None:
