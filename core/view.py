@@ -92,7 +92,7 @@ def cockpit_state(reb: Rebalancer, now: int, *, connected: bool, feed: FeedInput
         orders=orders, escalation_progress=prog[0] if prog else None,
         escalation_left_s=prog[1] if prog else None,
         recent_fills=tuple(reb.recent_fills), proposal=reb.operator.proposal,
-        market_speed=reb.market_speed, cooldown_left_s=cooldown_left,
+        cooldown_left_s=cooldown_left,
         hysteresis_note=hyst, equity_quote=eq, peak_equity_quote=risk.peak_equity or eq,
         drawdown_pct=risk.drawdown_pct, log=tuple(reb.log),
         feed=FeedHealth(data_age_ms=age, rtt_p50_ms=feed.rtt_p50_ms, rtt_p99_ms=feed.rtt_p99_ms,
