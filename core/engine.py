@@ -121,12 +121,10 @@ class Engine(JournalWatch):
         """What the engine measures about the feed, for the cockpit (the rebalancer cannot see it)."""
         vbad = getattr(self.venue, "bad_messages", 0)
         stalls, reconnects = getattr(self.venue, "stalls", None), getattr(self.venue, "reconciles", None)
-        speed = getattr(self.venue, "speed", None)  # paper: market time may run faster than the wall
         return FeedInputs(self.rtt_p50_ms, self.rtt_p99_ms, self._rate_budget_left,
                           self._failed_events + (vbad if isinstance(vbad, int) else 0),
                           stalls if isinstance(stalls, int) else None,
-                          reconnects if isinstance(reconnects, int) else None,
-                          speed=float(speed) if isinstance(speed, (int, float)) and speed > 0 else 1.0)
+                          reconnects if isinstance(reconnects, int) else None)
 
     def latest(self) -> CockpitState:
         now = self._perf()

@@ -27,7 +27,6 @@ class FeedInputs:
     bad_messages: int = 0
     stalls: int | None = None  # streams replaced because they went silent (None: the venue has no streams)
     reconnects: int | None = None  # reconciles after a reconnect or a stall
-    speed: float = 1.0  # market seconds per wall second (paper speed; 1 live): countdowns show wall time
 
 
 NO_FEED = FeedInputs()
@@ -99,5 +98,5 @@ def cockpit_state(reb: Rebalancer, now: int, *, connected: bool, feed: FeedInput
                         rate_budget_left=feed.rate_budget_left, events_total=reb.stats.events,
                         bad_messages=reb.bad_messages + feed.bad_messages,
                         stale_after_ms=int(cfg.risk.stale_after_s * 1000), stalls=feed.stalls,
-                        reconnects=feed.reconnects, speed=feed.speed),
+                        reconnects=feed.reconnects, speed=reb.market_speed),
     )
