@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arg(r)
     r.add_argument("--market", action="append", required=True, help="CSV(.gz) file; repeat to merge files")
     r.add_argument("--policy", choices=("anchor", "simple", "baseline"))
+    r.add_argument("--symbol", help="the symbol the data is of (overrides the config; its trading rules are used)")
     r.add_argument("--mode", choices=("auto", "watch"), default="auto")
     r.add_argument("--json", dest="json_out", metavar="OUT", help="write the report as JSON to OUT ('-' for stdout)")
     r.add_argument("--strict", action="store_true", help="stop at the first bad data row")
@@ -190,9 +191,18 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from core.replay import format_report, run_replay
     from core.venues.market import MarketDataError, load_market
 
+    from core.instruments import UnknownSymbol, for_config
+
     cfg = _load(args, need_secrets=False)
+    if args.symbol:
+        cfg = cfg.with_overrides(symbol=args.symbol.upper())
     if args.band is not None and not (0.0 < args.band < float("inf")):
         print(f"error: --band must be a positive number of base units (e.g. 0.02), got {args.band}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        for_config(cfg)
+    except UnknownSymbol as e:
+        print(f"error: {cfg.path}: symbol: {e}", file=sys.stderr)
         return EXIT_CONFIG
     try:
         market = load_market(args.market, strict=args.strict)

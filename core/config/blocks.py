@@ -231,6 +231,21 @@ class UiConfig:
 
 
 @dataclass(frozen=True)
+class InstrumentConfig:
+    """Trading rules for a symbol paper and replay do not bundle (``core.instruments``); a live
+    session reads its symbol's rules from the venue instead."""
+
+    tick_size: float = setting(check=in_range(0, 1e6, lo_open=True), doc="price step")
+    qty_step: float = setting(check=in_range(0, 1e6, lo_open=True), doc="base quantity step")
+    min_qty: float = setting(check=in_range(0, 1e9, lo_open=True), doc="smallest order, base")
+    min_notional: float = setting(5.0, in_range(0, 1e9), "smallest order value, quote")
+    perp_tick_size: float | None = setting(None, in_range(0, 1e6, lo_open=True),
+                                           "the perpetual's price step (paper grid); default tick_size")
+    perp_qty_step: float | None = setting(None, in_range(0, 1e6, lo_open=True),
+                                          "the perpetual's quantity step; default qty_step")
+
+
+@dataclass(frozen=True)
 class ApiSecrets:
     """API credentials; the repr never shows them."""
 
@@ -263,6 +278,7 @@ class AppConfig:
     policy_note: str = ""
     secrets: ApiSecrets | None = field(default=None, repr=False)
     warnings: tuple[str, ...] = ()
+    instrument: InstrumentConfig | None = None  # rules for a symbol paper / replay do not bundle
 
     @property
     def policy(self) -> str:
