@@ -76,6 +76,7 @@ class FeedHealth:
     stale_after_ms: int | None = None
     stalls: int | None = None  # streams replaced because they went silent (None: no streams)
     reconnects: int | None = None
+    alerts_dropped: int | None = None  # alerts a service could not take (None: no alerts configured)
     speed: float = 1.0  # market seconds per wall second (paper speed; 1 live): countdowns show wall time
 
 

@@ -27,6 +27,7 @@ class FeedInputs:
     bad_messages: int = 0
     stalls: int | None = None  # streams replaced because they went silent (None: the venue has no streams)
     reconnects: int | None = None  # reconciles after a reconnect or a stall
+    alerts_dropped: int | None = None  # alerts dropped (None: no alerts configured)
 
 
 NO_FEED = FeedInputs()
@@ -98,5 +99,5 @@ def cockpit_state(reb: Rebalancer, now: int, *, connected: bool, feed: FeedInput
                         rate_budget_left=feed.rate_budget_left, events_total=reb.stats.events,
                         bad_messages=reb.bad_messages + feed.bad_messages,
                         stale_after_ms=int(cfg.risk.stale_after_s * 1000), stalls=feed.stalls,
-                        reconnects=feed.reconnects, speed=reb.market_speed),
+                        reconnects=feed.reconnects, alerts_dropped=feed.alerts_dropped, speed=reb.market_speed),
     )
