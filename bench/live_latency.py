@@ -203,7 +203,7 @@ async def run(orders: int, rate: float, max_seconds: float, seed: int, speed: fl
         "order_rtt_p50_ms": rnd(engine.rtt_p50_ms, 4),
         "order_rtt_p99_ms": rnd(engine.rtt_p99_ms, 4),
         "journal_rows": journal_rows,
-        "alerts_queued_or_dropped": (engine.alerts.sender.services[0].queue.qsize() + engine.alerts.dropped)
+        "alerts_queued_or_dropped": (engine.alerts.sender.services[0].backlog + engine.alerts.dropped)
         if engine.alerts is not None else None,
     }
 

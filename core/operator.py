@@ -317,6 +317,10 @@ class Operator:
 
     def offer_force(self) -> Proposal | Outcome:
         """What the force dialog shows for confirmation, or the outcome saying why there is none."""
+        return self._forceable()
+
+    def _forceable(self) -> Proposal | Outcome:
+        """The force preview, or the outcome saying why nothing can be forced now."""
         refused = self._force_refusal()
         if refused is not None:
             return refused
@@ -350,15 +354,9 @@ class Operator:
         order then never exceeds the size or the price limit it showed, and nothing is sent
         when the gap has changed side since."""
         r = self.reb
-        refused = self._force_refusal()
-        if refused is not None:
-            return refused
-        p = self.preview_force()
-        if p is None:
-            return self._answer("force", "nothing to force: already at target", acted=False)
-        unsized = self._unsized_force(p)
-        if unsized is not None:
-            return unsized
+        p = self._forceable()
+        if isinstance(p, Outcome):
+            return p
         d, limit = p.decision, Decimal(p.price_limit)
         if confirmed is not None:
             if confirmed.side is not p.side:

@@ -4,7 +4,8 @@
 sending), so a dead, slow or hanging service never delays a decision, an order or the UI.
 Each worker sends with a timeout, retries with backoff, keeps to a rate limit per service,
 and counts what it had to drop (queue full, rate limit, retries exhausted): the Feed pane
-shows that count.
+shows that count. A halt, a kill, a feed down or a streak of rejections is never dropped for
+the rate limit or a full queue: a flood of proposals makes room for it.
 
 Why Apprise: one URL per service (Telegram, Discord, Slack, ntfy, e-mail, a JSON webhook...)
 behind one call, maintained by others -- a notifier per service written here would be a
@@ -14,7 +15,6 @@ second product.
 from __future__ import annotations
 
 import logging
-import queue
 import re
 import threading
 import time
@@ -26,6 +26,8 @@ from core.alerts.rules import Alert
 
 log = logging.getLogger("rebalancer.alerts")
 QUEUE_SIZE = 100
+# never dropped for the rate limit or a full queue (a flood of proposals makes room for them)
+CRITICAL = frozenset({"halt", "kill", "feed_down", "order_rejected_streak"})
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -77,19 +79,32 @@ class Service:
         self.clock = clock
         self.sleep = sleep
         self.stats = ServiceStats()
-        self.queue: queue.Queue[Alert | None] = queue.Queue(maxsize=QUEUE_SIZE)
+        self._pending: deque[Alert | None] = deque()
+        self._ready = threading.Condition()
         self._sent_at: deque[float] = deque()
         self.idle = threading.Event()
         self.idle.set()
         self.thread = threading.Thread(target=self._run, name=f"alerts-{label}", daemon=True)
         self.thread.start()
 
-    def put(self, alert: Alert) -> None:
-        try:
+    def put(self, alert: Alert | None) -> None:
+        """Queue it (never waits). Full: a critical alert pushes out the oldest ordinary one;
+        an ordinary one is dropped and counted."""
+        with self._ready:
+            if alert is not None and len(self._pending) >= QUEUE_SIZE:
+                ordinary = next((a for a in self._pending if a is not None and a.event not in CRITICAL), None)
+                if alert.event not in CRITICAL or ordinary is None:
+                    self.stats.dropped += 1
+                    return
+                self._pending.remove(ordinary)
+                self.stats.dropped += 1
             self.idle.clear()
-            self.queue.put_nowait(alert)
-        except queue.Full:
-            self.stats.dropped += 1
+            self._pending.append(alert)
+            self._ready.notify()
+
+    @property
+    def backlog(self) -> int:
+        return len(self._pending)
 
     def _allowed(self) -> bool:
         now = self.clock()
@@ -99,17 +114,21 @@ class Service:
 
     def _run(self) -> None:
         while True:
-            alert = self.queue.get()
+            with self._ready:
+                while not self._pending:
+                    self._ready.wait()
+                alert = self._pending.popleft()
             if alert is None:
                 return
             try:
                 self._deliver(alert)
             finally:
-                if self.queue.empty():
-                    self.idle.set()
+                with self._ready:
+                    if not self._pending:
+                        self.idle.set()
 
     def _deliver(self, alert: Alert) -> None:
-        if not self._allowed():
+        if alert.event not in CRITICAL and not self._allowed():
             self.stats.dropped += 1
             log.warning("alert %s to %s dropped: more than %d a minute", alert.event, self.label, self.per_minute)
             return
@@ -130,10 +149,7 @@ class Service:
         log.warning("alert %s to %s dropped after %d attempts", alert.event, self.label, self.retries + 1)
 
     def stop(self) -> None:
-        try:
-            self.queue.put_nowait(None)
-        except queue.Full:
-            pass
+        self.put(None)
 
 
 def message(alert: Alert) -> str:

@@ -14,6 +14,7 @@ from core.alerts.sender import AlertSender, message, resolve, shown, with_timeou
 from tests.fakes.webhook import Webhook
 
 A = Alert("halt", "[BTCUSDT] HALTED: test", "Trading halted.", {"event": "halt", "symbol": "BTCUSDT"})
+M = Alert("mode", "[BTCUSDT] mode semi", "Mode semi.", {"event": "mode", "symbol": "BTCUSDT"})  # an ordinary one
 
 
 @pytest.fixture
@@ -61,11 +62,11 @@ def test_the_rate_limit_per_service_drops_the_excess_and_counts_it():
     s = AlertSender([("svc", "json://x")], notify=lambda u, t, b: sent.append(t) or True, per_minute=3,
                     clock=lambda: now[0])
     for _ in range(5):
-        s.submit(A)
+        s.submit(M)
     assert s.wait_idle(5)
     assert len(sent) == 3 and s.dropped == 2
     now[0] = 61.0
-    s.submit(A)
+    s.submit(M)
     assert s.wait_idle(5) and len(sent) == 4
     s.close()
 
@@ -109,4 +110,25 @@ def test_a_real_apprise_json_post_reaches_the_loopback_receiver(hook):
     post = hook.wait_for(lambda p: "HALTED" in p.get("title", ""))
     assert post["path"].startswith("/hook") and "event=halt" in post["message"]
     assert s.dropped == 0
+    s.close()
+
+
+def test_a_halt_is_never_dropped_for_the_rate_limit_or_a_full_queue():
+    gate = threading.Event()
+    sent = []
+
+    def notify(url, title, body):
+        gate.wait(10)
+        sent.append(title)
+        return True
+
+    s = AlertSender([("svc", "json://x")], notify=notify, per_minute=2)
+    proposal = Alert("proposal", "p", "b", {"event": "proposal"})
+    for _ in range(150):  # a flood: the queue (100) overflows
+        s.submit(proposal)
+    s.submit(A)  # the halt
+    gate.set()
+    assert s.wait_idle(10)
+    assert A.title in sent  # sent, past the rate limit and the full queue
+    assert len(sent) == 3 and s.dropped == 150 - 2
     s.close()

@@ -14,6 +14,7 @@ from core.state import CockpitState
 from tui import fmt, theme
 from tui.panes.base import Pane, set_content
 from tui.panes.fit import Rows
+from tui.panes.fit import item as _item
 
 
 def wait_bar(waited: float, max_wait: float, width: int = 12) -> Text:
@@ -44,13 +45,6 @@ def anchor_table(s: CockpitState) -> Table:
         "imbalance",
         Text(fmt.num(s.fill_imbalance_base, 6, sign=True) + f" {base}", style=fmt.signed_style(s.fill_imbalance_base)),
     )
-    return t
-
-
-def _item(*parts: tuple[str, object]) -> Text:
-    t = Text(no_wrap=True)
-    for text, style in parts:
-        t.append(text, style=style)
     return t
 
 

@@ -16,18 +16,11 @@ from core.state import CockpitState, Proposal
 from tui import fmt, theme
 from tui.panes.base import Pane, set_content, set_title
 from tui.panes.fit import Clamp, Rows
+from tui.panes.fit import item as _item
 
 
 def _limit_sign(side: Side | None) -> str:
     return "≤" if side is Side.BUY else "≥"
-
-
-def _item(*parts: tuple[str, object]) -> Text:
-    """One labelled item of a row: (text, style) pairs kept together (never split by a fit)."""
-    t = Text(no_wrap=True)
-    for text, style in parts:
-        t.append(text, style=style)
-    return t
 
 
 def headline(s: CockpitState) -> Rows:

@@ -20,6 +20,14 @@ ELLIPSIS = "…"
 GAP = "  "  # between the items of a row
 
 
+def item(*parts: tuple[str, object]) -> Text:
+    """One labelled item of a row: (text, style) pairs kept together (never split by a fit)."""
+    t = Text(no_wrap=True)
+    for text, style in parts:
+        t.append(text, style=style)
+    return t
+
+
 def clamp_words(text: Text, width: int, max_lines: int) -> Text:
     """``text`` wrapped at words to ``width``; past ``max_lines`` lines the last one ends in "…"
     after a whole word (a single word longer than the line is cut, with its "…")."""
