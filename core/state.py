@@ -66,6 +66,19 @@ class Proposal:
 
 
 @value_type
+class CostView:
+    """This session's hedge cost so far (``core.costs``): bps of the arrival notional, None
+    before the first fill; the maker markout 60 s after (+ = the mid moved against us)."""
+
+    fills: int = 0
+    cost_bps: float | None = None
+    fee_bps: float | None = None
+    spread_bps: float | None = None
+    drift_bps: float | None = None
+    markout_bps: float | None = None
+
+
+@value_type
 class FeedHealth:
     data_age_ms: int | None = None
     rtt_p50_ms: float | None = None
@@ -146,6 +159,7 @@ class CockpitState:
     escalation_progress: float | None = None  # 0..1 toward taker escalation, None if no chase
     escalation_left_s: float | None = None
     recent_fills: tuple[FillView, ...] = ()
+    cost: CostView = field(default_factory=CostView)
     proposal: Proposal | None = None
     cooldown_left_s: float = 0.0
     hysteresis_note: str = ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.state import CockpitState, FeedHealth, OrderView
+from core.state import CockpitState, CostView, FeedHealth, OrderView
 from core.values import value_type
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def cockpit_state(reb: Rebalancer, now: int, *, connected: bool, feed: FeedInput
         sell_fill_count=recent.sell_count, fill_imbalance_base=recent.imbalance_base,
         orders=orders, escalation_progress=prog[0] if prog else None,
         escalation_left_s=prog[1] if prog else None,
-        recent_fills=tuple(reb.recent_fills), proposal=reb.operator.proposal,
+        recent_fills=tuple(reb.recent_fills), cost=cost_view(reb), proposal=reb.operator.proposal,
         cooldown_left_s=cooldown_left,
         hysteresis_note=hyst, equity_quote=eq, peak_equity_quote=risk.peak_equity or eq,
         drawdown_pct=risk.drawdown_pct, log=tuple(reb.log),
@@ -101,3 +101,16 @@ def cockpit_state(reb: Rebalancer, now: int, *, connected: bool, feed: FeedInput
                         stale_after_ms=int(cfg.risk.stale_after_s * 1000), stalls=feed.stalls,
                         reconnects=feed.reconnects, alerts_dropped=feed.alerts_dropped, speed=reb.market_speed),
     )
+
+
+def cost_view(reb: Rebalancer) -> CostView:
+    """The session's hedge cost, by the one definition (``core.costs``)."""
+    parts = reb.costs.parts
+    if not parts.fills:
+        return NO_COST
+    f = reb.costs.figures()
+    return CostView(parts.fills, f["cost_bps"], f["cost_fee_bps"], f["cost_spread_bps"], f["cost_drift_bps"],
+                    f["maker_markout_60s_bps"])
+
+
+NO_COST = CostView()

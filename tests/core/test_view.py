@@ -122,3 +122,16 @@ def test_dropped_alerts_reach_the_feed_pane(h):
     console = Console(width=40, record=True)
     console.print(feed_table(shown))
     assert "alerts dropped" in console.export_text()
+
+
+def test_the_session_s_hedge_cost_reaches_the_orders_pane(h):
+    from core.costs import Arrival
+    from core.model import Side
+    from tui.panes.orders import cost_subtitle
+
+    assert h.reb.snapshot().cost.fills == 0 and cost_subtitle(h.reb.snapshot()) == ""
+    h.reb.costs.started("rbX1", Arrival(T0, 100.0, 99.9, 100.1))
+    h.reb.costs.on_fill(T0, "e1", "rbX1-0", Side.BUY, 100.1, 1.0, 0.1001, False)
+    c = h.reb.snapshot().cost
+    assert (c.fills, c.cost_bps, c.spread_bps, c.drift_bps) == (1, 20.01, 10.0, 0.0)
+    assert cost_subtitle(h.reb.snapshot()) == "cost 20.0 bps (fee 10.0 spread 10.0 drift +0.0)"

@@ -124,6 +124,16 @@ def fills_table(fills: tuple[FillView, ...], limit: int = 8, base: str = "") -> 
     return t
 
 
+def cost_subtitle(s: CockpitState) -> str:
+    """The session's hedge cost under the fills: all-in bps, then its parts (``core.costs``)."""
+    c = s.cost
+    if not c.fills or c.cost_bps is None:
+        return ""
+    mark = "" if c.markout_bps is None else f" · markout {c.markout_bps:+.1f}"
+    return (f"cost {c.cost_bps:.1f} bps (fee {c.fee_bps:.1f} spread {c.spread_bps:.1f} "
+            f"drift {c.drift_bps:+.1f}){mark}")
+
+
 class OrdersPane(Pane):
     TITLE = "Orders"
 
@@ -148,7 +158,7 @@ class OrdersPane(Pane):
         self.last_diff: tuple[int, int, int] = (0, 0, 0)
 
     def key(self, s: CockpitState):
-        return (s.orders, s.escalation_progress, s.escalation_left_s, s.recent_fills, s.symbol)
+        return (s.orders, s.escalation_progress, s.escalation_left_s, s.recent_fills, s.symbol, s.cost)
 
     def render_state(self, s: CockpitState) -> None:
         table = self.query_one("#orders-table", DataTable)
@@ -157,7 +167,7 @@ class OrdersPane(Pane):
         has_orders = bool(s.orders)
         table.display = has_orders
         self.query_one("#orders-empty").display = not has_orders
-        set_title(self, f"Orders · {len(s.orders)} open" if has_orders else "Orders")
+        set_title(self, f"Orders · {len(s.orders)} open" if has_orders else "Orders", cost_subtitle(s))
 
         esc = self.query_one("#escalation")
         if s.escalation_progress is None:
