@@ -129,9 +129,10 @@ def cost_subtitle(s: CockpitState) -> str:
     c = s.cost
     if not c.fills or c.cost_bps is None:
         return ""
-    mark = "" if c.markout_bps is None else f" · markout {c.markout_bps:+.1f}"
-    return (f"cost {c.cost_bps:.1f} bps (fee {c.fee_bps:.1f} spread {c.spread_bps:.1f} "
-            f"drift {c.drift_bps:+.1f}){mark}")
+    def bp(x: float, sign: str = "") -> str:
+        return format(round(x, 1) or 0.0, f"{sign}.1f")  # no "-0.0"
+    mark = "" if c.markout_bps is None else f" · markout {bp(c.markout_bps, '+')}"
+    return f"cost {bp(c.cost_bps)} bps (fee {bp(c.fee_bps)} spread {bp(c.spread_bps)} drift {bp(c.drift_bps, '+')}){mark}"
 
 
 class OrdersPane(Pane):
