@@ -273,7 +273,7 @@ def _pct(x: float | None) -> str:
 
 
 def _bps(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f} bps"
+    return "-" if x is None else f"{round(x, 2) or 0.0:.2f} bps"  # no "-0.00"
 
 
 def _num(x, unit: str = "") -> str:
