@@ -124,6 +124,8 @@ class CockpitState:
     decision: Decision | None = None
     decision_fee_quote: float | None = None  # expected fee if the current decision trades
     decision_net_after_base: float | None = None  # net delta once it has traded
+    maker_fee_rate: float | None = None  # the rates applied (the venue's, or the paper config's)
+    taker_fee_rate: float | None = None
     # trend
     ema_fast: float | None = None
     ema_slow: float | None = None

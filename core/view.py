@@ -70,6 +70,7 @@ def cockpit_state(reb: Rebalancer, now: int, *, connected: bool, feed: FeedInput
         ts_ms=now, symbol=reb.symbol, venue=reb.venue_name, policy=reb.policy_name, mode=reb.mode,
         base_coin=reb.instrument.base, quote_coin=reb.instrument.quote,
         decision_fee_quote=fee_q, decision_net_after_base=net_after,
+        maker_fee_rate=reb.maker_fee_rate, taker_fee_rate=reb.taker_fee_rate,
         trading_state=risk.state, halt_reason=risk.halt_reason, connected=connected,
         price=price, bid=reb.bid if reb.has_quotes else None, ask=reb.ask if reb.has_quotes else None,
         spot_free=book.spot_free, spot_locked=book.spot_locked, spot_reserve=book.reserve,
