@@ -130,8 +130,8 @@ class Operator:
         now = r.now_ms
         sized = r.risk.size(now, d.qty_base, d.price)
         qty = r.instrument.round_qty(sized.qty) if not sized.refused else Decimal(0)
-        taker = d.take_now or not d.maker_first or forced
-        fee_rate = r.taker_fee_rate if taker else r.maker_fee_rate
+        maker_first, _taker_allowed, _cost = r.desk.style_for(d, forced=forced)
+        fee_rate = r.maker_fee_rate if maker_first else r.taker_fee_rate
         expires = None
         if d.action is Action.PARTIAL and not forced:
             expires = now + int(r.cfg.proposal_ttl_s * 1000 * r.market_speed)

@@ -58,6 +58,10 @@ class AnchorConfig:
 
 @dataclass(frozen=True)
 class ExecutionConfig:
+    style: Literal["auto", "maker_first", "taker"] = setting(
+        "auto", None, "auto: per rebalance, rest or take, whichever the cost estimate says is cheaper "
+                      "(core/execution_choice.py); maker_first: rest, chase, then take; taker: never rest")
+    taker_slippage_bps: float = setting(0.0, in_range(0, 1_000), "auto: expected slippage beyond the touch when taking")
     maker_first: bool = setting(True)
     chase_ticks: int = setting(2, in_range(1, 1_000_000))
     chase_interval_s: float = setting(2.0, in_range(0, HOUR_S))

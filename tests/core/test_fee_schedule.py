@@ -58,6 +58,15 @@ def test_paper_fees_mistakes_name_the_key(fees, key, words):
     assert words in str(e.value)
 
 
+def test_execution_style_defaults_to_auto_and_is_checked():
+    assert build_config().rebalancer.execution.style == "maker_first"  # the tests' base config pins it
+    from core.config import ExecutionConfig
+    assert ExecutionConfig().style == "auto"
+    with pytest.raises(ConfigError) as e:
+        build_config(rebalancer__execution__style="maker-first")
+    assert e.value.key == "rebalancer.execution.style" and "did you mean 'maker_first'?" in str(e.value)
+
+
 def _fill(ex, tif: TimeInForce, side: Side, price: str):
     ex.on_quote(1_000, 59_999.0, 5.0, 60_001.0, 5.0)
     req = OrderRequest(client_id=f"c-{tif.value}-{side.value}", symbol="BTCUSDT", side=side, qty=D("0.01"),
