@@ -37,7 +37,8 @@ class Desk:
         self._rebalance_seq = 0
         self._closes: list[float] = []  # the last closed candles' closes, at trend version _vol_version
         self._vol_version = -1
-        self.others_flow: deque[tuple[int, float]] = deque(maxlen=10_000)  # (ts, signed base) of fills not ours
+        self.others_flow: deque[tuple[int, float]] = deque()  # (ts, signed base) of fills not ours, last window
+        self._flow_sum = 0.0  # their sum
 
     def gate(self, now: int) -> str | None:
         """Why no new order may be sent now (risk, connection, fresh data), or None."""
@@ -134,11 +135,8 @@ class Desk:
         vol = volatility_bps(self._closes, trend.timeframe_ms, last=r.price)
         m = r.costs.markouts
         markout = m.adverse / m.notional * 1e4 if m.count >= MIN_MARKOUTS and m.notional > 0 else None
-        flow = self.others_flow
-        cutoff = r.now_ms - FLOW_WINDOW_MS
-        while flow and flow[0][0] < cutoff:
-            flow.popleft()
-        toward = sum(q for _ts, q in flow) * (1.0 if r.gap_base() > 0 else -1.0)  # what grew the gap
+        self._forget_flow(r.now_ms)
+        toward = self._flow_sum * (1.0 if r.gap_base() > 0 else -1.0)  # what grew the gap
         growth = growth_ratio(toward, FLOW_WINDOW_MS / 1000.0, wait_s, qty)
         ex = r.cfg.execution
         return estimate(maker_fee=r.maker_fee_rate, taker_fee=r.taker_fee_rate, bid=bid, ask=ask, wait_s=wait_s,
@@ -147,7 +145,19 @@ class Desk:
 
     def other_fill(self, ts_ms: int, side: Side, qty: float) -> None:
         """A fill that is not ours (the grid's futures, a manual spot trade) moved net delta."""
-        self.others_flow.append((ts_ms, qty if side is Side.BUY else -qty))
+        signed = qty if side is Side.BUY else -qty
+        self.others_flow.append((ts_ms, signed))
+        self._flow_sum += signed
+        self._forget_flow(ts_ms)
+
+    def _forget_flow(self, now_ms: int) -> None:
+        """Drop other fills older than the window the gap's growth is measured over."""
+        flow = self.others_flow
+        cutoff = now_ms - FLOW_WINDOW_MS
+        while flow and flow[0][0] < cutoff:
+            self._flow_sum -= flow.popleft()[1]
+        if not flow:
+            self._flow_sum = 0.0  # no rounding left over
 
     def _rechoose(self, wait_left_s: float, qty: float) -> CostEstimate:
         return self.estimate(wait_left_s, qty)

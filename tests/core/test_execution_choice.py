@@ -201,3 +201,20 @@ def test_the_proposal_fee_follows_the_choice():
     p = h.reb.proposal
     assert p is not None
     assert p.expected_fee_quote == pytest.approx(float(p.qty) * p.decision.price * 0.00055)  # it will take
+
+
+def test_other_fills_growing_the_gap_make_resting_dearer():
+    h = harness("auto", DISCOUNT, candles=calm_candles(bps=1.0))
+    h.market(T0 + S, BID, ASK)
+    assert h.reb.desk.estimate(30, 0.003).growth_bps == 0.0  # nothing moved the gap yet
+    for k in range(3):  # the grid bought 0.0015 BTC a minute: the long gap grows
+        h.grid_fill(T0 + (k + 2) * MIN, Side.BUY, "0.0005", "60000")
+    grown = h.reb.desk.estimate(30, 0.003)
+    # 0.0015 BTC over the 300 s window, 30 s of waiting on a 0.003 trade: a share of 0.05
+    assert grown.growth_bps == pytest.approx(0.05 * grown.drift_bps)
+    h.grid_fill(T0 + 5 * MIN, Side.SELL, "0.0015", "60000")  # flow that closed it again
+    assert h.reb.desk.estimate(30, 0.003).growth_bps == 0.0
+    # the window forgets: 300 s after the last fill nothing is left of the flow
+    h.grid_fill(T0 + 6 * MIN, Side.BUY, "0.0005", "60000")
+    h.tick(T0 + 12 * MIN)
+    assert h.reb.desk.estimate(30, 0.003).growth_bps == 0.0 and not h.reb.desk.others_flow
