@@ -63,7 +63,9 @@ class Desk:
     # ------------------------------------------------------------------ starting
 
     def start(self, d: Decision, *, price_limit: Decimal | None, path: str, forced: bool = False,
-              gate_passed: bool = False) -> list[Command]:
+              gate_passed: bool = False, shown: CostEstimate | None = None) -> list[Command]:
+        """Start a rebalance for ``d``; ``shown``: the estimate an approved proposal showed (its
+        choice of resting or taking is followed)."""
         r = self.reb
         now = r.now_ms
         assert d.side is not None
@@ -84,7 +86,7 @@ class Desk:
         self._rebalance_seq += 1
         ex = r.cfg.execution
         wait_s = ex.hard_maker_wait_s if path == "hard" else ex.max_chase_s
-        maker_first, taker_allowed, est = self.style_for(d, forced=forced, wait_s=wait_s, qty=float(qty))
+        maker_first, taker_allowed, est = self.style_for(d, forced=forced, wait_s=wait_s, qty=float(qty), shown=shown)
         plan = ExecutionPlan(rebalance_id=self._rebalance_seq, side=d.side, qty=qty, decision=d,
                              maker_first=maker_first, taker_allowed=taker_allowed, maker_wait_s=wait_s,
                              price_limit=price_limit, path="forced" if forced else path)
@@ -106,11 +108,12 @@ class Desk:
     # ------------------------------------------------------------------ rest or take
 
     def style_for(self, d: Decision, *, forced: bool = False, wait_s: float | None = None,
-                  qty: float | None = None) -> tuple[bool, bool, CostEstimate | None]:
+                  qty: float | None = None, shown: CostEstimate | None = None) -> tuple[bool, bool, CostEstimate | None]:
         """(maker first, taker allowed, the cost estimate behind the choice) for executing ``d``
         under ``execution.style``. ``maker_first`` follows the decision (today's behaviour);
         ``taker`` never rests; ``auto`` rests only where the decision would and the estimate
-        says resting is cheaper (a decision that takes now, or may not take, is followed)."""
+        (``shown``, the one an approved proposal showed, else a fresh one) says resting is
+        cheaper; a decision that takes now, or may not take, is followed."""
         style = self.reb.cfg.execution.style
         rest_wanted = d.maker_first and not d.take_now and not forced
         taker_allowed = d.taker_allowed or forced
@@ -121,7 +124,7 @@ class Desk:
         ex = self.reb.cfg.execution
         if wait_s is None:
             wait_s = ex.hard_maker_wait_s if self.reb.policy.execution_path(d) == "hard" else ex.max_chase_s
-        est = self.estimate(wait_s, d.qty_base if qty is None else qty)
+        est = shown if shown is not None else self.estimate(wait_s, d.qty_base if qty is None else qty)
         return est.rests, True, est
 
     def estimate(self, wait_s: float, qty: float) -> CostEstimate:

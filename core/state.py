@@ -64,6 +64,7 @@ class Proposal:
     expected_fee_quote: float
     net_after_base: float
     forced: bool = False
+    cost: CostEstimate | None = None  # execution.style auto: take vs rest as estimated when drafted; approval follows it
 
 
 @value_type

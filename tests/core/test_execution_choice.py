@@ -218,3 +218,22 @@ def test_other_fills_growing_the_gap_make_resting_dearer():
     h.grid_fill(T0 + 6 * MIN, Side.BUY, "0.0005", "60000")
     h.tick(T0 + 12 * MIN)
     assert h.reb.desk.estimate(30, 0.003).growth_bps == 0.0 and not h.reb.desk.others_flow
+
+
+def test_an_approved_proposal_executes_the_way_it_showed_then_re_decides():
+    h = harness("auto", DISCOUNT, candles=calm_candles(bps=1.0))
+    h.reb.set_mode(Mode.SEMI)
+    soft_gap(h)
+    p = h.reb.proposal
+    assert p is not None and p.cost is not None and p.cost.choice == "rest"
+    assert p.expected_fee_quote == pytest.approx(float(p.qty) * p.decision.price * 0.0002)
+    assert h.reb.snapshot().proposal.cost == p.cost  # the card shows the estimate it was drafted with
+    m = h.reb.costs.markouts
+    for _ in range(5):  # a fresh estimate would now take ...
+        m.measure(-1, 60_000.0, 0.01, 60_048.0)
+    assert not h.reb.desk.estimate(30, float(p.qty)).rests
+    h.do(h.reb.approve())
+    assert [r.tif for r in h.places] == [TimeInForce.POST_ONLY]  # ... but the approval rests, as shown
+    assert h.reb.exec.estimate == p.cost
+    h.tick(h.reb.now_ms + S)  # and re-decides a second later
+    assert [r.tif for r in h.places] == [TimeInForce.POST_ONLY, TimeInForce.IOC]

@@ -3,6 +3,8 @@ cost estimates and the choice (the decision card) — readable at 80x24 and on t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from core.execution_choice import estimate
@@ -25,6 +27,9 @@ def test_the_decision_card_shows_both_estimates_and_the_choice(fakes):
     text = "\n".join(" ".join(t.plain for t in row) for row in body(fakes.make_state(decision_cost=cost)).rows)
     assert "cost take 5.5 · rest 2.9 bps" in text and "→ rest" in text
     assert "exec maker → taker (cheaper)" in text
+    shown = replace(fakes.make_proposal(), cost=cost)  # a proposal shows the estimate it was drafted with
+    text = "\n".join(" ".join(t.plain for t in row) for row in body(fakes.make_state(proposal=shown)).rows)
+    assert "cost take 5.5 · rest 2.9 bps" in text
     plain = "\n".join(" ".join(t.plain for t in row) for row in body(fakes.make_state()).rows)
     assert "cost " not in plain and "cheaper" not in plain  # maker_first / taker: no estimate, no row
 

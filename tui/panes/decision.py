@@ -102,7 +102,7 @@ def body(s: CockpitState) -> Rows:
             gate.append(_item(("waited ", L), (f"{fmt.duration(g.waited_s)}/{fmt.duration(g.max_wait_s)}", theme.VALUE)))
         rows.append(tuple(gate))
 
-    cost = s.decision_cost if p is None else None  # a proposal's own card shows its frozen fee
+    cost = s.decision_cost if p is None else p.cost  # a proposal shows the estimate it was drafted with
     ex = [_item(("exec ", L), (exec_text(d, cost), theme.VALUE))]
     fee, after = ((p.expected_fee_quote, p.net_after_base) if p is not None
                   else (s.decision_fee_quote, s.decision_net_after_base))
