@@ -173,7 +173,7 @@ def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
         reb.note("info", f"paper account restored from {p.state_file}" + (" with its grid" if grid else ""))
         exchange.fees = fee_schedule(cfg, exchange.fees)  # the config's tier applies from now, whatever the file charged
     # the rates the paper exchange charges are the ones every cost figure and estimate uses
-    reb.set_rules(BTCUSDT_SPOT, float(exchange.fees.spot_maker), float(exchange.fees.spot_taker))
+    reb.set_rules(reb.instrument, float(exchange.fees.spot_maker), float(exchange.fees.spot_taker))
     _tag_paper_ids(exchange, reb.session_tag)
     speed = p.speed if env.paper_speed is None else env.paper_speed
     venue = PaperVenue(exchange=exchange, market=market, speed=speed, state_path=p.state_file, candles=candles)
