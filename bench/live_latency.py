@@ -73,7 +73,31 @@ class _ExchangeClock:
         return int(self.exchange.now_ms) or self.start_ms
 
 
-def build_engine(rate: float, seed: int, speed: float, journal_path: Path | None = None):
+def hanging_receiver():
+    """A loopback HTTP endpoint that never answers (a dead alert service); returns (url, stop)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    release = threading.Event()
+
+    class Hang(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            release.wait(600)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hang)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop():
+        release.set()
+        server.shutdown()
+    return f"json://127.0.0.1:{server.server_address[1]}/hook", stop
+
+
+def build_engine(rate: float, seed: int, speed: float, journal_path: Path | None = None, alert_url: str | None = None):
     from core.engine import Engine
     from core.journal import Journal
     from core.journal.recorder import JournalRecorder
@@ -97,18 +121,35 @@ def build_engine(rate: float, seed: int, speed: float, journal_path: Path | None
     # With a journal: the on-disk SQLite file the product writes (WAL, synchronous=NORMAL),
     # recording every decision, order and fill as a session does.
     journal = Journal(journal_path) if journal_path is not None else None
+    recorder = JournalRecorder(journal) if journal is not None else None
+    alerts = None
+    if alert_url is not None:  # every fill an alert, to a service that never answers
+        from dataclasses import replace
+
+        from core.alerts.rules import EVENTS
+        from core.alerts.setup import Alerts
+        from core.alerts.sender import AlertSender
+        from core.record_lines import tee
+
+        acfg = replace(cfg, alerts=replace(cfg.alerts, urls=[alert_url], events=list(EVENTS), per_minute=600))
+        alerts = Alerts(acfg, AlertSender([("hang", alert_url)], timeout_s=60, retries=0, per_minute=600),
+                        wall_ms=lambda: time.time_ns() // 1_000_000)
+        recorder = tee(recorder, alerts.tap)
     reb = Rebalancer(cfg.rebalancer, BTCUSDT_SPOT, symbol=cfg.symbol, venue_name="paper", mode=Mode.AUTO,
-                     client_prefix="rb", recorder=JournalRecorder(journal) if journal is not None else None)
+                     client_prefix="rb", recorder=recorder)
     exchange, _grid = build_paper(cfg, first_px, first.ts_ms)
     venue = PaperVenue(exchange=exchange, market=source(), speed=speed)
-    return Engine(reb, venue, clock=_ExchangeClock(exchange, first.ts_ms), journal=journal)
+    engine = Engine(reb, venue, clock=_ExchangeClock(exchange, first.ts_ms), journal=journal)
+    if alerts is not None:
+        engine.attach_alerts(alerts)
+    return engine
 
 
 async def run(orders: int, rate: float, max_seconds: float, seed: int, speed: float,
-              journal_path: Path | None = None) -> dict:
+              journal_path: Path | None = None, alert_url: str | None = None) -> dict:
     from core.events import PlaceOrder
 
-    engine = build_engine(rate, seed, speed, journal_path)
+    engine = build_engine(rate, seed, speed, journal_path, alert_url)
     # split the latency: time inside Rebalancer.on_event for the events that produced an order
     reb = engine.reb
     inner = reb.on_event
@@ -163,6 +204,8 @@ async def run(orders: int, rate: float, max_seconds: float, seed: int, speed: fl
         "order_rtt_p50_ms": rnd(engine.rtt_p50_ms, 4),
         "order_rtt_p99_ms": rnd(engine.rtt_p99_ms, 4),
         "journal_rows": journal_rows,
+        "alerts_queued_or_dropped": (engine.alerts.sender.services[0].queue.qsize() + engine.alerts.dropped)
+        if engine.alerts is not None else None,
     }
 
 
@@ -177,6 +220,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--journal", choices=("off", "on", "both"), default="both",
                    help="without the SQLite journal (the path itself), with it (as a session runs: "
                         "journal.enabled is the default), or both one after the other (default)")
+    p.add_argument("--alerts", choices=("off", "hang"), default="hang",
+                   help="also run with every fill alerted to a service that never answers (default) or not")
     args = p.parse_args(argv)
     orders = args.orders or (20 if args.quick else 300)
     max_s = args.max_seconds or (20.0 if args.quick else 240.0)
@@ -193,8 +238,18 @@ def main(argv: list[str] | None = None) -> dict:
             fig["with_journal"] = on
         else:
             fig = on
+    if args.alerts == "hang":
+        url, stop = hanging_receiver()
+        try:
+            hang = asyncio.run(run(orders, args.rate, max_s, args.seed, args.speed, alert_url=url))
+        finally:
+            stop()
+        checks.append(check("event -> order call p99, alert service hanging", hang["p99_ms"], "<=", TARGET_P99_MS,
+                            "ms"))
+        fig["alerts_hanging"] = hang
     res = result("live_latency", params={"orders": orders, "rate_trades_per_s": args.rate, "speed": args.speed,
-                                         "max_seconds": max_s, "seed": args.seed, "journal": args.journal},
+                                         "max_seconds": max_s, "seed": args.seed, "journal": args.journal,
+                                         "alerts": args.alerts},
                  figures=fig, checks=checks)
     emit(res, args.json_out)
     return res

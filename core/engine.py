@@ -104,6 +104,7 @@ class Engine(JournalWatch):
         self._set_venue_trading()
         self._user_actions = 0  # user commands: the cockpit redraws after each
         self._failed_events = 0  # events that raised in the rebalancer (counted as bad messages)
+        self.alerts = None  # core.alerts.setup.Alerts: watched on the tick, closed at shutdown
         self.rtt_p50_ms: float | None = None  # order call round trips
         self.rtt_p99_ms: float | None = None
         self._rate_budget_left: int | None = None
@@ -121,12 +122,16 @@ class Engine(JournalWatch):
         """What the engine measures about the feed, for the cockpit (the rebalancer cannot see it)."""
         vbad = getattr(self.venue, "bad_messages", 0)
         stalls, reconnects = getattr(self.venue, "stalls", None), getattr(self.venue, "reconciles", None)
-        speed = getattr(self.venue, "speed", None)  # paper: market time may run faster than the wall
         return FeedInputs(self.rtt_p50_ms, self.rtt_p99_ms, self._rate_budget_left,
                           self._failed_events + (vbad if isinstance(vbad, int) else 0),
                           stalls if isinstance(stalls, int) else None,
                           reconnects if isinstance(reconnects, int) else None,
-                          speed=float(speed) if isinstance(speed, (int, float)) and speed > 0 else 1.0)
+                          alerts_dropped=self.alerts.dropped if self.alerts is not None else None)
+
+    def attach_alerts(self, alerts) -> None:
+        """Alerts for this session: their rules already tap the record; the feed and the daily
+        summary are watched on the tick (no I/O there: sending is the alerts' own threads')."""
+        self.alerts = alerts
 
     def latest(self) -> CockpitState:
         now = self._perf()
@@ -167,6 +172,11 @@ class Engine(JournalWatch):
                 self.reb.venue_refusal = getattr(self.venue, "trading_refused", None)  # read before the tick decides
                 self._accept(Tick(self.clock.now_ms()))
                 self.check_journal()
+                if self.alerts is not None:
+                    try:
+                        self.alerts.watch(self)
+                    except Exception as e:  # noqa: BLE001 - an alert never stops trading
+                        log.warning("alert watch failed: %s", e)
                 if checkpoint is not None and self._perf() >= next_checkpoint:
                     next_checkpoint = self._perf() + self.checkpoint_every_s
                     self._checkpoint(checkpoint)
@@ -239,6 +249,9 @@ class Engine(JournalWatch):
             self.reb.rec.state(self.reb.now_ms, "session", "crashed" if crashed else "stopped", said)
         except Exception as e:  # noqa: BLE001
             log.warning("journal write at stop failed: %s", e)
+        if self.alerts is not None:  # a moment for what is queued (a halt just said), then stop
+            await asyncio.to_thread(self.alerts.sender.wait_idle, 2.0)
+            self.alerts.close()
         if self.journal is not None:
             try:
                 self.journal.close()

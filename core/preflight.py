@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+from core.alerts.setup import alert_urls
 from core.config import AppConfig, ConfigError
 from core.model import BTCUSDT_SPOT
 from core.session import check_mainnet, mainnet_endpoints
@@ -29,6 +30,9 @@ def preflight(cfg: AppConfig, data_dir: Path, *, mainnet_confirmed: bool | None 
         _check_market_files(cfg)
         if cfg.paper.state_file:
             _check_state_file(cfg)
+    urls = alert_urls(cfg)  # a wrong alert URL stops the start (exit 2), naming its key
+    if urls:
+        notes.append(f"alerts: {', '.join(u[0] for u in urls)} ({', '.join(cfg.alerts.events)})")
     reached = mainnet_endpoints(cfg)
     if mainnet_confirmed is None:
         if reached:

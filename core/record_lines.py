@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from decimal import Decimal
+
+from core.costs import Arrival
 from core.model import Decision, Fill, Leg, Order, Side
 from core.recorder import Recorder
 from core.state import Proposal
@@ -43,6 +46,23 @@ class RecordLines(Recorder):
                   f"decision {d.action.value.upper()}{side}{size} (gap {d.gap_base:+.6f}, {mode}): {outcome} — {d.reason}",
                   action=d.action.value, side=d.side.value if d.side else None, qty_base=d.qty_base,
                   gap_base=d.gap_base, price=d.price, mode=mode, outcome=outcome, reason=d.reason)
+
+    def rebalance_started(self, decision: Decision, mode: str, outcome: str, *, rebalance: str, arrival: Arrival,
+                          qty: Decimal, path: str) -> None:
+        """The decision line, plus the rebalance it starts and the market its cost is measured from."""
+        d = decision
+        side = d.side.value if d.side is not None else ""
+        self._say("info", "decision", d.ts_ms,
+                  f"decision {d.action.value.upper()} {side} {qty} (gap {d.gap_base:+.6f}, {mode}): {outcome} — "
+                  f"rebalance {rebalance} ({path}), arrival mid {arrival.mid:.2f} (bid {arrival.bid:.2f} / ask "
+                  f"{arrival.ask:.2f}) — {d.reason}",
+                  action=d.action.value, side=side or None, qty_base=d.qty_base, qty=str(qty), gap_base=d.gap_base,
+                  price=d.price, mode=mode, outcome=outcome, reason=d.reason, rebalance=rebalance, path=path,
+                  arrival_mid=arrival.mid, arrival_bid=arrival.bid, arrival_ask=arrival.ask)
+
+    def markout(self, ts_ms: int, exec_id: str, mid_after: float) -> None:
+        self._say("info", "markout", ts_ms, f"markout of maker fill {exec_id}: mid {mid_after:.2f} 60 s after",
+                  exec_id=exec_id, mid_after=mid_after)
 
     def proposal(self, ts_ms: int, proposal: Proposal, answer: str) -> None:
         p = proposal

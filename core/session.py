@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from core.config import AppConfig, ConfigError
 from core.engine import Engine
 from core.journal import Journal, default_journal_path
 from core.journal.recorder import JournalRecorder
+from core.alerts.setup import build_alerts
 from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Instrument, Mode
 from core.rebalancer import Rebalancer, Recorder
 from core.record_lines import tee
@@ -76,13 +77,21 @@ def build_session(cfg: AppConfig, env: Environment) -> Session:
         where = journal_path(cfg, env.data_dir)
         if where is not None:  # before the journal is touched: a second instance changes nothing
             lock = InstanceLock(lock_path(where)).acquire(mode=cfg.mode, now_ms=env.now_ms())
+    alerts = None
     try:
+        alerts = build_alerts(cfg, env.now_ms)  # a wrong URL is a ConfigError naming its key
+        if alerts is not None:  # the alerts see the journal's very records
+            env = replace(env, record_tap=tee(env.record_tap, alerts.tap))
         journal = env.journal if env.journal is not None else open_journal(cfg, env.data_dir)
         session = _paper_session(cfg, env, journal) if cfg.venue == "paper" else _bybit_session(cfg, env, journal)
     except BaseException:
         if lock is not None:
             lock.release()
+        if alerts is not None:
+            alerts.close()
         raise
+    if alerts is not None:
+        session.engine.attach_alerts(alerts)
     session.lock = lock
     return session
 

@@ -78,6 +78,7 @@ class FeedHealth:
     stale_after_ms: int | None = None
     stalls: int | None = None  # streams replaced because they went silent (None: no streams)
     reconnects: int | None = None
+    alerts_dropped: int | None = None  # alerts a service could not take (None: no alerts configured)
     speed: float = 1.0  # market seconds per wall second (paper speed; 1 live): countdowns show wall time
 
 
@@ -151,7 +152,6 @@ class CockpitState:
     escalation_left_s: float | None = None
     recent_fills: tuple[FillView, ...] = ()
     proposal: Proposal | None = None
-    market_speed: float = 1.0  # market seconds per wall second: a countdown is shown in wall seconds
     cooldown_left_s: float = 0.0
     hysteresis_note: str = ""
     # risk
@@ -165,11 +165,11 @@ class CockpitState:
     @property
     def proposal_left_s(self) -> float | None:
         """Wall-clock seconds the trader has left to answer the proposal (None: it never expires).
-        Its expiry is in market time, which paper at ``speed`` 10 runs ten times faster."""
+        Its expiry is in market time, which paper at ``feed.speed`` 10 runs ten times faster."""
         p = self.proposal
         if p is None or p.expires_ms is None:
             return None
-        return max(0.0, (p.expires_ms - self.ts_ms) / 1000 / (self.market_speed or 1.0))
+        return max(0.0, (p.expires_ms - self.ts_ms) / 1000 / (self.feed.speed or 1.0))
 
 
 class EngineControl(Protocol):

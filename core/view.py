@@ -27,7 +27,7 @@ class FeedInputs:
     bad_messages: int = 0
     stalls: int | None = None  # streams replaced because they went silent (None: the venue has no streams)
     reconnects: int | None = None  # reconciles after a reconnect or a stall
-    speed: float = 1.0  # market seconds per wall second (paper speed; 1 live): countdowns show wall time
+    alerts_dropped: int | None = None  # alerts dropped (None: no alerts configured)
 
 
 NO_FEED = FeedInputs()
@@ -95,12 +95,12 @@ def cockpit_state(reb: Rebalancer, now: int, *, connected: bool, feed: FeedInput
         orders=orders, escalation_progress=prog[0] if prog else None,
         escalation_left_s=prog[1] if prog else None,
         recent_fills=tuple(reb.recent_fills), proposal=reb.operator.proposal,
-        market_speed=reb.market_speed, cooldown_left_s=cooldown_left,
+        cooldown_left_s=cooldown_left,
         hysteresis_note=hyst, equity_quote=eq, peak_equity_quote=risk.peak_equity or eq,
         drawdown_pct=risk.drawdown_pct, log=tuple(reb.log),
         feed=FeedHealth(data_age_ms=age, rtt_p50_ms=feed.rtt_p50_ms, rtt_p99_ms=feed.rtt_p99_ms,
                         rate_budget_left=feed.rate_budget_left, events_total=reb.stats.events,
                         bad_messages=reb.bad_messages + feed.bad_messages,
                         stale_after_ms=int(cfg.risk.stale_after_s * 1000), stalls=feed.stalls,
-                        reconnects=feed.reconnects, speed=feed.speed),
+                        reconnects=feed.reconnects, alerts_dropped=feed.alerts_dropped, speed=reb.market_speed),
     )

@@ -25,7 +25,8 @@ FLOORS: tuple[tuple[str, str], ...] = (
     # floor                       modules
     ("foundations",               "core core.values core.figures core.clock core.errors core.bulk core.eager core.handoff "
                                   "core.venues core.venues.bybit_codes core.venues.bybit_settings core.single_instance"),
-    ("model",                     "core.model core.events core.outcome core.state core.costs core.execution_choice core.recorder "
+    ("model",                     "core.model core.instruments core.events core.outcome core.state core.costs "
+                                  "core.execution_choice core.recorder "
                                   "core.record_lines core.config.*"),
     ("decision parts",            "core.account core.trend core.fills core.risk core.execution core.policy "
                                   "core.orders core.holds core.bookkeeper core.desk core.operator core.stats "
@@ -37,7 +38,7 @@ FLOORS: tuple[tuple[str, str], ...] = (
                                   "core.venues.bybit_streams core.venues.bybit_stall core.venues.bybit_hosts core.venues.paper_setup"),
     # the engine drives any venue through the protocol (base); an adapter never reaches up to it
     ("venue adapters",            "core.venues.paper core.venues.bybit core.venues.bybit_reads core.venues.bybit_orders"),
-    ("record, engine",            "core.journal.* core.report core.report_series core.recovery core.journal_watch "
+    ("record, engine",            "core.journal.* core.alerts.* core.report core.report_series core.recovery core.journal_watch "
                                   "core.engine"),
     ("session",                   "core.session"),
     # replay and the preflight are entries, like the cockpit: they build through the session

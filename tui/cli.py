@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core.config import ConfigError, effective_config_dict, load_config
 
-SUBCOMMANDS = ("decide", "check-config", "replay", "report", "cockpit")
+SUBCOMMANDS = ("decide", "check-config", "replay", "report", "alert-test", "cockpit")
 EXIT_CONFIG = 2
 
 
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arg(r)
     r.add_argument("--market", action="append", required=True, help="CSV(.gz) file; repeat to merge files")
     r.add_argument("--policy", choices=("anchor", "simple", "baseline"))
+    r.add_argument("--symbol", help="the symbol the data is of (overrides the config; its trading rules are used)")
     r.add_argument("--mode", choices=("auto", "watch"), default="auto")
     r.add_argument("--json", dest="json_out", metavar="OUT", help="write the report as JSON to OUT ('-' for stdout)")
     r.add_argument("--strict", action="store_true", help="stop at the first bad data row")
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--band", type=float, metavar="BASE",
                     help="the |gap| (base units) time over it is measured against; default: the band a replay "
                          "recorded, else the first decision's hard threshold")
+    at = sub.add_parser("alert-test", help="send one test message to every alerts.urls entry and say what each answered")
+    _add_config_arg(at)
     return parser
 
 
@@ -115,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_replay(args)
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "alert-test":
+            return _cmd_alert_test(args)
         return _cmd_cockpit(args)
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
@@ -190,9 +195,18 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from core.replay import format_report, run_replay
     from core.venues.market import MarketDataError, load_market
 
+    from core.instruments import UnknownSymbol, for_config
+
     cfg = _load(args, need_secrets=False)
+    if args.symbol:
+        cfg = cfg.with_overrides(symbol=args.symbol.upper())
     if args.band is not None and not (0.0 < args.band < float("inf")):
         print(f"error: --band must be a positive number of base units (e.g. 0.02), got {args.band}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        for_config(cfg)
+    except UnknownSymbol as e:
+        print(f"error: {cfg.path}: symbol: {e}", file=sys.stderr)
         return EXIT_CONFIG
     try:
         market = load_market(args.market, strict=args.strict)
@@ -272,6 +286,52 @@ def _cmd_report(args: argparse.Namespace) -> int:
             return EXIT_CONFIG
         print(f"report page written to {out} (self-contained: opens offline)", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _cmd_alert_test(args: argparse.Namespace) -> int:
+    """One test message to each URL; prints each service's answer. Exit 0 only if all took it."""
+    import logging
+
+    from core.alerts.sender import with_timeouts
+    from core.alerts.setup import alert_urls
+
+    cfg = _load(args, need_secrets=False)
+    urls = alert_urls(cfg)
+    if not urls:
+        print(f"no alerts.urls in {cfg.path}: nothing to test (see README, 'Alerts')")
+        return EXIT_CONFIG
+    import apprise
+
+    class Heard(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.INFO)
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(record.getMessage())
+
+    failed = 0
+    for shown_url, url, secrets in urls:
+        heard = Heard()
+        logger = logging.getLogger("apprise")
+        logger.addHandler(heard)
+        level = logger.level
+        logger.setLevel(logging.INFO)
+        try:
+            a = apprise.Apprise()
+            a.add(with_timeouts(url, cfg.alerts.timeout_s))
+            ok = bool(a.notify(title=f"[{cfg.symbol}] rebalancer alert test",
+                               body=f"A test from {cfg.path}: alerts reach you here."))
+        finally:
+            logger.removeHandler(heard)
+            logger.setLevel(level)
+        said = "; ".join(line for line in heard.lines if line)
+        for secret in secrets:  # what a service answers may quote the URL: never its secrets
+            said = said.replace(secret, "***")
+        said = said[-300:]
+        print(f"{shown_url}: {'ok' if ok else 'FAILED'}{f' ({said})' if said and not ok else ''}")
+        failed += not ok
+    return 0 if failed == 0 else 1
 
 
 def _cmd_cockpit(args: argparse.Namespace) -> int:

@@ -40,7 +40,8 @@ def _markers(fills: Sequence[tuple[int, float, float]], t0: int, t1: int, width:
     span = max(1, t1 - t0)
     for ts, _p, _q in fills:
         x = offset + min(width - 1, max(0, int((ts - t0) / span * (width - 1))))
-        row[x] = (char, style)
+        held = row[x][0]
+        row[x] = ("◆", "yellow") if held not in (" ", char) else (char, style)  # both sides in one column
 
 
 def _axis_width(series: list[Series], decimals: int) -> int:
@@ -70,7 +71,7 @@ def render_charts(s: ReportSeries, width: int, *, height: int = HEIGHT) -> Text:
         out.append("\n")
 
     price = [Series(resample(*s.price, t0, t1, dots), PRICE, "price")]
-    section(f"Price ({s.symbol or 'quote'}) with our fills: ▲ buy  ▼ sell", price, [], 2)
+    section(f"Price ({s.symbol or 'quote'}) with our fills: ▲ buy  ▼ sell  ◆ both", price, [], 2)
     lw = _axis_width(price, 2)
     if lw:  # the fills under the price, on the same time axis
         plot_w = max(1, width - lw)

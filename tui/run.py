@@ -34,7 +34,19 @@ def setup_logging(cfg: AppConfig, data_dir: Path, *, headless: bool = False, fmt
     path = Path(cfg.ui.log_file) if cfg.ui.log_file else data_dir / "logs" / "rebalancer.log"
     keys = (cfg.secrets.key, cfg.secrets.secret) if cfg.secrets is not None else ()
     return logfile.setup(path, fmt=fmt, stdout=sys.stdout if headless else None,
-                         secrets=logfile.secret_values(extra=keys))
+                         secrets=logfile.secret_values(extra=(*keys, *alert_secrets(cfg))))
+
+
+def alert_secrets(cfg: AppConfig) -> tuple[str, ...]:
+    """The values ``${NAME}`` brings into the alert URLs: masked in the log like the API keys."""
+    if not cfg.alerts.urls:
+        return ()
+    from core.alerts.setup import alert_urls
+
+    try:
+        return tuple(s for _shown, _url, secrets in alert_urls(cfg) for s in secrets)
+    except ConfigError:
+        return ()  # the preflight has refused the start already
 
 
 def resolve_config(args: argparse.Namespace) -> AppConfig:

@@ -260,6 +260,39 @@ class UiConfig:
     log_file: str | None = setting(None)
 
 
+ALERT_EVENTS = ("proposal", "halt", "kill", "rearm", "mode", "order_rejected_streak", "feed_down", "feed_up", "fill",
+                "daily_summary")
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Where alerts go (Apprise URLs; ``${NAME}`` is read from the environment / ``.env``) and which."""
+
+    urls: list[str] = setting(factory=list, doc="Apprise URLs, e.g. tgram://${TELEGRAM_TOKEN}/${TELEGRAM_CHAT}")
+    events: list[Literal[ALERT_EVENTS]] = setting(  # type: ignore[valid-type]
+        factory=lambda: [e for e in ALERT_EVENTS if e != "fill"], doc="which events are sent (fill is off by default)")
+    feed_down_after_s: float = setting(30.0, in_range(1, 3600), "feed_down after this long without market data")
+    rejected_streak: int = setting(3, in_range(1, 100), "order_rejected_streak after this many rejections in a row")
+    timeout_s: float = setting(5.0, in_range(0.5, 60), "per send, per service")
+    retries: int = setting(2, in_range(0, 10), "per alert, with backoff")
+    per_minute: int = setting(20, in_range(1, 600), "rate limit per service")
+
+
+@dataclass(frozen=True)
+class InstrumentConfig:
+    """Trading rules for a symbol paper and replay do not bundle (``core.instruments``); a live
+    session reads its symbol's rules from the venue instead."""
+
+    tick_size: float = setting(check=in_range(0, 1e6, lo_open=True), doc="price step")
+    qty_step: float = setting(check=in_range(0, 1e6, lo_open=True), doc="base quantity step")
+    min_qty: float = setting(check=in_range(0, 1e9, lo_open=True), doc="smallest order, base")
+    min_notional: float = setting(5.0, in_range(0, 1e9), "smallest order value, quote")
+    perp_tick_size: float | None = setting(None, in_range(0, 1e6, lo_open=True),
+                                           "the perpetual's price step (paper grid); default tick_size")
+    perp_qty_step: float | None = setting(None, in_range(0, 1e6, lo_open=True),
+                                          "the perpetual's quantity step; default qty_step")
+
+
 @dataclass(frozen=True)
 class ApiSecrets:
     """API credentials; the repr never shows them."""
@@ -293,6 +326,8 @@ class AppConfig:
     policy_note: str = ""
     secrets: ApiSecrets | None = field(default=None, repr=False)
     warnings: tuple[str, ...] = ()
+    instrument: InstrumentConfig | None = None  # rules for a symbol paper / replay do not bundle
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def policy(self) -> str:

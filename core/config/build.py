@@ -158,7 +158,8 @@ def hint_for(key: Any, allowed, prefix: str) -> str:
 def key_homes() -> dict[str, tuple[str, ...]]:
     """Every key of the schema -> the block paths where it is valid ('' is the top level)."""
     from core.config.blocks import (
-        ApiConfig, ExecutionConfig, JournalConfig, PaperConfig, POLICY_SETTINGS, ProposalsConfig, RiskConfig, UiConfig,
+        AlertsConfig, ApiConfig, ExecutionConfig, InstrumentConfig, JournalConfig, PaperConfig, POLICY_SETTINGS, ProposalsConfig,
+        RiskConfig, UiConfig,
     )
 
     homes: dict[str, list[str]] = {}
@@ -174,6 +175,7 @@ def key_homes() -> dict[str, tuple[str, ...]]:
     for name in TOP_LEVEL:
         homes.setdefault(name, []).append("")
     for cls, path in ((ApiConfig, "api"), (PaperConfig, "paper"), (JournalConfig, "journal"), (UiConfig, "ui"),
+                      (InstrumentConfig, "instrument"), (AlertsConfig, "alerts"),
                       (ExecutionConfig, "rebalancer.execution"), (RiskConfig, "rebalancer.risk"),
                       (ProposalsConfig, "rebalancer.proposals")):
         walk(cls, path)
@@ -184,6 +186,6 @@ def key_homes() -> dict[str, tuple[str, ...]]:
     return {k: tuple(dict.fromkeys(v)) for k, v in homes.items()}
 
 
-TOP_LEVEL = ("symbol", "venue", "mode", "api", "rebalancer", "paper", "journal", "ui")
+TOP_LEVEL = ("symbol", "venue", "mode", "api", "rebalancer", "paper", "journal", "ui", "instrument", "alerts")
 REBALANCER_SHARED = ("policy", "execution", "risk", "spot_reserve_base", "proposal_ttl_s", "evaluate_every_s",
                      "proposals", "other_policies")

@@ -13,7 +13,10 @@ from typing import Any, Literal
 
 import yaml
 
-from core.config.blocks import FEE_TIERS, AppConfig, ApiConfig, FeesConfig, JournalConfig, PaperConfig, UiConfig, mask
+from core.config.blocks import (
+    FEE_TIERS, AlertsConfig, AppConfig, ApiConfig, FeesConfig, InstrumentConfig, JournalConfig, PaperConfig, UiConfig,
+    mask,
+)
 from core.config.build import TOP_LEVEL, coerce, hint_for
 from core.config.fields import ConfigError
 from core.config.policies import build_rebalancer
@@ -138,8 +141,10 @@ def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] |
     check_fees(paper.fees, file)
     journal = coerce(JournalConfig, data.get("journal"), file, "journal")
     ui = coerce(UiConfig, data.get("ui"), file, "ui")
+    instrument = coerce(InstrumentConfig | None, data.get("instrument"), file, "instrument")
+    alerts = coerce(AlertsConfig, data.get("alerts"), file, "alerts")
     cfg = AppConfig(path=file, symbol=symbol, venue=venue, mode=mode, api=api, rebalancer=rebalancer,
-                    paper=paper, journal=journal, ui=ui, policy_note=note)
+                    paper=paper, journal=journal, ui=ui, policy_note=note, instrument=instrument, alerts=alerts)
     if need_secrets is None:
         need_secrets = venue != "paper"
     if need_secrets:
@@ -181,6 +186,8 @@ def effective_config_dict(cfg: AppConfig) -> dict:
         "paper": plain(cfg.paper),
         "journal": plain(cfg.journal),
         "ui": plain(cfg.ui),
+        **({"instrument": plain(cfg.instrument)} if cfg.instrument is not None else {}),
+        "alerts": plain(cfg.alerts),
     }
     key_name, secret_name = secret_env_names(cfg.api.account_name)
     if cfg.secrets is not None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from core.config import AppConfig
 from core.events import BalanceUpdate, ConnectionChanged, PositionUpdate
-from core.model import BTCUSDT_SPOT
 from core.rebalancer import Rebalancer, Recorder
 from core.replay.fastpath import bulk_step
 from core.replay.report import build_report, unhedged_block
@@ -52,7 +51,7 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
     ts_arr, px_arr, qty_arr, side_arr = trades.ts_ms, trades.price, trades.qty, trades.side
     first_ts, first_px = ts_arr[0], px_arr[0]
     ex, grid = build_paper(cfg, first_px, first_ts)
-    reb = build_rebalancer(cfg, venue_name="replay", instrument=BTCUSDT_SPOT, recorder=recorder, mode=mode,
+    reb = build_rebalancer(cfg, venue_name="replay", instrument=ex.spot, recorder=recorder, mode=mode,
                            policy=policy, maker_fee_rate=float(ex.fees.spot_maker),
                            taker_fee_rate=float(ex.fees.spot_taker))
     reb.lazy_holds = True

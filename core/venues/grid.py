@@ -81,7 +81,8 @@ class GridBot:
             )
         qty = instrument.round_qty(_dec(qty_per_level))
         if qty < instrument.min_qty:
-            raise ValueError(f"qty per level {qty_per_level} is below the min qty {instrument.min_qty}")
+            raise ValueError(f"paper.grid.qty_per_level {qty_per_level} is below the min qty {instrument.min_qty} "
+                             f"of the {instrument.symbol} perpetual (after rounding to its step {instrument.qty_step})")
         self.instrument = instrument
         self.lower = prices[0]
         self.upper = prices[-1]

@@ -11,12 +11,13 @@ from dataclasses import replace
 from decimal import Decimal
 
 from core.config import AppConfig, GridConfig
-from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Fill, Leg, Side
+from core.instruments import for_config
+from core.model import BTCUSDT_LINEAR, Fill, Instrument, Leg, Side
 from core.venues.grid import GridBot
 from core.venues.paper_exchange import FeeSchedule, PaperExchange
 
 
-def build_grid(cfg: GridConfig | None, first_price: float) -> GridBot | None:
+def build_grid(cfg: GridConfig | None, first_price: float, instrument: Instrument = BTCUSDT_LINEAR) -> GridBot | None:
     if cfg is None:
         return None
     lower, upper = cfg.lower, cfg.upper
@@ -24,7 +25,7 @@ def build_grid(cfg: GridConfig | None, first_price: float) -> GridBot | None:
         lower = first_price * (1 - cfg.span_pct / 100.0)
         upper = first_price * (1 + cfg.span_pct / 100.0)
     return GridBot(lower=lower, upper=upper, levels=cfg.levels, qty_per_level=cfg.qty_per_level, mode=cfg.mode,
-                   instrument=BTCUSDT_LINEAR)
+                   instrument=instrument)
 
 
 def fee_schedule(cfg: AppConfig, linear_from: FeeSchedule = FeeSchedule()) -> FeeSchedule:
@@ -38,19 +39,20 @@ def build_paper(cfg: AppConfig, first_price: float, ts_ms: int) -> tuple[PaperEx
     """A paper account as the config's ``paper:`` block describes it, grid started at the first price.
     (``PaperExchange`` is looked up when called: tests swap in one that keeps every fill.)"""
     p = cfg.paper
-    ex = PaperExchange(spot=BTCUSDT_SPOT, linear=BTCUSDT_LINEAR,
-                       balances={BTCUSDT_SPOT.base: Decimal(str(p.base_balance)),
-                                 BTCUSDT_SPOT.quote: Decimal(str(p.quote_balance))},
+    spot, linear = for_config(cfg)  # the symbol's own rules (refused when unknown)
+    ex = PaperExchange(spot=spot, linear=linear,
+                       balances={spot.base: Decimal(str(p.base_balance)),
+                                 spot.quote: Decimal(str(p.quote_balance))},
                        fees=fee_schedule(cfg), latency_ms=p.latency_ms,
                        synthetic_spread_ticks=p.synthetic_spread_ticks)
     if p.futures_size:
         entry = p.futures_entry or first_price
         size = Decimal(str(p.futures_size))
-        ex.apply_grid_fill(Fill(ts_ms=ts_ms, exec_id="initial-position", symbol=BTCUSDT_LINEAR.symbol,
+        ex.apply_grid_fill(Fill(ts_ms=ts_ms, exec_id="initial-position", symbol=linear.symbol,
                                 side=Side.BUY if size > 0 else Side.SELL, price=Decimal(str(entry)),
                                 qty=abs(size), fee=Decimal(0), fee_coin="USDT", is_maker=True,
                                 leg=Leg.LINEAR, source="initial"))
-    grid = build_grid(p.grid, first_price)
+    grid = build_grid(p.grid, first_price, linear)
     if grid is not None:
         for f in grid.start(first_price, ts_ms):
             ex.apply_grid_fill(f)

@@ -111,7 +111,10 @@ def test_live_latency_with_journal_writes_the_session_to_disk(outputs):
     # (one decision may place more than one order: a chase re-places, a taker follows a maker)
     assert on["journal_rows"]["order_events"] >= on["orders_measured"]
     assert on["journal_rows"]["decisions"] >= 1
-    assert [c["name"] for c in res["checks"]] == ["event -> order call p99", "event -> order call p99, journal on"]
+    assert [c["name"] for c in res["checks"]] == ["event -> order call p99", "event -> order call p99, journal on",
+                                                  "event -> order call p99, alert service hanging"]
+    hang = res["figures"]["alerts_hanging"]
+    assert hang["orders_measured"] >= 1 and hang["alerts_queued_or_dropped"] >= 1  # the alerts were there
 
 
 def test_cockpit_smoke_shows_the_final_state(outputs):

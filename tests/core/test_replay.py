@@ -290,3 +290,15 @@ def test_bad_rows_in_real_data_plus_a_broken_file(run_cli, tmp_path, shared_data
     assert r["bad_rows"] == 1
     assert r["events_in"] == 721 * 4 + 4
     assert "warning: 1 bad row(s) skipped in total" in err
+
+
+def test_a_maker_heavy_anchor_replay_shows_its_drift(shared_data_dir, replay_cfg):
+    """Issue 15: every 1-minute replay reported cost == fee (10.00 bps), because fills arrive
+    after their order's final status and found no reference. Now each is costed against its
+    rebalance's arrival: resting and chasing show up as drift."""
+    market = load_market([shared_data_dir / "bybit_linear_BTCUSDT_1m_2024-12-31T21Z_2025-01-31.csv.gz"])
+    r = run_replay(replay_cfg, market).report
+    assert r["maker_fills"] > r["taker_fills"] > 0
+    assert r["unreferenced_fills"] == 0
+    assert abs(r["cost_drift_bps"]) > 0.5 and r["cost_bps"] != pytest.approx(r["cost_fee_bps"], abs=0.5)
+    assert r["maker_markout_60s_bps"] is not None and r["markouts"] == r["maker_fills"]

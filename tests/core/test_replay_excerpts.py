@@ -173,3 +173,44 @@ def test_replay_json_report_json_and_the_rows_agree(name, replay, tmp_path, caps
     assert cost == pytest.approx(r["cost_bps"], abs=0.1)
     if markout is not None:
         assert markout == pytest.approx(r["maker_markout_60s_bps"], abs=0.1)
+
+
+def test_an_ethusdt_replay_uses_ethusdt_s_rules_and_says_so(write_config, excerpt, tmp_path, capsys):
+    config = write_config(replay_config_dict(paper__grid__qty_per_level=0.01), name="eth.yaml")
+    out = tmp_path / "eth.json"
+    rc = main(["replay", "--config", str(config), "--symbol", "ETHUSDT", "--json", str(out), "--market",
+               str(excerpt("bybit_spot_BTCUSDT_1m_2022-12-13_0000-0600.csv.gz"))])
+    capsys.readouterr()
+    r = json.loads(out.read_text(encoding="utf-8"))
+    assert rc == 0 and r["symbol"] == "ETHUSDT"
+    assert (r["instrument"]["tick_size"], r["instrument"]["qty_step"]) == ("0.01", "0.00001")
+
+
+def test_a_grid_too_fine_for_the_symbol_s_perpetual_says_which_key(write_config, excerpt, capsys):
+    config = write_config(replay_config_dict(), name="eth-fine.yaml")  # 0.002 per level: under ETH's 0.01 step
+    rc = main(["replay", "--config", str(config), "--symbol", "ETHUSDT", "--market",
+               str(excerpt("bybit_spot_BTCUSDT_1m_2022-12-13_0000-0600.csv.gz"))])
+    err = capsys.readouterr().err
+    assert rc == 2 and "paper.grid.qty_per_level" in err and "ETHUSDT" in err
+
+
+def test_a_symbol_with_no_rules_is_refused_with_a_did_you_mean(replay, capsys, write_config, excerpt):
+    config = write_config(replay_config_dict(), name="eth.yaml")
+    rc = main(["replay", "--config", str(config), "--symbol", "ETHUSTD", "--market",
+               str(excerpt("bybit_spot_BTCUSDT_1m_2022-12-13_0000-0600.csv.gz"))])
+    err = capsys.readouterr().err
+    assert rc == 2 and "ETHUSTD" in err and "did you mean ETHUSDT" in err
+
+
+def test_a_symbol_the_table_lacks_replays_with_the_config_s_rules(write_config, excerpt, tmp_path, capsys):
+    data = replay_config_dict()
+    data["symbol"] = "PEPEUSDT"
+    data["instrument"] = {"tick_size": 0.001, "qty_step": 0.0001, "min_qty": 0.0001, "min_notional": 5}
+    config = write_config(data, name="pepe.yaml")
+    out = tmp_path / "pepe.json"
+    rc = main(["replay", "--config", str(config), "--json", str(out), "--market",
+               str(excerpt("bybit_spot_BTCUSDT_1m_2022-12-13_0000-0600.csv.gz"))])
+    capsys.readouterr()
+    r = json.loads(out.read_text(encoding="utf-8"))
+    assert rc == 0 and r["symbol"] == "PEPEUSDT"
+    assert (r["instrument"]["tick_size"], r["instrument"]["qty_step"]) == ("0.001", "0.0001")

@@ -106,3 +106,19 @@ def test_stream_stalls_and_reconnects_reach_the_feed_pane(h):
     console.print(feed_table(shown))
     text = console.export_text()  # (exporting clears the record)
     assert "stalls / reconn" in text and "2 / 3" in text
+
+
+def test_dropped_alerts_reach_the_feed_pane(h):
+    from rich.console import Console
+
+    from tui.panes.feed import feed_table
+
+    engine = Engine(h.reb, _Venue(), clock=SimpleNamespace(now_ms=lambda: T0))
+    assert engine.latest().feed.alerts_dropped is None  # no alerts configured: no row
+    engine.attach_alerts(SimpleNamespace(dropped=4))
+    engine.invalidate()
+    shown = engine.latest()
+    assert shown.feed.alerts_dropped == 4
+    console = Console(width=40, record=True)
+    console.print(feed_table(shown))
+    assert "alerts dropped" in console.export_text()

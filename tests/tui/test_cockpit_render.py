@@ -3,6 +3,8 @@ log text, the MAINNET badge, the footer in watch mode, the bell, hidden panes, t
 
 from __future__ import annotations
 
+from core.state import FeedHealth
+
 import logging
 
 import pytest
@@ -217,7 +219,7 @@ async def test_bell_can_be_turned_off(fakes):
 
 async def test_proposal_countdown_is_in_wall_seconds_at_paper_speed_10(fakes):
     # 230 s of market time left at speed 10: the trader has 23 wall seconds, card and header
-    engine = fakes.FakeEngine(fakes.make_state(proposal=fakes.make_proposal(7, expires_in_s=230), market_speed=10.0))
+    engine = fakes.FakeEngine(fakes.make_state(proposal=fakes.make_proposal(7, expires_in_s=230), feed=FeedHealth(speed=10.0)))
     app = CockpitApp(engine, bell=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await _started(app, pilot)

@@ -34,6 +34,8 @@ def feed_table(s: CockpitState) -> Table:
     if f.stalls is not None:  # a venue with streams (Bybit): silent streams replaced, gaps reconciled
         t.add_row("stalls / reconn", Text(f"{f.stalls:,} / {f.reconnects or 0:,}",
                                           style=theme.WARN if f.stalls else theme.VALUE))
+    if f.alerts_dropped is not None:  # alerts configured: what no service took
+        t.add_row("alerts dropped", Text(f"{f.alerts_dropped:,}", style=theme.WARN if f.alerts_dropped else theme.VALUE))
     return t
 
 
