@@ -123,10 +123,12 @@ class Bookkeeper:
         if fill.leg is Leg.LINEAR:  # the grid's (or anyone's) futures fill
             r.stats.grid_fills += 1
             book.futures_traded(fill.side, qty)
+            r.desk.other_fill(fill.ts_ms, fill.side, qty)
             return self._changed()
         book.fee_paid(fill.fee_coin, float(fill.fee), r.instrument.base)
         if not r.orders.is_ours(fill.client_id):  # someone else's (manual) spot fill moves the wallet too
             book.spot_traded(fill.side, qty)
+            r.desk.other_fill(fill.ts_ms, fill.side, qty)
             return self._changed()
         self._changed()  # ours: the spot moved with the order's filled quantity
         r.recent_fills.appendleft(FillView(fill.ts_ms, fill.side, str(fill.price), str(fill.qty), str(fill.fee),

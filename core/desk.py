@@ -1,6 +1,8 @@
 """The desk: works one rebalance at a time, from a decision to done.
 
-It sizes the trade against the risk caps, starts its execution (maker → chase → taker),
+It sizes the trade against the risk caps, chooses how to execute it (``execution.style``: in
+``auto`` resting or taking, whichever ``core.execution_choice`` estimates cheaper), starts its
+execution (maker → chase → taker),
 drives it on market events and order updates, screens every order before it leaves (mode,
 trading state, the direction of the gap, the risk gate) and books how it ended (statistics,
 cooldown, the policy's memory of the last trade). The working execution is the rebalancer's
@@ -9,12 +11,16 @@ cooldown, the policy's memory of the last trade). The working execution is the r
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from core.account import QUOTE_COINS, grows_gap
 from core.events import Command, PlaceOrder
 from core.execution import ExecutionPlan, Phase, RebalanceExecution
+from core.execution_choice import (
+    FLOW_WINDOW_MS, MIN_MARKOUTS, VOL_CANDLES, CostEstimate, estimate, growth_ratio, volatility_bps,
+)
 from core.model import Action, Decision, Fill, Mode, Order, OrderStatus, Side, TradingState
 
 if TYPE_CHECKING:
@@ -29,6 +35,10 @@ class Desk:
         self.last_side_trade: tuple[int, Side] | None = None  # (when, side) of the last rebalance that filled
         self.suppress_until_ms = 0  # no new rebalance before this (a skip, an expiry, nothing filled)
         self._rebalance_seq = 0
+        self._closes: list[float] = []  # the last closed candles' closes, at trend version _vol_version
+        self._vol_version = -1
+        self.others_flow: deque[tuple[int, float]] = deque()  # (ts, signed base) of fills not ours, last window
+        self._flow_sum = 0.0  # their sum
 
     def gate(self, now: int) -> str | None:
         """Why no new order may be sent now (risk, connection, fresh data), or None."""
@@ -53,7 +63,9 @@ class Desk:
     # ------------------------------------------------------------------ starting
 
     def start(self, d: Decision, *, price_limit: Decimal | None, path: str, forced: bool = False,
-              gate_passed: bool = False) -> list[Command]:
+              gate_passed: bool = False, shown: CostEstimate | None = None) -> list[Command]:
+        """Start a rebalance for ``d``; ``shown``: the estimate an approved proposal showed (its
+        choice of resting or taking is followed)."""
         r = self.reb
         now = r.now_ms
         assert d.side is not None
@@ -72,23 +84,86 @@ class Desk:
         if sized.note:
             r.note("info", f"size {sized.note}")
         self._rebalance_seq += 1
-        maker_first = d.maker_first and not d.take_now and not forced
         ex = r.cfg.execution
+        wait_s = ex.hard_maker_wait_s if path == "hard" else ex.max_chase_s
+        maker_first, taker_allowed, est = self.style_for(d, forced=forced, wait_s=wait_s, qty=float(qty), shown=shown)
         plan = ExecutionPlan(rebalance_id=self._rebalance_seq, side=d.side, qty=qty, decision=d,
-                             maker_first=maker_first, taker_allowed=d.taker_allowed or forced,
-                             maker_wait_s=ex.hard_maker_wait_s if path == "hard" else ex.max_chase_s,
+                             maker_first=maker_first, taker_allowed=taker_allowed, maker_wait_s=wait_s,
                              price_limit=price_limit, path="forced" if forced else path)
         r.exec = RebalanceExecution(plan, r.instrument, ex, self.order_prefix(), now, r.gap_base,
-                                    size_cap=r.risk.max_qty_at)
+                                    size_cap=r.risk.max_qty_at,
+                                    rechoose=self._rechoose if est is not None else None, estimate=est)
         rebalance = f"{self.order_prefix()}{plan.rebalance_id}"  # every order's client id starts so
         arrival = r.costs.arrival_for(d.ts_ms, d.price)
         r.costs.started(rebalance, arrival)
         r.stats.decisions += 1
         r.record_start(d, "executed" if not forced else "forced", rebalance, arrival, qty, plan.path)
-        r.note("trade", f"rebalance #{plan.rebalance_id}: {d.side.lower()} {qty} ({plan.path}, "
-                        f"{'maker first' if maker_first else 'taker'}) — {d.reason}")
+        how = "maker first" if maker_first else "taker"
+        if est is not None:
+            how = f"{how}: {est.summary()}"
+        r.note("trade", f"rebalance #{plan.rebalance_id}: {d.side.lower()} {qty} ({plan.path}, {how}) — {d.reason}")
         cmds = r.exec.start(now, *r.touch())
         return self._after_step(cmds, gate_passed=gate_passed)
+
+    # ------------------------------------------------------------------ rest or take
+
+    def style_for(self, d: Decision, *, forced: bool = False, wait_s: float | None = None,
+                  qty: float | None = None, shown: CostEstimate | None = None) -> tuple[bool, bool, CostEstimate | None]:
+        """(maker first, taker allowed, the cost estimate behind the choice) for executing ``d``
+        under ``execution.style``. ``maker_first`` follows the decision (today's behaviour);
+        ``taker`` never rests; ``auto`` rests only where the decision would and the estimate
+        (``shown``, the one an approved proposal showed, else a fresh one) says resting is
+        cheaper; a decision that takes now, or may not take, is followed."""
+        style = self.reb.cfg.execution.style
+        rest_wanted = d.maker_first and not d.take_now and not forced
+        taker_allowed = d.taker_allowed or forced
+        if style == "taker":
+            return False, True, None
+        if style == "maker_first" or not rest_wanted or not taker_allowed:
+            return rest_wanted, taker_allowed, None
+        ex = self.reb.cfg.execution
+        if wait_s is None:
+            wait_s = ex.hard_maker_wait_s if self.reb.policy.execution_path(d) == "hard" else ex.max_chase_s
+        est = shown if shown is not None else self.estimate(wait_s, d.qty_base if qty is None else qty)
+        return est.rests, True, est
+
+    def estimate(self, wait_s: float, qty: float) -> CostEstimate:
+        """Rest or take now, from the rebalancer's own data (``core.execution_choice``)."""
+        r = self.reb
+        bid, ask = r.touch()
+        trend = r.trend
+        if self._vol_version != trend.version:  # closed candles change only when a candle closes
+            self._vol_version = trend.version
+            self._closes = [c[1] for c in list(trend.chart)[-(VOL_CANDLES + 1):]]
+        vol = volatility_bps(self._closes, trend.timeframe_ms, last=r.price)
+        m = r.costs.markouts
+        markout = m.adverse / m.notional * 1e4 if m.count >= MIN_MARKOUTS and m.notional > 0 else None
+        self._forget_flow(r.now_ms)
+        toward = self._flow_sum * (1.0 if r.gap_base() > 0 else -1.0)  # what grew the gap
+        growth = growth_ratio(toward, FLOW_WINDOW_MS / 1000.0, wait_s, qty)
+        ex = r.cfg.execution
+        return estimate(maker_fee=r.maker_fee_rate, taker_fee=r.taker_fee_rate, bid=bid, ask=ask, wait_s=wait_s,
+                        sigma_bps=vol, markout_bps=markout, growth_ratio=growth,
+                        slippage_bps=ex.taker_slippage_bps)
+
+    def other_fill(self, ts_ms: int, side: Side, qty: float) -> None:
+        """A fill that is not ours (the grid's futures, a manual spot trade) moved net delta."""
+        signed = qty if side is Side.BUY else -qty
+        self.others_flow.append((ts_ms, signed))
+        self._flow_sum += signed
+        self._forget_flow(ts_ms)
+
+    def _forget_flow(self, now_ms: int) -> None:
+        """Drop other fills older than the window the gap's growth is measured over."""
+        flow = self.others_flow
+        cutoff = now_ms - FLOW_WINDOW_MS
+        while flow and flow[0][0] < cutoff:
+            self._flow_sum -= flow.popleft()[1]
+        if not flow:
+            self._flow_sum = 0.0  # no rounding left over
+
+    def _rechoose(self, wait_left_s: float, qty: float) -> CostEstimate:
+        return self.estimate(wait_left_s, qty)
 
     # ------------------------------------------------------------------ driving
 

@@ -1,5 +1,8 @@
 """Execution of one rebalance: maker (post-only at our side of the touch) → chase → taker.
 
+Whether to rest at all is the desk's choice (``execution.style``); in ``auto`` the execution
+asks again once a second while it rests, and takes when resting stopped being cheaper.
+
 A small state machine that emits venue commands and consumes order updates. It never has
 more than one order alive, never sends a size larger than what is left of the plan or of the
 current gap, and never sends a taker order without a price bound (IOC limit at the touch ±
@@ -18,12 +21,14 @@ from enum import Enum
 from core.account import closing_room
 from core.config import ExecutionConfig
 from core.events import CancelOrder, Command, PlaceOrder
+from core.execution_choice import CostEstimate
 from core.model import Decision, Instrument, Order, OrderRequest, OrderStatus, Side, TimeInForce
 from core.values import value_type
 from core.venues import bybit_codes as codes
 
 ZERO = Decimal(0)
 MAX_POST_ONLY_RETRIES = 20
+RECHOOSE_MS = 1_000  # execution.style auto: how often a resting order's estimate is redone
 
 
 class Phase(str, Enum):
@@ -68,8 +73,15 @@ class RebalanceExecution:
 
     def __init__(self, plan: ExecutionPlan, instrument: Instrument, cfg: ExecutionConfig, client_prefix: str,
                  now_ms: int, gap_fn: Callable[[], float],
-                 size_cap: Callable[[int, float], float] | None = None) -> None:
+                 size_cap: Callable[[int, float], float] | None = None,
+                 rechoose: Callable[[float, float], CostEstimate] | None = None,
+                 estimate: CostEstimate | None = None) -> None:
         self.plan = plan
+        # execution.style auto: (wait left s, qty left) -> a fresh estimate, asked once a second
+        # while resting; when it says take, the maker order is cancelled and the rest taken
+        self.rechoose = rechoose
+        self.estimate = estimate  # the estimate behind the current way of executing (auto only)
+        self.last_choice_ms = now_ms
         self.size_cap = size_cap  # (now, price) -> largest size the risk caps allow at that price
         self.instrument = instrument
         self.cfg = cfg
@@ -119,6 +131,11 @@ class RebalanceExecution:
             if self.plan.taker_allowed:
                 return self.escalate(now_ms, bid, ask, f"maker wait over ({self.plan.maker_wait_s:.0f}s)")
             return self.abort(now_ms, f"maker chase timed out after {self.plan.maker_wait_s:.0f}s, taker not allowed")
+        if self.rechoose is not None and now_ms - self.last_choice_ms >= RECHOOSE_MS and self.plan.taker_allowed:
+            self.last_choice_ms = now_ms
+            est = self.estimate = self.rechoose((self.maker_deadline_ms - now_ms) / 1000.0, float(self.remaining))
+            if not est.rests:
+                return self.escalate(now_ms, bid, ask, f"estimate flipped: {est.summary()}")
         return self.on_touch(now_ms, bid, ask)
 
     def on_touch(self, now_ms: int, bid: float, ask: float) -> list[Command]:

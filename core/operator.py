@@ -130,15 +130,15 @@ class Operator:
         now = r.now_ms
         sized = r.risk.size(now, d.qty_base, d.price)
         qty = r.instrument.round_qty(sized.qty) if not sized.refused else Decimal(0)
-        taker = d.take_now or not d.maker_first or forced
-        fee_rate = r.taker_fee_rate if taker else r.maker_fee_rate
+        maker_first, _taker_allowed, cost = r.desk.style_for(d, forced=forced)
+        fee_rate = r.maker_fee_rate if maker_first else r.taker_fee_rate
         expires = None
         if d.action is Action.PARTIAL and not forced:
             expires = now + int(r.cfg.proposal_ttl_s * 1000 * r.market_speed)
         return Proposal(proposal_id=0, decision=d, side=d.side, qty=str(qty),
                         price_limit=str(self.price_limit(d.side)), created_ms=now, expires_ms=expires,
                         expected_fee_quote=float(qty) * d.price * fee_rate,
-                        net_after_base=r.book.net_after(d.side, float(qty)), forced=forced)
+                        net_after_base=r.book.net_after(d.side, float(qty)), forced=forced, cost=cost)
 
     def _close(self, p: Proposal, answer: str) -> None:
         """Take ``p`` down with the trader's (or the engine's) answer, journaled."""
@@ -237,7 +237,8 @@ class Operator:
         self._close(p, "approved")
         # exactly the shown size, bounded by the shown limit through its chase and escalation
         d = replace(fresh, qty_base=float(p.qty))
-        return self._approved(p, r.desk.start(d, price_limit=limit, path=r.policy.execution_path(d)))
+        # ... and executed the way it showed (rest or take, under execution.style auto)
+        return self._approved(p, r.desk.start(d, price_limit=limit, path=r.policy.execution_path(d), shown=p.cost))
 
     def _nothing_to_approve(self) -> str:
         r = self.reb

@@ -159,7 +159,7 @@ def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
     from core.venues.grid import GridBot
     from core.venues.market import SyntheticMarket, load_market
     from core.venues.paper import PaperVenue
-    from core.venues.paper_setup import build_paper
+    from core.venues.paper_setup import build_paper, fee_schedule
 
     if cfg.symbol != BTCUSDT_SPOT.symbol:
         raise ConfigError(cfg.path, "symbol", f"the paper venue simulates BTCUSDT only (got {cfg.symbol})")
@@ -180,6 +180,9 @@ def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
         grid = GridBot.from_state(saved["grid"], BTCUSDT_LINEAR) if saved.get("grid") else None
         exchange = type(exchange).from_state(saved, grid=grid)
         reb.note("info", f"paper account restored from {p.state_file}" + (" with its grid" if grid else ""))
+        exchange.fees = fee_schedule(cfg, exchange.fees)  # the config's tier applies from now, whatever the file charged
+    # the rates the paper exchange charges are the ones every cost figure and estimate uses
+    reb.set_rules(reb.instrument, float(exchange.fees.spot_maker), float(exchange.fees.spot_taker))
     _tag_paper_ids(exchange, reb.session_tag)
     speed = p.speed if env.paper_speed is None else env.paper_speed
     venue = PaperVenue(exchange=exchange, market=market, speed=speed, state_path=p.state_file, candles=candles)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Protocol
 
+from core.execution_choice import CostEstimate
 from core.model import Decision, Mode, Side, TradingState
 from core.outcome import Outcome
 from core.values import value_type
@@ -63,6 +64,7 @@ class Proposal:
     expected_fee_quote: float
     net_after_base: float
     forced: bool = False
+    cost: CostEstimate | None = None  # execution.style auto: take vs rest as estimated when drafted; approval follows it
 
 
 @value_type
@@ -138,6 +140,9 @@ class CockpitState:
     decision: Decision | None = None
     decision_fee_quote: float | None = None  # expected fee if the current decision trades
     decision_net_after_base: float | None = None  # net delta once it has traded
+    decision_cost: CostEstimate | None = None  # execution.style auto: take vs rest estimate and the choice
+    maker_fee_rate: float | None = None  # the rates applied (the venue's, or the paper config's)
+    taker_fee_rate: float | None = None
     # trend
     ema_fast: float | None = None
     ema_slow: float | None = None

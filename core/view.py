@@ -58,18 +58,21 @@ def cockpit_state(reb: Rebalancer, now: int, *, connected: bool, feed: FeedInput
         if left > 0:
             hyst = f"{side.opposite.value} needs soft×{1 + cfg.risk.hysteresis_pct:.2f} for {left:.0f}s"
     tv = trend.view()
-    fee_q = net_after = None
+    fee_q = net_after = cost = None
     if d is not None and d.trades and d.side is not None:
-        taker = d.take_now or not d.maker_first
-        fee_q = d.qty_base * d.price * (reb.taker_fee_rate if taker else reb.maker_fee_rate)
+        maker_first, _taker_allowed, cost = reb.desk.style_for(d)
+        fee_q = d.qty_base * d.price * (reb.maker_fee_rate if maker_first else reb.taker_fee_rate)
         net_after = book.net_after(d.side, d.qty_base)
+    if ex is not None:
+        cost = ex.estimate  # what the working rebalance goes by
     age = (now - reb.last_market_ms) if reb.last_market_ms is not None else None
     eq = book.equity_quote(price)
     risk = reb.risk
     return CockpitState(
         ts_ms=now, symbol=reb.symbol, venue=reb.venue_name, policy=reb.policy_name, mode=reb.mode,
         base_coin=reb.instrument.base, quote_coin=reb.instrument.quote,
-        decision_fee_quote=fee_q, decision_net_after_base=net_after,
+        decision_fee_quote=fee_q, decision_net_after_base=net_after, decision_cost=cost,
+        maker_fee_rate=reb.maker_fee_rate, taker_fee_rate=reb.taker_fee_rate,
         trading_state=risk.state, halt_reason=risk.halt_reason, connected=connected,
         price=price, bid=reb.bid if reb.has_quotes else None, ask=reb.ask if reb.has_quotes else None,
         spot_free=book.spot_free, spot_locked=book.spot_locked, spot_reserve=book.reserve,

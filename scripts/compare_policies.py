@@ -146,6 +146,8 @@ def main() -> int:
         "(`replay --journal RUN` first). `report --html FILE` writes the same charts as one zoomable, "
         "self-contained page.\n\n"
         "![report charts: anchor, Bybit 2025-01](img/report-anchor-bybit-2025-01.svg)\n"
+        "\n## Execution style\n\n`execution.style` maker_first / auto / taker at both fee settings: "
+        "[execution-style.md](execution-style.md) (`python scripts/compare_execution.py`).\n"
     )
     out.write_text(header + "\n".join(sections) + charts, encoding="utf-8")
     out.with_suffix(".json").write_text(json.dumps(reports, indent=1) + "\n", encoding="utf-8")

@@ -61,6 +61,7 @@ ANCHOR_BLOCK: dict[str, Any] = {
         "full_bias_edge_bps": 50,
     },
     "execution": {
+        "style": "maker_first",  # the state machine these tests pin; auto has tests of its own
         "maker_first": True,
         "hard_maker_wait_s": 5,
         "soft_taker_after_wait": True,

@@ -25,7 +25,8 @@ FLOORS: tuple[tuple[str, str], ...] = (
     # floor                       modules
     ("foundations",               "core core.values core.figures core.clock core.errors core.bulk core.eager core.handoff "
                                   "core.venues core.venues.bybit_codes core.venues.bybit_settings core.single_instance"),
-    ("model",                     "core.model core.instruments core.events core.outcome core.state core.costs core.recorder "
+    ("model",                     "core.model core.instruments core.events core.outcome core.state core.costs "
+                                  "core.execution_choice core.recorder "
                                   "core.record_lines core.config.*"),
     ("decision parts",            "core.account core.trend core.fills core.risk core.execution core.policy "
                                   "core.orders core.holds core.bookkeeper core.desk core.operator core.stats "

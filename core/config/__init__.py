@@ -11,7 +11,7 @@
 
 from core.config.blocks import (
     POLICY_NAMES, POLICY_SETTINGS, VENUES, AnchorConfig, AnchorPolicyConfig, ApiConfig, ApiSecrets, AppConfig,
-    BaselinePolicyConfig, BiasConfig, EmaConfig, ExecutionConfig, GridConfig, JournalConfig, PaperConfig,
+    BaselinePolicyConfig, BiasConfig, EmaConfig, ExecutionConfig, FEE_TIERS, FeesConfig, GridConfig, JournalConfig, PaperConfig,
     PolicySettings, ProposalsConfig, RebalancerConfig, RiskConfig, SimplePolicyConfig, ThresholdsConfig, UiConfig, mask,
 )
 from core.config.fields import ConfigError
@@ -21,7 +21,8 @@ from core.config.secrets import attach_secrets, secret_env_names
 
 __all__ = [
     "POLICY_NAMES", "POLICY_SETTINGS", "VENUES", "AnchorConfig", "AnchorPolicyConfig", "ApiConfig", "ApiSecrets",
-    "AppConfig", "BaselinePolicyConfig", "BiasConfig", "ConfigError", "EmaConfig", "ExecutionConfig", "GridConfig",
+    "AppConfig", "BaselinePolicyConfig", "BiasConfig", "ConfigError", "EmaConfig", "ExecutionConfig", "FEE_TIERS",
+    "FeesConfig", "GridConfig",
     "JournalConfig", "PaperConfig", "PolicySettings", "ProposalsConfig", "RebalancerConfig", "RiskConfig", "SimplePolicyConfig",
     "ThresholdsConfig", "UiConfig", "attach_secrets", "config_from_dict", "effective_config_dict", "load_config",
     "mask", "parse_timeframe_ms", "secret_env_names",

@@ -58,6 +58,10 @@ class AnchorConfig:
 
 @dataclass(frozen=True)
 class ExecutionConfig:
+    style: Literal["auto", "maker_first", "taker"] = setting(
+        "auto", None, "auto: per rebalance, rest or take, whichever the cost estimate says is cheaper "
+                      "(core/execution_choice.py); maker_first: rest, chase, then take; taker: never rest")
+    taker_slippage_bps: float = setting(0.0, in_range(0, 1_000), "auto: expected slippage beyond the touch when taking")
     maker_first: bool = setting(True)
     chase_ticks: int = setting(2, in_range(1, 1_000_000))
     chase_interval_s: float = setting(2.0, in_range(0, HOUR_S))
@@ -202,6 +206,31 @@ class GridConfig:
     mode: Literal["neutral", "long", "short"] = setting("neutral")
 
 
+FEE_TIERS: dict[str, tuple[float, float]] = {
+    # (maker, taker) as fractions. Bybit publishes these base rates; VIP tiers vary by region
+    # and over time, so a VIP account writes its own maker / taker rates.
+    "base": (0.001, 0.001),  # Bybit spot, non-VIP
+    "perp-base": (0.0002, 0.00055),  # Bybit perpetuals, non-VIP: a maker discount to try policies against
+}
+
+
+@dataclass(frozen=True)
+class FeesConfig:
+    """What the paper exchange (and a replay) charges on spot fills: a named tier, or explicit
+    rates (both maker and taker). Live venues read the account's own rates at start."""
+
+    tier: str | None = setting(None, None, f"one of {', '.join(FEE_TIERS)} (default base) — or set maker and taker")
+    maker: float | None = setting(None, in_range(0, 0.01), "maker rate as a fraction: 0.0002 = 0.02 %")
+    taker: float | None = setting(None, in_range(0, 0.01), "taker rate as a fraction: 0.00055 = 0.055 %")
+
+    @property
+    def rates(self) -> tuple[float, float]:
+        """(maker, taker) as fractions."""
+        if self.maker is not None and self.taker is not None:
+            return self.maker, self.taker
+        return FEE_TIERS[self.tier or "base"]
+
+
 @dataclass(frozen=True)
 class PaperConfig:
     base_balance: float = setting(0.5, in_range(0, 1e6))
@@ -214,6 +243,7 @@ class PaperConfig:
     speed: float = setting(1.0, in_range(0, 1_000), "replay speed in the cockpit; 0 = as fast as possible")
     latency_ms: int = setting(0, in_range(0, 60_000))
     synthetic_spread_ticks: int = setting(1, in_range(1, 10_000))
+    fees: FeesConfig = setting(factory=FeesConfig)
     grid: GridConfig | None = setting(factory=GridConfig)
     state_file: str | None = setting(None)
 

@@ -3,6 +3,7 @@ them), and the effective settings as plain data for ``check-config``."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from urllib.parse import urlsplit
@@ -12,7 +13,10 @@ from typing import Any, Literal
 
 import yaml
 
-from core.config.blocks import AlertsConfig, AppConfig, ApiConfig, InstrumentConfig, JournalConfig, PaperConfig, UiConfig, mask
+from core.config.blocks import (
+    FEE_TIERS, AlertsConfig, AppConfig, ApiConfig, FeesConfig, InstrumentConfig, JournalConfig, PaperConfig, UiConfig,
+    mask,
+)
 from core.config.build import TOP_LEVEL, coerce, hint_for
 from core.config.fields import ConfigError
 from core.config.policies import build_rebalancer
@@ -84,6 +88,22 @@ def check_endpoints(api: ApiConfig, file: str) -> None:
             raise ConfigError(file, f"api.{key}", "expected a URL without a user part (user@host)", url)
 
 
+def check_fees(fees: FeesConfig, file: str) -> None:
+    """A named tier, or both explicit rates — never half of each."""
+    if fees.tier is not None:
+        if fees.tier not in FEE_TIERS:
+            close = difflib.get_close_matches(fees.tier, list(FEE_TIERS), n=1)
+            hint = f" — did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(file, "paper.fees.tier", f"expected one of {', '.join(map(repr, FEE_TIERS))}{hint}",
+                              fees.tier)
+        if fees.maker is not None or fees.taker is not None:
+            raise ConfigError(file, "paper.fees.tier", "expected either a tier or maker and taker rates, not both")
+    elif (fees.maker is None) != (fees.taker is None):
+        missing = "taker" if fees.taker is None else "maker"
+        raise ConfigError(file, f"paper.fees.{missing}", "missing: explicit fees need both maker and taker "
+                                                         "(fractions: 0.001 = 0.1 %)")
+
+
 def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] | None = None,
                      load_env_file: bool = False, need_secrets: bool | None = None,
                      env_dir: Path | None = None) -> AppConfig:
@@ -118,6 +138,7 @@ def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] |
         raise ConfigError(file, "paper.grid.lower", "expected both lower and upper, or neither (then span_pct around the first price)")
     if paper.grid is not None and paper.grid.lower is not None and paper.grid.lower >= paper.grid.upper:
         raise ConfigError(file, "paper.grid.lower", f"expected lower < upper ({paper.grid.lower} vs {paper.grid.upper})")
+    check_fees(paper.fees, file)
     journal = coerce(JournalConfig, data.get("journal"), file, "journal")
     ui = coerce(UiConfig, data.get("ui"), file, "ui")
     instrument = coerce(InstrumentConfig | None, data.get("instrument"), file, "instrument")

@@ -1,18 +1,20 @@
 """A paper account as the config's ``paper:`` block describes it: the simulated exchange with its
-starting balances and futures position, and the simulated grid bot started at the first price.
+starting balances, futures position and fee rates (``paper.fees``), and the simulated grid bot
+started at the first price.
 
 Shared by the live paper session and by replay, so both start from the same account.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from core.config import AppConfig, GridConfig
 from core.instruments import for_config
 from core.model import BTCUSDT_LINEAR, Fill, Instrument, Leg, Side
 from core.venues.grid import GridBot
-from core.venues.paper_exchange import PaperExchange
+from core.venues.paper_exchange import FeeSchedule, PaperExchange
 
 
 def build_grid(cfg: GridConfig | None, first_price: float, instrument: Instrument = BTCUSDT_LINEAR) -> GridBot | None:
@@ -26,6 +28,13 @@ def build_grid(cfg: GridConfig | None, first_price: float, instrument: Instrumen
                    instrument=instrument)
 
 
+def fee_schedule(cfg: AppConfig, linear_from: FeeSchedule = FeeSchedule()) -> FeeSchedule:
+    """The spot rates of ``paper.fees`` (a tier or explicit rates); the linear rates are
+    ``linear_from``'s (Bybit's base by default)."""
+    maker, taker = cfg.paper.fees.rates
+    return replace(linear_from, spot_maker=Decimal(str(maker)), spot_taker=Decimal(str(taker)))
+
+
 def build_paper(cfg: AppConfig, first_price: float, ts_ms: int) -> tuple[PaperExchange, GridBot | None]:
     """A paper account as the config's ``paper:`` block describes it, grid started at the first price.
     (``PaperExchange`` is looked up when called: tests swap in one that keeps every fill.)"""
@@ -34,7 +43,8 @@ def build_paper(cfg: AppConfig, first_price: float, ts_ms: int) -> tuple[PaperEx
     ex = PaperExchange(spot=spot, linear=linear,
                        balances={spot.base: Decimal(str(p.base_balance)),
                                  spot.quote: Decimal(str(p.quote_balance))},
-                       latency_ms=p.latency_ms, synthetic_spread_ticks=p.synthetic_spread_ticks)
+                       fees=fee_schedule(cfg), latency_ms=p.latency_ms,
+                       synthetic_spread_ticks=p.synthetic_spread_ticks)
     if p.futures_size:
         entry = p.futures_entry or first_price
         size = Decimal(str(p.futures_size))

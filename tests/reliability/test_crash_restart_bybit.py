@@ -79,7 +79,7 @@ def bybit_config(fake, *, on_start: str = "cancel", cooldown_s: float = 1.0) -> 
         "rebalancer__thresholds": {"soft": 0.002, "hard": 0.05, "units": "base"},
         "rebalancer__bias": {"mode": "off", "strength": 0.0},
         "rebalancer__anchor__edge_bps_soft": 0,
-        "rebalancer__execution": {"maker_first": True, "max_chase_s": 3600, "chase_ticks": 2,
+        "rebalancer__execution": {"style": "maker_first", "maker_first": True, "max_chase_s": 3600, "chase_ticks": 2,
                                   "chase_interval_s": 0, "hard_maker_wait_s": 3600},
         "rebalancer__risk": {"cooldown_s": cooldown_s, "hysteresis_pct": 0, "stale_after_s": 120,
                              "max_drawdown_pct": 50},

@@ -93,7 +93,7 @@ def program_config(tmp: Path, market: Path, *, on_start: str = "cancel", speed: 
             "thresholds": {"soft": 0.002, "hard": 0.05, "units": "base"},
             "bias": {"mode": "off", "strength": 0.0},
             "anchor": {"edge_bps_soft": 0, "edge_bps_hard": 0},
-            "execution": {"maker_first": True, "max_chase_s": 3600, "chase_ticks": 100000,
+            "execution": {"style": "maker_first", "maker_first": True, "max_chase_s": 3600, "chase_ticks": 100000,
                           "chase_interval_s": 600, "hard_maker_wait_s": 3600},
             "risk": {"cooldown_s": 1, "hysteresis_pct": 0, "stale_after_s": 120, "max_drawdown_pct": 50},
         },

@@ -2,6 +2,7 @@
 
 With a proposal waiting (semi mode) the card turns into a loud PROPOSAL card: side, size,
 price limit, expected fee, net delta after the trade, the expiry countdown, and the keys.
+Under ``execution.style: auto`` it shows both cost estimates (take / rest, bps) and the choice.
 Every number comes from the snapshot (``Decision`` / ``Proposal``); nothing is computed here.
 """
 
@@ -12,7 +13,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from core.model import Action, Decision, Mode, Side, TradingState
-from core.state import CockpitState, Proposal
+from core.state import CockpitState, CostEstimate, Proposal
 from tui import fmt, theme
 from tui.panes.base import Pane, set_content, set_title
 from tui.panes.fit import Clamp, Rows
@@ -48,7 +49,10 @@ def headline(s: CockpitState) -> Rows:
     return Rows((tuple(items),))
 
 
-def exec_text(d: Decision) -> str:
+def exec_text(d: Decision, cost: CostEstimate | None = None) -> str:
+    """How the decision executes; with an ``auto`` estimate, the way it chose."""
+    if cost is not None:
+        return "maker → taker (cheaper)" if cost.rests else "taker now (cheaper)"
     if d.take_now:
         return "taker now (IOC)"
     if d.maker_first and d.taker_allowed:
@@ -91,13 +95,21 @@ def body(s: CockpitState) -> Rows:
             gate.append(_item(("waited ", L), (f"{fmt.duration(g.waited_s)}/{fmt.duration(g.max_wait_s)}", theme.VALUE)))
         rows.append(tuple(gate))
 
-    ex = [_item(("exec ", L), (exec_text(d), theme.VALUE))]
+    cost = s.decision_cost if p is None else p.cost  # a proposal shows the estimate it was drafted with
+    ex = [_item(("exec ", L), (exec_text(d, cost), theme.VALUE))]
     fee, after = ((p.expected_fee_quote, p.net_after_base) if p is not None
                   else (s.decision_fee_quote, s.decision_net_after_base))
     if fee is not None and after is not None:
         ex.append(_item(("fee≈ ", L), (fmt.num(fee, 2), theme.VALUE), (f" {quote}", L)))
         ex.append(_item(("after ", L), (fmt.num(after, 6, sign=True), theme.STRONG), (f" {base}", L)))
     rows.append(tuple(ex))
+    if cost is not None:
+        rows.append((
+            _item(("cost ", L), ("take ", L), (fmt.num(cost.take_bps, 1), theme.STRONG if not cost.rests else theme.VALUE),
+                  (" · rest ", L), (fmt.num(cost.rest_bps, 1), theme.STRONG if cost.rests else theme.VALUE),
+                  (" bps", L)),
+            _item(("→ ", L), (cost.choice, theme.ACCENT + theme.BOLD)),
+        ))
 
     b = d.bias
     rows.append((
@@ -151,7 +163,7 @@ class DecisionPane(Pane):
     def key(self, s: CockpitState):
         # ts_ms is part of the key only while a proposal counts down to its expiry
         p = s.proposal
-        return (s.symbol, s.decision, p, s.ts_ms if p is not None and p.expires_ms else None,
+        return (s.symbol, s.decision, p, s.ts_ms if p is not None and p.expires_ms else None, s.decision_cost,
                 s.cooldown_left_s, s.hysteresis_note, s.trading_state, s.mode,
                 getattr(self.screen, "is_wide", False))  # the reason's lines follow the layout
 

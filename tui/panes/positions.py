@@ -1,5 +1,6 @@
-"""Positions: the spot leg (base free / locked / reserve, quote) and the futures leg
-(size and side, entry, mark, unrealised P&L, liquidation price and distance, funding)."""
+"""Positions: the spot leg (base free / locked / reserve, quote), the futures leg (size and
+side, entry, mark, unrealised P&L, liquidation price and distance, funding), and on its bottom
+border the spot fee rates in use."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.widgets import Static
 
 from core.state import CockpitState
 from tui import fmt, theme
-from tui.panes.base import Pane, set_content
+from tui.panes.base import Pane, set_content, set_title
 
 
 def positions_table(s: CockpitState) -> Group:
@@ -61,6 +62,26 @@ def positions_table(s: CockpitState) -> Group:
     return Group(spot, perp)
 
 
+def fee_pct(rate: float | None) -> str:
+    """A fee rate as a percentage with the digits it has: 0.1%, 0.055%, 0.02%."""
+    if rate is None:
+        return fmt.DASH
+    return format(rate * 100, ".4f").rstrip("0").rstrip(".") + "%"
+
+
+def fees_line(s: CockpitState) -> Text:
+    """The spot fee rates every cost figure uses (the venue's, read at start; paper: the config's)."""
+    t = Text(no_wrap=True, overflow="ellipsis")
+    if s.maker_fee_rate is None and s.taker_fee_rate is None:
+        return t  # no venue rules yet: nothing to say
+    t.append("fees ", style=theme.LABEL)
+    t.append("maker ", style=theme.LABEL)
+    t.append(fee_pct(s.maker_fee_rate), style=theme.VALUE)
+    t.append(" · taker ", style=theme.LABEL)
+    t.append(fee_pct(s.taker_fee_rate), style=theme.VALUE)
+    return t
+
+
 class PositionsPane(Pane):
     TITLE = "Positions"
 
@@ -73,9 +94,10 @@ class PositionsPane(Pane):
             s.futures_size, s.futures_entry, s.mark_price, s.unrealised_pnl, s.liq_price,
             s.liq_distance_pct, s.funding_rate, s.next_funding_ms,
             (s.next_funding_ms - s.ts_ms) // 1000 if s.next_funding_ms else None,
-            s.equity_quote, s.drawdown_pct,
+            s.equity_quote, s.drawdown_pct, s.maker_fee_rate, s.taker_fee_rate,
         )
 
     def render_state(self, s: CockpitState) -> None:
-        # spot: 3 rows, perp: 5 rows, always
+        # spot: 3 rows, perp: 5 rows, always; the fee rates on the bottom border (fits 80x24)
         set_content(self.query_one("#positions-body", Static), positions_table(s), size=8)
+        set_title(self, subtitle=fees_line(s).plain)

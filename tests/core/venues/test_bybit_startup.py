@@ -239,3 +239,37 @@ async def test_a_bybit_session_runs_against_the_fake(bybit_fake, make_config, mo
     finally:
         await engine.shutdown(cancel_orders=True)
         await asyncio.wait_for(task, 5)
+
+
+async def test_the_account_s_fee_rates_are_read_at_start_and_applied(bybit_fake, make_config):
+    """A VIP-like account (0.02 % / 0.055 %): the venue reads the rates from /v5/account/fee-rate
+    through the real pybit client, the rebalancer and the cockpit get them, and the fake's
+    fills are charged at them."""
+    bybit_fake.set_fee_rates("0.0002", "0.00055")
+    cfg = make_config(venue="testnet", mode="watch",
+                      api__rest_url=bybit_fake.rest_url, api__ws_public_url=bybit_fake.ws_base_url,
+                      api__ws_private_url=bybit_fake.ws_base_url,
+                      _env={"BYBIT_API_KEY_Tst": DEFAULT_KEY, "BYBIT_API_SECRET_Tst": DEFAULT_SECRET},
+                      _need_secrets=True)
+    engine = session_engine(cfg, watchdog_interval_s=0.05)
+    task = asyncio.create_task(engine.run())
+    try:
+        await asyncio.wait_for(engine.started.wait(), 10)
+        assert bybit_fake.request_count("/v5/account/fee-rate") >= 1
+        reb = engine.reb
+        assert (reb.maker_fee_rate, reb.taker_fee_rate) == (0.0002, 0.00055)
+        snap = reb.snapshot()
+        assert (snap.maker_fee_rate, snap.taker_fee_rate) == (0.0002, 0.00055)
+        assert any("fees maker 0.0002 taker 0.00055" in line.text for line in reb.log)
+    finally:
+        await engine.shutdown(cancel_orders=True)
+        await asyncio.wait_for(task, 10)
+
+
+async def test_the_fake_charges_the_rates_it_serves(bybit_fake, venue):
+    bybit_fake.set_fee_rates("0.0002", "0.00055")
+    bybit_fake.set_book("50000.00", "5", "50000.10", "5")
+    await venue.place_order(req("rbfee1", side=Side.SELL, price="49990.00", tif=TimeInForce.IOC))
+    [fill] = await venue.fills_since(0)
+    assert not fill.is_maker and fill.fee_coin == "USDT"
+    assert fill.fee == D("0.01") * D("50000.00") * D("0.00055")

@@ -75,6 +75,7 @@ class RestApi:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter()
+        self.fee_rates: dict[str, dict[str, str]] = {k: dict(v) for k, v in FEE_RATES.items()}  # this account's
         self.public_routes: dict[str, Callable[[dict], dict]] = {
             "/v5/market/time": self._time,
             "/v5/market/instruments-info": self._instruments,
@@ -227,7 +228,7 @@ class RestApi:
         category = _category(p, ("spot", "linear"))
         if p.get("symbol") not in (None, "", SYMBOL):
             return {"category": category, "list": []}
-        return {"category": category, "list": [{"symbol": SYMBOL, **FEE_RATES[category]}]}
+        return {"category": category, "list": [{"symbol": SYMBOL, **self.fee_rates[category]}]}
 
     def _positions(self, p: dict) -> dict:
         if p.get("category") != "linear":

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from dataclasses import replace
+from decimal import Decimal
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -209,6 +211,17 @@ class FakeBybit:
     def set_balance(self, coin: str, amount) -> None:
         """Set a coin's wallet balance (free + locked). Pushes ``wallet``."""
         self._control(lambda: self._ledger.set_balance(coin, amount))
+
+    def set_fee_rates(self, maker, taker, category: str = "spot") -> None:
+        """This account's fee rates (fractions, e.g. "0.0002"): what ``/v5/account/fee-rate``
+        serves and, for spot, what fills are charged from now on (Bybit's base rates by default)."""
+        def apply() -> list[Push]:
+            self.rest.fee_rates[category] = {"makerFeeRate": str(maker), "takerFeeRate": str(taker)}
+            if category == "spot":
+                self._ledger.filters = replace(self._ledger.filters, maker_rate=Decimal(str(maker)),
+                                               taker_rate=Decimal(str(taker)))
+            return []
+        self._control(apply)
 
     def set_position(self, size, *, entry_price=None, mark_price=None, liq_price=None,
                      leverage=None) -> None:

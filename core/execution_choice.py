@@ -1,0 +1,112 @@
+"""Rest or take? The cost of each way to execute one rebalance, estimated now, and the cheaper.
+
+Costs are in bps of the trade's notional at the mid, the measure ``core.costs`` reports, so an
+estimate can be checked against what the run then paid:
+
+    take = taker fee + half spread + expected slippage beyond the touch
+    rest = maker fee - half spread + adverse drift + gap growth
+
+- **half spread**: crossing pays it; a resting order at our side of the touch earns it.
+- **adverse drift**: a resting buy that the market leaves behind is chased up (and in the end
+  taken), so it pays about the highest touch of the wait. For a random walk with volatility
+  sigma the expected running maximum over a wait T is sigma * sqrt(T) * sqrt(2 / pi). Our own
+  maker fills measure the same thing after the fact: their markout (how far the mid ran
+  against them) replaces the prior when it is worse.
+- **gap growth**: while we wait, other fills (the grid's) keep moving the gap at their recent
+  rate; the part it grows by, as a share of the trade (at most all of it), is exposure carried
+  through the same adverse drift.
+
+Ties go to taking: the same cost sooner keeps the hedge tighter. With maker fee == taker fee
+(Bybit's spot base tier) resting saves only the spread, which on BTCUSDT is a fraction of a
+bp, so any volatility makes taking cheaper; with a maker discount (0.02 % / 0.055 %) resting
+wins while the market is calm and loses when it moves. The inputs come from the rebalancer's
+own data (candle closes, markouts, other fills): pure and deterministic, no clock read.
+"""
+
+from __future__ import annotations
+
+import math
+
+from core.values import value_type
+
+ADVERSE_K = math.sqrt(2.0 / math.pi)  # E[running max of a unit random walk over a unit time]
+PRIOR_SIGMA_BPS = 1.0  # bps per sqrt(second) until enough candles are seen (BTC: ~7 bps a minute)
+VOL_CANDLES = 30  # candle returns the volatility is measured over
+EWMA_LAMBDA = 0.94  # weight of the past per candle (RiskMetrics' daily value, here per candle)
+MIN_VOL_CANDLES = 5
+MIN_MARKOUTS = 5  # maker fills before their markout counts
+FLOW_WINDOW_MS = 300_000  # other fills the gap's growth rate is measured over
+
+
+@value_type
+class CostEstimate:
+    """Both ways to execute, in bps, and the cheaper one (``choice``: "take" or "rest")."""
+
+    take_bps: float
+    rest_bps: float
+    choice: str
+    half_spread_bps: float = 0.0
+    drift_bps: float = 0.0  # adverse drift while resting (the larger of volatility and markouts)
+    growth_bps: float = 0.0  # the gap growing while resting
+    wait_s: float = 0.0
+
+    @property
+    def rests(self) -> bool:
+        return self.choice == "rest"
+
+    def summary(self) -> str:
+        return f"take {self.take_bps:.1f} bps vs rest {self.rest_bps:.1f} bps → {self.choice}"
+
+
+def estimate(*, maker_fee: float, taker_fee: float, bid: float, ask: float, wait_s: float,
+             sigma_bps: float | None, markout_bps: float | None = None, growth_ratio: float = 0.0,
+             slippage_bps: float = 0.0) -> CostEstimate:
+    """The cost of taking now and of resting up to ``wait_s``, and the cheaper.
+
+    ``maker_fee`` / ``taker_fee``: fractions (0.001 = 10 bps); ``bid`` / ``ask``: the touch (equal
+    without a book); ``sigma_bps``: volatility in bps per sqrt(second) (None: the prior);
+    ``markout_bps``: our maker fills' mean adverse markout (None: too few yet); ``growth_ratio``:
+    how much the gap is expected to grow over the wait, as a share of the trade."""
+    mid = (bid + ask) * 0.5
+    half = (ask - bid) * 0.5 / mid * 1e4 if mid > 0 and ask >= bid else 0.0
+    take = taker_fee * 1e4 + half + slippage_bps
+    sigma = PRIOR_SIGMA_BPS if sigma_bps is None else sigma_bps
+    move = sigma * math.sqrt(max(0.0, wait_s))
+    drift = ADVERSE_K * move
+    if markout_bps is not None and markout_bps > drift:
+        drift = markout_bps
+    growth = ADVERSE_K * move * min(1.0, max(0.0, growth_ratio))
+    rest = maker_fee * 1e4 - half + drift + growth
+    return CostEstimate(take_bps=take, rest_bps=rest, choice="rest" if rest < take else "take",
+                        half_spread_bps=half, drift_bps=drift, growth_bps=growth, wait_s=wait_s)
+
+
+def volatility_bps(closes, timeframe_ms: int, last: float | None = None, n: int = VOL_CANDLES) -> float | None:
+    """Volatility in bps per sqrt(second) from the last ``n`` candle returns (and the forming
+    candle's move so far to ``last``, counted as a whole candle's: a jump shows at once), scaled
+    from the candle length to one second. An exponentially weighted variance (RiskMetrics'
+    ``EWMA_LAMBDA`` per candle, started from the window's plain variance) so that the latest
+    moves weigh most: a calm hour followed by a jump is not calm. None with fewer than
+    ``MIN_VOL_CANDLES`` returns."""
+    pts = [c for c in list(closes)[-(n + 1):] if c > 0]
+    if last is not None and last > 0 and pts:
+        pts.append(last)
+    if len(pts) < MIN_VOL_CANDLES + 1 or timeframe_ms <= 0:
+        return None
+    rets = [b / a - 1.0 for a, b in zip(pts, pts[1:])]
+    var = sum(r * r for r in rets) / len(rets)
+    for r in rets:
+        var = EWMA_LAMBDA * var + (1.0 - EWMA_LAMBDA) * r * r
+    return math.sqrt(var) * 1e4 / math.sqrt(timeframe_ms / 1000.0)
+
+
+def growth_ratio(flow_base: float, window_s: float, wait_s: float, qty: float) -> float:
+    """How much the gap is expected to grow over ``wait_s``, as a share of ``qty``: the net
+    base that other fills (the grid's, manual ones) added in the gap's direction over the last
+    ``window_s``, at the same rate (growth only: flow that closes the gap counts nothing)."""
+    if window_s <= 0 or qty <= 0 or flow_base <= 0:
+        return 0.0
+    return min(1.0, flow_base / window_s * wait_s / qty)
+
+
+__all__ = ["ADVERSE_K", "FLOW_WINDOW_MS", "CostEstimate", "PRIOR_SIGMA_BPS", "estimate", "growth_ratio", "volatility_bps"]

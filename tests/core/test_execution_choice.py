@@ -1,0 +1,239 @@
+"""Rest or take (``core.execution_choice``, ``execution.style``): hand-computed estimates, the
+choice flipping with fees and volatility, a resting order switched to taker when the estimate
+flips, ``taker`` never resting and ``maker_first`` as before."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+from core.execution_choice import ADVERSE_K, estimate, growth_ratio, volatility_bps
+from core.model import Candle, Mode, Side, TimeInForce
+from tests.core.helpers_engine import T0, Harness, rcfg
+
+S = 1_000
+MIN = 60_000
+BID, ASK = 59_999.0, 60_001.0  # mid 60,000: half spread 1/60,000 = 0.1667 bps
+HALF = 1.0 / 60_000 * 1e4
+BASE_TIER = (0.001, 0.001)
+DISCOUNT = (0.0002, 0.00055)
+
+
+def test_take_is_the_taker_fee_the_half_spread_and_the_slippage():
+    e = estimate(maker_fee=0.001, taker_fee=0.001, bid=BID, ask=ASK, wait_s=30, sigma_bps=1.0, slippage_bps=0.5)
+    assert e.take_bps == pytest.approx(10.0 + HALF + 0.5)
+    assert e.half_spread_bps == pytest.approx(HALF)
+
+
+def test_rest_is_the_maker_fee_less_the_half_spread_plus_the_expected_chase():
+    # sigma 1 bps/sqrt(s) over 30 s: the running maximum's mean is sqrt(30) x sqrt(2/pi) = 4.370 bps
+    e = estimate(maker_fee=0.001, taker_fee=0.001, bid=BID, ask=ASK, wait_s=30, sigma_bps=1.0)
+    assert e.drift_bps == pytest.approx(math.sqrt(30) * math.sqrt(2 / math.pi))
+    assert e.drift_bps == pytest.approx(4.370, abs=1e-3)
+    assert e.rest_bps == pytest.approx(10.0 - HALF + 4.370, abs=1e-3)
+    assert e.choice == "take"  # equal fees: resting buys a spread of 0.33 bps and risks 4.4
+
+
+def test_equal_fees_take_even_in_a_very_calm_market_at_btc_s_one_tick_spread():
+    e = estimate(maker_fee=0.001, taker_fee=0.001, bid=60_000.00, ask=60_000.01, wait_s=30, sigma_bps=0.05)
+    assert e.rest_bps == pytest.approx(10.0 - e.half_spread_bps + 0.05 * math.sqrt(30) * ADVERSE_K)
+    assert e.choice == "take"
+    # only a spread wider than the expected chase makes resting worth it at equal fees
+    wide = estimate(maker_fee=0.001, taker_fee=0.001, bid=BID, ask=ASK, wait_s=30, sigma_bps=0.05)
+    assert wide.choice == "rest"
+
+
+def test_a_maker_discount_rests_when_calm_and_takes_when_the_market_moves():
+    calm = estimate(maker_fee=0.0002, taker_fee=0.00055, bid=BID, ask=ASK, wait_s=30, sigma_bps=0.2)
+    # take 5.5 + 0.167 = 5.667; rest 2 - 0.167 + 0.2 x 5.477 x 0.798 = 2.707
+    assert calm.take_bps == pytest.approx(5.667, abs=1e-3)
+    assert calm.rest_bps == pytest.approx(2.707, abs=1e-3)
+    assert calm.choice == "rest"
+    busy = estimate(maker_fee=0.0002, taker_fee=0.00055, bid=BID, ask=ASK, wait_s=30, sigma_bps=1.0)
+    assert busy.rest_bps == pytest.approx(2.0 - HALF + 4.370, abs=1e-3)  # 6.203 > 5.667
+    assert busy.choice == "take"
+
+
+def test_our_maker_markouts_replace_the_volatility_prior_when_worse():
+    e = estimate(maker_fee=0.0002, taker_fee=0.00055, bid=BID, ask=ASK, wait_s=30, sigma_bps=0.2, markout_bps=6.0)
+    assert e.drift_bps == 6.0 and e.choice == "take"
+    mild = estimate(maker_fee=0.0002, taker_fee=0.00055, bid=BID, ask=ASK, wait_s=30, sigma_bps=0.2, markout_bps=0.1)
+    assert mild.drift_bps == pytest.approx(0.2 * math.sqrt(30) * ADVERSE_K)
+
+
+def test_a_growing_gap_adds_its_share_of_the_drift():
+    e = estimate(maker_fee=0.0002, taker_fee=0.00055, bid=BID, ask=ASK, wait_s=30, sigma_bps=0.2, growth_ratio=0.5)
+    assert e.growth_bps == pytest.approx(0.5 * 0.2 * math.sqrt(30) * ADVERSE_K)
+    full = estimate(maker_fee=0.0002, taker_fee=0.00055, bid=BID, ask=ASK, wait_s=30, sigma_bps=0.2, growth_ratio=7)
+    assert full.growth_bps == pytest.approx(full.drift_bps)  # at most all of the trade
+
+
+def test_a_tie_takes():
+    e = estimate(maker_fee=0.001, taker_fee=0.001, bid=60_000.0, ask=60_000.0, wait_s=30, sigma_bps=0.0)
+    assert e.take_bps == e.rest_bps == pytest.approx(10.0) and e.choice == "take"
+
+
+def test_volatility_is_an_ewma_of_candle_returns_per_root_second():
+    closes = [100.0, 100.1, 99.95, 100.2, 100.0, 100.3, 100.25, 100.1]
+    rets = [b / a - 1 for a, b in zip(closes, closes[1:])]
+    var = sum(r * r for r in rets) / len(rets)  # started from the window's plain variance ...
+    for r in rets:
+        var = 0.94 * var + 0.06 * r * r  # ... then the latest returns weigh most
+    assert volatility_bps(closes, MIN) == pytest.approx(math.sqrt(var) * 1e4 / math.sqrt(60))
+    assert volatility_bps(closes[:5], MIN) is None  # too few candles: the prior
+    assert volatility_bps([100.0] * 10, MIN) == 0.0
+
+
+def test_a_jump_in_the_forming_candle_shows_at_once():
+    calm = [60_000.0 * (1 + (0.5e-4 if k % 2 else 0.0)) for k in range(31)]
+    quiet = volatility_bps(calm, MIN, last=calm[-1])
+    jumped = volatility_bps(calm, MIN, last=calm[-1] * 1.007)  # +70 bps since the last close
+    assert quiet == pytest.approx(0.5 / math.sqrt(60), rel=0.05)
+    assert jumped > 8 * quiet
+    # enough to stop resting on the hard path even with a maker discount
+    e = estimate(maker_fee=0.0002, taker_fee=0.00055, bid=BID, ask=ASK, wait_s=5, sigma_bps=jumped)
+    assert e.choice == "take"
+    assert estimate(maker_fee=0.0002, taker_fee=0.00055, bid=BID, ask=ASK, wait_s=5, sigma_bps=quiet).choice == "rest"
+
+
+def test_gap_growth_is_the_other_fills_rate_over_the_wait_as_a_share_of_the_trade():
+    # 0.006 base in 300 s toward the gap; over 30 s that is 0.0006 of a 0.003 trade: 0.2
+    assert growth_ratio(0.006, 300, 30, 0.003) == pytest.approx(0.2)
+    assert growth_ratio(-0.006, 300, 30, 0.003) == 0.0  # flow that closes the gap
+    assert growth_ratio(1.0, 300, 30, 0.003) == 1.0
+
+
+# ---------------------------------------------------------------- the desk and the execution
+
+
+def calm_candles(n: int = 40, bps: float = 1.0) -> list[Candle]:
+    """Closed 1-minute candles whose closes alternate by ``bps``: volatility ~bps/sqrt(60) per root s."""
+    out = []
+    for k in range(n):
+        px = 60_000.0 * (1 + (bps / 1e4 if k % 2 else 0.0))
+        out.append(Candle(T0 - (n - k) * MIN, MIN, px, px, px, px))
+    return out
+
+
+def harness(style: str, fees: tuple[float, float], *, candles=None) -> Harness:
+    from decimal import Decimal
+    from core.venues.paper_exchange import FeeSchedule
+
+    h = Harness(rcfg(execution__style=style), mode=Mode.AUTO)
+    h.reb.set_rules(h.reb.instrument, *fees)
+    h.ex.fees = FeeSchedule(spot_maker=Decimal(str(fees[0])), spot_taker=Decimal(str(fees[1])))
+    if candles is not None:
+        h.reb.warm_up(candles)
+    return h
+
+
+def soft_gap(h: Harness) -> None:
+    """A grid fill pushes net delta to +0.006 (past soft 0.004, under hard 0.012): a partial
+    sell that the policy wants maker first."""
+    h.grid_fill(T0 + S, Side.BUY, "0.006", "60000")
+    h.market(T0 + 2 * S, BID, ASK)
+
+
+def test_auto_at_the_base_tier_takes_at_once():
+    h = harness("auto", BASE_TIER, candles=calm_candles())
+    soft_gap(h)
+    assert [p.tif for p in h.places] == [TimeInForce.IOC]
+    assert h.reb.decision.maker_first  # the policy wanted maker first; the estimate chose to take
+    fills = h.ex.fills()
+    assert fills and not fills[-1].is_maker
+
+
+def test_auto_with_a_maker_discount_rests_when_calm():
+    h = harness("auto", DISCOUNT, candles=calm_candles(bps=1.0))
+    soft_gap(h)
+    assert [p.tif for p in h.places] == [TimeInForce.POST_ONLY]
+    est = h.reb.exec.estimate
+    assert est is not None and est.choice == "rest" and est.rest_bps < est.take_bps
+    snap = h.reb.snapshot()
+    assert snap.decision_cost == est
+
+
+def test_auto_with_a_maker_discount_takes_when_the_market_moves():
+    h = harness("auto", DISCOUNT, candles=calm_candles(bps=30.0))  # ~3.9 bps/sqrt(s)
+    soft_gap(h)
+    assert [p.tif for p in h.places] == [TimeInForce.IOC]
+
+
+def test_a_resting_order_is_switched_to_taker_when_the_estimate_flips():
+    h = harness("auto", DISCOUNT, candles=calm_candles(bps=1.0))
+    soft_gap(h)
+    assert [p.tif for p in h.places] == [TimeInForce.POST_ONLY]
+    # our maker fills so far ran 8 bps against us 60 s later: resting no longer pays
+    m = h.reb.costs.markouts
+    for _ in range(5):
+        m.measure(-1, 60_000.0, 0.01, 60_048.0)  # sold at 60,000, the mid went to 60,048: 8 bps
+    h.quote(T0 + 2 * S + 500, BID, ASK)  # under a second since the last choice: nothing yet
+    assert len(h.places) == 1
+    h.tick(T0 + 3 * S)
+    assert len(h.cancels) == 1 and [p.tif for p in h.places] == [TimeInForce.POST_ONLY, TimeInForce.IOC]
+    assert any("estimate flipped: take 5.7 bps vs rest 9.9 bps → take" in ln.text for ln in h.reb.log)
+    assert h.ex.fills()[-1].is_maker is False
+
+
+def test_taker_style_never_rests():
+    h = harness("taker", DISCOUNT, candles=calm_candles(bps=1.0))
+    soft_gap(h)
+    assert [p.tif for p in h.places] == [TimeInForce.IOC]
+    assert h.reb.exec is None and h.reb.snapshot().decision_cost is None
+
+
+def test_maker_first_style_rests_as_before_whatever_the_fees():
+    h = harness("maker_first", BASE_TIER, candles=calm_candles(bps=30.0))
+    soft_gap(h)
+    assert [p.tif for p in h.places] == [TimeInForce.POST_ONLY]
+    assert h.reb.exec.estimate is None and h.reb.exec.rechoose is None
+    for k in range(3, 10):
+        h.tick(T0 + k * S)
+    assert [p.tif for p in h.places] == [TimeInForce.POST_ONLY]  # no re-choosing: rests until the wait is over
+
+
+def test_the_proposal_fee_follows_the_choice():
+    h = harness("auto", DISCOUNT, candles=calm_candles(bps=30.0))
+    h.reb.set_mode(Mode.SEMI)
+    soft_gap(h)
+    p = h.reb.proposal
+    assert p is not None
+    assert p.expected_fee_quote == pytest.approx(float(p.qty) * p.decision.price * 0.00055)  # it will take
+
+
+def test_other_fills_growing_the_gap_make_resting_dearer():
+    h = harness("auto", DISCOUNT, candles=calm_candles(bps=1.0))
+    h.market(T0 + S, BID, ASK)
+    assert h.reb.desk.estimate(30, 0.003).growth_bps == 0.0  # nothing moved the gap yet
+    for k in range(3):  # the grid bought 0.0015 BTC a minute: the long gap grows
+        h.grid_fill(T0 + (k + 2) * MIN, Side.BUY, "0.0005", "60000")
+    grown = h.reb.desk.estimate(30, 0.003)
+    # 0.0015 BTC over the 300 s window, 30 s of waiting on a 0.003 trade: a share of 0.05
+    assert grown.growth_bps == pytest.approx(0.05 * grown.drift_bps)
+    h.grid_fill(T0 + 5 * MIN, Side.SELL, "0.0015", "60000")  # flow that closed it again
+    assert h.reb.desk.estimate(30, 0.003).growth_bps == 0.0
+    # the window forgets: 300 s after the last fill nothing is left of the flow
+    h.grid_fill(T0 + 6 * MIN, Side.BUY, "0.0005", "60000")
+    h.tick(T0 + 12 * MIN)
+    assert h.reb.desk.estimate(30, 0.003).growth_bps == 0.0 and not h.reb.desk.others_flow
+
+
+def test_an_approved_proposal_executes_the_way_it_showed_then_re_decides():
+    h = harness("auto", DISCOUNT, candles=calm_candles(bps=1.0))
+    h.reb.set_mode(Mode.SEMI)
+    soft_gap(h)
+    p = h.reb.proposal
+    assert p is not None and p.cost is not None and p.cost.choice == "rest"
+    assert p.expected_fee_quote == pytest.approx(float(p.qty) * p.decision.price * 0.0002)
+    assert h.reb.snapshot().proposal.cost == p.cost  # the card shows the estimate it was drafted with
+    m = h.reb.costs.markouts
+    for _ in range(5):  # a fresh estimate would now take ...
+        m.measure(-1, 60_000.0, 0.01, 60_048.0)
+    assert not h.reb.desk.estimate(30, float(p.qty)).rests
+    h.do(h.reb.approve())
+    assert [r.tif for r in h.places] == [TimeInForce.POST_ONLY]  # ... but the approval rests, as shown
+    assert h.reb.exec.estimate == p.cost
+    h.tick(h.reb.now_ms + S)  # and re-decides a second later
+    assert [r.tif for r in h.places] == [TimeInForce.POST_ONLY, TimeInForce.IOC]
