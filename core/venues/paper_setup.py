@@ -11,7 +11,7 @@ from decimal import Decimal
 from core.config import AppConfig, GridConfig
 from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Fill, Leg, Side
 from core.venues.grid import GridBot
-from core.venues.paper_exchange import PaperExchange
+from core.venues.paper_exchange import FillModel, PaperExchange
 
 
 def build_grid(cfg: GridConfig | None, first_price: float) -> GridBot | None:
@@ -25,14 +25,24 @@ def build_grid(cfg: GridConfig | None, first_price: float) -> GridBot | None:
                    instrument=BTCUSDT_LINEAR)
 
 
-def build_paper(cfg: AppConfig, first_price: float, ts_ms: int) -> tuple[PaperExchange, GridBot | None]:
-    """A paper account as the config's ``paper:`` block describes it, grid started at the first price.
+def fill_model(cfg: AppConfig, *, bars: bool = False) -> FillModel:
+    """The config's fill model; ``bars``: the market data is 1-minute bars expanded to prints."""
+    p = cfg.paper
+    return FillModel(kind=p.fill_model, half_spread_bps=p.half_spread_bps, bar_volume_share=p.bar_volume_share,
+                     bars=bars)
+
+
+def build_paper(cfg: AppConfig, first_price: float, ts_ms: int, *,
+                bars: bool = False) -> tuple[PaperExchange, GridBot | None]:
+    """A paper account as the config's ``paper:`` block describes it, grid started at the first price;
+    ``bars``: the market is 1-minute bars (``TradeTape.points_per_bar``), filled by the bar rules.
     (``PaperExchange`` is looked up when called: tests swap in one that keeps every fill.)"""
     p = cfg.paper
     ex = PaperExchange(spot=BTCUSDT_SPOT, linear=BTCUSDT_LINEAR,
                        balances={BTCUSDT_SPOT.base: Decimal(str(p.base_balance)),
                                  BTCUSDT_SPOT.quote: Decimal(str(p.quote_balance))},
-                       latency_ms=p.latency_ms, synthetic_spread_ticks=p.synthetic_spread_ticks)
+                       latency_ms=p.latency_ms, synthetic_spread_ticks=p.synthetic_spread_ticks,
+                       fill_model=fill_model(cfg, bars=bars))
     if p.futures_size:
         entry = p.futures_entry or first_price
         size = Decimal(str(p.futures_size))
