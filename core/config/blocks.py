@@ -219,6 +219,8 @@ class PaperConfig:
     half_spread_bps: float = setting(0.5, in_range(0, 1_000), "honest: taker touch without BBO = last ± this")
     bar_volume_share: float = setting(
         0.1, in_range(0, 1, lo_open=True), "honest, on 1-minute bars: share of a trade-through print that fills us")
+    bar_through_bps: float = setting(
+        1.0, in_range(0, 1_000), "honest, on 1-minute bars: a print must pass our price by this (and a tick) to fill")
     grid: GridConfig | None = setting(factory=GridConfig)
     state_file: str | None = setting(None)
 

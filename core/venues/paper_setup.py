@@ -29,7 +29,7 @@ def fill_model(cfg: AppConfig, *, bars: bool = False) -> FillModel:
     """The config's fill model; ``bars``: the market data is 1-minute bars expanded to prints."""
     p = cfg.paper
     return FillModel(kind=p.fill_model, half_spread_bps=p.half_spread_bps, bar_volume_share=p.bar_volume_share,
-                     bars=bars)
+                     bar_through_bps=p.bar_through_bps, bars=bars)
 
 
 def build_paper(cfg: AppConfig, first_price: float, ts_ms: int, *,

@@ -13,8 +13,12 @@ them. ``honest`` (the default) assumes what a real book does:
   price by the other side use up that queue first; only the rest fills us. A print *through*
   its price (by ≥ 1 tick) means the level was cleared: it fills up to the print's size;
 - **on bars** (each bar replayed as 4 prints: ``core.venues.market.bars``) the order of events
-  inside a minute is unknown, so only a print that trades *through* the price by ≥ 1 tick fills,
-  and only ``bar_volume_share`` of that print's volume (partial fills);
+  inside a minute is unknown, so only a print that trades *through* the price by ≥ 1 tick and by
+  ``bar_through_bps`` fills, and only ``bar_volume_share`` of that print's volume (partial
+  fills). The margin is there because the 4-print path puts a bar's extremes at fixed times
+  (20 s, 40 s) whatever their real time: an extreme that happened before our order arrived can
+  still reach it. 1 bp makes the bar model no more optimistic than the tick data on the
+  recorded trades + BBO files (``docs/fill-model.md``, ``scripts/validate_fill_model.py``);
 - without BBO on trades data the queue is unknown: only trade-through fills (as on bars, with
   the print's whole size).
 
@@ -40,6 +44,7 @@ class FillModel:
     kind: str = "honest"
     half_spread_bps: float = 0.5
     bar_volume_share: float = 0.1
+    bar_through_bps: float = 1.0
     bars: bool = False
 
     def __post_init__(self) -> None:
@@ -49,6 +54,8 @@ class FillModel:
             raise ValueError(f"half_spread_bps must be in [0, 1000] (got {self.half_spread_bps})")
         if not 0.0 < self.bar_volume_share <= 1.0:
             raise ValueError(f"bar_volume_share must be in (0, 1] (got {self.bar_volume_share})")
+        if not 0.0 <= self.bar_through_bps <= 1_000.0:
+            raise ValueError(f"bar_through_bps must be in [0, 1000] (got {self.bar_through_bps})")
 
     @property
     def honest(self) -> bool:
@@ -61,7 +68,8 @@ class FillModel:
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "half_spread_bps": self.half_spread_bps,
-                "bar_volume_share": self.bar_volume_share, "bars": self.bars}
+                "bar_volume_share": self.bar_volume_share, "bar_through_bps": self.bar_through_bps,
+                "bars": self.bars}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "FillModel":

@@ -3,8 +3,8 @@
 The rules depend on the fill model (``fill_model.py`` says why; ``honest`` is the default):
 - a resting limit order fills when the market trades *through* its price (buy: a print at
   least one tick below it, sell: above it; whoever the aggressor was), at the order price, as
-  maker, up to the print's qty (shared by our orders in price-time priority); on bars only
-  ``bar_volume_share`` of the print's qty;
+  maker, up to the print's qty (shared by our orders in price-time priority); on bars the print
+  must also pass it by ``bar_through_bps``, and fills only ``bar_volume_share`` of its qty;
 - honest, on trades data with BBO: a print *at* its price whose aggressor hit our side first
   uses up the queue ahead of us (``BookOrder.ahead``), then fills us with what is left;
   optimistic: a print at our price never fills us (we are last in the queue);
@@ -87,14 +87,17 @@ class Matching:
         batch = Batch()
         before = self._balance_tuple()
         size = dec(qty)
+        margin = 0.0  # bars: how far past our price a print must go, as a fraction of it
         if fm.honest and fm.bars:
             size *= dec(fm.bar_volume_share)
+            margin = fm.bar_through_bps / 1e4
         # a resting buy is reached by prints below it (at it: by sellers), a sell by prints above
         for book, sign, hits_us in ((self._buys, 1.0, not taker_buy), (self._sells, -1.0, taker_buy)):
             budget = size
             for o in book:
                 into = (o.price_f - price) * sign  # how far the print went past our price
-                if into > half:
+                through = max(2 * half, o.price_f * margin) - half if margin else half  # a tick (and margin) less
+                if into > through:
                     o.ahead = ZERO  # traded through: the level was cleared
                 elif queue and hits_us and into > -half and o.ahead is not None:
                     used = min(o.ahead, budget)  # a print at our price: the queue ahead first
@@ -218,11 +221,17 @@ class Matching:
         self._best_buy = self._buys[0].price_f if self._buys else NINF
         self._best_sell = self._sells[0].price_f if self._sells else INF
         # the prints the hot path must hand over: optimistic, strictly through the best price;
-        # honest on bars, through it by a tick or more; honest on trades, at it or through
+        # honest on bars, through it by a tick and the margin; honest on trades, at it or through
         fm = self._fill_model
-        edge = 0.0 if not fm.honest else (-self._half_tick if fm.bars else self._half_tick)
-        self._buy_gate = self._best_buy + edge
-        self._sell_gate = self._best_sell - edge
+        half = self._half_tick
+        if not fm.honest:
+            self._buy_gate, self._sell_gate = self._best_buy, self._best_sell
+        elif not fm.bars:
+            self._buy_gate, self._sell_gate = self._best_buy + half, self._best_sell - half
+        else:  # past the best price by a tick and by the margin (the best price needs the most)
+            m = fm.bar_through_bps / 1e4
+            self._buy_gate = self._best_buy - max(2 * half, self._best_buy * m) + half
+            self._sell_gate = self._best_sell + max(2 * half, self._best_sell * m) - half
 
     def order(self, client_id: str) -> Order | None:
         o = self._orders.get(client_id) or self._pending.get(client_id)

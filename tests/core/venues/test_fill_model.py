@@ -19,7 +19,7 @@ from core.venues.paper_exchange import OPTIMISTIC, FillModel, PaperExchange
 D = Decimal
 BUY, SELL = Side.BUY, Side.SELL
 PO, IOC = TimeInForce.POST_ONLY, TimeInForce.IOC
-BARS = FillModel(bars=True, bar_volume_share=0.1)
+BARS = FillModel(bars=True, bar_volume_share=0.1, bar_through_bps=0.0)  # the one-tick rule alone
 TICKS = FillModel()
 
 
@@ -71,6 +71,18 @@ def test_bars_sell_side_mirrors() -> None:
     place(ex, "s", SELL, "1", "60001.00", ts=1000)
     assert ex.on_trade(20_000, 60001.00, 8.0, True) == ()
     assert qtys(ex.on_trade(40_000, 60001.01, 8.0, True)) == [D("0.8")]
+
+
+def test_bars_print_must_also_pass_the_margin() -> None:
+    """By default a bar print must go 1 bp past our price (6.00 at 60,000) as well as a tick."""
+    ex = make(FillModel(bars=True))
+    ex.on_trade(1000, 60000.50, 2.0, True)
+    place(ex, "b", BUY, "0.1", "60000.00", ts=1000)
+    place(ex, "s", SELL, "0.1", "60010.00", ts=1000)
+    assert ex.on_trade(20_000, 59994.01, 9.0, False) == ()
+    assert qtys(ex.on_trade(40_000, 59994.00, 9.0, False)) == [D("0.1")]
+    assert ex.on_trade(50_000, 60015.99, 9.0, True) == ()  # 60,010 + 6.001
+    assert qtys(ex.on_trade(59_999, 60016.01, 9.0, True)) == [D("0.1")]
 
 
 def test_optimistic_model_fills_the_whole_print_on_bars() -> None:
@@ -190,6 +202,8 @@ def test_fill_model_settings_are_validated() -> None:
         FillModel(bar_volume_share=0.0)
     with pytest.raises(ValueError, match="half_spread_bps"):
         FillModel(half_spread_bps=-1)
+    with pytest.raises(ValueError, match="bar_through_bps"):
+        FillModel(bar_through_bps=-0.5)
 
 
 def test_config_picks_the_fill_model_honest_by_default(make_config) -> None:
@@ -203,6 +217,7 @@ def test_config_picks_the_fill_model_honest_by_default(make_config) -> None:
     ("paper__half_spread_bps", -1, "paper.half_spread_bps"),
     ("paper__bar_volume_share", 0, "paper.bar_volume_share"),
     ("paper__bar_volume_share", 1.5, "paper.bar_volume_share"),
+    ("paper__bar_through_bps", -1, "paper.bar_through_bps"),
 ])
 def test_config_errors_name_the_key(make_config, key, value, says) -> None:
     with pytest.raises(ConfigError) as ei:
