@@ -165,7 +165,7 @@ def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
         data = load_market(p.market if isinstance(p.market, list) else [p.market])
         market, candles = data.iter_events(), []
         first_price, first_ts = data.trades.price[0], data.trades.ts_ms[0]
-    bars = p.market != "synthetic" and bool(getattr(data.trades, "points_per_bar", None))
+    bars = p.market != "synthetic" and data.trades.from_bars
     exchange, _grid = build_paper(cfg, first_price, first_ts, bars=bars)
     if p.state_file and Path(p.state_file).exists():
         saved = json.loads(Path(p.state_file).read_text(encoding="utf-8"))

@@ -51,7 +51,7 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
         raise ValueError("no trades to replay")
     ts_arr, px_arr, qty_arr, side_arr = trades.ts_ms, trades.price, trades.qty, trades.side
     first_ts, first_px = ts_arr[0], px_arr[0]
-    ex, grid = build_paper(cfg, first_px, first_ts, bars=bool(getattr(trades, "points_per_bar", None)))
+    ex, grid = build_paper(cfg, first_px, first_ts, bars=trades.from_bars)
     reb = build_rebalancer(cfg, venue_name="replay", instrument=BTCUSDT_SPOT, recorder=recorder, mode=mode,
                            policy=policy, maker_fee_rate=float(ex.fees.spot_maker),
                            taker_fee_rate=float(ex.fees.spot_taker))

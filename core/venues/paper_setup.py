@@ -35,7 +35,7 @@ def fill_model(cfg: AppConfig, *, bars: bool = False) -> FillModel:
 def build_paper(cfg: AppConfig, first_price: float, ts_ms: int, *,
                 bars: bool = False) -> tuple[PaperExchange, GridBot | None]:
     """A paper account as the config's ``paper:`` block describes it, grid started at the first price;
-    ``bars``: the market is 1-minute bars (``TradeTape.points_per_bar``), filled by the bar rules.
+    ``bars``: the market is 1-minute bars (``TradeTape.from_bars``), filled by the bar rules.
     (``PaperExchange`` is looked up when called: tests swap in one that keeps every fill.)"""
     p = cfg.paper
     ex = PaperExchange(spot=BTCUSDT_SPOT, linear=BTCUSDT_LINEAR,

@@ -246,6 +246,10 @@ def test_replay_uses_the_bar_rules_on_klines_only(make_config, excerpt) -> None:
     ticks = load_market([excerpt("binance_spot_BTCUSDT_trades_2024-08-08T235415Z_30s.csv.gz"),
                          excerpt("binance_spot_BTCUSDT_bbo_2024-08-08T235415Z_30s.csv.gz")])
     assert run_replay(cfg, bars).exchange.fill_model == FillModel(bars=True)
+    # a window cut mid-bar is still bars (the replay's bulk hint, points_per_bar, is not kept)
+    cut = bars.window(start_ms=bars.trades.ts_ms[5], end_ms=bars.trades.ts_ms[-3])
+    assert cut.trades.points_per_bar is None and cut.trades.from_bars
+    assert run_replay(cfg, cut).exchange.fill_model == FillModel(bars=True)
     assert run_replay(cfg, ticks).exchange.fill_model == FillModel()
     old = make_config(paper__fill_model="optimistic")
     assert run_replay(old, bars).exchange.fill_model == FillModel(kind="optimistic", bars=True)
