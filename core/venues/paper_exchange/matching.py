@@ -114,6 +114,8 @@ class Matching:
                     break
                 self._fill(o, ts, o.price, take, True, batch)
                 budget -= take
+        if not batch.fills:
+            return EMPTY  # a print at our price that only used up queue ahead: the book is as it was
         self._rebuild_book()
         return self._emit(batch, ts, before)
 
