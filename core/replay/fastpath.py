@@ -144,7 +144,7 @@ def quiet_runs(reb: Rebalancer, ex: PaperExchange, trades: TradeTape, quotes: Qu
             k = qj - 1
             if q_ts[k] > last:
                 last = q_ts[k]
-            quote = (q_bid[k], q_bq[k], q_ask[k], q_aq[k])
+            quote = (q_bid[k], q_bq[k], q_ask[k], q_aq[k], q_ts[k])
             absorb_quotes(reb, q_ts[k], q_bid[k], q_ask[k], qj - qi)
         absorb_ex(last, price, quote)
         if last >= next_tick:

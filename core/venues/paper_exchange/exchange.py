@@ -51,7 +51,7 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         "history_limit", "_grid", "_grid_quiet", "_bal", "_orders", "_pending", "_buys", "_sells", "_best_buy",
         "_best_sell", "_fill_model", "_buy_gate", "_sell_gate", "_half_tick", "_fills",
         "_pos_size", "_pos_entry", "_realised", "_linear_fees", "_mark",
-        "_ts", "_last", "_has_bbo", "_bid", "_bid_qty", "_ask", "_ask_qty", "_queue", "_due_ms",
+        "_ts", "_last", "_has_bbo", "_bid", "_bid_qty", "_ask", "_ask_qty", "_quote_ts", "_queue", "_due_ms",
         "_order_seq", "_exec_seq", "_seq", "id_prefix",
     )
 
@@ -109,6 +109,7 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         self._bid_qty = 0.0
         self._ask = 0.0
         self._ask_qty = 0.0
+        self._quote_ts = 0  # when the last quote came (a quote the prints have left, long ago, is stale)
         self._queue: deque[tuple[int, object, int, str]] = deque()
         self._due_ms: float = INF
         self._order_seq = 0
@@ -137,7 +138,7 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         """Best bid/offer. O(1) unless the book crosses one of our resting orders."""
         if ask < self._best_buy or bid > self._best_sell or ts_ms >= self._due_ms:
             return self._quote_slow(ts_ms, bid, bid_qty, ask, ask_qty)
-        self._ts = ts_ms
+        self._ts = self._quote_ts = ts_ms
         self._bid = bid
         self._bid_qty = bid_qty
         self._ask = ask
@@ -170,13 +171,13 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
 
     def absorb_quiet(self, ts_ms: int, last_price: float | None, quote: tuple | None) -> None:
         """What a stretch of fast-path trades (``last_price``: the last one) and quotes
-        (``quote``: the last ``(bid, bid_qty, ask, ask_qty)``) leaves behind, in one step."""
+        (``quote``: the last ``(bid, bid_qty, ask, ask_qty, ts_ms)``) leaves behind, in one step."""
         if ts_ms > self._ts:
             self._ts = ts_ms
         if last_price is not None:
             self._last = last_price
         if quote is not None:
-            self._bid, self._bid_qty, self._ask, self._ask_qty = quote
+            self._bid, self._bid_qty, self._ask, self._ask_qty, self._quote_ts = quote
             self._has_bbo = True
 
     def on_ticker(self, ts_ms: int, mark_price: float) -> tuple:

@@ -15,7 +15,8 @@ The rules depend on the fill model (``fill_model.py`` says why; ``honest`` is th
   never past its limit; the book is not depleted by our fills (the next quote replaces it).
   Without BBO data the touch is the last trade ± the half-spread (honest: ``half_spread_bps``,
   at least a tick; optimistic: ``synthetic_spread_ticks`` ticks) and the taker fills entirely
-  at it.
+  at it. Honest: a quote over ``STALE_QUOTE_MS`` old that the last print has left counts as no
+  BBO, so quotes that stop (quote bars for half the day) do not sell at a stale ask.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from decimal import Decimal
 from core.events import BalanceUpdate, FillEvent, OrderUpdate
 from core.model import Balance, Fill, Leg, Order, OrderStatus, Side
 from core.venues.paper_exchange.orders import EMPTY, INF, NINF, ZERO, Batch, BookOrder, dec
+
+STALE_QUOTE_MS = 5_000
+"""A quote this old that the last print has left is no longer the touch (tick BBO updates many
+times a second; a minute's quote bar is older than this by the next bar's 20-s print)."""
 
 
 class Matching:
@@ -52,7 +57,7 @@ class Matching:
         out: list = []
         if ts >= self._due_ms:
             self._process_due(ts, out)
-        self._ts = ts
+        self._ts = self._quote_ts = ts
         self._bid = bid
         self._bid_qty = bid_qty
         self._ask = ask
@@ -123,7 +128,7 @@ class Matching:
         """What is ahead of a new resting order at ``price`` (honest, trades data with BBO):
         nothing when it improves the touch, else the touch's size; None (unknown) otherwise."""
         fm = self._fill_model
-        if not fm.queue or not self._has_bbo:
+        if not fm.queue or not self._quoted():
             return None
         p = float(price)
         if side is Side.BUY:
@@ -132,10 +137,22 @@ class Matching:
 
     # matching -----------------------------------------------------------------------------
 
+    def _quoted(self) -> bool:
+        """The last quote still describes the market. Honest: not when it is over
+        ``STALE_QUOTE_MS`` old and the last print is outside it (the quotes ended: quote bars
+        covering half the day); a taker then meets last ± the half-spread, not a stale ask."""
+        if not self._has_bbo:
+            return False
+        last = self._last
+        if last is None or not self._fill_model.honest or self._ts - self._quote_ts <= STALE_QUOTE_MS:
+            return True
+        half = self._half_tick
+        return self._bid - half <= last <= self._ask + half
+
     def touch(self) -> tuple[Decimal | None, Decimal | None]:
         """Current (bid, ask) on the tick grid: the last quote, else last trade +/- spread."""
         inst = self.spot
-        if self._has_bbo:
+        if self._quoted():
             bid = inst.round_price(dec(self._bid), Side.BUY) if self._bid > 0 else None
             ask = inst.round_price(dec(self._ask), Side.SELL) if self._ask > 0 else None
             return bid, ask
@@ -161,7 +178,7 @@ class Matching:
 
     def _level_size(self, size: float) -> Decimal | None:
         """Depth per tick when walking the book; None means unlimited (no usable size)."""
-        if not self._has_bbo:
+        if not self._quoted():
             return None
         step = self.spot.qty_step
         lvl = (dec(size) // step) * step

@@ -49,7 +49,7 @@ class Persistence:
             "pending": [o.to_dict() for o in self._pending.values()],
             "fills": [_fill_to_dict(f) for f in self._fills],
             "market": {
-                "ts_ms": self._ts, "last": self._last, "has_bbo": self._has_bbo,
+                "ts_ms": self._ts, "last": self._last, "has_bbo": self._has_bbo, "quote_ts": self._quote_ts,
                 "bbo": [self._bid, self._bid_qty, self._ask, self._ask_qty],
             },
             "queue": [[due, _command_to_dict(c), sts, oid] for due, c, sts, oid in self._queue],
@@ -94,6 +94,7 @@ class Persistence:
         ex._last = m["last"]
         ex._has_bbo = m["has_bbo"]
         ex._bid, ex._bid_qty, ex._ask, ex._ask_qty = m["bbo"]
+        ex._quote_ts = m.get("quote_ts", m["ts_ms"])
         ex._queue = deque((due, _command_from_dict(c), sts, oid) for due, c, sts, oid in state["queue"])
         ex._due_ms = ex._queue[0][0] if ex._queue else INF
         c = state["counters"]

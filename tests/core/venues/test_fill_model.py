@@ -166,6 +166,22 @@ def test_half_spread_is_at_least_a_tick_and_bbo_wins_when_present() -> None:
     assert ex.touch() == (D("59990.00"), D("59990.50"))
 
 
+def test_a_quote_the_market_has_left_is_no_longer_the_touch() -> None:
+    """Quote bars covering half a day: after the last one the price rose 2.5 %; a taker buy must
+    not be filled at the last quoted ask (the old rules did: 17,452 with the market at 17,890)."""
+    ex = make()
+    ex.on_quote(1000, 17452.61, 1.0, 17452.62, 1.0)
+    ex.on_trade(1100, 17452.62, 0.1, True)
+    assert ex.touch() == (D("17452.61"), D("17452.62"))  # the print is inside it: still the touch
+    ex.on_trade(9_000_000, 17890.80, 0.1, True)  # hours later, no quote since
+    assert ex.touch() == (D("17889.90"), D("17891.70"))  # last ± 0.5 bps
+    assert [f.price for f in fills(place(ex, "t", BUY, "0.01", "17900.00", IOC))] == [D("17891.70")]
+    old = make(OPTIMISTIC)
+    old.on_quote(1000, 17452.61, 1.0, 17452.62, 1.0)
+    old.on_trade(9_000_000, 17890.80, 0.1, True)
+    assert old.touch() == (D("17452.61"), D("17452.62"))
+
+
 # ---------------------------------------------------------------------- latency
 
 
