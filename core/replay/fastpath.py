@@ -76,6 +76,7 @@ def absorb_quotes(reb: Rebalancer, ts_ms: int, bid: float, ask: float, count: in
     if ts_ms > reb.now_ms:
         reb.now_ms = ts_ms
     reb.bid, reb.ask = bid, ask
+    reb.quote_ms = ts_ms
     reb.awaiting_fresh_market = False
     if ts_ms > (reb.last_market_ms or 0):
         reb.last_market_ms = ts_ms

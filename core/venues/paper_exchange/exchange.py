@@ -51,7 +51,7 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         "history_limit", "_grid", "_grid_quiet", "_bal", "_orders", "_pending", "_buys", "_sells", "_best_buy",
         "_best_sell", "_fill_model", "_buy_gate", "_sell_gate", "_half_tick", "_fills",
         "_pos_size", "_pos_entry", "_realised", "_linear_fees", "_mark",
-        "_ts", "_last", "_has_bbo", "_bid", "_bid_qty", "_ask", "_ask_qty", "_quote_ts", "_queue", "_due_ms",
+        "_ts", "_last", "_has_bbo", "_bid", "_bid_qty", "_ask", "_ask_qty", "_quote_ts", "_trade_ts", "_queue", "_due_ms",
         "_order_seq", "_exec_seq", "_seq", "id_prefix",
     )
 
@@ -109,7 +109,8 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         self._bid_qty = 0.0
         self._ask = 0.0
         self._ask_qty = 0.0
-        self._quote_ts = 0  # when the last quote came (a quote the prints have left, long ago, is stale)
+        self._quote_ts = 0  # when the last quote and the last print came (a quote the prints
+        self._trade_ts = 0  # have left, long after it, is stale: Matching._quoted)
         self._queue: deque[tuple[int, object, int, str]] = deque()
         self._due_ms: float = INF
         self._order_seq = 0
@@ -130,7 +131,7 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         if (price < self._buy_gate or price > self._sell_gate or ts_ms >= self._due_ms
                 or (g is not None and not g(price))):
             return self._trade_slow(ts_ms, price, qty, taker_side_is_buy)
-        self._ts = ts_ms
+        self._ts = self._trade_ts = ts_ms
         self._last = price
         return EMPTY
 
@@ -175,7 +176,10 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         if ts_ms > self._ts:
             self._ts = ts_ms
         if last_price is not None:
+            # the run's last print came at ts_ms unless its last quote did (then only "not after
+            # the quote" matters, which this keeps)
             self._last = last_price
+            self._trade_ts = ts_ms
         if quote is not None:
             self._bid, self._bid_qty, self._ask, self._ask_qty, self._quote_ts = quote
             self._has_bbo = True

@@ -15,8 +15,8 @@ The rules depend on the fill model (``fill_model.py`` says why; ``honest`` is th
   never past its limit; the book is not depleted by our fills (the next quote replaces it).
   Without BBO data the touch is the last trade ± the half-spread (honest: ``half_spread_bps``,
   at least a tick; optimistic: ``synthetic_spread_ticks`` ticks) and the taker fills entirely
-  at it. Honest: a quote over ``STALE_QUOTE_MS`` old that the last print has left counts as no
-  BBO, so quotes that stop (quote bars for half the day) do not sell at a stale ask.
+  at it. Honest: a quote that a print over ``core.model.STALE_QUOTE_MS`` later has left counts
+  as no BBO, so quotes that stop (quote bars for half the day) do not sell at a stale ask.
 """
 
 from __future__ import annotations
@@ -24,12 +24,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core.events import BalanceUpdate, FillEvent, OrderUpdate
-from core.model import Balance, Fill, Leg, Order, OrderStatus, Side
+from core.model import Balance, Fill, Leg, Order, OrderStatus, Side, quote_left_behind
 from core.venues.paper_exchange.orders import EMPTY, INF, NINF, ZERO, Batch, BookOrder, dec
-
-STALE_QUOTE_MS = 5_000
-"""A quote this old that the last print has left is no longer the touch (tick BBO updates many
-times a second; a minute's quote bar is older than this by the next bar's 20-s print)."""
 
 
 class Matching:
@@ -44,7 +40,7 @@ class Matching:
         out: list = []
         if ts >= self._due_ms:
             self._process_due(ts, out)  # commands take effect before the print they precede
-        self._ts = ts
+        self._ts = self._trade_ts = ts
         self._last = price
         if price < self._buy_gate or price > self._sell_gate:
             out.extend(self._match_trade(ts, price, qty, taker_buy))
@@ -138,16 +134,16 @@ class Matching:
     # matching -----------------------------------------------------------------------------
 
     def _quoted(self) -> bool:
-        """The last quote still describes the market. Honest: not when it is over
-        ``STALE_QUOTE_MS`` old and the last print is outside it (the quotes ended: quote bars
-        covering half the day); a taker then meets last ± the half-spread, not a stale ask."""
+        """The last quote still describes the market. Honest: not when the last print came over
+        ``core.model.STALE_QUOTE_MS`` after it and is outside it (the quotes ended: quote bars
+        covering half the day); a taker then meets last ± the half-spread, not a
+        stale ask. The engine's ``Rebalancer.touch`` applies the same rule."""
         if not self._has_bbo:
             return False
         last = self._last
-        if last is None or not self._fill_model.honest or self._ts - self._quote_ts <= STALE_QUOTE_MS:
+        if last is None or not self._fill_model.honest:
             return True
-        half = self._half_tick
-        return self._bid - half <= last <= self._ask + half
+        return not quote_left_behind(self._quote_ts, self._trade_ts, self._bid, self._ask, last, self._half_tick)
 
     def touch(self) -> tuple[Decimal | None, Decimal | None]:
         """Current (bid, ask) on the tick grid: the last quote, else last trade +/- spread."""

@@ -95,6 +95,7 @@ class Persistence:
         ex._has_bbo = m["has_bbo"]
         ex._bid, ex._bid_qty, ex._ask, ex._ask_qty = m["bbo"]
         ex._quote_ts = m.get("quote_ts", m["ts_ms"])
+        ex._trade_ts = m["ts_ms"]
         ex._queue = deque((due, _command_from_dict(c), sts, oid) for due, c, sts, oid in state["queue"])
         ex._due_ms = ex._queue[0][0] if ex._queue else INF
         c = state["counters"]

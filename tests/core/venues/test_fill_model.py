@@ -269,3 +269,23 @@ def test_replay_uses_the_bar_rules_on_klines_only(make_config, excerpt) -> None:
     assert run_replay(cfg, ticks).exchange.fill_model == FillModel()
     old = make_config(paper__fill_model="optimistic")
     assert run_replay(old, bars).exchange.fill_model == FillModel(kind="optimistic", bars=True)
+
+
+def test_after_the_quotes_end_engine_and_exchange_trade_at_the_market(make_config, excerpt) -> None:
+    """Quote bars for the first half of the 6 h only (as the recorded Bybit spot day has them):
+    afterwards no fill may sit at the last quote while the market trades elsewhere."""
+    from bisect import bisect_right
+
+    from core.venues.market import MarketData
+
+    full = load_market([excerpt("bybit_spot_BTCUSDT_1m_2022-12-13_0000-0600.csv.gz"),
+                        excerpt("bybit_spot_BTCUSDT_1m_quotes_2022-12-13_0000-0600.csv.gz")])
+    half = full.trades.ts_ms[0] + 3 * 3_600_000
+    market = MarketData(full.trades, full.quotes.window(end_ms=half))
+    res = run_replay(make_config(), market)
+    late = [f for f in res.exchange.fills() if f.ts_ms > half + 60_000]
+    assert late, "the run trades after the quotes end"
+    ts, px = full.trades.ts_ms, full.trades.price
+    for f in late:
+        last = px[bisect_right(ts, f.ts_ms) - 1]
+        assert abs(float(f.price) / last - 1) < 15e-4, (f, last)  # within the 10 bps cap and a tick
