@@ -33,4 +33,5 @@ from core.venues.paper_exchange.ledger import FeeSchedule
 from core.venues.paper_exchange.orders import ZERO
 from core.venues.paper_exchange.state import STATE_VERSION
 
-__all__ = ["FILL_MODELS", "FeeSchedule", "FillModel", "OPTIMISTIC", "GridLike", "PaperExchange", "STATE_VERSION", "ZERO"]
+__all__ = ["FILL_MODELS", "FeeSchedule", "FillModel", "GridLike", "OPTIMISTIC", "PaperExchange", "STATE_VERSION",
+           "ZERO"]

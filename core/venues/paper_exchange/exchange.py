@@ -51,7 +51,8 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         "history_limit", "_grid", "_grid_quiet", "_bal", "_orders", "_pending", "_buys", "_sells", "_best_buy",
         "_best_sell", "_fill_model", "_buy_gate", "_sell_gate", "_half_tick", "_fills",
         "_pos_size", "_pos_entry", "_realised", "_linear_fees", "_mark",
-        "_ts", "_last", "_has_bbo", "_bid", "_bid_qty", "_ask", "_ask_qty", "_quote_ts", "_trade_ts", "_queue", "_due_ms",
+        "_ts", "_last", "_has_bbo", "_bid", "_bid_qty", "_ask", "_ask_qty", "_quote_ts", "_trade_ts", "_queue",
+        "_due_ms",
         "_order_seq", "_exec_seq", "_seq", "id_prefix",
     )
 

@@ -20,7 +20,9 @@ them. ``honest`` (the default) assumes what a real book does:
   still reach it. 1 bp makes the bar model no more optimistic than the tick data on the
   recorded trades + BBO files (``docs/fill-model.md``, ``scripts/validate_fill_model.py``);
 - without BBO on trades data the queue is unknown: only trade-through fills (as on bars, with
-  the print's whole size).
+  the print's whole size);
+- a quote that a print more than ``core.model.STALE_QUOTE_MS`` later has left (the quotes
+  ended: quote bars for half a day) is no longer the touch: takers meet the half-spread.
 
 ``optimistic`` is the old model, kept for comparison: any print strictly through fills up to its
 size, a print at our price never does, takers pay ``synthetic_spread_ticks`` from the last price.
