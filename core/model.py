@@ -189,6 +189,16 @@ class Trade:
     taker_side: Side
 
 
+STALE_QUOTE_MS = 5_000
+"""A quote this old that the last print has left is no longer the touch: the quotes ended (quote
+bars covering half a day) while trades go on. Engine and paper exchange use the same rule."""
+
+
+def quote_left_behind(quote_ms: int, trade_ms: int, bid: float, ask: float, last: float, slack: float = 0.0) -> bool:
+    """The last print came over ``STALE_QUOTE_MS`` after the last quote and is outside it (by ``slack``)."""
+    return trade_ms - quote_ms > STALE_QUOTE_MS and not bid - slack <= last <= ask + slack
+
+
 @value_type
 class Quote:
     """Best bid and offer of the spot market."""

@@ -27,7 +27,8 @@ from core.events import (
 )
 from core.fills import RecentFills
 from core.holds import SureHold
-from core.model import Decision, Instrument, Mode, Order, PerpTicker, Quote, Side, Trade, TradingState
+from core.model import (Decision, Instrument, Mode, Order, PerpTicker, Quote, Side, Trade, TradingState,
+                        quote_left_behind)
 from core.operator import Operator
 from core.orders import OurOrders
 from core.policy import PolicyMemory, PolicyView, make_policy
@@ -86,6 +87,7 @@ class Rebalancer:
         self.bid: float | None = None
         self.ask: float | None = None
         self.has_quotes = False
+        self.quote_ms = 0  # when the last quote came (``touch`` stops trusting one the prints left long ago)
         self.last_market_ms: int | None = None
         self.awaiting_fresh_market = False  # set on a disconnect, cleared by the next trade/quote
         self.now_ms = 0
@@ -244,6 +246,7 @@ class Rebalancer:
             self.now_ms = ts_ms
         self.has_quotes = True
         self.bid, self.ask = bid, ask
+        self.quote_ms = ts_ms
         self.last_market_ms = ts_ms
         self.awaiting_fresh_market = False
         if self.price is None:
@@ -333,7 +336,7 @@ class Rebalancer:
         """Ask the policy now (its memory moves on)."""
         self.decision, self.memory = self.policy.decide(self._view(), self.memory)
         if self.decision.trades:
-            self.costs.decided(self.now_ms, self.decision.price, self.bid, self.ask)
+            self.costs.decided(self.now_ms, self.decision.price, *self.touch())
         return self.decision
 
     def evaluate(self) -> list[Command]:
@@ -353,7 +356,7 @@ class Rebalancer:
             self.operator.withdraw(decision.reason)
             self.record_decision(decision, "held")
             return EMPTY
-        self.costs.decided(now, decision.price, self.bid, self.ask)
+        self.costs.decided(now, decision.price, *self.touch())
         if now < self.desk.suppress_until_ms:
             return EMPTY
         return self.operator.act_on(decision)
@@ -375,9 +378,16 @@ class Rebalancer:
                                    path=path)
 
     def touch(self) -> tuple[float, float]:
-        """The bid and ask to trade against (the last price on both sides before any quote)."""
+        """The bid and ask to trade against: the last price on both sides before any quote, and
+        after the quotes ended (a print over ``STALE_QUOTE_MS`` after the last quote, outside it)."""
         p = self.price or 0.0
-        return (self.bid if self.bid is not None else p), (self.ask if self.ask is not None else p)
+        bid, ask = self.bid, self.ask
+        if bid is None or ask is None:
+            return (bid if bid is not None else p), (ask if ask is not None else p)
+        if (self.has_quotes and self.price is not None and self.last_market_ms is not None
+                and quote_left_behind(self.quote_ms, self.last_market_ms, bid, ask, p)):
+            return p, p
+        return bid, ask
 
     # ------------------------------------------------------------------ the trader's commands (the operator's)
     # The venue calls each causes; the ``Outcome`` (what the cockpit toasts) is the operator's:

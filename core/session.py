@@ -174,11 +174,12 @@ def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
         data = load_market(p.market if isinstance(p.market, list) else [p.market])
         market, candles = data.iter_events(), []
         first_price, first_ts = data.trades.price[0], data.trades.ts_ms[0]
-    exchange, _grid = build_paper(cfg, first_price, first_ts)
+    bars = p.market != "synthetic" and data.trades.from_bars
+    exchange, _grid = build_paper(cfg, first_price, first_ts, bars=bars)
     if p.state_file and Path(p.state_file).exists():
         saved = json.loads(Path(p.state_file).read_text(encoding="utf-8"))
         grid = GridBot.from_state(saved["grid"], BTCUSDT_LINEAR) if saved.get("grid") else None
-        exchange = type(exchange).from_state(saved, grid=grid)
+        exchange = type(exchange).from_state(saved, grid=grid, fill_model=exchange.fill_model)
         reb.note("info", f"paper account restored from {p.state_file}" + (" with its grid" if grid else ""))
         exchange.fees = fee_schedule(cfg, exchange.fees)  # the config's tier applies from now, whatever the file charged
     # the rates the paper exchange charges are the ones every cost figure and estimate uses

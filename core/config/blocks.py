@@ -242,8 +242,15 @@ class PaperConfig:
     start_price: float = setting(60_000.0, in_range(1e-6, 1e9))
     speed: float = setting(1.0, in_range(0, 1_000), "replay speed in the cockpit; 0 = as fast as possible")
     latency_ms: int = setting(0, in_range(0, 60_000))
-    synthetic_spread_ticks: int = setting(1, in_range(1, 10_000))
+    synthetic_spread_ticks: int = setting(1, in_range(1, 10_000), "taker touch without BBO (optimistic fill model)")
     fees: FeesConfig = setting(factory=FeesConfig)
+    fill_model: Literal["honest", "optimistic"] = setting(
+        "honest", None, "honest: spread, queue, bars fill only when traded through (docs/fill-model.md)")
+    half_spread_bps: float = setting(0.5, in_range(0, 1_000), "honest: taker touch without BBO = last ± this")
+    bar_volume_share: float = setting(
+        0.1, in_range(0, 1, lo_open=True), "honest, on 1-minute bars: share of a trade-through print that fills us")
+    bar_through_bps: float = setting(
+        1.0, in_range(0, 1_000), "honest, on 1-minute bars: a print must pass our price by this (and a tick) to fill")
     grid: GridConfig | None = setting(factory=GridConfig)
     state_file: str | None = setting(None)
 

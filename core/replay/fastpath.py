@@ -76,6 +76,7 @@ def absorb_quotes(reb: Rebalancer, ts_ms: int, bid: float, ask: float, count: in
     if ts_ms > reb.now_ms:
         reb.now_ms = ts_ms
     reb.bid, reb.ask = bid, ask
+    reb.quote_ms = ts_ms
     reb.awaiting_fresh_market = False
     if ts_ms > (reb.last_market_ms or 0):
         reb.last_market_ms = ts_ms
@@ -144,7 +145,7 @@ def quiet_runs(reb: Rebalancer, ex: PaperExchange, trades: TradeTape, quotes: Qu
             k = qj - 1
             if q_ts[k] > last:
                 last = q_ts[k]
-            quote = (q_bid[k], q_bq[k], q_ask[k], q_aq[k])
+            quote = (q_bid[k], q_bq[k], q_ask[k], q_aq[k], q_ts[k])
             absorb_quotes(reb, q_ts[k], q_bid[k], q_ask[k], qj - qi)
         absorb_ex(last, price, quote)
         if last >= next_tick:

@@ -50,7 +50,7 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
         raise ValueError("no trades to replay")
     ts_arr, px_arr, qty_arr, side_arr = trades.ts_ms, trades.price, trades.qty, trades.side
     first_ts, first_px = ts_arr[0], px_arr[0]
-    ex, grid = build_paper(cfg, first_px, first_ts)
+    ex, grid = build_paper(cfg, first_px, first_ts, bars=trades.from_bars)
     reb = build_rebalancer(cfg, venue_name="replay", instrument=ex.spot, recorder=recorder, mode=mode,
                            policy=policy, maker_fee_rate=float(ex.fees.spot_maker),
                            taker_fee_rate=float(ex.fees.spot_taker))

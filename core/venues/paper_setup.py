@@ -14,7 +14,7 @@ from core.config import AppConfig, GridConfig
 from core.instruments import for_config
 from core.model import BTCUSDT_LINEAR, Fill, Instrument, Leg, Side
 from core.venues.grid import GridBot
-from core.venues.paper_exchange import FeeSchedule, PaperExchange
+from core.venues.paper_exchange import FeeSchedule, FillModel, PaperExchange
 
 
 def build_grid(cfg: GridConfig | None, first_price: float, instrument: Instrument = BTCUSDT_LINEAR) -> GridBot | None:
@@ -35,8 +35,17 @@ def fee_schedule(cfg: AppConfig, linear_from: FeeSchedule = FeeSchedule()) -> Fe
     return replace(linear_from, spot_maker=Decimal(str(maker)), spot_taker=Decimal(str(taker)))
 
 
-def build_paper(cfg: AppConfig, first_price: float, ts_ms: int) -> tuple[PaperExchange, GridBot | None]:
-    """A paper account as the config's ``paper:`` block describes it, grid started at the first price.
+def fill_model(cfg: AppConfig, *, bars: bool = False) -> FillModel:
+    """The config's fill model; ``bars``: the market data is 1-minute bars expanded to prints."""
+    p = cfg.paper
+    return FillModel(kind=p.fill_model, half_spread_bps=p.half_spread_bps, bar_volume_share=p.bar_volume_share,
+                     bar_through_bps=p.bar_through_bps, bars=bars)
+
+
+def build_paper(cfg: AppConfig, first_price: float, ts_ms: int, *,
+                bars: bool = False) -> tuple[PaperExchange, GridBot | None]:
+    """A paper account as the config's ``paper:`` block describes it, grid started at the first price;
+    ``bars``: the market is 1-minute bars (``TradeTape.from_bars``), filled by the bar rules.
     (``PaperExchange`` is looked up when called: tests swap in one that keeps every fill.)"""
     p = cfg.paper
     spot, linear = for_config(cfg)  # the symbol's own rules (refused when unknown)
@@ -44,7 +53,7 @@ def build_paper(cfg: AppConfig, first_price: float, ts_ms: int) -> tuple[PaperEx
                        balances={spot.base: Decimal(str(p.base_balance)),
                                  spot.quote: Decimal(str(p.quote_balance))},
                        fees=fee_schedule(cfg), latency_ms=p.latency_ms,
-                       synthetic_spread_ticks=p.synthetic_spread_ticks)
+                       synthetic_spread_ticks=p.synthetic_spread_ticks, fill_model=fill_model(cfg, bars=bars))
     if p.futures_size:
         entry = p.futures_entry or first_price
         size = Decimal(str(p.futures_size))

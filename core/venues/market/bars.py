@@ -109,6 +109,7 @@ def expand_klines(ts: array, o: array, h: array, lo: array, c: array, v: array) 
         q4[k::4] = q
     tape = TradeTape(t4, p4, q4, tick_rule_sides(p4))
     tape.points_per_bar = 4
+    tape.from_bars = True
     return tape
 
 

@@ -27,7 +27,7 @@ class TradeTape:
     creating a ``Trade`` per event.
     """
 
-    __slots__ = ("ts_ms", "price", "qty", "side", "points_per_bar")
+    __slots__ = ("ts_ms", "price", "qty", "side", "points_per_bar", "from_bars")
 
     def __init__(
         self,
@@ -39,6 +39,9 @@ class TradeTape:
         # set when the tape is bars expanded to this many prints each (klines: 4); a hint the
         # replay verifies from the columns before it uses it
         self.points_per_bar: int | None = None
+        # every print stands for part of a 1-minute bar (klines): the fill model's bar rules.
+        # Unlike the hint above, windows and merges of such tapes keep it
+        self.from_bars = False
         self.ts_ms = ts_ms if ts_ms is not None else array("q")
         self.price = price if price is not None else array("d")
         self.qty = qty if qty is not None else array("d")
@@ -86,7 +89,9 @@ class TradeTape:
     def window(self, start_ms: int | None = None, end_ms: int | None = None) -> "TradeTape":
         """Trades with ``start_ms <= ts < end_ms`` (a copy; bisect, so cheap)."""
         i, j = _bounds(self.ts_ms, start_ms, end_ms)
-        return TradeTape(self.ts_ms[i:j], self.price[i:j], self.qty[i:j], self.side[i:j])
+        out = TradeTape(self.ts_ms[i:j], self.price[i:j], self.qty[i:j], self.side[i:j])
+        out.from_bars = self.from_bars
+        return out
 
     def _take(self, order: Sequence[int]) -> "TradeTape":
         return TradeTape(
@@ -109,9 +114,10 @@ class TradeTape:
             out.price.extend(t.price)
             out.qty.extend(t.qty)
             out.side.extend(t.side)
-        if is_sorted(out.ts_ms):
-            return out
-        return out._take(sorted(range(len(out)), key=out.ts_ms.__getitem__))
+        if not is_sorted(out.ts_ms):
+            out = out._take(sorted(range(len(out)), key=out.ts_ms.__getitem__))
+        out.from_bars = all(t.from_bars for t in tapes)
+        return out
 
 
 class QuoteTape:

@@ -15,7 +15,8 @@ One class, ``PaperExchange``, its parts one idea per module (the state is declar
 ``exchange.py``; each part says which of it it keeps):
 
     exchange.py   PaperExchange: state, the market-data hot path, replay's quiet-band helpers, grid hook
-    matching.py   Matching: the slow path, the fill model, the resting book, order and fill history
+    matching.py   Matching: the slow path, the fill rules, the resting book, order and fill history
+    fill_model.py FillModel: honest (spread, queue, bars trade through) or optimistic, and why
     commands.py   CommandDesk: submit, gateway checks, latency queue, place / amend / cancel
     ledger.py     Ledger: balances, the linear position, fees, equity; FeeSchedule
     state.py      Persistence: to_state / from_state / save / load
@@ -27,8 +28,10 @@ Import from here (``from core.venues.paper_exchange import PaperExchange``).
 from __future__ import annotations
 
 from core.venues.paper_exchange.exchange import GridLike, PaperExchange
+from core.venues.paper_exchange.fill_model import FILL_MODELS, OPTIMISTIC, FillModel
 from core.venues.paper_exchange.ledger import FeeSchedule
 from core.venues.paper_exchange.orders import ZERO
 from core.venues.paper_exchange.state import STATE_VERSION
 
-__all__ = ["FeeSchedule", "GridLike", "PaperExchange", "STATE_VERSION", "ZERO"]
+__all__ = ["FILL_MODELS", "FeeSchedule", "FillModel", "GridLike", "OPTIMISTIC", "PaperExchange", "STATE_VERSION",
+           "ZERO"]

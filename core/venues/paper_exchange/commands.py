@@ -193,6 +193,7 @@ class CommandDesk:
                     o.status = OrderStatus.CANCELLED
                     o.reject_reason = codes.IOC_NO_FILL if o.filled == 0 else ""
                 else:
+                    o.ahead = self._queue_ahead(o.side, o.price)  # it joins the back of its level
                     (self._buys if o.side is Side.BUY else self._sells).append(o)
                     self._rebuild_book()
         batch.touch(o)
@@ -242,8 +243,10 @@ class CommandDesk:
             self._cancel(o, ts)
             o.reject_reason = codes.POST_ONLY_WOULD_TAKE
         else:
-            if price != o.price or qty > o.qty:
+            requeue = price != o.price or qty > o.qty
+            if requeue:
                 o.seq = self._next_seq()  # Bybit: a new price or a larger size loses queue priority
+                o.ahead = self._queue_ahead(o.side, price)
             bal[0] -= extra
             bal[1] += extra
             o.locked = need

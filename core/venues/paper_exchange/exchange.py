@@ -16,6 +16,7 @@ from typing import Protocol
 
 from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Fill, Instrument, PerpTicker, Quote, Side, Trade
 from core.venues.paper_exchange.commands import CommandDesk
+from core.venues.paper_exchange.fill_model import FillModel
 from core.venues.paper_exchange.ledger import FeeSchedule, Ledger
 from core.venues.paper_exchange.matching import Matching
 from core.venues.paper_exchange.orders import EMPTY, INF, NINF, ZERO, BookOrder, dec
@@ -48,8 +49,10 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
     __slots__ = (
         "spot", "linear", "fees", "latency_ms", "synthetic_spread_ticks", "settle_linear_in_quote",
         "history_limit", "_grid", "_grid_quiet", "_bal", "_orders", "_pending", "_buys", "_sells", "_best_buy",
-        "_best_sell", "_fills", "_pos_size", "_pos_entry", "_realised", "_linear_fees", "_mark",
-        "_ts", "_last", "_has_bbo", "_bid", "_bid_qty", "_ask", "_ask_qty", "_queue", "_due_ms",
+        "_best_sell", "_fill_model", "_buy_gate", "_sell_gate", "_half_tick", "_fills",
+        "_pos_size", "_pos_entry", "_realised", "_linear_fees", "_mark",
+        "_ts", "_last", "_has_bbo", "_bid", "_bid_qty", "_ask", "_ask_qty", "_quote_ts", "_trade_ts", "_queue",
+        "_due_ms",
         "_order_seq", "_exec_seq", "_seq", "id_prefix",
     )
 
@@ -65,6 +68,7 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         grid: GridLike | None = None,
         settle_linear_in_quote: bool = True,
         history_limit: int = 10_000,
+        fill_model: FillModel = FillModel(),
     ) -> None:
         if latency_ms < 0 or synthetic_spread_ticks < 0:
             raise ValueError("latency_ms and synthetic_spread_ticks must be >= 0")
@@ -89,6 +93,10 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         self._sells: list[BookOrder] = []
         self._best_buy = NINF
         self._best_sell = INF
+        self._buy_gate = NINF  # prints below it may fill a resting buy (Matching._gates)
+        self._sell_gate = INF
+        self._half_tick = float(spot.tick_size) / 2
+        self._fill_model = fill_model
         self._fills: list[Fill] = []
         self._pos_size = ZERO
         self._pos_entry = ZERO
@@ -102,6 +110,8 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         self._bid_qty = 0.0
         self._ask = 0.0
         self._ask_qty = 0.0
+        self._quote_ts = 0  # when the last quote and the last print came (a quote the prints
+        self._trade_ts = 0  # have left, long after it, is stale: Matching._quoted)
         self._queue: deque[tuple[int, object, int, str]] = deque()
         self._due_ms: float = INF
         self._order_seq = 0
@@ -114,14 +124,15 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
     def on_trade(self, ts_ms: int, price: float, qty: float, taker_side_is_buy: bool) -> tuple:
         """A public trade. O(1) and allocation-free unless it can fill us.
 
-        ``taker_side_is_buy`` is accepted for symmetry with the tape; the fill model ignores
-        it (a print through our price means the book moved through it, whoever hit).
+        ``taker_side_is_buy``: the honest model lets a print *at* our price use up the queue
+        ahead of us only when its aggressor hit our side; a print through our price means the
+        book moved through it, whoever hit.
         """
         g = self._grid_quiet
-        if (price < self._best_buy or price > self._best_sell or ts_ms >= self._due_ms
+        if (price < self._buy_gate or price > self._sell_gate or ts_ms >= self._due_ms
                 or (g is not None and not g(price))):
-            return self._trade_slow(ts_ms, price, qty)
-        self._ts = ts_ms
+            return self._trade_slow(ts_ms, price, qty, taker_side_is_buy)
+        self._ts = self._trade_ts = ts_ms
         self._last = price
         return EMPTY
 
@@ -129,7 +140,7 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         """Best bid/offer. O(1) unless the book crosses one of our resting orders."""
         if ask < self._best_buy or bid > self._best_sell or ts_ms >= self._due_ms:
             return self._quote_slow(ts_ms, bid, bid_qty, ask, ask_qty)
-        self._ts = ts_ms
+        self._ts = self._quote_ts = ts_ms
         self._bid = bid
         self._bid_qty = bid_qty
         self._ask = ask
@@ -142,7 +153,7 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
     def quiet_band(self) -> tuple[float, float, float]:
         """``(lo, hi, until_ms)``: trades strictly inside ``(lo, hi)`` before ``until_ms`` take the
         fast path of ``on_trade`` (they fill neither us nor the grid)."""
-        lo, hi = self._best_buy, self._best_sell
+        lo, hi = self._buy_gate, self._sell_gate
         g = self._grid
         if g is not None:
             band = getattr(g, "quiet_band", None)
@@ -162,13 +173,16 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
 
     def absorb_quiet(self, ts_ms: int, last_price: float | None, quote: tuple | None) -> None:
         """What a stretch of fast-path trades (``last_price``: the last one) and quotes
-        (``quote``: the last ``(bid, bid_qty, ask, ask_qty)``) leaves behind, in one step."""
+        (``quote``: the last ``(bid, bid_qty, ask, ask_qty, ts_ms)``) leaves behind, in one step."""
         if ts_ms > self._ts:
             self._ts = ts_ms
         if last_price is not None:
+            # the run's last print came at ts_ms unless its last quote did (then only "not after
+            # the quote" matters, which this keeps)
             self._last = last_price
+            self._trade_ts = ts_ms
         if quote is not None:
-            self._bid, self._bid_qty, self._ask, self._ask_qty = quote
+            self._bid, self._bid_qty, self._ask, self._ask_qty, self._quote_ts = quote
             self._has_bbo = True
 
     def on_ticker(self, ts_ms: int, mark_price: float) -> tuple:
@@ -210,6 +224,15 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
     @property
     def last_price(self) -> float | None:
         return self._last
+
+    @property
+    def fill_model(self) -> FillModel:
+        return self._fill_model
+
+    @fill_model.setter
+    def fill_model(self, model: FillModel) -> None:
+        self._fill_model = model
+        self._rebuild_book()  # the gates the hot path compares with depend on it
 
     @property
     def grid(self) -> GridLike | None:

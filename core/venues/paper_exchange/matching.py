@@ -1,17 +1,22 @@
 """How our resting and incoming orders fill against the market (the paper exchange's book).
 
-Fill model (documented assumptions, conservative on purpose):
-- a resting limit order fills only when the market trades *through* its price (buy: a trade
-  below it, sell: a trade above it; whoever the aggressor was), at the order price, as maker,
-  up to the trade's qty per trade (shared by our orders in price-time priority). A trade *at*
-  our price never fills us: we assume we are last in the queue;
+The rules depend on the fill model (``fill_model.py`` says why; ``honest`` is the default):
+- a resting limit order fills when the market trades *through* its price (buy: a print at
+  least one tick below it, sell: above it; whoever the aggressor was), at the order price, as
+  maker, up to the print's qty (shared by our orders in price-time priority); on bars the print
+  must also pass it by ``bar_through_bps``, and fills only ``bar_volume_share`` of its qty;
+- honest, on trades data with BBO: a print *at* its price whose aggressor hit our side first
+  uses up the queue ahead of us (``BookOrder.ahead``), then fills us with what is left;
+  optimistic: a print at our price never fills us (we are last in the queue);
 - a quote whose ask is below our resting buy (or bid above our resting sell) fills the whole
   remainder at our price as maker: a real book cannot stay crossed with our order in it;
 - a taker (IOC, or a GTC that crosses) fills at the touch. With BBO data it takes the top
   level's size at the touch, then the same size again at each successive tick beyond it,
   never past its limit; the book is not depleted by our fills (the next quote replaces it).
-  Without BBO data the touch is synthesised from the last trade +/- ``synthetic_spread_ticks``
-  ticks and the taker fills entirely at it.
+  Without BBO data the touch is the last trade ± the half-spread (honest: ``half_spread_bps``,
+  at least a tick; optimistic: ``synthetic_spread_ticks`` ticks) and the taker fills entirely
+  at it. Honest: a quote that a print over ``core.model.STALE_QUOTE_MS`` later has left counts
+  as no BBO, so quotes that stop (quote bars for half the day) do not sell at a stale ask.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core.events import BalanceUpdate, FillEvent, OrderUpdate
-from core.model import Balance, Fill, Leg, Order, OrderStatus, Side
-from core.venues.paper_exchange.orders import EMPTY, INF, NINF, Batch, BookOrder, dec
+from core.model import Balance, Fill, Leg, Order, OrderStatus, Side, quote_left_behind
+from core.venues.paper_exchange.orders import EMPTY, INF, NINF, ZERO, Batch, BookOrder, dec
 
 
 class Matching:
@@ -31,14 +36,14 @@ class Matching:
 
     __slots__ = ()
 
-    def _trade_slow(self, ts: int, price: float, qty: float) -> tuple:
+    def _trade_slow(self, ts: int, price: float, qty: float, taker_buy: bool = False) -> tuple:
         out: list = []
         if ts >= self._due_ms:
             self._process_due(ts, out)  # commands take effect before the print they precede
-        self._ts = ts
+        self._ts = self._trade_ts = ts
         self._last = price
-        if price < self._best_buy or price > self._best_sell:
-            out.extend(self._match_trade(ts, price, qty))
+        if price < self._buy_gate or price > self._sell_gate:
+            out.extend(self._match_trade(ts, price, qty, taker_buy))
         if self._grid is not None:
             for fill in self._grid.on_price(ts, price):
                 out.extend(self.apply_grid_fill(fill))
@@ -48,7 +53,7 @@ class Matching:
         out: list = []
         if ts >= self._due_ms:
             self._process_due(ts, out)
-        self._ts = ts
+        self._ts = self._quote_ts = ts
         self._bid = bid
         self._bid_qty = bid_qty
         self._ask = ask
@@ -73,37 +78,89 @@ class Matching:
             out.extend(self._emit(batch, ts, before))
         return tuple(out) if out else EMPTY
 
-    def _match_trade(self, ts: int, price: float, qty: float) -> tuple:
-        """Resting orders traded through: fill at our price, up to the print's size."""
+    def _match_trade(self, ts: int, price: float, qty: float, taker_buy: bool = False) -> tuple:
+        """Resting orders the print reaches: through them, fill at our price up to its size (on
+        bars a share of it); at their price (honest, trades data), the queue ahead goes first."""
         step = self.spot.qty_step
+        fm = self._fill_model
+        half = self._half_tick if fm.honest else 0.0
+        queue = fm.queue
         batch = Batch()
         before = self._balance_tuple()
         size = dec(qty)
-        for book, through in ((self._buys, lambda p: price < p), (self._sells, lambda p: price > p)):
+        margin = 0.0  # bars: how far past our price a print must go, as a fraction of it
+        if fm.honest and fm.bars:
+            size *= dec(fm.bar_volume_share)
+            margin = fm.bar_through_bps / 1e4
+        # a resting buy is reached by prints below it (at it: by sellers), a sell by prints above
+        for book, sign, hits_us in ((self._buys, 1.0, not taker_buy), (self._sells, -1.0, taker_buy)):
             budget = size
             for o in book:
-                if not through(o.price_f):
-                    break
+                into = (o.price_f - price) * sign  # how far the print went past our price
+                through = max(2 * half, o.price_f * margin) - half if margin else half  # a tick (and margin) less
+                if into > through:
+                    o.ahead = ZERO  # traded through: the level was cleared
+                elif queue and hits_us and into > -half and o.ahead is not None:
+                    used = min(o.ahead, budget)  # a print at our price: the queue ahead first
+                    o.ahead -= used
+                    budget -= used
+                    if budget <= 0:
+                        break
+                elif into > -half:
+                    continue  # at our price, queue unknown or the wrong aggressor: no fill
+                else:
+                    break  # the book is best first: the rest is further away
                 take = min(o.remaining, (budget // step) * step)
                 if take <= 0:
                     break
                 self._fill(o, ts, o.price, take, True, batch)
                 budget -= take
+        if not batch.fills:
+            return EMPTY  # a print at our price that only used up queue ahead: the book is as it was
         self._rebuild_book()
         return self._emit(batch, ts, before)
 
+    def _queue_ahead(self, side: Side, price: Decimal) -> Decimal | None:
+        """What is ahead of a new resting order at ``price`` (honest, trades data with BBO):
+        nothing when it improves the touch, else the touch's size; None (unknown) otherwise."""
+        fm = self._fill_model
+        if not fm.queue or not self._quoted():
+            return None
+        p = float(price)
+        if side is Side.BUY:
+            return ZERO if p > self._bid + self._half_tick else dec(self._bid_qty)
+        return ZERO if p < self._ask - self._half_tick else dec(self._ask_qty)
+
     # matching -----------------------------------------------------------------------------
+
+    def _quoted(self) -> bool:
+        """The last quote still describes the market. Honest: not when the last print came over
+        ``core.model.STALE_QUOTE_MS`` after it and is outside it (the quotes ended: quote bars
+        covering half the day); a taker then meets last ± the half-spread, not a
+        stale ask. The engine's ``Rebalancer.touch`` applies the same rule."""
+        if not self._has_bbo:
+            return False
+        last = self._last
+        if last is None or not self._fill_model.honest:
+            return True
+        return not quote_left_behind(self._quote_ts, self._trade_ts, self._bid, self._ask, last, self._half_tick)
 
     def touch(self) -> tuple[Decimal | None, Decimal | None]:
         """Current (bid, ask) on the tick grid: the last quote, else last trade +/- spread."""
         inst = self.spot
-        if self._has_bbo:
+        if self._quoted():
             bid = inst.round_price(dec(self._bid), Side.BUY) if self._bid > 0 else None
             ask = inst.round_price(dec(self._ask), Side.SELL) if self._ask > 0 else None
             return bid, ask
         if self._last is None:
             return None, None
         last = dec(self._last)
+        fm = self._fill_model
+        if fm.honest:  # the half-spread, at least a tick, rounded away from the last price
+            half = max(last * dec(fm.half_spread_bps) / 10_000, inst.tick_size)
+            bid = inst.round_price(last - half, Side.BUY)
+            ask = inst.round_price(last + half, Side.SELL)
+            return (bid if bid > 0 else None), ask
         spread = inst.tick_size * self.synthetic_spread_ticks
         bid = inst.round_price(last, Side.BUY) - spread
         ask = inst.round_price(last, Side.SELL) + spread
@@ -117,7 +174,7 @@ class Matching:
 
     def _level_size(self, size: float) -> Decimal | None:
         """Depth per tick when walking the book; None means unlimited (no usable size)."""
-        if not self._has_bbo:
+        if not self._quoted():
             return None
         step = self.spot.qty_step
         lvl = (dec(size) // step) * step
@@ -178,6 +235,18 @@ class Matching:
         self._sells = sorted((o for o in self._sells if o.status.is_open), key=lambda o: (o.price, o.seq))
         self._best_buy = self._buys[0].price_f if self._buys else NINF
         self._best_sell = self._sells[0].price_f if self._sells else INF
+        # the prints the hot path must hand over: optimistic, strictly through the best price;
+        # honest on bars, through it by a tick and the margin; honest on trades, at it or through
+        fm = self._fill_model
+        half = self._half_tick
+        if not fm.honest:
+            self._buy_gate, self._sell_gate = self._best_buy, self._best_sell
+        elif not fm.bars:
+            self._buy_gate, self._sell_gate = self._best_buy + half, self._best_sell - half
+        else:  # past the best price by a tick and by the margin (the best price needs the most)
+            m = fm.bar_through_bps / 1e4
+            self._buy_gate = self._best_buy - max(2 * half, self._best_buy * m) + half
+            self._sell_gate = self._best_sell + max(2 * half, self._best_sell * m) - half
 
     def order(self, client_id: str) -> Order | None:
         o = self._orders.get(client_id) or self._pending.get(client_id)

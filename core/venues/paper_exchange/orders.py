@@ -24,6 +24,7 @@ class BookOrder:
     __slots__ = (
         "client_id", "order_id", "symbol", "side", "qty", "price", "price_f", "tif", "status",
         "filled", "value", "created_ms", "updated_ms", "reject_reason", "seq", "locked",
+        "ahead",
     )
 
     def __init__(self, req: OrderRequest, order_id: str, seq: int, created_ms: int, updated_ms: int) -> None:
@@ -43,6 +44,7 @@ class BookOrder:
         self.reject_reason = ""
         self.seq = seq
         self.locked = ZERO  # what this order holds: quote for a buy, base for a sell
+        self.ahead: Decimal | None = None  # the queue ahead of it at its price; None: unknown
 
     @property
     def remaining(self) -> Decimal:
@@ -64,6 +66,7 @@ class BookOrder:
             "tif": self.tif.value, "status": self.status.value, "filled": str(self.filled),
             "value": str(self.value), "created_ms": self.created_ms, "updated_ms": self.updated_ms,
             "reject_reason": self.reject_reason, "seq": self.seq, "locked": str(self.locked),
+            "ahead": None if self.ahead is None else str(self.ahead),
         }
 
     @classmethod
@@ -76,6 +79,8 @@ class BookOrder:
         o.value = Decimal(d["value"])
         o.reject_reason = d["reject_reason"]
         o.locked = Decimal(d["locked"])
+        ahead = d.get("ahead")
+        o.ahead = None if ahead is None else Decimal(ahead)
         return o
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from core.events import AmendOrder, CancelAllOurs, CancelOrder, PlaceOrder
 from core.model import Fill, Instrument, Leg, OrderRequest, Side, TimeInForce
+from core.venues.paper_exchange.fill_model import FillModel
 from core.venues.paper_exchange.ledger import FeeSchedule
 from core.venues.paper_exchange.orders import INF, BookOrder
 
@@ -35,6 +36,7 @@ class Persistence:
             "fees": {k: str(getattr(self.fees, k)) for k in FeeSchedule.__slots__},
             "latency_ms": self.latency_ms,
             "synthetic_spread_ticks": self.synthetic_spread_ticks,
+            "fill_model": self._fill_model.to_dict(),
             "settle_linear_in_quote": self.settle_linear_in_quote,
             "history_limit": self.history_limit,
             "balances": {c: {"free": str(v[0]), "locked": str(v[1])} for c, v in self._bal.items()},
@@ -47,7 +49,7 @@ class Persistence:
             "pending": [o.to_dict() for o in self._pending.values()],
             "fills": [_fill_to_dict(f) for f in self._fills],
             "market": {
-                "ts_ms": self._ts, "last": self._last, "has_bbo": self._has_bbo,
+                "ts_ms": self._ts, "last": self._last, "has_bbo": self._has_bbo, "quote_ts": self._quote_ts,
                 "bbo": [self._bid, self._bid_qty, self._ask, self._ask_qty],
             },
             "queue": [[due, _command_to_dict(c), sts, oid] for due, c, sts, oid in self._queue],
@@ -57,7 +59,9 @@ class Persistence:
         }
 
     @classmethod
-    def from_state(cls, state: dict, *, grid: GridLike | None = None) -> "PaperExchange":
+    def from_state(cls, state: dict, *, grid: GridLike | None = None,
+                   fill_model: FillModel | None = None) -> "PaperExchange":
+        """``fill_model`` (the config's) replaces the saved one: the model is a setting, not state."""
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported paper state version {state.get('version')!r}")
         ex = cls(
@@ -70,6 +74,7 @@ class Persistence:
             grid=grid,
             settle_linear_in_quote=state["settle_linear_in_quote"],
             history_limit=state["history_limit"],
+            fill_model=fill_model or FillModel.from_dict(state.get("fill_model")),
         )
         ex._bal = {c: [Decimal(v["free"]), Decimal(v["locked"])] for c, v in state["balances"].items()}
         pos = state["position"]
@@ -89,6 +94,8 @@ class Persistence:
         ex._last = m["last"]
         ex._has_bbo = m["has_bbo"]
         ex._bid, ex._bid_qty, ex._ask, ex._ask_qty = m["bbo"]
+        ex._quote_ts = m.get("quote_ts", m["ts_ms"])
+        ex._trade_ts = m["ts_ms"]
         ex._queue = deque((due, _command_from_dict(c), sts, oid) for due, c, sts, oid in state["queue"])
         ex._due_ms = ex._queue[0][0] if ex._queue else INF
         c = state["counters"]
@@ -115,9 +122,10 @@ class Persistence:
             raise
 
     @classmethod
-    def load(cls, path: str | os.PathLike, *, grid: GridLike | None = None) -> "PaperExchange":
+    def load(cls, path: str | os.PathLike, *, grid: GridLike | None = None,
+             fill_model: FillModel | None = None) -> "PaperExchange":
         with open(path, encoding="utf-8") as fh:
-            return cls.from_state(json.load(fh), grid=grid)
+            return cls.from_state(json.load(fh), grid=grid, fill_model=fill_model)
 
 # ---------------------------------------------------------------------- (de)serialisation helpers
 

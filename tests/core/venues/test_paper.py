@@ -42,7 +42,7 @@ from core.model import (
 from core.venues.base import OrderRejected, TradingDisabled
 from core.venues.paper import PaperVenue
 from core.venues.bybit_codes import POST_ONLY_WOULD_TAKE
-from core.venues.paper_exchange import PaperExchange
+from core.venues.paper_exchange import OPTIMISTIC, PaperExchange
 from tests.builders import examples
 
 D = Decimal
@@ -134,7 +134,7 @@ def test_trade_at_our_price_does_not_fill_and_through_fills_up_to_print_size() -
 
 
 def test_one_print_is_shared_by_price_then_time_priority() -> None:
-    ex = make("10000", "0")
+    ex = make("10000", "0", fill_model=OPTIMISTIC)  # the old rule: a print at our price never fills
     place(ex, "a", BUY, "0.01", "59990.00", ts=1000)
     place(ex, "b", BUY, "0.01", "59991.00", ts=1001)
     place(ex, "c", BUY, "0.01", "59990.00", ts=1002)
@@ -217,7 +217,9 @@ def test_ioc_that_cannot_fill_is_cancelled_without_touching_balances() -> None:
 
 
 def test_synthetic_touch_from_last_trade_without_quotes() -> None:
-    ex = make("10000", "0", synthetic_spread_ticks=1)
+    """The optimistic model's touch: ``synthetic_spread_ticks`` from the last price (the honest
+    one's is the half-spread: tests/core/venues/test_fill_model.py)."""
+    ex = make("10000", "0", synthetic_spread_ticks=1, fill_model=OPTIMISTIC)
     ex.on_trade(1000, 60000.0, 0.1, True)
     assert ex.touch() == (D("59999.99"), D("60000.01"))
     ev = place(ex, "p1", BUY, "0.01", "60000.01", ts=1000)
@@ -226,7 +228,7 @@ def test_synthetic_touch_from_last_trade_without_quotes() -> None:
     ev = place(ex, "t1", BUY, "0.05", "60100.00", IOC, ts=1000)
     # no depth data: the whole size fills at the synthetic ask
     assert [(f.price, f.qty) for f in fills_of(ev)] == [(D("60000.01"), D("0.05"))]
-    wide = make("10000", "0", synthetic_spread_ticks=3)
+    wide = make("10000", "0", synthetic_spread_ticks=3, fill_model=OPTIMISTIC)
     wide.on_trade(1000, 60000.004, 0.1, True)  # off-grid print: rounded outwards first
     assert wide.touch() == (D("59999.97"), D("60000.04"))
 
