@@ -1,4 +1,4 @@
-"""The ``rebalancer`` command: the cockpit by default, plus decide / check-config / replay / report.
+"""The ``rebalancer`` command: the cockpit by default, plus decide / check-config / replay / report / sweep.
 
 Config problems exit with code 2 and one clear line naming the file, the key and what was
 expected. The cockpit (and Textual) is imported only when the cockpit runs, so the headless
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core.config import ConfigError, effective_config_dict, load_config
 
-SUBCOMMANDS = ("decide", "check-config", "replay", "report", "cockpit")
+SUBCOMMANDS = ("decide", "check-config", "replay", "report", "sweep", "cockpit")
 EXIT_CONFIG = 2
 
 
@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--band", type=float, metavar="BASE",
                     help="the |gap| (base units) time over it is measured against; default: the band a replay "
                          "recorded, else the first decision's hard threshold")
+
+    from tui.sweep_cli import add_sweep_parser
+
+    add_sweep_parser(sub)
     return parser
 
 
@@ -115,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_replay(args)
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "sweep":
+            from tui.sweep_cli import cmd_sweep
+
+            return cmd_sweep(args)
         return _cmd_cockpit(args)
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
