@@ -68,7 +68,7 @@ def render_frontier(summary: dict, width: int = 80, height: int = 12) -> Text:
         x_lo, x_hi = x_lo * 0.9, x_hi * 1.1 + 1e-9
     pad = (x_hi - x_lo) * 0.05
     x_lo, x_hi = max(0.0, x_lo - pad), x_hi + pad
-    lazy = [(p["mean_abs_gap_base"], p["cost_quote"]) for p in summary["lazy"]
+    lazy = [(p["mean_abs_gap_base"], p["cost_quote"]) for p in sorted(summary["lazy"], key=lambda p: p["band"])
             if x_lo <= p["mean_abs_gap_base"] <= x_hi]
     all_y = ys + [y for _, y in lazy]
     y_lo, y_hi = min(all_y), max(all_y)
@@ -84,7 +84,7 @@ def render_frontier(summary: dict, width: int = 80, height: int = 12) -> Text:
     by_id = {r["id"]: (metric(r, X_KEY), metric(r, Y_KEY)) for r in rows}
     front = [by_id[i] for i in summary["frontier"]["usdt_vs_mean_gap"]]
     scale = {"x_lo": x_lo, "x_hi": x_hi, "y_lo": y_lo, "y_hi": y_hi}
-    bits, color = scatter_cells([(good, CONFIGS, False), (sorted(lazy), LAZY, True)], plot_w, height, **scale)
+    bits, color = scatter_cells([(good, CONFIGS, False), (lazy, LAZY, True)], plot_w, height, **scale)
     glyph: dict[tuple[int, int], tuple[str, str]] = {}
     for x, y in front:
         glyph[cell_of(x, y, plot_w, height, **scale)] = ("●", FRONT)

@@ -77,9 +77,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     log = ResultsLog(out / "results.jsonl")
     done = log.done_ids()
     already = sum(p.id in done for p in plan.points)
-    where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{jobs} local process(es)"
-    print(f"sweep: {len(plan.points)} configs ({already} already done in {log.path}), band {plan.ctx.band:g}, "
-          f"on {where}", file=sys.stderr)
+    where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{jobs} local process{'es' if jobs > 1 else ''}"
+    print(f"sweep: {len(plan.points)} configs, {already} already done; band {plan.ctx.band:g}; {where}",
+          file=sys.stderr)
     progress = Progress(len(plan.points), already=already)
     try:
         run_sweep(plan, log, jobs=jobs, scheduler=args.scheduler, on_row=lambda _r, n, _t: progress.update(n))
@@ -111,6 +111,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
         width = min(shutil.get_terminal_size((80, 24)).columns, 120)
         Console(width=width, highlight=False).print(render_frontier(summary, width), end="")
-    print(f"results: {out / 'results.csv'} (table), {log.path} (one line per config), {page} (frontier, opens "
-          f"offline)")
+    print(f"results in {out}/: results.csv (the table), results.jsonl (a line per config), "
+          f"{page.name} (opens offline)")
     return 0

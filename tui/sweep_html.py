@@ -23,6 +23,21 @@ def _hover(r: dict) -> str:
     return f"{html.escape(params)}<br>{figs}"
 
 
+def _view(every: list, lazy: list) -> tuple[list[float] | None, list[float] | None]:
+    """The panel's first view: the configs' extent (the lazy line runs on past it: zoom out to
+    see it all), and the lazy bound's height inside that extent."""
+    if not every:
+        return None, None
+    xs = [t[0] for t in every]
+    lo, hi = min(xs), max(xs)
+    pad = 0.15 * ((hi - lo) or abs(hi) or 1.0)
+    xr = [lo - pad, hi + pad]
+    ys = [t[1] for t in every] + [y for x, y in lazy if xr[0] <= x <= xr[1]]
+    ylo, yhi = min(ys), max(ys)
+    ypad = 0.1 * ((yhi - ylo) or abs(yhi) or 1.0)
+    return xr, [ylo - ypad, yhi + ypad]
+
+
 def build_figure(summary: dict):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -49,7 +64,9 @@ def build_figure(summary: dict):
                                  name="frontier", line={"color": "#1a9850", "width": 1.5},
                                  marker={"color": "#1a9850", "size": 8}, text=[_hover(t[2]) for t in front],
                                  hoverinfo="text", legendgroup="frontier", showlegend=first), row=row, col=col)
-        lazy = sorted((p[xk], p[yk]) for p in summary["lazy"])
+        # joined in band order (narrow to wide), not by x: on the % over band axis every band
+        # narrower than the common band sits at 0 %, and a line sorted by x would run across the view
+        lazy = [(p[xk], p[yk]) for p in sorted(summary["lazy"], key=lambda p: p["band"])]
         fig.add_trace(go.Scatter(x=[p[0] for p in lazy], y=[p[1] for p in lazy], mode="lines",
                                  name="lazy-hedge bound (taker fee, no spread)",
                                  line={"color": "#2c7fb8", "dash": "dash", "width": 1.5},
@@ -59,8 +76,9 @@ def build_figure(summary: dict):
                                  name="today's config", marker={"color": "#d73027", "size": 16, "symbol": "star"},
                                  text=[_hover(t[2]) for t in today], hoverinfo="text", legendgroup="today",
                                  showlegend=first), row=row, col=col)
-        fig.update_xaxes(title_text=LABELS[xk], row=row, col=col)
-        fig.update_yaxes(title_text=LABELS[yk], row=row, col=col)
+        xr, yr = _view(every, lazy)
+        fig.update_xaxes(title_text=LABELS[xk], range=xr, row=row, col=col)
+        fig.update_yaxes(title_text=LABELS[yk], range=yr, row=row, col=col)
     fig.update_layout(height=950, template="plotly_white", margin={"l": 60, "r": 20, "t": 60, "b": 40})
     return fig
 

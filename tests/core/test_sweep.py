@@ -227,7 +227,7 @@ def test_sweep_command_end_to_end(excerpt, tmp_path, capsys):
     assert len(csv_lines) == 7 and "on_frontier" in csv_lines[0] and "rebalancer.thresholds.soft" in csv_lines[0]
     # the re-run finds them all done and runs nothing
     assert main(argv) == 0
-    assert "6 already done" in capsys.readouterr().err
+    assert "6 configs, 6 already done" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, words", [
