@@ -86,6 +86,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except SweepRunError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {progress.done} of {len(plan.points)} configs are in {log.path}; the same command "
+              f"resumes", file=sys.stderr)
+        return 130
     summary = summarise(plan, log)
     on_front = set(summary["frontier"]["usdt_vs_mean_gap"])
     write_table(out / "results.csv", summary["rows"], plan.param_keys,
@@ -105,9 +109,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     ])
     page = write_html(out / "frontier.html", summary, text, f"Sweep frontier: {Path(config).name}")
     if args.chart:
-        from rich.console import Console
-
         import shutil
+
+        from rich.console import Console
 
         width = min(shutil.get_terminal_size((80, 24)).columns, 120)
         Console(width=width, highlight=False).print(render_frontier(summary, width), end="")

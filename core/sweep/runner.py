@@ -11,8 +11,8 @@ Past one machine: with a scheduler address the same ``run_point`` runs on a Dask
 cluster. Dask rather than Ray: it is pure Python (two small wheels, no daemon of its own), its
 ``Client.submit`` / ``as_completed`` / ``scatter`` is exactly the shape of a sweep (independent
 tasks, one large read-only input broadcast once), and a ``LocalCluster`` starts in seconds for
-a test. Ray brings a large native wheel, its own object store and raylet processes, and its
-wheels trail new Pythons -- weight this tool does not need. The market is scattered to every
+a test. Ray brings a large native wheel with its own object store and raylet / GCS processes --
+weight this tool does not need. The market is scattered to every
 worker once (``broadcast=True``); workers need this package installed, like the client.
 
 Results come back to the caller one by one (``on_row``) as each config finishes, in whatever
@@ -114,7 +114,7 @@ def run_dask(ctx: SweepContext, points: Sequence[Point], address: str, on_row: C
     try:
         shared = client.scatter(ctx, broadcast=True, hash=False)
         futures = [client.submit(run_point, shared, p, key=f"sweep-{p.id}", pure=False) for p in points]
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, loop=client.loop):
             on_row(fut.result())
     finally:
         client.close()
