@@ -22,6 +22,7 @@ order they finish; the caller appends them to the results file (a single writer)
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -68,6 +69,15 @@ def run_point(ctx: SweepContext, point: Point) -> dict:
 _CTX: SweepContext | None = None  # set in the parent just before the pool forks; workers inherit it
 
 
+def _pool_worker_init() -> None:
+    """A worker leaves Ctrl-C to the parent (which stops the pool) and dies quietly when the pool
+    is stopped: the handlers it inherited are the parent's, with the parent's messages."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def _pool_task(point: Point) -> dict:
     assert _CTX is not None, "the pool was started without a sweep context"
     return run_point(_CTX, point)
@@ -86,7 +96,7 @@ def run_local(ctx: SweepContext, points: Sequence[Point], jobs: int, on_row: Cal
         raise SweepRunError("the local pool needs fork() (Linux, macOS); use --jobs 1 or --scheduler") from None
     _CTX = ctx
     try:
-        with mp.Pool(processes=min(jobs, len(points))) as pool:
+        with mp.Pool(processes=min(jobs, len(points)), initializer=_pool_worker_init) as pool:
             for row in pool.imap_unordered(_pool_task, points, chunksize=1):
                 on_row(row)
     finally:
