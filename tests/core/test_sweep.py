@@ -262,3 +262,35 @@ def test_missing_dask_extra_is_a_clear_error(tiny_plan, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_distributed)
     with pytest.raises(SweepRunError, match=r"pip install 'spot-rebalancer\[distributed\]'"):
         run_dask(tiny_plan.ctx, tiny_plan.points, "tcp://127.0.0.1:1", lambda r: None)
+
+
+def test_ctrl_c_keeps_the_finished_configs_and_says_how_to_resume(excerpt, tmp_path):
+    """The real program on a local pool, interrupted as a terminal's Ctrl-C does (SIGINT to the
+    whole process group) once a few configs are in: exit 130, the rows kept, one clear line, and
+    no worker noise (a traceback, or the parent's 'stopped while starting' from a worker)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "tui.cli", "sweep", "--config", CONFIG, "--market", str(excerpt(EXCERPT)),
+           "--param", "rebalancer.thresholds.soft=" + ",".join(f"{0.002 + 0.0002 * i:.4f}" for i in range(20)),
+           "--param", "rebalancer.partial_rebalance_ratio=" + ",".join(f"{0.2 + 0.04 * i:.2f}" for i in range(20)),
+           "--jobs", "2", "--out", str(out), "--no-chart"]
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    results = out / "results.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results.exists() and results.read_text(encoding="utf-8").count("\n") >= 3:
+            break
+        time.sleep(0.02)  # polling a file another process writes, with a deadline
+    assert proc.poll() is None, "the sweep ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    _stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-2000:]
+    kept = results.read_text(encoding="utf-8").splitlines()
+    assert 3 <= len(kept) < 401 and all(json.loads(x)["id"] for x in kept)
+    assert f"interrupted: {len(kept)} of 401 configs are in" in stderr and "the same command resumes" in stderr
+    assert "Traceback" not in stderr and "SIGTERM" not in stderr and "while starting" not in stderr
