@@ -68,11 +68,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         plan = plan_sweep(config, market, args.market, args.param, random_n=args.random, seed=args.seed,
                           band=args.band, policy=args.policy, timer=time.perf_counter, cpu_timer=time.process_time)
-    except SweepSpecError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
     except ConfigError:
         raise  # main() prints it with exit code 2
+    except (SweepSpecError, ValueError) as e:  # a bad spec; a market with nothing to replay
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     out = Path(args.out)
     log = ResultsLog(out / "results.jsonl")
     done = log.done_ids()

@@ -246,6 +246,14 @@ def test_sweep_command_refuses_bad_input_with_exit_2(excerpt, tmp_path, capsys, 
     assert not (tmp_path / "results.jsonl").exists()
 
 
+def test_a_market_with_no_trades_is_refused_with_exit_2(excerpt, tmp_path, capsys):
+    from tui.cli import main
+
+    quotes_only = str(excerpt("bybit_spot_BTCUSDT_1m_quotes_2022-12-13_0000-0600.csv.gz"))
+    assert main(["sweep", "--config", CONFIG, "--market", quotes_only, "--out", str(tmp_path)]) == 2
+    assert "no trades to replay" in capsys.readouterr().err
+
+
 def test_missing_dask_extra_is_a_clear_error(tiny_plan, monkeypatch):
     import builtins
 
