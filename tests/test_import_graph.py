@@ -42,12 +42,13 @@ FLOORS: tuple[tuple[str, str], ...] = (
                                   "core.engine"),
     ("session",                   "core.session"),
     # replay and the preflight are entries, like the cockpit: they build through the session
-    ("replay, preflight",         "core.replay.* core.preflight"),
-    ("cockpit basics",            "tui tui.theme tui.fmt tui.braille tui.report_charts tui.report_html"),
+    ("replay, preflight",         "core.replay.* core.preflight core.sweep.*"),
+    ("cockpit basics",            "tui tui.theme tui.fmt tui.braille tui.report_charts tui.report_html "
+                                  "tui.progress tui.sweep_chart tui.sweep_html"),
     ("cockpit panes",             "tui.panes.*"),
     ("cockpit screens",           "tui.screens.* tui.commands"),
     ("cockpit app",               "tui.app tui.screenshot"),
-    ("entry points",              "tui.logfile tui.run tui.cli"),
+    ("entry points",              "tui.logfile tui.run tui.cli tui.sweep_cli"),
 )
 
 KNOWN_UPWARD: dict[tuple[str, str], str] = {}

@@ -167,3 +167,59 @@ def chart_text(
     return out
 
 
+
+
+def scatter_cells(
+    layers: Sequence[tuple[Sequence[tuple[float, float]], str, bool]],
+    width: int,
+    height: int,
+    *,
+    x_lo: float,
+    x_hi: float,
+    y_lo: float,
+    y_hi: float,
+) -> tuple[list[list[int]], list[list[str | None]]]:
+    """Points (x, y) as braille dots in ``width`` x ``height`` cells: each layer is (points, colour,
+    joined); a joined layer is drawn as a line through its points in order. Later layers draw over
+    earlier ones. Returns the cells' dot bits and colours (the caller may overlay glyphs)."""
+    dots_w, dots_h = width * 2, height * 4
+    bits = [[0] * width for _ in range(height)]
+    color: list[list[str | None]] = [[None] * width for _ in range(height)]
+    sx = (dots_w - 1) / (x_hi - x_lo) if x_hi > x_lo else 0.0
+    sy = (dots_h - 1) / (y_hi - y_lo) if y_hi > y_lo else 0.0
+
+    def to_dot(x: float, y: float) -> tuple[int, int]:
+        dx = min(dots_w - 1, max(0, round((x - x_lo) * sx)))
+        dy = min(dots_h - 1, max(0, round((y_hi - y) * sy)))
+        return dx, dy
+
+    def plot(x: int, y: int, c: str) -> None:
+        cx, dx = divmod(x, 2)
+        cy, dy = divmod(y, 4)
+        bits[cy][cx] |= _BITS[dx][dy]
+        color[cy][cx] = c
+
+    for points, c, joined in layers:
+        prev: tuple[int, int] | None = None
+        for x, y in points:
+            if not (math.isfinite(x) and math.isfinite(y)):
+                prev = None
+                continue
+            d = to_dot(x, y)
+            if joined and prev is not None:
+                n = max(abs(d[0] - prev[0]), abs(d[1] - prev[1]), 1)
+                for k in range(1, n + 1):
+                    plot(prev[0] + round((d[0] - prev[0]) * k / n), prev[1] + round((d[1] - prev[1]) * k / n), c)
+            else:
+                plot(*d, c)
+            prev = d
+    return bits, color
+
+
+def cell_of(x: float, y: float, width: int, height: int, *, x_lo: float, x_hi: float, y_lo: float,
+            y_hi: float) -> tuple[int, int]:
+    """The (column, row) cell a point falls in, on the same scale as ``scatter_cells``."""
+    dots_w, dots_h = width * 2, height * 4
+    dx = min(dots_w - 1, max(0, round((x - x_lo) * (dots_w - 1) / (x_hi - x_lo)))) if x_hi > x_lo else 0
+    dy = min(dots_h - 1, max(0, round((y_hi - y) * (dots_h - 1) / (y_hi - y_lo)))) if y_hi > y_lo else 0
+    return dx // 2, dy // 4

@@ -1,4 +1,4 @@
-"""The ``rebalancer`` command: the cockpit by default, plus decide / check-config / replay / report.
+"""The ``rebalancer`` command: the cockpit by default, plus decide / check-config / replay / report / sweep.
 
 Config problems exit with code 2 and one clear line naming the file, the key and what was
 expected. The cockpit (and Textual) is imported only when the cockpit runs, so the headless
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core.config import ConfigError, effective_config_dict, load_config
 
-SUBCOMMANDS = ("decide", "check-config", "replay", "report", "alert-test", "cockpit")
+SUBCOMMANDS = ("decide", "check-config", "replay", "report", "sweep", "alert-test", "cockpit")
 EXIT_CONFIG = 2
 
 
@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "recorded, else the first decision's hard threshold")
     at = sub.add_parser("alert-test", help="send one test message to every alerts.urls entry and say what each answered")
     _add_config_arg(at)
+
+    from tui.sweep_cli import add_sweep_parser
+
+    add_sweep_parser(sub)
     return parser
 
 
@@ -120,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_report(args)
         if args.command == "alert-test":
             return _cmd_alert_test(args)
+        if args.command == "sweep":
+            from tui.sweep_cli import cmd_sweep
+
+            return cmd_sweep(args)
         return _cmd_cockpit(args)
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)

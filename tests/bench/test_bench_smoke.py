@@ -44,6 +44,8 @@ SMOKE = {
                      {"feed"}),
     "decision_path": (["--trials", "8", "--idle-ms", "1"],
                       {"warm", "after_idle", "p50_after_idle_over_warm"}),
+    "sweep": (["--file", str(SMALL), "--configs", "4"],
+              {"total_s", "run_s", "config_cpu_s", "worker_private_mb_max", "market_in_memory_mb"}),
 }
 
 

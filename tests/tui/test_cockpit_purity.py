@@ -1,10 +1,11 @@
 """The UI does no trading logic: it imports nothing from core but the shared types.
 
-Every module under tui/ (except cli.py and run.py, the lead's entry points that build the real
-engine) may import from ``core`` only ``core.state``, ``core.model`` and ``core.outcome`` (what a
-command did, toasted as the engine said it), plus what ``report``'s charts draw: its time series
-(``core.report_series``) and people's number formats (``core.figures``). A pane that reached
-for ``core.policy`` or ``core.risk`` to compute something itself fails here.
+Every module under tui/ (except cli.py, run.py and sweep_cli.py, the entry points that build the
+real engine or run replays) may import from ``core`` only ``core.state``, ``core.model`` and
+``core.outcome`` (what a command did, toasted as the engine said it), plus what ``report``'s and
+``sweep``'s charts draw: the report's time series (``core.report_series``), the sweep's axes and
+figures (``core.sweep.frontier``) and people's number formats (``core.figures``). A pane that
+reached for ``core.policy`` or ``core.risk`` to compute something itself fails here.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 import pytest
 
 TUI = Path(__file__).resolve().parents[2] / "tui"
-ENTRY_POINTS = {"cli.py", "run.py", "logfile.py"}  # build the real engine (and its log); not the rendering UI
-ALLOWED_CORE = {"core.state", "core.model", "core.outcome", "core.report_series", "core.figures"}
+ENTRY_POINTS = {"cli.py", "run.py", "logfile.py", "sweep_cli.py"}  # build the real engine (and its log), run
+                                                                 # replays; not the rendering UI
+ALLOWED_CORE = {"core.state", "core.model", "core.outcome", "core.report_series", "core.figures", "core.sweep.frontier"}
 
 
 def _ui_modules() -> list[Path]:
