@@ -185,7 +185,7 @@ def main() -> int:
         "([fill-model.md](fill-model.md): takers pay the spread, a resting order fills on bars only when "
         "traded through, for a share of the print). Each cell: all-in cost bps (fee / spread / drift) | "
         f"mean |gap| BTC | % over the {args.band} BTC band | maker fills / fills. Fees: Bybit's base "
-        "spot tier, 0.1 % / 0.1 %.\n\n"
+        "spot tier, 0.1 % / 0.1 %. On the Bybit spot day the *before* costs are negative because of a bug the fill-model work found: the old paper exchange kept the 12:00 quote as the touch for the rest of the day (quote bars end at noon), so takers bought far below the market; those are not savings. \n\n"
         "| data | policy | before | mean abs gap | % over band | maker/fills | after | mean abs gap | "
         "% over band | maker/fills |\n|---|---|---|---|---|---|---|---|---|---|\n"
         + "\n".join(before_after) +
