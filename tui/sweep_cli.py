@@ -87,7 +87,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"\ninterrupted: {progress.done} of {len(plan.points)} configs are in {log.path}; the same command "
+        in_file = log.done_ids()  # the file's truth, not the last progress callback's
+        kept = sum(p.id in in_file for p in plan.points)
+        print(f"\ninterrupted: {kept} of {len(plan.points)} configs are in {log.path}; the same command "
               f"resumes", file=sys.stderr)
         return 130
     summary = summarise(plan, log)
