@@ -36,6 +36,7 @@ from core.recorder import Recorder, writes_snapshots, writes_ticks
 from core.risk import RiskManager
 from core.state import CockpitState, FillView, LogLine, Proposal
 from core.stats import GapStats, Stats
+from core.trader_commands import TraderCommands
 from core.trend import TrendTracker
 from core.view import NO_FEED, FeedInputs, cockpit_state
 
@@ -45,7 +46,7 @@ EMPTY: tuple = ()
 MAX_PRICE = 1e12  # anything above is a broken number, not a price
 
 
-class Rebalancer:
+class Rebalancer(TraderCommands):
     def __init__(self, cfg: RebalancerConfig, instrument: Instrument, *, symbol: str | None = None,
                  venue_name: str = "paper", mode: Mode = Mode.SEMI, policy_name: str | None = None,
                  client_prefix: str = "rb", maker_fee_rate: float = 0.001, taker_fee_rate: float = 0.001,
@@ -388,37 +389,6 @@ class Rebalancer:
                 and quote_left_behind(self.quote_ms, self.last_market_ms, bid, ask, p)):
             return p, p
         return bid, ask
-
-    # ------------------------------------------------------------------ the trader's commands (the operator's)
-    # The venue calls each causes; the ``Outcome`` (what the cockpit toasts) is the operator's:
-    # the engine calls ``operator`` directly. ``kill`` here is a halt with a reason of its own.
-
-    def approve(self) -> list[Command]:
-        return list(self.operator.approve().commands)
-
-    def skip(self) -> list[Command]:
-        return list(self.operator.skip().commands)
-
-    def preview_force(self) -> Proposal | None:
-        return self.operator.preview_force()
-
-    def force(self, confirmed: Proposal | None = None) -> list[Command]:
-        return list(self.operator.force(confirmed).commands)
-
-    def toggle_pause(self) -> list[Command]:
-        return list(self.operator.toggle_pause().commands)
-
-    def set_mode(self, mode: Mode) -> list[Command]:
-        return list(self.operator.set_mode(mode).commands)
-
-    def kill(self, reason: str = "kill switch pressed by the user") -> list[Command]:
-        return self.operator.halt(reason)
-
-    def rearm(self) -> list[Command]:
-        return list(self.operator.rearm().commands)
-
-    def cancel_pending(self) -> list[Command]:
-        return list(self.operator.cancel_pending().commands)
 
     def snapshot(self, now_ms: int | None = None, *, connected: bool | None = None,
                  feed: FeedInputs = NO_FEED) -> CockpitState:

@@ -29,7 +29,7 @@ FLOORS: tuple[tuple[str, str], ...] = (
                                   "core.execution_choice core.recorder "
                                   "core.record_lines core.config.*"),
     ("decision parts",            "core.account core.trend core.fills core.risk core.execution core.policy "
-                                  "core.orders core.holds core.bookkeeper core.desk core.operator core.stats "
+                                  "core.orders core.holds core.bookkeeper core.desk core.operator core.trader_commands core.stats "
                                   "core.view core.whatif"),
     ("rebalancer",                "core.rebalancer"),
     ("exchange side",             "core.venues.base core.venues.market.* core.venues.paper_exchange.* "
