@@ -147,6 +147,7 @@ class CockpitApp(App[None]):
         poll_interval: float = 0.2,
         shutdown_timeout: float = 15.0,
         warnings: tuple[str, ...] = (),
+        theme_name: str = theme.THEME.name,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -170,7 +171,12 @@ class CockpitApp(App[None]):
         self._log_handler: logging.Handler | None = None
         log.propagate = False  # never let a root StreamHandler write over the screen
         self.register_theme(theme.THEME)
-        self.theme = theme.THEME.name
+        self.theme = theme_name  # config ui.theme; any built-in theme works (see get_css_variables)
+
+    def get_css_variables(self) -> dict[str, str]:
+        """Every theme gets the cockpit's own variables (``$pane-border`` ...): a theme without
+        them would fail app.tcss and end the app."""
+        return theme.with_own_defaults(super().get_css_variables())
 
     # ------------------------------------------------------------------ setup
     def _setup_logging(self, log_path: str | Path | None) -> None:
