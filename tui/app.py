@@ -165,6 +165,7 @@ class CockpitApp(App[None]):
         self.engine_error: str | None = None
         self.shutdown_done = False
         self.shutdown_error: str | None = None
+        self._crash_handled = False
         self._quitting = False
         self._last_proposal_id: int | None = None
         self._log_path = log_path
@@ -219,7 +220,8 @@ class CockpitApp(App[None]):
             log.warning("%s", w)
             self.notify(w, title="warning", severity="warning", timeout=30)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
+        await self._shutdown_after_crash()
         try:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGHUP, signal.SIGTERM):
@@ -233,6 +235,25 @@ class CockpitApp(App[None]):
             except Exception:
                 pass
             self._log_handler = None
+
+    async def _shutdown_after_crash(self) -> None:
+        """An exception anywhere in the UI ends the app (Textual's rule); the session then ends
+        as a crash, not as a quit: the traceback goes to the log file, our orders are handled as
+        a quit that cancels them would (nobody is left to answer the quit dialog), and the
+        journal's ``session`` row says crashed, with the exception. Runs as the app unmounts,
+        while the loop and the log file are still there."""
+        exc = self._exception
+        if exc is None or self.shutdown_done or self._crash_handled:
+            return
+        self._crash_handled = True
+        log.error("the cockpit crashed: %s: %s", type(exc).__name__, exc, exc_info=(type(exc), exc, exc.__traceback__))
+        try:
+            await asyncio.wait_for(self.engine.shutdown(cancel_orders=True, reason=f"crash: {type(exc).__name__}: {exc}",
+                                                        crashed=True), timeout=self.shutdown_timeout)
+            self.shutdown_done = True
+        except Exception as e:  # noqa: BLE001 - already crashing: say it, never raise
+            self.shutdown_error = f"engine shutdown after the crash failed: {type(e).__name__}: {e}"
+            log.error("%s", self.shutdown_error)
 
     # ------------------------------------------------------------------ snapshot polling
     def _poll_tick(self) -> None:
