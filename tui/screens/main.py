@@ -224,6 +224,17 @@ class CockpitScreen(Screen):
             return not self.is_wide
         return True
 
+    # ------------------------------------------------------------------ dialogs
+    def open_dialog(self, dialog: Screen, callback=None) -> bool:
+        """Open ``dialog`` over the cockpit, only while the cockpit itself is on top: a key
+        queued before a dialog opened (``m m``, ``f f``, a palette command picked over a dialog)
+        must not stack a second dialog on the first. Returns whether it opened."""
+        if not self.is_active:
+            log.info("%s not opened: another dialog is open", type(dialog).__name__)
+            return False
+        self.app.push_screen(dialog, callback)
+        return True
+
     # ------------------------------------------------------------------ actions -> EngineControl
     def action_approve(self) -> None:
         self.cockpit.send("approve")
@@ -239,21 +250,22 @@ class CockpitScreen(Screen):
         self.cockpit.send("cancel_pending", note="cancel sent")
 
     def action_force(self) -> None:
+        if not self.is_active:
+            return  # a dialog is open: this f was queued before it opened
         ok, preview = self.cockpit.call("preview_force")
         if not ok:
             return
         if preview is None:
             self.notify("Nothing to force: no trade would move the net delta to target.", title="Force")
             return
-        self.app.push_screen(ForceScreen(preview, self.state),
-                             lambda ok: self._force_confirmed(ok, preview))
+        self.open_dialog(ForceScreen(preview, self.state), lambda ok: self._force_confirmed(ok, preview))
 
     def _force_confirmed(self, confirmed: bool | None, preview: Proposal) -> None:
         if confirmed:  # the order never exceeds what the dialog showed (size, price limit)
             self.cockpit.send("force", preview, note="force sent")
 
     def action_mode(self) -> None:
-        self.app.push_screen(ModeScreen(self.mode), self._mode_chosen)
+        self.open_dialog(ModeScreen(self.mode), self._mode_chosen)
 
     def action_set_mode(self, mode: str) -> None:
         self._mode_chosen(Mode(mode))
@@ -268,7 +280,7 @@ class CockpitScreen(Screen):
             body.append("Venue: ", style=theme.LABEL)
             body.append(venue, style=theme.BAD + theme.BOLD if venue == "MAINNET" else theme.STRONG)
             body.append("\nYou can still pause (p), skip (s) or kill (k).", style=theme.LABEL)
-            self.app.push_screen(
+            self.open_dialog(
                 ConfirmScreen("Switch to AUTO?", body, "Enter AUTO", tone="danger"),
                 lambda ok: self.cockpit.send("set_mode", Mode.AUTO, note="mode → AUTO") if ok else None,
             )
@@ -282,13 +294,13 @@ class CockpitScreen(Screen):
         if reason:
             body.append("Halted because: ", style=theme.LABEL)
             body.append(reason, style=theme.BAD)
-        self.app.push_screen(
+        self.open_dialog(
             ConfirmScreen("Re-arm", body, "Re-arm", tone="warning"),
             lambda ok: self.cockpit.send("rearm", note="re-arm sent") if ok else None,
         )
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
+        self.open_dialog(HelpScreen())
 
     def action_request_quit(self) -> None:
         self.cockpit.action_request_quit()
