@@ -32,10 +32,10 @@ import operator
 import signal
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from rich.text import Text
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.markup import escape
@@ -148,9 +148,11 @@ class CockpitApp(App[None]):
         shutdown_timeout: float = 15.0,
         warnings: tuple[str, ...] = (),
         theme_name: str = theme.THEME.name,
+        data_dir: str | Path | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
+        self.data_dir = Path(data_dir) if data_dir is not None else None  # screenshots go under it
         self.start_warnings = tuple(warnings)  # e.g. a .env readable by others: said on screen, not only on stderr
         self.bell_enabled = bell
         self.poll_interval = max(1.0 / MAX_POLL_HZ, float(poll_interval))
@@ -178,6 +180,30 @@ class CockpitApp(App[None]):
         """Every theme gets the cockpit's own variables (``$pane-border`` ...): a theme without
         them would fail app.tcss and end the app."""
         return theme.with_own_defaults(super().get_css_variables())
+
+    def get_system_commands(self, screen) -> Iterable[SystemCommand]:
+        """Textual's palette entries, less its Quit (ours asks about our orders; one Quit only) and
+        its Screenshot (to ~/Downloads), which ours replaces: saved under the data dir."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Screenshot"):
+                yield command
+        yield SystemCommand("Screenshot", "save an SVG of the screen under the data dir",
+                            lambda: self.set_timer(0.1, self.save_screenshot_here))
+
+    def save_screenshot_here(self) -> Path | None:
+        """The screen as an SVG under the data dir; the toast says where (or why not)."""
+        from core.journal import default_data_dir
+        from tui.screenshot import save_live
+
+        try:
+            path = save_live(self, self.data_dir if self.data_dir is not None else default_data_dir())
+        except Exception as exc:  # a full disk must not end the cockpit
+            log.exception("screenshot failed")
+            self.notify(escape(f"{type(exc).__name__}: {exc}"), title="Screenshot failed", severity="error", timeout=10)
+            return None
+        log.info("screenshot saved: %s", path)
+        self.notify(escape(str(path)), title="Screenshot saved", timeout=10)
+        return path
 
     # ------------------------------------------------------------------ setup
     def _setup_logging(self, log_path: str | Path | None) -> None:
