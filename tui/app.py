@@ -30,6 +30,7 @@ import asyncio
 import logging
 import operator
 import signal
+import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
@@ -191,12 +192,20 @@ class CockpitApp(App[None]):
                             lambda: self.set_timer(0.1, self.save_screenshot_here))
 
     def save_screenshot_here(self) -> Path | None:
-        """The screen as an SVG under the data dir; the toast says where (or why not)."""
+        """The screen as ``<data dir>/screenshots/cockpit-<local time>.svg``, next to the journals
+        and the log (a folder that exists wherever the cockpit runs); the toast says where, or
+        why not."""
         from core.journal import default_data_dir
-        from tui.screenshot import save_live
 
         try:
-            path = save_live(self, self.data_dir if self.data_dir is not None else default_data_dir())
+            folder = (self.data_dir if self.data_dir is not None else default_data_dir()) / "screenshots"
+            folder.mkdir(parents=True, exist_ok=True)
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path, n = folder / f"cockpit-{stamp}.svg", 1
+            while path.exists():  # two in the same second
+                n += 1
+                path = folder / f"cockpit-{stamp}-{n}.svg"
+            path.write_text(self.export_screenshot(), encoding="utf-8")
         except Exception as exc:  # a full disk must not end the cockpit
             log.exception("screenshot failed")
             self.notify(escape(f"{type(exc).__name__}: {exc}"), title="Screenshot failed", severity="error", timeout=10)

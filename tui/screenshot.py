@@ -6,13 +6,12 @@
 The app runs headless at ``size``; the engine runs as usual for ``settle_s`` seconds (give a
 paper engine time to produce data), optional keys are pressed, the screen is saved, and the
 engine is shut down (keeping its orders) before the app exits. While the cockpit is running,
-the command palette's "Screenshot" saves the live screen under the data dir (``save_live``).
+the command palette's "Screenshot" saves the live screen under the data dir.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -54,18 +53,3 @@ def save_svg(
 
     app.run(headless=True, size=size, auto_pilot=auto_pilot)
     return out
-
-
-def save_live(app, data_dir: str | Path) -> Path:
-    """The running cockpit's screen as ``<data_dir>/screenshots/cockpit-<local time>.svg``: next
-    to the journals and the log, a folder that exists wherever the cockpit can run (Textual's
-    own Screenshot wrote to ``~/Downloads`` and failed where there is none)."""
-    folder = Path(data_dir) / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path, n = folder / f"cockpit-{stamp}.svg", 1
-    while path.exists():  # two in the same second
-        n += 1
-        path = folder / f"cockpit-{stamp}-{n}.svg"
-    path.write_text(app.export_screenshot(), encoding="utf-8")
-    return path
