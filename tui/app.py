@@ -48,6 +48,7 @@ from tui import theme
 from tui.commands import CockpitCommands
 from tui.screens.confirm import QuitScreen, _Dialog
 from tui.screens.main import CockpitScreen
+from tui.screens.palette import CockpitPalette
 
 log = logging.getLogger("tui")
 
@@ -181,6 +182,17 @@ class CockpitApp(App[None]):
         """Every theme gets the cockpit's own variables (``$pane-border`` ...): a theme without
         them would fail app.tcss and end the app."""
         return theme.with_own_defaults(super().get_css_variables())
+
+    def action_command_palette(self) -> None:
+        """ctrl+p: the palette that closes for good (see ``tui.screens.palette``)."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CockpitPalette(id="--command-palette"))
+
+    def search_themes(self) -> None:
+        """The palette's Theme: the same picker, on the palette that closes for good."""
+        from textual.theme import ThemeProvider
+
+        self.push_screen(CockpitPalette(providers=[ThemeProvider], placeholder="Search for themes…"))
 
     def get_system_commands(self, screen) -> Iterable[SystemCommand]:
         """Textual's palette entries, less its Quit (ours asks about our orders; one Quit only) and

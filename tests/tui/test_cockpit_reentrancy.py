@@ -95,3 +95,22 @@ async def test_a_key_queued_before_its_dialog_opened_opens_no_second_one(paper_c
             await pilot.press("escape")
             await _settle(pilot, app, lambda: len(app.screen_stack) == 1)
     assert app._exception is None
+
+
+async def test_page_keys_queued_quickly_land_on_the_right_page_and_stay(fakes, press_fast, monkeypatch):
+    """Found by the key storm: the tab strip echoed each page change back as a "tab activated",
+    and quick page keys set pages and echoes ping-ponging for ever (the page flickered, the
+    restyling slowed every key after)."""
+    app = __import__("tui.app", fromlist=["CockpitApp"]).CockpitApp(fakes.FakeEngine(), bell=False)
+    applied: list[str] = []
+    real = CockpitScreen._apply_page
+    monkeypatch.setattr(CockpitScreen, "_apply_page", lambda self, page: (applied.append(page), real(self, page)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        press_fast(app, "right", "right", "right", "3", "right", "left", "right", "right")
+        await pilot.pause(0.5)
+        assert app.cockpit.page == "log"
+        assert app.cockpit.query_one("#pages").active == "tab-log"
+        settled = len(applied)
+        await pilot.pause(0.5)
+        assert len(applied) == settled, applied[settled:]  # nothing keeps switching

@@ -192,7 +192,10 @@ class CockpitScreen(Screen):
                 return  # not composed yet
         tabs = self.query_one("#pages", Tabs)
         if tabs.active != f"tab-{page}":
-            tabs.active = f"tab-{page}"
+            # no echo: a "tab activated" for our own change would arrive after a quicker page key
+            # and set the page back, and the two would ping-pong for ever
+            with tabs.prevent(Tabs.TabActivated):
+                tabs.active = f"tab-{page}"
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         event.stop()
