@@ -184,8 +184,9 @@ class CockpitApp(App[None]):
         return theme.with_own_defaults(super().get_css_variables())
 
     def action_command_palette(self) -> None:
-        """ctrl+p: the palette that closes for good (see ``tui.screens.palette``)."""
-        if self.use_command_palette and not CommandPalette.is_open(self):
+        """ctrl+p: the palette that closes for good (see ``tui.screens.palette``); not a second
+        one while one is open under a dialog (the quit dialog over it: a duplicate id ended the app)."""
+        if self.use_command_palette and not any(isinstance(s, CommandPalette) for s in self.screen_stack):
             self.push_screen(CockpitPalette(id="--command-palette"))
 
     def search_themes(self) -> None:

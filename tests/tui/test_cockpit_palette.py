@@ -87,3 +87,19 @@ async def test_screenshot_from_the_palette_saves_under_the_data_dir(fakes, tmp_p
         assert "<svg" in shot.read_text()
         await fakes.until(pilot, lambda: any(str(shot) in n for n in notes))
     assert not (tmp_path / "home" / "Downloads").exists()
+
+
+async def test_ctrl_p_under_a_dialog_over_the_palette_opens_no_second_palette(fakes):
+    """Found by the key storm: palette, ctrl+q (the quit dialog over it), ctrl+p: a second
+    palette with the same id ended the app (``DuplicateIds``)."""
+    engine = fakes.FakeEngine()
+    app = CockpitApp(engine, bell=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _started(app, pilot, engine)
+        await pilot.press("ctrl+p")
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert app.is_running and app._exception is None
+        assert sum(isinstance(s, CommandPalette) for s in app.screen_stack) == 1
