@@ -208,10 +208,8 @@ class CockpitApp(App[None]):
         """The screen as ``<data dir>/screenshots/cockpit-<local time>.svg``, next to the journals
         and the log (a folder that exists wherever the cockpit runs); the toast says where, or
         why not."""
-        from core.journal import default_data_dir
-
-        try:
-            folder = (self.data_dir if self.data_dir is not None else default_data_dir()) / "screenshots"
+        try:  # (run.py hands in the data dir; an app built without one saves under the working dir)
+            folder = (self.data_dir if self.data_dir is not None else Path.cwd()) / "screenshots"
             folder.mkdir(parents=True, exist_ok=True)
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path, n = folder / f"cockpit-{stamp}.svg", 1
