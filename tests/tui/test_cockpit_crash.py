@@ -63,4 +63,4 @@ async def test_an_exception_in_the_ui_is_a_crash_in_the_journal_and_the_log(tmp_
     assert "Injected" in reason and "orders cancelled (" in reason  # as a quit that cancels our orders
     text = (tmp_path / "logs" / "rebalancer.log").read_text()
     assert "the cockpit crashed" in text and "Traceback (most recent call last)" in text
-    assert f"Injected: injected" in text
+    assert "Injected: injected" in text
