@@ -30,12 +30,13 @@ import asyncio
 import logging
 import operator
 import signal
+import time
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from rich.text import Text
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.markup import escape
@@ -48,6 +49,7 @@ from tui import theme
 from tui.commands import CockpitCommands
 from tui.screens.confirm import QuitScreen, _Dialog
 from tui.screens.main import CockpitScreen
+from tui.screens.palette import CockpitPalette
 
 log = logging.getLogger("tui")
 
@@ -148,9 +150,12 @@ class CockpitApp(App[None]):
         poll_interval: float = 0.2,
         shutdown_timeout: float = 15.0,
         warnings: tuple[str, ...] = (),
+        theme_name: str = theme.THEME.name,
+        data_dir: str | Path | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
+        self.data_dir = Path(data_dir) if data_dir is not None else None  # screenshots go under it
         self.start_warnings = tuple(warnings)  # e.g. a .env readable by others: said on screen, not only on stderr
         self.bell_enabled = bell
         self.poll_interval = max(1.0 / MAX_POLL_HZ, float(poll_interval))
@@ -165,13 +170,61 @@ class CockpitApp(App[None]):
         self.engine_error: str | None = None
         self.shutdown_done = False
         self.shutdown_error: str | None = None
+        self._crash_handled = False
         self._quitting = False
         self._last_proposal_id: int | None = None
         self._log_path = log_path
         self._log_handler: logging.Handler | None = None
         log.propagate = False  # never let a root StreamHandler write over the screen
         self.register_theme(theme.THEME)
-        self.theme = theme.THEME.name
+        self.theme = theme_name  # config ui.theme; any built-in theme works (see get_css_variables)
+
+    def get_css_variables(self) -> dict[str, str]:
+        """Every theme gets the cockpit's own variables (``$pane-border`` ...): a theme without
+        them would fail app.tcss and end the app."""
+        return theme.with_own_defaults(super().get_css_variables())
+
+    def action_command_palette(self) -> None:
+        """ctrl+p: the palette that closes for good (see ``tui.screens.palette``); not a second
+        one while one is open under a dialog (the quit dialog over it: a duplicate id ended the app)."""
+        if self.use_command_palette and not any(isinstance(s, CommandPalette) for s in self.screen_stack):
+            self.push_screen(CockpitPalette(id="--command-palette"))
+
+    def search_themes(self) -> None:
+        """The palette's Theme: the same picker, on the palette that closes for good."""
+        from textual.theme import ThemeProvider
+
+        self.push_screen(CockpitPalette(providers=[ThemeProvider], placeholder="Search for themes…"))
+
+    def get_system_commands(self, screen) -> Iterable[SystemCommand]:
+        """Textual's palette entries, less its Quit (ours asks about our orders; one Quit only) and
+        its Screenshot (to ~/Downloads), which ours replaces: saved under the data dir."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Screenshot"):
+                yield command
+        yield SystemCommand("Screenshot", "save an SVG of the screen under the data dir",
+                            lambda: self.set_timer(0.1, self.save_screenshot_here))
+
+    def save_screenshot_here(self) -> Path | None:
+        """The screen as ``<data dir>/screenshots/cockpit-<local time>.svg``, next to the journals
+        and the log (a folder that exists wherever the cockpit runs); the toast says where, or
+        why not."""
+        try:  # (run.py hands in the data dir; an app built without one saves under the working dir)
+            folder = (self.data_dir if self.data_dir is not None else Path.cwd()) / "screenshots"
+            folder.mkdir(parents=True, exist_ok=True)
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path, n = folder / f"cockpit-{stamp}.svg", 1
+            while path.exists():  # two in the same second
+                n += 1
+                path = folder / f"cockpit-{stamp}-{n}.svg"
+            path.write_text(self.export_screenshot(), encoding="utf-8")
+        except Exception as exc:  # a full disk must not end the cockpit
+            log.exception("screenshot failed")
+            self.notify(escape(f"{type(exc).__name__}: {exc}"), title="Screenshot failed", severity="error", timeout=10)
+            return None
+        log.info("screenshot saved: %s", path)
+        self.notify(escape(str(path)), title="Screenshot saved", timeout=10)
+        return path
 
     # ------------------------------------------------------------------ setup
     def _setup_logging(self, log_path: str | Path | None) -> None:
@@ -214,7 +267,8 @@ class CockpitApp(App[None]):
             log.warning("%s", w)
             self.notify(w, title="warning", severity="warning", timeout=30)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
+        await self._shutdown_after_crash()
         try:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGHUP, signal.SIGTERM):
@@ -228,6 +282,25 @@ class CockpitApp(App[None]):
             except Exception:
                 pass
             self._log_handler = None
+
+    async def _shutdown_after_crash(self) -> None:
+        """An exception anywhere in the UI ends the app (Textual's rule); the session then ends
+        as a crash, not as a quit: the traceback goes to the log file, our orders are handled as
+        a quit that cancels them would (nobody is left to answer the quit dialog), and the
+        journal's ``session`` row says crashed, with the exception. Runs as the app unmounts,
+        while the loop and the log file are still there."""
+        exc = self._exception
+        if exc is None or self.shutdown_done or self._crash_handled:
+            return
+        self._crash_handled = True
+        log.error("the cockpit crashed: %s: %s", type(exc).__name__, exc, exc_info=(type(exc), exc, exc.__traceback__))
+        try:
+            await asyncio.wait_for(self.engine.shutdown(cancel_orders=True, reason=f"crash: {type(exc).__name__}: {exc}",
+                                                        crashed=True), timeout=self.shutdown_timeout)
+            self.shutdown_done = True
+        except Exception as e:  # noqa: BLE001 - already crashing: say it, never raise
+            self.shutdown_error = f"engine shutdown after the crash failed: {type(e).__name__}: {e}"
+            log.error("%s", self.shutdown_error)
 
     # ------------------------------------------------------------------ snapshot polling
     def _poll_tick(self) -> None:

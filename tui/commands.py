@@ -8,7 +8,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Iterator
 
 from rich.text import Text
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
+from textual.screen import ModalScreen
 
 from tui import theme
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 # (palette text, help, action on the cockpit screen, key)
 COMMANDS: tuple[tuple[str, str, str, str], ...] = (
+    ("KILL: cancel our orders and halt", "kill switch: works even over a dialog, like k", "app.kill", "k"),
     ("Approve proposal", "send the trade the engine proposes (semi)", "approve", "a"),
     ("Skip proposal", "drop the proposal / skip the next decision", "skip", "s"),
     ("Force rebalance to target", "preview, confirm, then send", "force", "f"),
@@ -26,7 +28,6 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("Set mode: semi", "propose, wait for approval", "set_mode('semi')", ""),
     ("Set mode: auto", "execute decisions (asks first)", "set_mode('auto')", ""),
     ("Cancel our pending order", "cancel the rebalancer's open order", "cancel_order", "c"),
-    ("KILL: cancel orders and halt", "kill switch", "app.kill", "k"),
     ("Re-arm after halt", "resume after a kill or a risk halt (asks first)", "rearm", "r"),
     ("Help", "keys and modes", "help", "?"),
     ("Quit", "stop the engine (asks about open orders)", "app.request_quit", "q"),
@@ -46,11 +47,16 @@ class CockpitCommands(Provider):
         screen = self._screen()
         if screen is None:
             return
+        # a dialog under the palette: only what works over dialogs (KILL, Quit), as with the keys
+        dialog_open = any(isinstance(s, ModalScreen) and not isinstance(s, CommandPalette)
+                          for s in self.app.screen_stack)
         for name, help_text, action, key in COMMANDS:
-            if action.startswith("app."):
+            if action == "app.kill":
+                enabled = True  # the same reach as k (whose key is only a letter while typing here)
+            elif action.startswith("app."):
                 enabled = self.app.check_action(action[4:], ())
             else:
-                enabled = screen.check_action(action.partition("(")[0], ())
+                enabled = not dialog_open and screen.check_action(action.partition("(")[0], ())
             if enabled:
                 yield name, help_text, action, key
 

@@ -114,7 +114,8 @@ def run_cockpit(args: argparse.Namespace) -> int:
         return run_headless(engine, log_path)
     from tui.app import HANGUP_TIMEOUT_S, CockpitApp
 
-    app = CockpitApp(engine, log_path=log_path, warnings=cfg.warnings)
+    app = CockpitApp(engine, log_path=log_path, warnings=cfg.warnings, theme_name=cfg.ui.theme,
+                     data_dir=data_dir)
     app.run()
     if not app.shutdown_done:
         # the UI ended without an orderly shutdown: a crash (recorded as one, with its class; the

@@ -6,7 +6,7 @@
 The app runs headless at ``size``; the engine runs as usual for ``settle_s`` seconds (give a
 paper engine time to produce data), optional keys are pressed, the screen is saved, and the
 engine is shut down (keeping its orders) before the app exits. While the cockpit is running,
-the command palette's "Save screenshot" does the same for the live screen.
+the command palette's "Screenshot" saves the live screen under the data dir.
 """
 
 from __future__ import annotations

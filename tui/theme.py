@@ -65,6 +65,23 @@ THEME = Theme(
     },
 )
 
+# the variables app.tcss uses beyond Textual's own, and where a theme that does not define them
+# (every built-in one) takes them from: its generated colours, so any theme renders
+OWN_VARIABLES = {
+    "pane-border": "foreground-disabled",
+    "pane-title": "foreground-muted",
+}
+
+
+def with_own_defaults(variables: dict[str, str]) -> dict[str, str]:
+    """``variables`` (a theme's generated CSS variables) plus the cockpit's own, where missing."""
+    out = dict(variables)
+    for name, fallback in OWN_VARIABLES.items():
+        if name not in out:
+            out[name] = variables.get(fallback, FG)
+    return out
+
+
 # ------------------------------------------------------------------ Rich styles used in panes
 LABEL = Style(color=MUTED)
 VALUE = Style(color=FG)

@@ -12,6 +12,13 @@ from typing import Any, ClassVar, Literal
 from core.config.fields import UNIT, in_range, setting
 
 VENUES = ("paper", "testnet", "demo", "mainnet")
+# the cockpit's own theme, then Textual's built-in ones (tests/tui/test_cockpit_themes.py keeps this in step)
+ThemeName = Literal[
+    "cockpit", "textual-dark", "textual-light", "nord", "gruvbox", "catppuccin-mocha", "dracula", "tokyo-night",
+    "monokai", "flexoki", "catppuccin-latte", "catppuccin-frappe", "catppuccin-macchiato", "solarized-light",
+    "solarized-dark", "rose-pine", "rose-pine-moon", "rose-pine-dawn", "atom-one-dark", "atom-one-light",
+    "ansi-dark", "ansi-light",
+]
 HOUR_S = 3_600.0
 DAY_S = 86_400.0
 
@@ -265,6 +272,7 @@ class JournalConfig:
 class UiConfig:
     refresh_hz: float = setting(5.0, in_range(0.5, 10))
     log_file: str | None = setting(None)
+    theme: ThemeName = setting("cockpit", None, "colour theme at start (ctrl+p → Theme changes it while running)")
 
 
 ALERT_EVENTS = ("proposal", "halt", "kill", "rearm", "mode", "order_rejected_streak", "feed_down", "feed_up", "fill",

@@ -47,7 +47,7 @@ def explain() -> str:
     table = rows()
     w0 = max(len(r[0]) for r in table)
     w1 = min(12, max(len(r[1]) for r in table))
-    w2 = max(len(r[2]) for r in table)
+    w2 = min(40, max(len(r[2]) for r in table))  # a long list of choices (ui.theme) overflows its own row only
     lines = [f"{'setting':<{w0}}  {'default':<{w1}}  {'allowed':<{w2}}  meaning"]
     lines += [f"{k:<{w0}}  {d:<{w1}}  {a:<{w2}}  {doc}".rstrip() for k, d, a, doc in table]
     return "\n".join(lines)

@@ -99,6 +99,8 @@ CASES = [
          ("expected a number >= 1",)),
     Case("simple-threshold-0", simple(rebalance_threshold_usdt=0), "rebalancer.rebalance_threshold_usdt",
          ("expected a number > 0",)),
+    Case("typo-ui-theme", cfg(ui={"theme": "catpuccin-latte"}), "ui.theme",
+         ("expected one of", "'textual-dark'", "did you mean 'catppuccin-latte'")),
     Case("refresh-hz-100", cfg(ui={"refresh_hz": 100}), "ui.refresh_hz", ("expected a number <= 10",)),
     Case("proposal-ttl-0", cfg(rebalancer__proposal_ttl_s=0), "rebalancer.proposal_ttl_s", ("expected a number > 0",)),
     Case("proposals-size-tolerance-2", cfg(rebalancer__proposals__size_tolerance=2),

@@ -9,15 +9,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from core.model import Side
 from core.state import CockpitState, Proposal
 from tui import fmt, theme
+from tui.screens.modal import OnceModal
 
 
-class _Dialog(ModalScreen):
+class _Dialog(OnceModal):
     """Shared frame: title, body, a row of buttons; Esc cancels; ←/→ move between buttons."""
 
     BINDINGS = [

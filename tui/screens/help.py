@@ -7,10 +7,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui import theme
+from tui.screens.modal import OnceModal
 
 KEYS = (
     ("a", "approve the proposal (semi)"),
@@ -52,7 +52,7 @@ def help_table() -> Table:
     return t
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(OnceModal[None]):
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("question_mark", "close", "Close", key_display="?"),

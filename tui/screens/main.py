@@ -198,7 +198,10 @@ class CockpitScreen(Screen):
                 return  # not composed yet
         tabs = self.query_one("#pages", Tabs)
         if tabs.active != f"tab-{page}":
-            tabs.active = f"tab-{page}"
+            # no echo: a "tab activated" for our own change would arrive after a quicker page key
+            # and set the page back, and the two would ping-pong for ever
+            with tabs.prevent(Tabs.TabActivated):
+                tabs.active = f"tab-{page}"
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         event.stop()
@@ -239,6 +242,17 @@ class CockpitScreen(Screen):
         event.stop()
         getattr(self, f"action_{action}")()
 
+    # ------------------------------------------------------------------ dialogs
+    def open_dialog(self, dialog: Screen, callback=None) -> bool:
+        """Open ``dialog`` over the cockpit, only while the cockpit itself is on top: a key
+        queued before a dialog opened (``m m``, ``f f``, a palette command picked over a dialog)
+        must not stack a second dialog on the first. Returns whether it opened."""
+        if not self.is_active:
+            log.info("%s not opened: another dialog is open", type(dialog).__name__)
+            return False
+        self.app.push_screen(dialog, callback)
+        return True
+
     # ------------------------------------------------------------------ actions -> EngineControl
     # Every toast is the engine's outcome of the command, never "sent".
     def action_approve(self) -> None:
@@ -254,21 +268,22 @@ class CockpitScreen(Screen):
         self.cockpit.send("cancel_pending")
 
     def action_force(self) -> None:
+        if not self.is_active:
+            return  # a dialog is open: this f was queued before it opened
         ok, preview = self.cockpit.call("preview_force")
         if not ok:
             return
         if not isinstance(preview, Proposal):  # refused, or already at target: the engine says which
             self.cockpit.say(preview, "force")
             return
-        self.app.push_screen(ForceScreen(preview, self.state),
-                             lambda ok: self._force_confirmed(ok, preview))
+        self.open_dialog(ForceScreen(preview, self.state), lambda ok: self._force_confirmed(ok, preview))
 
     def _force_confirmed(self, confirmed: bool | None, preview: Proposal) -> None:
         if confirmed:  # the order never exceeds what the dialog showed (size, price limit)
             self.cockpit.send("force", preview)
 
     def action_mode(self) -> None:
-        self.app.push_screen(ModeScreen(self.mode), self._mode_chosen)
+        self.open_dialog(ModeScreen(self.mode), self._mode_chosen)
 
     def action_set_mode(self, mode: str) -> None:
         self._mode_chosen(Mode(mode))
@@ -283,7 +298,7 @@ class CockpitScreen(Screen):
             body.append("Venue: ", style=theme.LABEL)
             body.append(venue, style=theme.BAD + theme.BOLD if venue == "MAINNET" else theme.STRONG)
             body.append("\nYou can still pause (p), skip (s) or kill (k).", style=theme.LABEL)
-            self.app.push_screen(
+            self.open_dialog(
                 ConfirmScreen("Switch to AUTO?", body, "Enter AUTO", tone="danger"),
                 lambda ok: self.cockpit.send("set_mode", Mode.AUTO) if ok else None,
             )
@@ -297,13 +312,13 @@ class CockpitScreen(Screen):
         if reason:
             body.append("Halted because: ", style=theme.LABEL)
             body.append(reason, style=theme.BAD)
-        self.app.push_screen(
+        self.open_dialog(
             ConfirmScreen("Re-arm", body, "Re-arm", tone="warning"),
             lambda ok: self.cockpit.send("rearm") if ok else None,
         )
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
+        self.open_dialog(HelpScreen())
 
     def action_request_quit(self) -> None:
         self.cockpit.action_request_quit()

@@ -6,12 +6,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from core.model import Mode
 from tui import theme
+from tui.screens.modal import OnceModal
 
 MODES = (
     (Mode.WATCH, "w", "watch", "show decisions, never trade"),
@@ -30,7 +30,7 @@ def mode_prompt(mode: Mode, key: str, name: str, text: str, current: Mode) -> Te
     return t
 
 
-class ModeScreen(ModalScreen[Mode | None]):
+class ModeScreen(OnceModal[Mode | None]):
     BINDINGS = [
         Binding("escape", "choose(None)", "Cancel"),
         Binding("w", "choose('watch')", "Watch"),
