@@ -8,11 +8,11 @@ well-kept library that does exactly that.
 
 from __future__ import annotations
 
-import html
 from datetime import datetime, timezone
 from pathlib import Path
 
 from core.report_series import ReportSeries, Series
+from tui.html_page import write_page
 
 
 def _x(ts: list[int]) -> list[datetime]:
@@ -61,13 +61,4 @@ def build_figure(s: ReportSeries):
 
 def write_html(path: str | Path, s: ReportSeries, text: str, title: str) -> Path:
     """Write the page (the report's text above its charts); returns the path written."""
-    fig = build_figure(s)
-    body = fig.to_html(full_html=False, include_plotlyjs=True)
-    page = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title>"
-            "<style>body{font-family:system-ui,sans-serif;margin:1.5em}pre{font-size:13px;background:#f6f6f6;"
-            "padding:1em;overflow:auto}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><pre>{html.escape(text)}</pre>{body}</body></html>\n")
-    out = Path(path)
-    out.write_text(page, encoding="utf-8")
-    return out
+    return write_page(path, build_figure(s), text, title)

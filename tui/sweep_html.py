@@ -12,6 +12,7 @@ import html
 from pathlib import Path
 
 from core.sweep.frontier import AXES, LABELS, metric
+from tui.html_page import write_page
 
 PANELS = ("usdt_vs_mean_gap", "usdt_vs_over_band", "bps_vs_mean_gap", "bps_vs_over_band")
 
@@ -85,12 +86,4 @@ def build_figure(summary: dict):
 
 def write_html(path: str | Path, summary: dict, text: str, title: str) -> Path:
     """Write the page (the summary text above the charts); returns the path written."""
-    body = build_figure(summary).to_html(full_html=False, include_plotlyjs=True)
-    page = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title>"
-            "<style>body{font-family:system-ui,sans-serif;margin:1.5em}pre{font-size:13px;background:#f6f6f6;"
-            "padding:1em;overflow:auto}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><pre>{html.escape(text)}</pre>{body}</body></html>\n")
-    out = Path(path)
-    out.write_text(page, encoding="utf-8")
-    return out
+    return write_page(path, build_figure(summary), text, title)

@@ -330,3 +330,18 @@ def screen_text(app) -> str:
                       record=True, legacy_windows=False, safe_box=False)
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
+
+
+async def shown_text(size: tuple[int, int], state: CockpitState, keys=()) -> str:
+    """The screen's text for ``state`` at ``size`` (a fake engine; ``keys`` pressed first)."""
+    from tui.app import CockpitApp
+
+    engine = FakeEngine(state)
+    app = CockpitApp(engine, bell=False)
+    async with app.run_test(size=size) as pilot:
+        await engine.polls(2)
+        for key in keys:
+            await pilot.press(key)
+        await pilot.pause()
+        await engine.polls(1)
+        return screen_text(app)

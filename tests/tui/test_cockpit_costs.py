@@ -8,7 +8,6 @@ from dataclasses import replace
 import pytest
 
 from core.execution_choice import estimate
-from tui.app import CockpitApp
 from tui.panes.decision import body
 from tui.panes.positions import fees_line
 
@@ -35,15 +34,7 @@ def test_the_decision_card_shows_both_estimates_and_the_choice(fakes):
 
 
 async def _screen(fakes, size, state, keys=()) -> str:
-    engine = fakes.FakeEngine(state)
-    app = CockpitApp(engine, bell=False)
-    async with app.run_test(size=size) as pilot:
-        await engine.polls(2)
-        for key in keys:
-            await pilot.press(key)
-        await pilot.pause()
-        await engine.polls(1)
-        return fakes.screen_text(app)
+    return await fakes.shown_text(size, state, keys)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

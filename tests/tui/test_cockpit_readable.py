@@ -51,15 +51,7 @@ def _state(fakes, **changes):
 
 
 async def _screen(fakes, size, state, keys=()) -> str:
-    engine = fakes.FakeEngine(state)
-    app = CockpitApp(engine, bell=False)
-    async with app.run_test(size=size) as pilot:
-        await engine.polls(2)
-        for key in keys:
-            await pilot.press(key)
-        await pilot.pause()
-        await engine.polls(1)
-        return fakes.screen_text(app)
+    return await fakes.shown_text(size, state, keys)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
