@@ -112,6 +112,19 @@ async def make_venue(bybit_fake):  # noqa: F811
 
 
 @pytest.fixture
+def fake_session_config(bybit_fake, make_config):  # noqa: F811
+    """``fake_session_config(mode)`` -> a testnet session's config pointed at the fake, with its keys."""
+
+    def make(mode: str):
+        return make_config(venue="testnet", mode=mode,
+                           api__rest_url=bybit_fake.rest_url, api__ws_public_url=bybit_fake.ws_base_url,
+                           api__ws_private_url=bybit_fake.ws_base_url,
+                           _env={"BYBIT_API_KEY_Tst": DEFAULT_KEY, "BYBIT_API_SECRET_Tst": DEFAULT_SECRET},
+                           _need_secrets=True)
+    return make
+
+
+@pytest.fixture
 async def venue(make_venue, sink):
     """A started trading venue on the fake, its events in ``sink``."""
     v = make_venue()

@@ -14,7 +14,7 @@ from core.events import ConnectionChanged, FillEvent, OrderUpdate, PlaceOrder
 from core.model import OrderRequest, OrderStatus, Quote, Side, TimeInForce, Trade
 from core.venues.base import OrderRejected, OrderStateUnknown, VenueError
 from core.venues.bybit_rest import TransportError
-from tests.fakes.bybit import DEFAULT_KEY, DEFAULT_SECRET, FakeBybit
+from tests.fakes.bybit import FakeBybit
 
 D = Decimal
 WALLET = "/v5/account/wallet-balance"
@@ -226,14 +226,10 @@ async def test_lost_reply_after_accept_is_found_by_client_id(bybit_fake, venue, 
     assert_no_duplicates(bybit_fake, sink)
 
 
-async def test_engine_resolves_a_lost_reply_into_one_working_order(bybit_fake, make_config, until):
+async def test_engine_resolves_a_lost_reply_into_one_working_order(bybit_fake, fake_session_config, until):
     from tests.builders import session_engine
 
-    cfg = make_config(venue="testnet", mode="auto",
-                      api__rest_url=bybit_fake.rest_url, api__ws_public_url=bybit_fake.ws_base_url,
-                      api__ws_private_url=bybit_fake.ws_base_url,
-                      _env={"BYBIT_API_KEY_Tst": DEFAULT_KEY, "BYBIT_API_SECRET_Tst": DEFAULT_SECRET},
-                      _need_secrets=True)
+    cfg = fake_session_config("auto")
     engine = session_engine(cfg, watchdog_interval_s=0.05)
     task = asyncio.create_task(engine.run())
     try:

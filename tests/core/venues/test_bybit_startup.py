@@ -215,12 +215,8 @@ async def test_recovery_backfills_what_filled_while_down_once(bybit_fake, make_v
     assert [r["what"] for r in journal.reconciles()] == ["backfill_fills"]
 
 
-async def test_a_bybit_session_runs_against_the_fake(bybit_fake, make_config, monkeypatch):
-    cfg = make_config(venue="testnet", mode="watch",
-                      api__rest_url=bybit_fake.rest_url, api__ws_public_url=bybit_fake.ws_base_url,
-                      api__ws_private_url=bybit_fake.ws_base_url,
-                      _env={"BYBIT_API_KEY_Tst": DEFAULT_KEY, "BYBIT_API_SECRET_Tst": DEFAULT_SECRET},
-                      _need_secrets=True)
+async def test_a_bybit_session_runs_against_the_fake(bybit_fake, fake_session_config, monkeypatch):
+    cfg = fake_session_config("watch")
     engine = session_engine(cfg, watchdog_interval_s=0.05)
     venue = engine.venue
     assert isinstance(venue, BybitVenue) and venue.name == "testnet" and venue.can_trade is False  # watch
@@ -241,16 +237,12 @@ async def test_a_bybit_session_runs_against_the_fake(bybit_fake, make_config, mo
         await asyncio.wait_for(task, 5)
 
 
-async def test_the_account_s_fee_rates_are_read_at_start_and_applied(bybit_fake, make_config):
+async def test_the_account_s_fee_rates_are_read_at_start_and_applied(bybit_fake, fake_session_config):
     """A VIP-like account (0.02 % / 0.055 %): the venue reads the rates from /v5/account/fee-rate
     through the real pybit client, the rebalancer and the cockpit get them, and the fake's
     fills are charged at them."""
     bybit_fake.set_fee_rates("0.0002", "0.00055")
-    cfg = make_config(venue="testnet", mode="watch",
-                      api__rest_url=bybit_fake.rest_url, api__ws_public_url=bybit_fake.ws_base_url,
-                      api__ws_private_url=bybit_fake.ws_base_url,
-                      _env={"BYBIT_API_KEY_Tst": DEFAULT_KEY, "BYBIT_API_SECRET_Tst": DEFAULT_SECRET},
-                      _need_secrets=True)
+    cfg = fake_session_config("watch")
     engine = session_engine(cfg, watchdog_interval_s=0.05)
     task = asyncio.create_task(engine.run())
     try:
