@@ -65,6 +65,7 @@ class Proposal:
     net_after_base: float
     forced: bool = False
     cost: CostEstimate | None = None  # execution.style auto: take vs rest as estimated when drafted; approval follows it
+    symbol: str = ""  # several symbols in one cockpit: whose proposal this is (one queue for all)
 
 
 @value_type
@@ -93,6 +94,39 @@ class FeedHealth:
     reconnects: int | None = None
     alerts_dropped: int | None = None  # alerts a service could not take (None: no alerts configured)
     speed: float = 1.0  # market seconds per wall second (paper speed; 1 live): countdowns show wall time
+
+
+@value_type
+class SymbolRow:
+    """One symbol's line on the overview when one cockpit runs several symbols (issue 18):
+    enough to see which symbol needs the trader without switching to it."""
+
+    symbol: str
+    base_coin: str
+    price: float | None
+    net_base: float
+    gap_base: float
+    effective_soft: float
+    effective_hard: float
+    trading_state: TradingState
+    mode: Mode
+    working_order: str = ""  # "buy 0.0100 @ 60,000.0", empty when none works
+    last_action: str = ""  # the latest trade-level log line, as the Log page says it
+    cost_bps: float | None = None  # this session's hedge cost (``CostView``), None before a fill
+    fills: int = 0
+    proposal_id: int | None = None  # a proposal waits for the trader on this symbol
+    selected: bool = False  # the symbol the other panes show
+
+    @classmethod
+    def of(cls, state: "CockpitState", *, selected: bool = False) -> "SymbolRow":
+        working = next((o for o in state.orders if o.status in ("New", "PartiallyFilled", "sending")), None)
+        order = f"{working.side.value.lower()} {working.qty} @ {working.price}" if working else ""
+        last = next((line.text for line in reversed(state.log) if line.level == "trade"), "")
+        return cls(symbol=state.symbol, base_coin=state.base_coin, price=state.price, net_base=state.net_base,
+                   gap_base=state.gap_base, effective_soft=state.effective_soft, effective_hard=state.effective_hard,
+                   trading_state=state.trading_state, mode=state.mode, working_order=order, last_action=last,
+                   cost_bps=state.cost.cost_bps, fills=state.cost.fills,
+                   proposal_id=state.proposal.proposal_id if state.proposal else None, selected=selected)
 
 
 @value_type
@@ -175,6 +209,9 @@ class CockpitState:
     # log and feed
     log: tuple[LogLine, ...] = field(default_factory=tuple)
     feed: FeedHealth = field(default_factory=FeedHealth)
+    # several symbols (issue 18): every symbol's row, the selected one's snapshot above; () for one symbol
+    overview: tuple[SymbolRow, ...] = ()
+    proposals_queued: int = 0  # proposals waiting on all symbols, ``proposal`` the oldest (its ``symbol`` says whose)
 
     @property
     def proposal_left_s(self) -> float | None:
@@ -213,6 +250,23 @@ class EngineControl(Protocol):
     def rearm(self) -> Outcome: ...
 
     def cancel_pending(self) -> Outcome: ...
+
+
+class PortfolioControl(EngineControl, Protocol):
+    """Several symbols in one cockpit (``core.portfolio``): ``approve`` / ``skip`` answer the
+    oldest proposal of any symbol (one queue), ``kill`` halts every symbol (the shared kill
+    switch); the other commands act on the selected symbol."""
+
+    symbols: tuple[str, ...]
+    selected: str
+
+    def select(self, symbol: str) -> None:
+        """The symbol the panes show (``latest()`` is its snapshot with every symbol's row)."""
+
+    def kill_symbol(self, symbol: str) -> Outcome:
+        """Cancel this symbol's orders and halt it; the others keep trading."""
+
+    def pause_symbol(self, symbol: str) -> Outcome: ...
 
 
 class EngineHost(Protocol):
