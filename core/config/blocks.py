@@ -76,8 +76,8 @@ class ExecutionConfig:
     hard_maker_wait_s: float = setting(5.0, in_range(0, HOUR_S), "hard path: rest a maker order this long, then take")
     soft_taker_after_wait: bool = setting(True, None, "soft path: take when the chase times out")
     slippage_cap_bps: float = setting(10.0, in_range(0, 1_000, lo_open=True), "taker limit = touch ± this")
-    min_trade_base: float = setting(0.0001, in_range(0, 1e4))
-    max_trade_base: float = setting(1.0, in_range(0, 1e4, lo_open=True))
+    min_trade_base: float = setting(0.0001, in_range(0, 1e9))
+    max_trade_base: float = setting(1.0, in_range(0, 1e9, lo_open=True))
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class BaselinePolicyConfig:
     name: ClassVar[str] = "baseline"
     desired_net_delta_base: float = setting(0.0, in_range(-1e6, 1e6))
     check_interval_s: float = setting(60.0, in_range(0, DAY_S, lo_open=True))
-    min_trade_base: float = setting(0.0005, in_range(0, 1e4, lo_open=True))
+    min_trade_base: float = setting(0.0005, in_range(0, 1e9, lo_open=True))
 
 
 PolicySettings = AnchorPolicyConfig | SimplePolicyConfig | BaselinePolicyConfig
@@ -209,7 +209,7 @@ class GridConfig:
     upper: float | None = setting(None, in_range(0, 1e9, lo_open=True), "highest grid price; unset: first price + span_pct")
     span_pct: float = setting(1.0, in_range(0, 50, lo_open=True), "half-width around the first price when lower/upper are unset")
     levels: int = setting(80, in_range(2, 1_000))
-    qty_per_level: float = setting(0.002, in_range(0, 1e4, lo_open=True))
+    qty_per_level: float = setting(0.002, in_range(0, 1e9, lo_open=True))
     mode: Literal["neutral", "long", "short"] = setting("neutral")
 
 
@@ -240,9 +240,9 @@ class FeesConfig:
 
 @dataclass(frozen=True)
 class PaperConfig:
-    base_balance: float = setting(0.5, in_range(0, 1e6))
+    base_balance: float = setting(0.5, in_range(0, 1e9))
     quote_balance: float = setting(50_000.0, in_range(0, 1e12))
-    futures_size: float = setting(-0.5, in_range(-1e6, 1e6))
+    futures_size: float = setting(-0.5, in_range(-1e9, 1e9))
     futures_entry: float | None = setting(None, in_range(0, 1e9, lo_open=True))
     market: str | list[str] = setting("synthetic", None, "'synthetic' or CSV file path(s)")
     seed: int = setting(7, in_range(0, 1_000_000_000))

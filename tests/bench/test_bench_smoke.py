@@ -36,12 +36,14 @@ SMOKE = {
                         {"synthetic", "tiled"}),
     "replay_vs_parse": (["--file", str(SMALL)],
                         {"plain_parse_s", "replay_total_s", "ratio_total_vs_parse", "events_processed"}),
-    "live_latency": (["--orders", "2", "--max-seconds", "6", "--rate", "200"],
-                     {"p50_ms", "p99_ms", "max_ms", "orders_measured", "with_journal"}),
+    "live_latency": (["--orders", "2", "--max-seconds", "6", "--rate", "200", "--symbols", "3", "--symbols-seconds",
+                      "2", "--symbols-rate", "600"],
+                     {"p50_ms", "p99_ms", "max_ms", "orders_measured", "with_journal", "symbols"}),
     "memory_24h": (["--hours", "0.05", "--warmup-hours", "0.02", "--sample-minutes", "1", "--rate", "5"],
                    {"rss_after_warmup_mb", "rss_end_mb", "growth_after_warmup_mb", "samples"}),
-    "cockpit_feed": (["--scenarios", "feed", "--seconds", "1", "--rate", "500", "--warmup", "0.5"],
-                     {"feed"}),
+    "cockpit_feed": (["--scenarios", "feed,symbols", "--symbols", "3", "--seconds", "1", "--rate", "500",
+                      "--warmup", "0.5"],
+                     {"feed", "feed_3_symbols"}),
     "decision_path": (["--trials", "8", "--idle-ms", "1"],
                       {"warm", "after_idle", "p50_after_idle_over_warm"}),
     "sweep": (["--file", str(SMALL), "--configs", "4"],
@@ -113,10 +115,22 @@ def test_live_latency_with_journal_writes_the_session_to_disk(outputs):
     # (one decision may place more than one order: a chase re-places, a taker follows a maker)
     assert on["journal_rows"]["order_events"] >= on["orders_measured"]
     assert on["journal_rows"]["decisions"] >= 1
-    assert [c["name"] for c in res["checks"]] == ["event -> order call p99", "event -> order call p99, journal on",
-                                                  "event -> order call p99, alert service hanging"]
+    assert [c["name"] for c in res["checks"]][:3] == ["event -> order call p99", "event -> order call p99, journal on",
+                                                      "event -> order call p99, alert service hanging"]
     hang = res["figures"]["alerts_hanging"]
     assert hang["orders_measured"] >= 1 and hang["alerts_queued_or_dropped"] >= 1  # the alerts were there
+
+
+def test_live_latency_runs_several_symbols_in_one_loop_and_checks_the_worst(outputs):
+    code, stdout, stderr, _ = outputs["live_latency"]
+    assert code == 0, stderr[-3000:]
+    res = json.loads(stdout.strip().splitlines()[-1])
+    many = res["figures"]["symbols"]
+    assert list(many["per_symbol"]) == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert all(v["market_messages"] > 0 for v in many["per_symbol"].values())
+    p99s = [v["p99_ms"] for v in many["per_symbol"].values() if v["p99_ms"] is not None]
+    assert many["worst_symbol_p99_ms"] == max(p99s)
+    assert res["checks"][-1]["name"].startswith("event -> order call p99, worst of 3 symbols")
 
 
 def test_cockpit_smoke_shows_the_final_state(outputs):
