@@ -211,6 +211,7 @@ class BybitHub:
         self.opens += 1
 
     async def _close(self) -> None:
+        self.fair.close()  # nobody is left to wait for a slot
         streams, self.streams = self.streams, None
         if streams is not None:
             await streams.close_all()
