@@ -41,7 +41,8 @@ from core.venues.bybit_streams import BybitStreams
 log = logging.getLogger("rebalancer.bybit.hub")
 
 ACCOUNT_LANE = ""  # the hub's own requests (clock, key permissions)
-SHARED = ("venue", "domain", "tld", "rest_url", "ws_public_url", "ws_private_url", "recv_window_ms")
+SHARED = ("venue", "domain", "tld", "rest_url", "ws_public_url", "ws_private_url", "recv_window_ms", "client_prefix",
+          "linear_fills")  # what the shared connections filter and sign with: one value per account
 
 
 class HubVenue(BybitVenue):

@@ -79,6 +79,22 @@ def creates(fake) -> list[str]:
 # ---------------------------------------------------------------------- shared sockets
 
 
+def test_a_hub_is_one_account_on_one_venue():
+    def settings(**kw) -> BybitSettings:
+        return BybitSettings(**{"symbol": "BTCUSDT", "venue": "testnet", **kw})
+
+    with pytest.raises(ValueError, match="each symbol once"):
+        BybitHub([settings(), settings()])
+    with pytest.raises(ValueError, match="venue differs"):
+        BybitHub([settings(), settings(symbol="ETHUSDT", venue="demo")])
+    with pytest.raises(ValueError, match="client_prefix differs"):
+        BybitHub([settings(), settings(symbol="ETHUSDT", client_prefix="zz")])
+    hub = BybitHub([settings(), settings(symbol="ethusdt")])
+    assert hub.symbols == ("BTCUSDT", "ETHUSDT") and hub.venue("ethusdt").symbol == "ETHUSDT"
+    with pytest.raises(KeyError, match="not on this hub"):
+        hub.venue("SOLUSDT")
+
+
 async def test_one_socket_per_category_carries_every_symbol_and_events_are_routed(fake3, make_hub):
     hub = make_hub()
     v = await started(hub)
