@@ -216,6 +216,16 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
 
     async def stop(self) -> None:
         self._stopped = True
+        await self._stop_tasks()
+        await self._close_streams()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.rest.close), 5.0)
+        except Exception:  # noqa: BLE001 - stopping
+            log.debug("closing the HTTP session failed", exc_info=True)
+        self._started = False
+
+    async def _stop_tasks(self) -> None:
+        """Cancel the watchdog and whatever it started (reconcile, refreshes, clock, stall look)."""
         for task in (self._supervisor, self._reconcile_task, self._balance_refresh, self._clock_task,
                      self._stall_look):
             if task is not None and not task.done():
@@ -225,12 +235,6 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
                 except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping
                     pass
         self._supervisor = self._reconcile_task = self._balance_refresh = self._clock_task = self._stall_look = None
-        await self._close_streams()
-        try:
-            await asyncio.wait_for(asyncio.to_thread(self.rest.close), 5.0)
-        except Exception:  # noqa: BLE001 - stopping
-            log.debug("closing the HTTP session failed", exc_info=True)
-        self._started = False
 
     async def _close_streams(self) -> None:
         streams, self._streams = self._streams, None

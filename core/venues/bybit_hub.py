@@ -92,15 +92,7 @@ class HubVenue(BybitVenue):
 
     async def stop(self) -> None:
         self._stopped = True
-        for task in (self._supervisor, self._reconcile_task, self._balance_refresh, self._clock_task,
-                     self._stall_look):
-            if task is not None and not task.done():
-                task.cancel()
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping
-                    pass
-        self._supervisor = self._reconcile_task = self._balance_refresh = self._clock_task = self._stall_look = None
+        await self._stop_tasks()
         await self._let_go()
         self._started = False
 

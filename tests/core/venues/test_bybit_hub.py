@@ -197,7 +197,7 @@ async def test_a_flood_on_one_symbol_does_not_delay_another_beyond_its_turn(fake
     await asyncio.gather(*flood)
     assert creates(fake3).count("BTCUSDT") == 17
     assert len(fake3.ledgers["BTCUSDT"].open_orders) == 17 and len(fake3.ledgers["ETHUSDT"].open_orders) == 1
-    assert btc.rate_budget_left() == eth.rate_budget_left()  # one account, one budget
+    assert btc.rest.budget is eth.rest.budget is hub.rest.budget  # one account, one budget
 
 
 # ---------------------------------------------------------------------- three engines, one halted
