@@ -63,6 +63,7 @@ class HubVenue(BybitVenue):
         self._loop = asyncio.get_running_loop()
         self._sink = sink
         self._stopped = False
+        refused_unheard = self._clock_refused  # found by a clock check before we had a sink
         try:
             await self.hub.acquire()
             self._holding = True
@@ -72,7 +73,7 @@ class HubVenue(BybitVenue):
             await self._load_fees()
             if self.hub.read_only_why:
                 self._mark_read_only(self.hub.read_only_why)
-            if self._clock_refused:  # found by the hub's clock check, before we had a sink
+            if refused_unheard and self._clock_refused:
                 self._emit(VenueProblem(self._now_ms(), self._clock_text(), code=codes.TIMESTAMP_OUT_OF_WINDOW))
             if self.on_rules is not None:
                 self.on_rules(self)

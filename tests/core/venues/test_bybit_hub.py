@@ -14,7 +14,7 @@ import pytest
 
 from contract import CONTRACT_CHECKS, TOUCH_SIZE, EventLog
 from core.config import ApiSecrets, ConfigError
-from core.events import BalanceUpdate, ConnectionChanged, FillEvent, OrderUpdate, Reconciled
+from core.events import BalanceUpdate, ConnectionChanged, FillEvent, OrderUpdate, Reconciled, VenueProblem
 from core.model import OrderRequest, OrderStatus, Quote, Side, TimeInForce, Trade, TradingState
 from core.session import Environment, build_bybit_sessions
 from core.venues.bybit_hub import BybitHub, HubVenue
@@ -140,6 +140,18 @@ async def test_one_socket_per_category_carries_every_symbol_and_events_are_route
     assert {b.coin for e in btc_sink.of(BalanceUpdate, marks["BTCUSDT"]) for b in e.balances} <= {"BTC", "USDT"}
     assert [o.client_id for o in await v["ETHUSDT"][0].open_orders()] == ["rbeth1"]
     assert await v["BTCUSDT"][0].open_orders() == ()
+
+
+async def test_a_bad_host_clock_keeps_every_symbol_from_trading_and_each_is_told_once(fake3, make_hub):
+    fake3.clock_skew_ms = 10_000  # recv_window 5000: the limit is 2500
+    hub = make_hub()
+    v = await started(hub)
+    for s in SYMBOLS:
+        venue, sink = v[s]
+        venue.can_trade = True
+        assert venue.can_trade is False and abs(venue.clock_offset_ms - 10_000) < 500
+        told = [e for e in sink.of(VenueProblem) if "clock off by" in e.message]
+        assert len(told) == 1, (s, told)
 
 
 async def test_start_and_stop_are_counted_on_the_hub(fake3, make_hub):
