@@ -291,7 +291,10 @@ def build_bybit_sessions(cfgs: Sequence[AppConfig], env: Environment) -> list[Se
     between the symbols. ``cfgs``: one per symbol (``AppConfig.per_symbol()``), all on the
     same venue, account and hosts. The checks are ``build_session``'s for each (keys,
     mainnet confirmation, the single-instance lock per symbol's journal); each rebalancer gets
-    its symbol's rules and fee rates from Bybit at start-up, before any event."""
+    its symbol's rules and fee rates from Bybit at start-up, before any event. ``env.journal``
+    is used only for a single symbol (each symbol has its own journal). Alerts are not
+    attached here: one alerts object per process belongs to whoever runs the sessions
+    together (an engine's shutdown closes the alerts it holds)."""
     from core.venues.bybit import provisional_instrument
     from core.venues.bybit_hub import BybitHub
     from core.venues.bybit_settings import BybitSettings
