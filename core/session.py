@@ -10,7 +10,7 @@ clock or opens files on its own account beyond what the environment says.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -270,6 +270,89 @@ def _bybit_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
     venue = BybitVenue(settings, secrets=cfg.secrets, on_rules=apply_rules)
     engine = Engine(reb, venue, journal=journal, on_start_open_orders=cfg.api.on_start_open_orders)
     return Session(cfg, journal, reb, venue, engine)
+
+
+def _check_bybit(cfg: AppConfig, env: Environment) -> None:
+    """What a live Bybit session needs before any connection: a Bybit venue, keys, and the
+    trader's word when orders would reach mainnet."""
+    from core.venues.bybit_settings import VENUES
+
+    if cfg.venue not in VENUES:
+        raise ConfigError(cfg.path, "venue", f"expected one of {', '.join(VENUES)} for the Bybit venue", cfg.venue)
+    if cfg.secrets is None:
+        raise ConfigError(cfg.path, "api.account_name", f"venue {cfg.venue!r} needs API keys (BYBIT_API_KEY_"
+                          f"{cfg.api.account_name} / BYBIT_API_SECRET_{cfg.api.account_name})")
+    check_mainnet(cfg, env.mainnet_confirmed)
+
+
+def build_bybit_sessions(cfgs: Sequence[AppConfig], env: Environment) -> list[Session]:
+    """One session per symbol (its own Rebalancer, Engine and journal) over one
+    ``core.venues.bybit_hub.BybitHub``: shared sockets, one REST client, one rate budget fair
+    between the symbols. ``cfgs``: one per symbol (``AppConfig.per_symbol()``), all on the
+    same venue, account and hosts. The checks are ``build_session``'s for each (keys,
+    mainnet confirmation, the single-instance lock per symbol's journal); each rebalancer gets
+    its symbol's rules and fee rates from Bybit at start-up, before any event. ``env.journal``
+    is used only for a single symbol (each symbol has its own journal). Alerts are not
+    attached here: one alerts object per process belongs to whoever runs the sessions
+    together (an engine's shutdown closes the alerts it holds)."""
+    from core.venues.bybit import provisional_instrument
+    from core.venues.bybit_hub import BybitHub
+    from core.venues.bybit_settings import BybitSettings
+
+    cfgs = list(cfgs)
+    if not cfgs:
+        raise ValueError("build_bybit_sessions needs at least one symbol's config")
+    first = cfgs[0]
+    seen: set[str] = set()
+    for cfg in cfgs:
+        _check_bybit(cfg, env)
+        if cfg.symbol in seen:
+            raise ConfigError(cfg.path, "symbols", f"{cfg.symbol} is listed twice")
+        seen.add(cfg.symbol)
+        if (cfg.venue, cfg.api.account_name, cfg.secrets) != (first.venue, first.api.account_name, first.secrets):
+            raise ConfigError(cfg.path, "symbols", f"{cfg.symbol}: every symbol of one process trades the same "
+                                                   f"account on the same venue ({first.venue}, "
+                                                   f"{first.api.account_name})")
+    shown = "mainnet" if mainnet_endpoints(first) else first.venue
+    locks: list[InstanceLock | None] = []
+    journals: list[Journal | None] = []
+    rebs: list[Rebalancer] = []
+    try:
+        for cfg in cfgs:
+            where = journal_path(cfg, env.data_dir) if env.single_instance else None
+            # before the journal is touched: a second instance changes nothing
+            locks.append(InstanceLock(lock_path(where)).acquire(mode=cfg.mode, now_ms=env.now_ms())
+                         if where is not None else None)
+            journals.append(env.journal if env.journal is not None and len(cfgs) == 1
+                            else open_journal(cfg, env.data_dir))
+            rebs.append(build_rebalancer(cfg, venue_name=shown, instrument=provisional_instrument(cfg.symbol),
+                                         journal=journals[-1], tag=session_tag(env.now_ms()), tap=env.record_tap))
+        settings = [BybitSettings.from_config(cfg, **{"client_prefix": reb.client_prefix, **env.venue_changes})
+                    for cfg, reb in zip(cfgs, rebs)]
+        hub = BybitHub(settings, secrets=first.secrets,
+                       on_rules={cfg.symbol: _rules_to(reb) for cfg, reb in zip(cfgs, rebs)})
+    except BaseException:
+        for journal in journals:
+            if journal is not None and journal is not env.journal:
+                journal.close()
+        for lock in locks:
+            if lock is not None:
+                lock.release()
+        raise
+    sessions = []
+    for cfg, journal, reb, lock in zip(cfgs, journals, rebs, locks):
+        venue = hub.venue(cfg.symbol)
+        engine = Engine(reb, venue, journal=journal, on_start_open_orders=cfg.api.on_start_open_orders)
+        sessions.append(Session(cfg, journal, reb, venue, engine, lock))
+    return sessions
+
+
+def _rules_to(reb: Rebalancer) -> Callable[[Any], None]:
+    """The venue's start-up rules and fee rates into ``reb`` (``on_rules``)."""
+    def apply(venue) -> None:
+        reb.set_rules(venue.spot_instrument or reb.instrument, float(venue.maker_fee_rate),
+                      float(venue.taker_fee_rate))
+    return apply
 
 
 # ------------------------------------------------------------------------------ ids

@@ -33,11 +33,12 @@ FLOORS: tuple[tuple[str, str], ...] = (
                                   "core.view core.whatif"),
     ("rebalancer",                "core.rebalancer"),
     ("exchange side",             "core.venues.base core.venues.market.* core.venues.paper_exchange.* "
-                                  "core.venues.grid core.venues.bybit_parse core.venues.bybit_rate "
+                                  "core.venues.grid core.venues.bybit_parse core.venues.bybit_rate core.venues.bybit_fair "
                                   "core.venues.bybit_ws core.venues.bybit_rest core.venues.bybit_reconcile "
                                   "core.venues.bybit_streams core.venues.bybit_stall core.venues.bybit_hosts core.venues.paper_setup"),
     # the engine drives any venue through the protocol (base); an adapter never reaches up to it
-    ("venue adapters",            "core.venues.paper core.venues.bybit core.venues.bybit_reads core.venues.bybit_orders"),
+    ("venue adapters",            "core.venues.paper core.venues.bybit core.venues.bybit_reads core.venues.bybit_orders "
+                                  "core.venues.bybit_hub"),
     ("record, engine",            "core.journal.* core.alerts.* core.report core.report_series core.recovery core.journal_watch "
                                   "core.engine"),
     ("session",                   "core.session"),

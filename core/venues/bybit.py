@@ -42,6 +42,7 @@ from core.model import Instrument
 from core.venues import bybit_codes as codes
 from core.venues import bybit_parse as P
 from core.venues.base import AuthError, EventSink, TradingDisabled, VenueError
+from core.venues.bybit_fair import FairShare
 from core.venues.bybit_rate import RateBudget
 from core.venues.bybit_reconcile import OVERLAP_MS, AccountReads, KnownOrders, SeenFills, reconcile
 from core.venues.bybit_rest import BybitRest, base_url, make_http
@@ -66,7 +67,7 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
     """
 
     def __init__(self, settings: BybitSettings, *, secrets: ApiSecrets | None = None,
-                 on_rules: Callable[["BybitVenue"], None] | None = None) -> None:
+                 on_rules: Callable[["BybitVenue"], None] | None = None, rest: BybitRest | None = None) -> None:
         s = settings
         self.settings = s
         self.name = s.venue
@@ -88,11 +89,8 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
         self._clock_synced_at = 0.0
         self._clock_task: asyncio.Task | None = None
         self.on_rules = on_rules
-        http = make_http(testnet=s.venue == "testnet", demo=s.venue == "demo", domain=s.domain, tld=s.tld,
-                         api_key=api_key, api_secret=api_secret, recv_window_ms=self.recv_window_ms,
-                         timeout_s=s.http_timeout_s, rest_url=s.rest_url)
-        self.rest = BybitRest(http, budget=RateBudget(dict(s.rate_limits) or None), read_retries=s.read_retries,
-                              backoff_s=s.retry_backoff_s, secrets=(api_key, api_secret), on_clock=self._on_clock)
+        # ``rest``: a shared client (``bybit_hub``: several symbols, one account), else our own
+        self.rest = rest if rest is not None else make_rest(s, api_key, api_secret, on_clock=self._on_clock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sink: EventSink | None = None
         self._streams: BybitStreams | None = None
@@ -218,6 +216,16 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
 
     async def stop(self) -> None:
         self._stopped = True
+        await self._stop_tasks()
+        await self._close_streams()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.rest.close), 5.0)
+        except Exception:  # noqa: BLE001 - stopping
+            log.debug("closing the HTTP session failed", exc_info=True)
+        self._started = False
+
+    async def _stop_tasks(self) -> None:
+        """Cancel the watchdog and whatever it started (reconcile, refreshes, clock, stall look)."""
         for task in (self._supervisor, self._reconcile_task, self._balance_refresh, self._clock_task,
                      self._stall_look):
             if task is not None and not task.done():
@@ -227,12 +235,6 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
                 except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping
                     pass
         self._supervisor = self._reconcile_task = self._balance_refresh = self._clock_task = self._stall_look = None
-        await self._close_streams()
-        try:
-            await asyncio.wait_for(asyncio.to_thread(self.rest.close), 5.0)
-        except Exception:  # noqa: BLE001 - stopping
-            log.debug("closing the HTTP session failed", exc_info=True)
-        self._started = False
 
     async def _close_streams(self) -> None:
         streams, self._streams = self._streams, None
@@ -289,12 +291,9 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
         except VenueError as e:
             log.info("API-key info unavailable (%s): read-only keys are detected on the first order", e)
             return
-        if str(info.get("readOnly", "0")) == "1":
-            self._mark_read_only("API-key info: readOnly")
-            return
-        perms = info.get("permissions")
-        if isinstance(perms, dict) and isinstance(perms.get("Spot"), list) and "SpotTrade" not in perms["Spot"]:
-            self._mark_read_only("API-key info: no SpotTrade permission")
+        why = key_read_only(info)
+        if why:
+            self._mark_read_only(why)
 
     # ------------------------------------------------------------------ events (loop thread)
 
@@ -463,15 +462,37 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
 # ---------------------------------------------------------------------- endpoints and engine assembly
 
 
-def channel_specs(venue: str, with_linear: bool, ws_public: str | None, ws_private: str | None) -> list[ChannelSpec]:
-    """The sockets for ``venue``: spot public (orderbook.1 + publicTrade), linear public
-    (tickers; only when the symbol has a perpetual) and private (order, execution, position,
-    wallet). Demo trading has no public streams of its own: public data is mainnet's, and
-    only the private socket goes to stream-demo (reference 3.1)."""
+def make_rest(s: BybitSettings, api_key: str | None, api_secret: str | None, *,
+              on_clock: Callable[[int], None] | None = None, fair: bool = False) -> BybitRest:
+    """The REST client ``s`` describes, with its rate budget (``fair``: shared by symbols in turn)."""
+    http = make_http(testnet=s.venue == "testnet", demo=s.venue == "demo", domain=s.domain, tld=s.tld,
+                     api_key=api_key, api_secret=api_secret, recv_window_ms=int(s.recv_window_ms),
+                     timeout_s=s.http_timeout_s, rest_url=s.rest_url)
+    budget = RateBudget(dict(s.rate_limits) or None)
+    return BybitRest(http, budget=budget, read_retries=s.read_retries, backoff_s=s.retry_backoff_s,
+                     secrets=(api_key, api_secret), on_clock=on_clock, fair=FairShare(budget) if fair else None)
+
+
+def key_read_only(info: dict) -> str | None:
+    """Why Bybit's API-key info says the key cannot trade spot (None: it can, or it does not say)."""
+    if str(info.get("readOnly", "0")) == "1":
+        return "API-key info: readOnly"
+    perms = info.get("permissions")
+    if isinstance(perms, dict) and isinstance(perms.get("Spot"), list) and "SpotTrade" not in perms["Spot"]:
+        return "API-key info: no SpotTrade permission"
+    return None
+
+
+def channel_specs(venue: str, with_linear: bool, ws_public: str | None, ws_private: str | None, *,
+                  spot_symbols: int = 1, linear_symbols: int = 1) -> list[ChannelSpec]:
+    """The sockets for ``venue``: spot public (orderbook.1 + publicTrade per symbol), linear
+    public (tickers; only for symbols with a perpetual) and private (order, execution,
+    position, wallet). Demo trading has no public streams of its own: public data is
+    mainnet's, and only the private socket goes to stream-demo (reference 3.1)."""
     testnet = venue == "testnet"
-    specs = [ChannelSpec("spot", "spot", testnet, False, ws_public, 2)]
+    specs = [ChannelSpec("spot", "spot", testnet, False, ws_public, 2 * spot_symbols)]
     if with_linear:
-        specs.append(ChannelSpec("linear", "linear", testnet, False, ws_public, 1))
+        specs.append(ChannelSpec("linear", "linear", testnet, False, ws_public, linear_symbols))
     specs.append(ChannelSpec("private", "private", testnet, venue == "demo", ws_private, 4))
     return specs
 
@@ -487,4 +508,5 @@ def provisional_instrument(symbol: str) -> Instrument:
                       min_qty=Decimal("0.000001"), min_notional=Decimal("5"))
 
 
-__all__ = ["BybitSettings", "BybitVenue", "REJECT_REASONS", "channel_specs", "provisional_instrument"]
+__all__ = ["BybitSettings", "BybitVenue", "REJECT_REASONS", "channel_specs", "key_read_only", "make_rest",
+           "provisional_instrument"]

@@ -114,12 +114,16 @@ class RateBudget:
         while True:
             d = self.delay(cls)
             if d <= 0:
-                now = self._now()
-                for w in self._windows(cls):
-                    w.take(now)
+                self.take(cls)
                 return
             self.waited_s += d
             await self._sleep(d)
+
+    def take(self, cls: str | None) -> None:
+        """Count one request of class ``cls`` now (the caller has checked ``delay``)."""
+        now = self._now()
+        for w in self._windows(cls):
+            w.take(now)
 
     def observe(self, cls: str | None, headers: Mapping[str, str] | None, server_now_ms: int) -> None:
         """Read ``X-Bapi-Limit-Status`` / ``-Reset-Timestamp`` from a reply (any case)."""

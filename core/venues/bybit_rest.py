@@ -45,6 +45,7 @@ from pybit.unified_trading import HTTP
 
 from core.venues import bybit_codes as codes
 from core.venues.base import AuthError, VenueError
+from core.venues.bybit_fair import FairShare
 from core.venues.bybit_rate import ENDPOINT_CLASS, RateBudget
 
 log = logging.getLogger("rebalancer.bybit.rest")
@@ -125,9 +126,10 @@ class BybitRest:
                  backoff_s: float = 0.25, max_backoff_s: float = 4.0, rate_limit_retries: int = 3,
                  secrets: tuple[str | None, ...] = (),
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-                 on_clock: Callable[[int], None] | None = None) -> None:
+                 on_clock: Callable[[int], None] | None = None, fair: FairShare | None = None) -> None:
         self.http = http
         self.budget = budget or RateBudget()
+        self.fair = fair  # several symbols on one account: their share of the budget, in turn
         self.read_retries = read_retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
@@ -202,11 +204,13 @@ class BybitRest:
             body, headers = out, None
         return body, headers
 
-    async def call(self, method: str, *, write: bool = False, retries: int | None = None, **params) -> dict:
+    async def call(self, method: str, *, write: bool = False, retries: int | None = None, lane: str = "",
+                   **params) -> dict:
         """Run ``http.<method>(**params)`` and return ``result`` (a dict), or raise a ``VenueError``.
 
         ``write``: an order endpoint: never re-sent after a request that may have executed.
         ``retries``: transient-error retries for a read (default ``read_retries``).
+        ``lane``: whose request (a symbol) when the budget is shared ``fair``-ly.
         """
         cls = ENDPOINT_CLASS.get(method)
         transient_left = 0 if write else (self.read_retries if retries is None else retries)
@@ -214,7 +218,10 @@ class BybitRest:
         resynced = False
         delay = self.backoff_s
         while True:
-            await self.budget.acquire(cls)
+            if self.fair is not None:
+                await self.fair.acquire(cls, lane)
+            else:
+                await self.budget.acquire(cls)
             self.calls += 1
             problem: str
             try:
@@ -291,6 +298,24 @@ class BybitRest:
             delay = min(self.max_backoff_s, delay * 2)
 
 
+class LaneRest:
+    """One symbol's door to a shared ``BybitRest``: its calls wait in its own lane of the
+    account's budget; everything else (clock, budget, counters) is the shared client's."""
+
+    def __init__(self, rest: BybitRest, lane: str) -> None:
+        self.shared = rest
+        self.lane = lane
+
+    async def call(self, method: str, **kw) -> dict:
+        return await self.shared.call(method, lane=self.lane, **kw)
+
+    def close(self) -> None:
+        """Nothing: the hub closes the shared session when its last symbol stops."""
+
+    def __getattr__(self, name: str):
+        return getattr(self.shared, name)
+
+
 def _int(x: object) -> int:
     try:
         return int(x)  # type: ignore[arg-type]
@@ -298,4 +323,4 @@ def _int(x: object) -> int:
         return -1
 
 
-__all__ = ["ApiError", "BybitRest", "ClockedHTTP", "TransportError", "base_url", "make_http", "scrub"]
+__all__ = ["ApiError", "BybitRest", "LaneRest", "ClockedHTTP", "TransportError", "base_url", "make_http", "scrub"]

@@ -25,6 +25,11 @@ watchdog (``check``, called periodically by the venue) covers the rest: a socket
 with exponential back-off. Each change is reported to ``on_link(name, up, detail)``; the
 venue turns that into ``ConnectionChanged`` and reconciles after a private outage.
 
+Several symbols (``core.venues.bybit_hub``): one set of sockets carries every symbol's topics
+(``symbols``; the linear socket only those with a perpetual, ``linear_symbols``). With
+``tag_symbols`` each event is handed over as ``(symbol, event)`` (``None`` for the wallet, which
+is the account's) so the hub can route it; market data is conflated per symbol.
+
 Stalls: a socket can stay open and answer pings while sending nothing (pybit only notices a
 dead socket, never a silent one). Each link records when its last data frame arrived
 (``last_data``; pongs and acks do not count). A link with a stall limit (``stall_after_s``:
@@ -40,7 +45,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from core.events import BalanceUpdate, FillEvent, OrderUpdate, PositionUpdate
@@ -89,8 +94,9 @@ class Link:
 class BybitStreams:
     """Owns the sockets; parses on socket threads; reports events and link changes on the loop."""
 
-    def __init__(self, *, loop: asyncio.AbstractEventLoop, specs: Iterable[ChannelSpec], symbol: str,
-                 client_prefix: str, api_key: str | None, api_secret: str | None, domain: str = "bybit",
+    def __init__(self, *, loop: asyncio.AbstractEventLoop, specs: Iterable[ChannelSpec], symbol: str = "",
+                 client_prefix: str, symbols: Sequence[str] = (), linear_symbols: Sequence[str] | None = None,
+                 tag_symbols: bool = False, api_key: str | None, api_secret: str | None, domain: str = "bybit",
                  tld: str = "com", on_events: Callable[[tuple], None], on_link: Callable[[str, bool, str], None],
                  on_problem: Callable[[str], None], clock_ms: Callable[[], int] | None = None,
                  ping_interval_s: float = 20.0, ping_timeout_s: float = 10.0, ws_retries: int = 10,
@@ -99,7 +105,14 @@ class BybitStreams:
                  market_data_interval_s: float = MARKET_DATA_MIN_INTERVAL_S,
                  stall_after_s: dict[str, float] | None = None) -> None:
         self.loop = loop
-        self.symbol = symbol
+        self.symbols = tuple(symbols) or (symbol,)
+        self.symbol = self.symbols[0]
+        self.linear_symbols = self.symbols if linear_symbols is None else tuple(linear_symbols)
+        self._ours = frozenset(self.symbols)
+        self.tag = tag_symbols
+        self._spot_topics = {**{f"orderbook.1.{s}": (True, s) for s in self.symbols},
+                             **{f"publicTrade.{s}": (False, s) for s in self.symbols}}
+        self._linear_topics = {f"tickers.{s}": s for s in self.linear_symbols}
         self.prefix = client_prefix
         self._key, self._secret = api_key, api_secret
         self.domain, self.tld = domain, tld
@@ -141,6 +154,14 @@ class BybitStreams:
         if not events or self.closed:
             return
         handoff = self.handoff
+        if self.tag:
+            for symbol, ev in events:
+                t = type(ev)
+                if t is Quote or t is PerpTicker:
+                    handoff.put_latest((ws.name, t, symbol), (symbol, ev))
+                else:
+                    handoff.put((symbol, ev), urgent=t is not Trade)
+            return
         for ev in events:
             t = type(ev)
             if t is Quote or t is PerpTicker:
@@ -172,16 +193,22 @@ class BybitStreams:
     # ------------------------------------------------------------------ parsing (socket thread)
 
     def _parse(self, ws: GuardedWebSocket, msg: dict) -> list:
+        """Events of one frame (``(symbol, event)`` pairs when tagging)."""
         topic = msg["topic"]
         if ws.name == "spot":
-            if topic == f"orderbook.1.{self.symbol}":
-                q = P.quote(msg)
-                return [q] if q is not None else []
-            if topic == f"publicTrade.{self.symbol}":
-                return P.trades(msg)
+            hit = self._spot_topics.get(topic)
+            if hit is not None:
+                book, symbol = hit
+                if book:
+                    q = P.quote(msg)
+                    out = [q] if q is not None else []
+                else:
+                    out = P.trades(msg)
+                return [(symbol, ev) for ev in out] if self.tag else out
         elif ws.name == "linear":
-            if topic == f"tickers.{self.symbol}":
-                state = ws.local.setdefault("ticker", {})
+            symbol = self._linear_topics.get(topic)
+            if symbol is not None:
+                state = ws.local.setdefault("ticker", {}).setdefault(symbol, {})
                 data = msg["data"]
                 if not isinstance(data, dict):
                     raise P.BadMessage("ticker data is not an object")
@@ -189,7 +216,9 @@ class BybitStreams:
                     state.clear()
                 state.update(data)
                 t = P.perp_ticker(state, P.ms(msg.get("ts")))
-                return [t] if t is not None else []
+                if t is None:
+                    return []
+                return [(symbol, t)] if self.tag else [t]
         elif ws.name == "private":
             kind = topic.split(".")[0]
             if kind in PRIVATE_TOPICS:
@@ -197,7 +226,8 @@ class BybitStreams:
                 if not isinstance(items, list):
                     raise P.BadMessage(f"{topic}: data is not a list")
                 ts = P.ms(msg.get("creationTime"), 0) or (self.clock_ms() if self.clock_ms else int(time.time() * 1000))
-                return getattr(self, f"_private_{kind}")(ws, items, ts)
+                out = getattr(self, f"_private_{kind}")(ws, items, ts)
+                return [(_symbol_of(ev), ev) for ev in out] if self.tag else out
         self.ws_bad(ws, f"unexpected topic {topic!r}", msg)
         return []
 
@@ -218,7 +248,7 @@ class BybitStreams:
 
     def _private_order(self, ws: GuardedWebSocket, items: list, ts: int) -> list:
         def one(item: dict):
-            if item.get("category", "spot") != "spot" or item.get("symbol") != self.symbol:
+            if item.get("category", "spot") != "spot" or item.get("symbol") not in self._ours:
                 return None
             if not str(item.get("orderLinkId") or "").startswith(self.prefix):
                 return None  # not ours (the trader's grid or manual orders)
@@ -229,7 +259,7 @@ class BybitStreams:
     def _private_execution(self, ws: GuardedWebSocket, items: list, ts: int) -> list:
         def one(item: dict):
             cat = item.get("category", "spot")
-            if item.get("symbol") != self.symbol or item.get("execType", "Trade") != "Trade":
+            if item.get("symbol") not in self._ours or item.get("execType", "Trade") != "Trade":
                 return None
             if cat == "spot" or (cat == "linear" and self.linear_fills):
                 return FillEvent(P.fill(item, prefix=self.prefix))
@@ -237,11 +267,10 @@ class BybitStreams:
         return self._each(ws, items, one)
 
     def _private_position(self, ws: GuardedWebSocket, items: list, ts: int) -> list:
-        rows = ws.local.setdefault("positions", {})
-        changed = self._each(ws, items, lambda item: _position_row(item, self.symbol, rows))
-        if not changed:
-            return []
-        return [PositionUpdate(ts, P.position(rows.values(), self.symbol))]
+        rows = ws.local.setdefault("positions", {})  # symbol -> positionIdx -> item
+        changed = self._each(ws, items, lambda item: _position_row(item, self._ours, rows))
+        symbols = dict.fromkeys(item["symbol"] for item in changed)  # each once, in order
+        return [PositionUpdate(ts, P.position(rows[s].values(), s)) for s in symbols]
 
     def _private_wallet(self, ws: GuardedWebSocket, items: list, ts: int) -> list:
         accounts = self._each(ws, items, lambda item: item if item.get("accountType", "UNIFIED") == "UNIFIED"
@@ -307,10 +336,12 @@ class BybitStreams:
         try:
             noop = _noop
             if spec.name == "spot":
-                ws.orderbook_stream(1, self.symbol, noop)
-                ws.trade_stream(self.symbol, noop)
+                for symbol in self.symbols:  # one request per topic: Bybit spot takes <= 10 args a request
+                    ws.orderbook_stream(1, symbol, noop)
+                    ws.trade_stream(symbol, noop)
             elif spec.name == "linear":
-                ws.ticker_stream(self.symbol, noop)
+                for symbol in self.linear_symbols:
+                    ws.ticker_stream(symbol, noop)
             else:
                 ws.order_stream(noop)
                 ws.execution_stream(noop)
@@ -440,12 +471,25 @@ def _noop(_message: dict) -> None:
     """pybit wants a callback per topic; ours is bypassed (GuardedWebSocket routes frames)."""
 
 
-def _position_row(item: dict, symbol: str, rows: dict) -> object | None:
-    if item.get("category", "linear") != "linear" or item.get("symbol") != symbol:
+def _position_row(item: dict, symbols: frozenset, rows: dict) -> object | None:
+    symbol = item.get("symbol")
+    if item.get("category", "linear") != "linear" or symbol not in symbols:
         return None
     P.position_row_size(item)  # validate before storing
-    rows[item.get("positionIdx", 0)] = item
+    rows.setdefault(symbol, {})[item.get("positionIdx", 0)] = item
     return item
+
+
+def _symbol_of(ev: object) -> str | None:
+    """The symbol a private event belongs to (None: the account's wallet, for every symbol)."""
+    t = type(ev)
+    if t is OrderUpdate:
+        return ev.order.symbol  # type: ignore[attr-defined]
+    if t is FillEvent:
+        return ev.fill.symbol  # type: ignore[attr-defined]
+    if t is PositionUpdate:
+        return ev.position.symbol  # type: ignore[attr-defined]
+    return None
 
 
 __all__ = ["BybitStreams", "ChannelSpec", "Link"]

@@ -1,4 +1,5 @@
-"""The two instruments the fake knows, with Bybit's real BTCUSDT filters and fee rates.
+"""The instruments the fake knows: BTCUSDT with Bybit's real filters, plus ETHUSDT and SOLUSDT
+(representative filters) for sessions trading several symbols on one account; and fee rates.
 
 Kept as data (the exact JSON ``/v5/market/instruments-info`` returns) plus the few parsed
 numbers the matching engine needs for validation.
@@ -70,6 +71,38 @@ LINEAR_INFO: dict = {
 
 INSTRUMENTS: dict[str, dict] = {"spot": SPOT_INFO, "linear": LINEAR_INFO}
 
+
+def _variant(info: dict, symbol: str, base: str, price_tick: str, lot: dict) -> dict:
+    """``info`` for another symbol: its name, base coin, tick and lot filters."""
+    out = {**info, "symbol": symbol, "baseCoin": base,
+           "priceFilter": {**info["priceFilter"], "tickSize": price_tick},
+           "lotSizeFilter": {**info["lotSizeFilter"], **lot}}
+    if "symbolId" in out:
+        out["symbolId"] = {"ETHUSDT": 10, "SOLUSDT": 29}.get(symbol, 99)
+    return out
+
+
+# symbol -> category -> instruments-info item (BTCUSDT first: the fake's default symbol)
+SYMBOLS: dict[str, dict[str, dict]] = {
+    SYMBOL: INSTRUMENTS,
+    "ETHUSDT": {
+        "spot": _variant(SPOT_INFO, "ETHUSDT", "ETH", "0.01", {
+            "basePrecision": "0.00001", "minOrderQty": "0.00062", "maxOrderQty": "1229.2336343",
+            "maxLimitOrderQty": "1229.2336343", "maxMarketOrderQty": "614.6168171"}),
+        "linear": _variant(LINEAR_INFO, "ETHUSDT", "ETH", "0.01", {
+            "minOrderQty": "0.01", "qtyStep": "0.01", "maxOrderQty": "7240.00", "maxMktOrderQty": "3620.00",
+            "postOnlyMaxOrderQty": "7240.00"}),
+    },
+    "SOLUSDT": {
+        "spot": _variant(SPOT_INFO, "SOLUSDT", "SOL", "0.01", {
+            "basePrecision": "0.001", "minOrderQty": "0.054", "maxOrderQty": "25000",
+            "maxLimitOrderQty": "25000", "maxMarketOrderQty": "12500"}),
+        "linear": _variant(LINEAR_INFO, "SOLUSDT", "SOL", "0.010", {
+            "minOrderQty": "0.1", "qtyStep": "0.1", "maxOrderQty": "79770.0", "maxMktOrderQty": "39885.0",
+            "postOnlyMaxOrderQty": "79770.0"}),
+    },
+}
+
 # Non-VIP base rates (reference section 5).
 FEE_RATES: dict[str, dict[str, str]] = {
     "spot": {"makerFeeRate": "0.001", "takerFeeRate": "0.001"},
@@ -108,3 +141,11 @@ class SpotFilters:
 
 
 SPOT_FILTERS = SpotFilters.from_info(SPOT_INFO, FEE_RATES["spot"])
+
+
+def spot_filters(symbol: str) -> SpotFilters:
+    return SpotFilters.from_info(SYMBOLS[symbol]["spot"], FEE_RATES["spot"])
+
+
+def base_coin(symbol: str) -> str:
+    return SYMBOLS[symbol]["spot"]["baseCoin"]

@@ -244,6 +244,7 @@ class LinearPosition:
     created_ms: int = 0
     updated_ms: int = 0
     seq: int = 0
+    symbol: str = SYMBOL
 
     def side(self) -> str:
         return "Buy" if self.size > 0 else "Sell" if self.size < 0 else ""
@@ -259,7 +260,7 @@ class LinearPosition:
             "positionIdx": 0,
             "riskId": 1,
             "riskLimitValue": "2000000",
-            "symbol": SYMBOL,
+            "symbol": self.symbol,
             "side": self.side(),
             "size": fmt(size),
             "avgPrice": fmt(self.entry_price if size else ZERO),
@@ -332,6 +333,13 @@ class Ledger:
     market: Market
     clock: Callable[[], int]
     filters: SpotFilters = SPOT_FILTERS
+    symbol: str = SYMBOL
+    base: str = BASE
+    quote: str = QUOTE
+    # several symbols on one account (``FakeBybit(symbols=...)``): one Ledger per symbol sharing
+    # the balances, ids and lock; these value every coin and sum every position's PnL
+    price_of: Callable[[str], Decimal | None] | None = None
+    total_upl: Callable[[], Decimal] | None = None
     _balances: dict[str, CoinBalance] = field(default_factory=dict)
     _orders: dict[str, Order] = field(default_factory=dict)
     _by_link: dict[str, str] = field(default_factory=dict)
@@ -339,6 +347,9 @@ class Ledger:
     _position: LinearPosition = field(default_factory=LinearPosition)
     _ids: _Ids = field(default_factory=_Ids)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        self._position.symbol = self.symbol
 
     # ---- read side (copies, safe from any thread) -------------------------------------
 
@@ -463,7 +474,7 @@ class Ledger:
             now = self.clock()
             order = Order(order_id=self._ids.next_order(), order_link_id=link, side=side,
                           order_type=order_type, time_in_force=tif, qty=qty, price=price,
-                          market_unit=unit, created_ms=now, updated_ms=now)
+                          market_unit=unit, created_ms=now, updated_ms=now, symbol=self.symbol)
             self._orders[order.order_id] = order
             if link:
                 self._by_link[link] = order.order_id
@@ -489,7 +500,7 @@ class Ledger:
                 raise OrderError(E_PARAMS, "params error: qty must exceed the executed qty")
             self._validate_limit(order.side, qty, price, check_balance=False)
             need = self._lock_needed(order.side, qty - order.cum_exec_qty, price)
-            coin = QUOTE if order.side == "Buy" else BASE
+            coin = self.quote if order.side == "Buy" else self.base
             if need > self._bal(coin).free + order.locked:
                 raise OrderError(E_INSUFFICIENT, "Insufficient balance.")
             self._release(order)
@@ -524,7 +535,7 @@ class Ledger:
                     return {"list": [], "success": "1"}, []
                 raise OrderError(E_PARAMS, "params error: category invalid")
             symbol = params.get("symbol")
-            if symbol and symbol != SYMBOL:
+            if symbol and symbol != self.symbol:
                 return {"list": [], "success": "1"}, []
             pushes: list[Push] = []
             listed = []
@@ -630,15 +641,22 @@ class Ledger:
         """One ``/v5/account/wallet-balance`` list element (also the ``wallet`` push item)."""
         with self._lock:
             price = self.market.reference_price("spot")
-            upl = self._position.unrealised_pnl(self.market.linear.mark_price)
+            upl = (self.total_upl() if self.total_upl is not None
+                   else self._position.unrealised_pnl(self.market.linear.mark_price))
             items = []
             total = ZERO
             names = coins if coins else [c for c, b in self._balances.items() if b.wallet or b.locked]
             for coin in names:
                 bal = self._balances.get(coin, CoinBalance(coin))
-                usd = bal.wallet * (price if coin == BASE else Decimal(1) if coin == QUOTE else ZERO)
+                if coin == self.quote:
+                    rate = Decimal(1)
+                elif self.price_of is not None:
+                    rate = self.price_of(coin) or ZERO
+                else:
+                    rate = price if coin == self.base else ZERO
+                usd = bal.wallet * rate
                 total += usd
-                coin_upl = upl if coin == QUOTE else ZERO
+                coin_upl = upl if coin == self.quote else ZERO
                 items.append({
                     "coin": coin,
                     "equity": fmt(bal.wallet + coin_upl),
@@ -684,7 +702,7 @@ class Ledger:
         if category != "spot":
             raise OrderError(E_PARAMS, f"params error: category {category!r} not supported by the fake "
                                        "(spot only)")
-        if params.get("symbol") != SYMBOL:
+        if params.get("symbol") != self.symbol:
             raise OrderError(E_INVALID_SYMBOL, "Invalid symbol.")
 
     def _open_order(self, params: dict) -> Order:
@@ -707,7 +725,7 @@ class Ledger:
         if qty * price < f.min_amt:
             raise OrderError(E_VALUE_MIN, "Order value exceeded lower limit.")
         if check_balance:
-            coin = QUOTE if side == "Buy" else BASE
+            coin = self.quote if side == "Buy" else self.base
             if self._lock_needed(side, qty, price) > self._bal(coin).free:
                 raise OrderError(E_INSUFFICIENT, "Insufficient balance.")
 
@@ -731,9 +749,9 @@ class Ledger:
             base_qty = qty
         if side == "Buy":
             cost = qty if unit == "quoteCoin" else (qty * touch.price if touch else ZERO)
-            if cost > self._bal(QUOTE).free:
+            if cost > self._bal(self.quote).free:
                 raise OrderError(E_INSUFFICIENT, "Insufficient balance.")
-        elif (base_qty or ZERO) > self._bal(BASE).free:
+        elif (base_qty or ZERO) > self._bal(self.base).free:
             raise OrderError(E_INSUFFICIENT, "Insufficient balance.")
 
     @staticmethod
@@ -741,12 +759,12 @@ class Ledger:
         return qty * price if side == "Buy" else qty
 
     def _lock_funds(self, order: Order, amount: Decimal) -> None:
-        coin = QUOTE if order.side == "Buy" else BASE
+        coin = self.quote if order.side == "Buy" else self.base
         self._bal(coin).locked += amount
         order.locked += amount
 
     def _release(self, order: Order) -> None:
-        coin = QUOTE if order.side == "Buy" else BASE
+        coin = self.quote if order.side == "Buy" else self.base
         self._bal(coin).locked -= order.locked
         order.locked = ZERO
 
@@ -809,9 +827,9 @@ class Ledger:
     def _apply_fill(self, order: Order, qty: Decimal, price: Decimal, *, is_maker: bool) -> Fill:
         rate = self.filters.maker_rate if is_maker else self.filters.taker_rate
         value = qty * price
-        base, quote = self._bal(BASE), self._bal(QUOTE)
+        base, quote = self._bal(self.base), self._bal(self.quote)
         if order.side == "Buy":
-            fee, fee_ccy = qty * rate, BASE
+            fee, fee_ccy = qty * rate, self.base
             quote.wallet -= value
             base.wallet += qty - fee
             if order.order_type == "Limit":
@@ -819,7 +837,7 @@ class Ledger:
                 order.locked -= release
                 quote.locked -= release
         else:
-            fee, fee_ccy = value * rate, QUOTE
+            fee, fee_ccy = value * rate, self.quote
             base.wallet -= qty
             quote.wallet += value - fee
             if order.order_type == "Limit":
@@ -841,7 +859,7 @@ class Ledger:
                     order_price=order.price, order_qty=order.qty, leaves_qty=order.leaves_qty,
                     exec_price=price, exec_qty=qty, exec_value=value, exec_fee=fee, fee_rate=rate,
                     fee_currency=fee_ccy, is_maker=is_maker, exec_time=now, seq=self._ids.next_seq(),
-                    market_unit=order.market_unit if order.order_type == "Market" else "")
+                    market_unit=order.market_unit if order.order_type == "Market" else "", symbol=self.symbol)
         self._fills.append(fill)
         return fill
 

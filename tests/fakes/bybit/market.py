@@ -36,10 +36,11 @@ class Book:
     u: int = 0
     seq: int = 0
     ts: int = 0
+    symbol: str = SYMBOL
 
     def data(self) -> dict:
         return {
-            "s": SYMBOL,
+            "s": self.symbol,
             "b": [[fmt(self.bid.price), fmt(self.bid.qty)]] if self.bid else [],
             "a": [[fmt(self.ask.price), fmt(self.ask.qty)]] if self.ask else [],
             "u": self.u,
@@ -111,6 +112,7 @@ class Market:
     """Books, last prices, candles and the linear ticker; ``clock`` gives server ms."""
 
     clock: Callable[[], int]
+    symbol: str = SYMBOL
     books: dict[str, Book] = field(default_factory=lambda: {"spot": Book(), "linear": Book()})
     last: dict[str, Decimal | None] = field(default_factory=lambda: {"spot": None, "linear": None})
     stats: dict[str, Stats24h] = field(default_factory=lambda: {"spot": Stats24h(), "linear": Stats24h()})
@@ -118,6 +120,10 @@ class Market:
     linear: LinearTicker = field(default_factory=LinearTicker)
     _trade_id: int = 1_000_000
     _cs: int = 0
+
+    def __post_init__(self) -> None:
+        for book in self.books.values():
+            book.symbol = self.symbol
 
     # ---- book -------------------------------------------------------------------------
 
@@ -154,7 +160,7 @@ class Market:
 
     def orderbook_frame(self, category: str, depth: str = "1") -> PublicPush:
         book = self.books[category]
-        topic = f"orderbook.{depth}.{SYMBOL}"
+        topic = f"orderbook.{depth}.{self.symbol}"
         msg = {"topic": topic, "type": "snapshot", "ts": book.ts or self.clock(),
                "data": book.data(), "cts": book.ts or self.clock()}
         return PublicPush(category, topic, msg)
@@ -168,11 +174,11 @@ class Market:
         self._trade_id += 1
         self.last[category] = price
         self.stats[category].add(price, qty)
-        item = {"T": ts, "s": SYMBOL, "S": taker_side, "v": fmt(qty), "p": fmt(price),
+        item = {"T": ts, "s": self.symbol, "S": taker_side, "v": fmt(qty), "p": fmt(price),
                 "i": str(self._trade_id), "BT": False, "RPI": False, "seq": self._trade_id}
         if category == "linear":
             item["L"] = "PlusTick" if taker_side == "Buy" else "MinusTick"
-        topic = f"publicTrade.{SYMBOL}"
+        topic = f"publicTrade.{self.symbol}"
         pushes = [PublicPush(category, topic, {"topic": topic, "type": "snapshot", "ts": ts, "data": [item]})]
         pushes += self._update_candle(category, price, qty, ts)
         if category == "spot":
@@ -220,7 +226,7 @@ class Market:
                                                    volume * dec(c), confirmed=True)
 
     def _kline_frame(self, category: str, candle: Candle, ts: int) -> PublicPush:
-        topic = f"kline.1.{SYMBOL}"
+        topic = f"kline.1.{self.symbol}"
         return PublicPush(category, topic, {"topic": topic, "type": "snapshot", "ts": ts,
                                             "data": [candle.ws_item(1, ts)]})
 
@@ -249,14 +255,14 @@ class Market:
 
     def spot_ticker_frame(self) -> PublicPush:
         ts = self.clock()
-        topic = f"tickers.{SYMBOL}"
+        topic = f"tickers.{self.symbol}"
         data = {k: v for k, v in self.ticker_item("spot").items()
                 if k not in ("bid1Price", "bid1Size", "ask1Price", "ask1Size")}
         return PublicPush("spot", topic, {"topic": topic, "ts": ts, "type": "snapshot",
                                           "cs": self._next_cs(), "data": data})
 
     def linear_ticker_snapshot(self) -> PublicPush:
-        topic = f"tickers.{SYMBOL}"
+        topic = f"tickers.{self.symbol}"
         return PublicPush("linear", topic, {"topic": topic, "type": "snapshot", "cs": self._next_cs(),
                                             "ts": self.clock(), "data": self.ticker_item("linear")})
 
@@ -279,9 +285,9 @@ class Market:
         return [self._linear_delta(changed)] if changed else []
 
     def _linear_delta(self, fields: dict[str, str]) -> PublicPush:
-        topic = f"tickers.{SYMBOL}"
+        topic = f"tickers.{self.symbol}"
         return PublicPush("linear", topic, {"topic": topic, "type": "delta", "cs": self._next_cs(),
-                                            "ts": self.clock(), "data": {"symbol": SYMBOL, **fields}})
+                                            "ts": self.clock(), "data": {"symbol": self.symbol, **fields}})
 
     def _linear_book_fields(self) -> dict[str, str]:
         item = self.ticker_item("linear")
@@ -307,7 +313,7 @@ class Market:
         prev = st.prev if st.prev is not None else last
         pcnt = ((last - prev) / prev).quantize(Decimal("0.0001")) if prev else ZERO
         item = {
-            "symbol": SYMBOL,
+            "symbol": self.symbol,
             "bid1Price": fmt(book.bid.price) if book.bid else "",
             "bid1Size": fmt(book.bid.qty) if book.bid else "",
             "ask1Price": fmt(book.ask.price) if book.ask else "",

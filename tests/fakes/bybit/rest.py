@@ -19,7 +19,7 @@ from . import auth
 from .events import Push
 from .faults import DEFAULT_MESSAGES, FaultPlan, HttpStatus, LoseReply, RestError
 from .httpserver import DROP, HttpRequest, HttpResponse
-from .instruments import FEE_RATES, INSTRUMENTS, SYMBOL
+from .instruments import FEE_RATES, SYMBOLS
 from .ledger import Ledger, OrderError
 from .market import KLINE_INTERVALS_MIN, Market
 from .observe import ORDER_PATHS, Observer, SeenRequest
@@ -72,8 +72,11 @@ class RestApi:
     clock: Callable[[], int]
     publish: Callable[[list[Push]], None]
     enforce_rate_limits: bool = False
+    ledgers: dict[str, Ledger] | None = None  # symbol -> its ledger (default: ``ledger`` alone)
 
     def __post_init__(self) -> None:
+        if self.ledgers is None:
+            self.ledgers = {self.ledger.symbol: self.ledger}
         self.limiter = RateLimiter()
         self.fee_rates: dict[str, dict[str, str]] = {k: dict(v) for k, v in FEE_RATES.items()}  # this account's
         self.public_routes: dict[str, Callable[[dict], dict]] = {
@@ -92,11 +95,34 @@ class RestApi:
             "/v5/execution/list": self._executions,
         }
         self.private_post: dict[str, Callable[[dict], tuple[dict, list[Push]]]] = {
-            "/v5/order/create": self.ledger.place,
-            "/v5/order/amend": self.ledger.amend,
-            "/v5/order/cancel": self.ledger.cancel,
-            "/v5/order/cancel-all": self.ledger.cancel_all,
+            "/v5/order/create": lambda p: self._desk(p).place(p),
+            "/v5/order/amend": lambda p: self._desk(p).amend(p),
+            "/v5/order/cancel": lambda p: self._desk(p).cancel(p),
+            "/v5/order/cancel-all": self._cancel_all,
         }
+
+    # ---- symbols ------------------------------------------------------------------------
+
+    def _desk(self, p: dict) -> Ledger:
+        """The ledger of ``p["symbol"]``; an unknown symbol goes to the default one, which
+        refuses it the way Bybit does (170121)."""
+        return self.ledgers.get(p.get("symbol") or "", self.ledger)
+
+    def _chosen(self, p: dict) -> list[Ledger]:
+        """``symbol`` given: its ledger (none if unknown); else every symbol's."""
+        symbol = p.get("symbol")
+        if symbol in (None, ""):
+            return list(self.ledgers.values())
+        return [self.ledgers[symbol]] if symbol in self.ledgers else []
+
+    def _cancel_all(self, p: dict) -> tuple[dict, list[Push]]:
+        listed: list[dict] = []
+        pushes: list[Push] = []
+        for ledger in self._chosen(p) or [self.ledger]:
+            result, more = ledger.cancel_all(p)
+            listed += result["list"]
+            pushes += more
+        return {"list": listed, "success": "1"}, pushes
 
     # ---- pipeline -----------------------------------------------------------------------
 
@@ -184,36 +210,36 @@ class RestApi:
 
     def _instruments(self, p: dict) -> dict:
         category = _category(p, ("spot", "linear"))
-        info = INSTRUMENTS[category]
-        chosen = [info] if p.get("symbol") in (None, "", SYMBOL) else []
+        chosen = [SYMBOLS[ledger.symbol][category] for ledger in self._chosen(p)]
         return {"category": category, "list": chosen, "nextPageCursor": ""}
 
     def _tickers(self, p: dict) -> dict:
         category = _category(p, ("spot", "linear"))
-        chosen = [self.market.ticker_item(category)] if p.get("symbol") in (None, "", SYMBOL) else []
+        chosen = [ledger.market.ticker_item(category) for ledger in self._chosen(p)]
         return {"category": category, "list": chosen}
 
     def _kline(self, p: dict) -> dict:
         category = p.get("category") or "linear"  # Bybit's default when omitted
         if category not in ("spot", "linear"):
             raise ApiError(10001, "params error: category invalid")
-        if p.get("symbol") != SYMBOL:
+        if p.get("symbol") not in self.ledgers:
             raise ApiError(10001, "params error: symbol invalid")
         interval = p.get("interval", "")
         if interval not in KLINE_INTERVALS_MIN:
             raise ApiError(10001, "params error: interval invalid (the fake has 1..720 and D)")
         limit = _int(p, "limit", 200, 1, 1000)
-        rows = self.market.kline_rows(category, interval, _opt_int(p, "start"), _opt_int(p, "end"), limit)
-        return {"category": category, "symbol": SYMBOL, "list": rows}
+        market = self.ledgers[p["symbol"]].market
+        rows = market.kline_rows(category, interval, _opt_int(p, "start"), _opt_int(p, "end"), limit)
+        return {"category": category, "symbol": p["symbol"], "list": rows}
 
     def _orderbook(self, p: dict) -> dict:
         category = _category(p, ("spot", "linear"))
-        if p.get("symbol") != SYMBOL:
+        if p.get("symbol") not in self.ledgers:
             raise ApiError(10001, "params error: symbol invalid")
-        book = self.market.books[category]
+        book = self.ledgers[p["symbol"]].market.books[category]
         data = book.data()
         now = self.clock()
-        return {"s": SYMBOL, "b": data["b"], "a": data["a"], "ts": now, "u": book.u,
+        return {"s": p["symbol"], "b": data["b"], "a": data["a"], "ts": now, "u": book.u,
                 "seq": book.seq, "cts": book.ts or now}
 
     # ---- private reads ------------------------------------------------------------------
@@ -226,9 +252,8 @@ class RestApi:
 
     def _fee_rate(self, p: dict) -> dict:
         category = _category(p, ("spot", "linear"))
-        if p.get("symbol") not in (None, "", SYMBOL):
-            return {"category": category, "list": []}
-        return {"category": category, "list": [{"symbol": SYMBOL, **self.fee_rates[category]}]}
+        return {"category": category, "list": [{"symbol": ledger.symbol, **self.fee_rates[category]}
+                                                for ledger in self._chosen(p)]}
 
     def _positions(self, p: dict) -> dict:
         if p.get("category") != "linear":
@@ -236,36 +261,43 @@ class RestApi:
         symbol, settle = p.get("symbol"), p.get("settleCoin")
         if not symbol and not settle:
             raise ApiError(10001, "params error: symbol or settleCoin is required")
-        item = self.ledger.position_rest_item()
+        items = [ledger.position_rest_item() for ledger in self._chosen({"symbol": symbol})]
         if symbol:
-            chosen = [item] if symbol == SYMBOL else []
+            chosen = items
         else:
-            chosen = [item] if settle == "USDT" and item["size"] != "0" else []
+            chosen = [item for item in items if settle == "USDT" and item["size"] != "0"]
         return {"category": "linear", "nextPageCursor": "", "list": chosen}
 
     def _realtime(self, p: dict) -> dict:
         category = _category(p, ("spot", "linear"))
         open_only = _int(p, "openOnly", 0, 0, 2)
-        orders = [] if category != "spot" or p.get("symbol") not in (None, "", SYMBOL) else \
-            self.ledger.query_orders(open_only=open_only, order_id=p.get("orderId"),
-                                     order_link_id=p.get("orderLinkId"))
+        orders = [] if category != "spot" else [
+            o for ledger in self._chosen(p)
+            for o in ledger.query_orders(open_only=open_only, order_id=p.get("orderId"),
+                                         order_link_id=p.get("orderLinkId"))]
+        orders.sort(key=lambda o: o.created_ms, reverse=True)  # newest first across symbols
         return self._page(category, [o.rest_item() for o in orders], p, 20, 50)
 
     def _history(self, p: dict) -> dict:
         category = _category(p, ("spot", "linear"))
         start, end = self._window(p)
-        orders = [] if category != "spot" else self.ledger.query_orders(
-            history=True, order_id=p.get("orderId"), order_link_id=p.get("orderLinkId"),
-            status=p.get("orderStatus") or None, start=start, end=end)
+        orders = [] if category != "spot" else [
+            o for ledger in self._chosen(p)
+            for o in ledger.query_orders(history=True, order_id=p.get("orderId"),
+                                         order_link_id=p.get("orderLinkId"),
+                                         status=p.get("orderStatus") or None, start=start, end=end)]
+        orders.sort(key=lambda o: o.created_ms, reverse=True)
         return self._page(category, [o.rest_item() for o in orders], p, 20, 50)
 
     def _executions(self, p: dict) -> dict:
         category = _category(p, ("spot", "linear"))
         start, end = self._window(p)
         exec_type = p.get("execType")
-        fills = [] if category != "spot" or exec_type not in (None, "", "Trade") else \
-            self.ledger.query_fills(order_id=p.get("orderId"), order_link_id=p.get("orderLinkId"),
-                                    start=start, end=end)
+        fills = [] if category != "spot" or exec_type not in (None, "", "Trade") else [
+            f for ledger in self._chosen(p)
+            for f in ledger.query_fills(order_id=p.get("orderId"), order_link_id=p.get("orderLinkId"),
+                                        start=start, end=end)]
+        fills.sort(key=lambda f: f.exec_time, reverse=True)
         return self._page(category, [f.rest_item() for f in fills], p, 50, 100)
 
     def _window(self, p: dict) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from . import auth
 from .events import Push
 from .faults import DEFAULT_MESSAGES, FaultPlan, HttpStatus, LoseReply, RestError
 from .httpserver import HttpServer
+from .instruments import SYMBOL, SYMBOLS, base_coin, spot_filters
 from .ledger import Fill, Ledger
 from .market import Market
 from .numbers import dec
@@ -36,28 +37,51 @@ class FakeBybit:
     Defaults: keys ``auth.DEFAULT_KEY/DEFAULT_SECRET`` (trade) and
     ``auth.READONLY_KEY/READONLY_SECRET`` (read only); balances 10 000 USDT and 0.1 BTC;
     spot book 50000.00 x 1 / 50000.10 x 1; linear book 50010.0 / 50010.1; mark 50010.
+
+    ``symbols``: the spot symbols the account trades (BTCUSDT alone by default; ETHUSDT and
+    SOLUSDT are known too). Each has its own market and order book, all share the balances;
+    the controls take ``symbol=`` (BTCUSDT when omitted). Books of the extra symbols start
+    at ``OTHER_BOOKS``.
     """
+
+    OTHER_BOOKS = {"ETHUSDT": (("3000.00", "10", "3000.01", "10"), ("3000.5", "50", "3000.6", "50"), "3000.5"),
+                   "SOLUSDT": (("150.00", "100", "150.01", "100"), ("150.02", "500", "150.03", "500"), "150.02")}
 
     def __init__(self, *, balances: dict[str, Any] | None = None,
                  book: tuple | None = ("50000.00", "1", "50000.10", "1"),
                  linear_book: tuple | None = ("50010.0", "5", "50010.1", "5"),
                  mark_price: Any = "50010",
                  ws_ack_delay_s: float = 0.005, trade_ack_delay_s: float = 0.005,
-                 enforce_rate_limits: bool = False, book_repeat_s: float = 3.0) -> None:
+                 enforce_rate_limits: bool = False, book_repeat_s: float = 3.0,
+                 symbols: Iterable[str] = (SYMBOL,)) -> None:
         self._skew_ms = 0
         self.market = Market(clock=self.now_ms)
         self._ledger = Ledger(self.market, self.now_ms)
+        self.ledgers: dict[str, Ledger] = {SYMBOL: self._ledger}
+        for symbol in symbols:
+            if symbol == SYMBOL:
+                continue
+            if symbol not in SYMBOLS:
+                raise ValueError(f"the fake knows {', '.join(SYMBOLS)} (not {symbol})")
+            market = Market(clock=self.now_ms, symbol=symbol)
+            self.ledgers[symbol] = Ledger(market, self.now_ms, filters=spot_filters(symbol), symbol=symbol,
+                                          base=base_coin(symbol), _balances=self._ledger._balances,
+                                          _ids=self._ledger._ids, _lock=self._ledger._lock)
+        if len(self.ledgers) > 1:
+            for ledger in self.ledgers.values():
+                ledger.price_of, ledger.total_upl = self._price_of, self._total_upl
         self.keys: dict[str, auth.ApiKey] = {}
         self.add_key(auth.DEFAULT_KEY, auth.DEFAULT_SECRET, can_trade=True)
         self.add_key(auth.READONLY_KEY, auth.READONLY_SECRET, can_trade=False)
         self.faults = FaultPlan()
         self.observer = Observer()
         self.rest = RestApi(self._ledger, self.market, self.keys, self.faults, self.observer,
-                            self.now_ms, self._publish, enforce_rate_limits)
+                            self.now_ms, self._publish, enforce_rate_limits, ledgers=self.ledgers)
         self.hub = WsHub(market=self.market, ledger=self._ledger, keys=self.keys,
                          observer=self.observer, clock=self.now_ms, publish=self._publish,
                          ack_delay_s=ws_ack_delay_s, trade_ack_delay_s=trade_ack_delay_s,
-                         book_repeat_s=book_repeat_s)
+                         book_repeat_s=book_repeat_s,
+                         markets={symbol: ledger.market for symbol, ledger in self.ledgers.items()})
         self._http = HttpServer(self.rest.handle)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -71,6 +95,12 @@ class FakeBybit:
             self.market.set_book("spot", *book)
         if linear_book:
             self.market.set_book("linear", *linear_book)
+        for symbol, ledger in self.ledgers.items():
+            if symbol != SYMBOL:
+                spot, linear, mark = self.OTHER_BOOKS[symbol]
+                ledger.market.set_linear(mark_price=mark, index_price=mark)
+                ledger.market.set_book("spot", *spot)
+                ledger.market.set_book("linear", *linear)
         for coin, amount in (balances or {"USDT": "10000", "BTC": "0.1"}).items():
             self._ledger.set_balance(coin, amount)
 
@@ -168,33 +198,37 @@ class FakeBybit:
 
     # ---- market control -----------------------------------------------------------------
 
-    def set_book(self, bid, bid_qty, ask, ask_qty, *, category: str = "spot") -> None:
+    def set_book(self, bid, bid_qty, ask, ask_qty, *, category: str = "spot", symbol: str = SYMBOL) -> None:
         """Set the top of book (``None`` empties a side); resting spot orders it crosses fill."""
+        ledger = self.ledgers[symbol]
+
         def apply() -> list[Push]:
-            pushes = self.market.set_book(category, bid, bid_qty, ask, ask_qty)
+            pushes = ledger.market.set_book(category, bid, bid_qty, ask, ask_qty)
             if category == "spot":
-                pushes += self._ledger.on_book_change()
+                pushes += ledger.on_book_change()
             return pushes
         self._control(apply)
 
     def trade(self, price, qty, taker_side: str = "Buy", *, category: str = "spot",
-              ts_ms: int | None = None) -> list[Fill]:
+              ts_ms: int | None = None, symbol: str = SYMBOL) -> list[Fill]:
         """Print a public trade; spot orders it trades *through* fill as maker. Returns new fills."""
         if taker_side not in ("Buy", "Sell"):
             raise ValueError("taker_side must be 'Buy' or 'Sell'")
 
+        ledger = self.ledgers[symbol]
+
         def apply() -> tuple[list[Fill], list[Push]]:
-            before = len(self._ledger.fills)
-            pushes = self.market.record_trade(category, dec(price), dec(qty), taker_side, ts_ms)
+            before = len(ledger.fills)
+            pushes = ledger.market.record_trade(category, dec(price), dec(qty), taker_side, ts_ms)
             if category == "spot":
-                pushes += self._ledger.on_trade(price, qty, taker_side)
-            return self._ledger.fills[before:], pushes
+                pushes += ledger.on_trade(price, qty, taker_side)
+            return ledger.fills[before:], pushes
         return self._control(apply, returns=True)
 
     def set_linear_ticker(self, *, mark_price=None, index_price=None, funding_rate=None,
-                          next_funding_time=None) -> None:
+                          next_funding_time=None, symbol: str = SYMBOL) -> None:
         """Change linear ticker fields; subscribers get a ``delta`` with just those fields."""
-        self._control(lambda: self.market.set_linear(
+        self._control(lambda: self.ledgers[symbol].market.set_linear(
             mark_price=mark_price, index_price=index_price, funding_rate=funding_rate,
             next_funding_time=next_funding_time))
 
@@ -218,31 +252,33 @@ class FakeBybit:
         def apply() -> list[Push]:
             self.rest.fee_rates[category] = {"makerFeeRate": str(maker), "takerFeeRate": str(taker)}
             if category == "spot":
-                self._ledger.filters = replace(self._ledger.filters, maker_rate=Decimal(str(maker)),
-                                               taker_rate=Decimal(str(taker)))
+                for ledger in self.ledgers.values():
+                    ledger.filters = replace(ledger.filters, maker_rate=Decimal(str(maker)),
+                                             taker_rate=Decimal(str(taker)))
             return []
         self._control(apply)
 
     def set_position(self, size, *, entry_price=None, mark_price=None, liq_price=None,
-                     leverage=None) -> None:
+                     leverage=None, symbol: str = SYMBOL) -> None:
         """Set the linear BTCUSDT position (signed size). Pushes ``position`` (and a ticker delta)."""
         def apply() -> list[Push]:
             pushes: list[Push] = []
             if mark_price is not None:
-                pushes += self.market.set_linear(mark_price=mark_price)
-            return pushes + self._ledger.set_position(size, entry_price=entry_price,
+                pushes += self.ledgers[symbol].market.set_linear(mark_price=mark_price)
+            return pushes + self.ledgers[symbol].set_position(size, entry_price=entry_price,
                                                       liq_price=liq_price, leverage=leverage)
         self._control(apply)
 
     def partial_fill(self, order_link_id: str | None, qty, *, price=None,
                      order_id: str | None = None) -> Fill:
         """Fill ``qty`` of a resting order as maker (at its price). Pushes order/execution/wallet."""
-        return self._control(lambda: self._ledger.partial_fill(
+        ledger = self._ledger_of(order_link_id, order_id)
+        return self._control(lambda: ledger.partial_fill(
             qty, order_link_id=order_link_id, order_id=order_id, price=price), returns=True)
 
     def fill_order(self, order_link_id: str | None, *, order_id: str | None = None) -> Fill:
         """Fill the rest of a resting order as maker."""
-        order = self._ledger.order(order_link_id=order_link_id, order_id=order_id)
+        order = self._ledger_of(order_link_id, order_id).order(order_link_id=order_link_id, order_id=order_id)
         if order is None:
             raise KeyError(order_link_id or order_id)
         return self.partial_fill(order_link_id, order.leaves_qty, order_id=order_id)
@@ -335,6 +371,25 @@ class FakeBybit:
 
     def ws_connections(self, channel: str, live: bool = True) -> int:
         return self.observer.ws_connections(channel, live)
+
+    # ---- several symbols ----------------------------------------------------------------
+
+    def _ledger_of(self, order_link_id: str | None, order_id: str | None) -> Ledger:
+        """The ledger holding that order (BTCUSDT's when none does: it raises as before)."""
+        for ledger in self.ledgers.values():
+            if ledger.order(order_link_id=order_link_id, order_id=order_id) is not None:
+                return ledger
+        return self._ledger
+
+    def _price_of(self, coin: str) -> Decimal | None:
+        for ledger in self.ledgers.values():
+            if ledger.base == coin:
+                return ledger.market.reference_price("spot")
+        return None
+
+    def _total_upl(self) -> Decimal:
+        return sum((ledger._position.unrealised_pnl(ledger.market.linear.mark_price)
+                    for ledger in self.ledgers.values()), Decimal(0))
 
     # ---- plumbing -----------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ CHANNEL_PATHS = {
 }
 PUBLIC_TOPIC_RE = re.compile(
     r"^(orderbook\.(1|50|200|500|1000)|publicTrade|tickers|kline\.(1|3|5|15|30|60|120|240|360|720|D|W|M))"
-    r"\.BTCUSDT$")
+    r"\.([A-Z0-9]+)$")
 PRIVATE_TOPICS = {"order", "execution", "position", "wallet", "order.spot", "order.linear",
                   "execution.spot", "execution.linear", "position.linear", "execution.fast",
                   "execution.fast.spot", "execution.fast.linear"}
@@ -78,8 +78,9 @@ class WsHub:
     def __init__(self, *, market: Market, ledger: Ledger, keys: dict[str, auth.ApiKey],
                  observer: Observer, clock: Callable[[], int], publish: Callable[[list[Push]], None],
                  ack_delay_s: float = 0.005, trade_ack_delay_s: float = 0.005,
-                 book_repeat_s: float = 3.0) -> None:
+                 book_repeat_s: float = 3.0, markets: dict[str, Market] | None = None) -> None:
         self.market = market
+        self.markets = markets or {market.symbol: market}  # symbol -> its market
         self.ledger = ledger
         self.keys = keys
         self.observer = observer
@@ -91,7 +92,7 @@ class WsHub:
         self._server: Server | None = None
         self._stall_until = 0.0
         self.book_repeat_s = book_repeat_s
-        self._book1_sent: dict[str, float] = {}  # channel -> monotonic time of the last orderbook.1 push
+        self._book1_sent: dict[str, float] = {}  # "channel:topic" -> monotonic time of the last orderbook.1 push
         self._repeater: asyncio.Task | None = None
         self.port = 0
 
@@ -112,11 +113,12 @@ class WsHub:
             if self.book_repeat_s <= 0:
                 continue  # switched off by a test
             now = time.monotonic()
-            for channel in ("spot", "linear"):
-                if now - self._book1_sent.get(channel, 0.0) >= self.book_repeat_s:
-                    frame = self.market.orderbook_frame(channel, "1")
-                    frame.message["ts"] = self.clock()  # generated now; cts and u stay the book's
-                    self._publish_public(frame)
+            for market in self.markets.values():
+                for channel in ("spot", "linear"):
+                    if now - self._book1_sent.get(f"{channel}:orderbook.1.{market.symbol}", 0.0) >= self.book_repeat_s:
+                        frame = market.orderbook_frame(channel, "1")
+                        frame.message["ts"] = self.clock()  # generated now; cts and u stay the book's
+                        self._publish_public(frame)
 
     async def close(self) -> None:
         if self._repeater is not None:
@@ -236,7 +238,7 @@ class WsHub:
 
     def _publish_public(self, push: PublicPush) -> None:
         if push.topic.startswith("orderbook.1."):
-            self._book1_sent[push.channel] = time.monotonic()
+            self._book1_sent[f"{push.channel}:{push.topic}"] = time.monotonic()
         text = None
         for client in self.clients:
             if client.channel == push.channel and push.topic in client.topics:
@@ -352,7 +354,8 @@ class WsHub:
                 if topic in client.topics:
                     continue
                 if client.channel in ("spot", "linear"):
-                    for frame in self.market.initial_frames(client.channel, topic):
+                    market = self.markets[topic.rsplit(".", 1)[1]]
+                    for frame in market.initial_frames(client.channel, topic):
                         client.send(frame.message)
                 client.topics.add(topic)
                 self.observer.subscribed(client.channel, topic)
@@ -367,7 +370,8 @@ class WsHub:
                 return "Request not authorized"
             bad = [t for t in args if t not in PRIVATE_TOPICS]
         else:
-            bad = [t for t in args if not isinstance(t, str) or not PUBLIC_TOPIC_RE.match(t)]
+            bad = [t for t in args if not isinstance(t, str) or not PUBLIC_TOPIC_RE.match(t)
+                   or PUBLIC_TOPIC_RE.match(t).group(4) not in self.markets]
         if bad:
             return f"Invalid topic :[{','.join(map(str, bad))}]"
         return ""
