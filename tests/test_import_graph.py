@@ -41,6 +41,7 @@ FLOORS: tuple[tuple[str, str], ...] = (
     ("record, engine",            "core.journal.* core.alerts.* core.report core.report_series core.recovery core.journal_watch "
                                   "core.engine"),
     ("session",                   "core.session"),
+    ("several symbols",           "core.portfolio"),
     # replay and the preflight are entries, like the cockpit: they build through the session
     ("replay, preflight",         "core.replay.* core.preflight core.sweep.*"),
     ("cockpit basics",            "tui tui.theme tui.fmt tui.braille tui.html_page tui.report_charts tui.report_html "

@@ -343,10 +343,29 @@ class AppConfig:
     warnings: tuple[str, ...] = ()
     instrument: InstrumentConfig | None = None  # rules for a symbol paper / replay do not bundle
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    # ``symbols:`` (issue 18): one config per symbol; this one is then the shared blocks as written
+    symbol_configs: tuple["AppConfig", ...] = field(default=(), repr=False)
 
     @property
     def policy(self) -> str:
         return self.rebalancer.policy
+
+    def per_symbol(self) -> tuple["AppConfig", ...]:
+        """One config per symbol to run: the ``symbols:`` entries, or this config alone."""
+        return self.symbol_configs or (self,)
+
+    def only(self, symbol: str) -> "AppConfig":
+        """The config of ``symbol`` alone (``--symbol`` on a ``symbols:`` file); ``self`` when it
+        has no ``symbols:`` (then ``symbol`` replaces its own)."""
+        if not self.symbol_configs:
+            return replace(self, symbol=symbol)
+        for c in self.symbol_configs:
+            if c.symbol == symbol:
+                return c
+        from core.config.fields import ConfigError
+
+        names = ", ".join(c.symbol for c in self.symbol_configs)
+        raise ConfigError(self.path, "symbols", f"{symbol} is not one of this file's symbols ({names})")
 
     def with_overrides(self, **changes: Any) -> "AppConfig":
         return replace(self, **changes)

@@ -7,7 +7,7 @@ import difflib
 import os
 import re
 from urllib.parse import urlsplit
-from dataclasses import fields, is_dataclass
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -115,8 +115,12 @@ def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] |
         if k not in TOP_KEYS:
             raise ConfigError(file, str(k), f"unknown top-level key{hint_for(k, TOP_KEYS, '')} "
                                             f"(allowed: {', '.join(sorted(TOP_KEYS))})")
+    if "symbols" in data:
+        return _several(data, file=file, env=env, load_env_file=load_env_file, need_secrets=need_secrets,
+                        env_dir=env_dir)
     if "symbol" not in data:
-        raise ConfigError(file, "symbol", "missing: expected the trading symbol, e.g. symbol: BTCUSDT")
+        raise ConfigError(file, "symbol", "missing: expected the trading symbol, e.g. symbol: BTCUSDT "
+                                          "(or symbols: [BTCUSDT, ETHUSDT] for several)")
     symbol = coerce(str, data["symbol"], file, "symbol").upper()
     if not _SYMBOL.match(symbol):
         raise ConfigError(file, "symbol", "expected a spot symbol quoted in USDT or USDC, e.g. BTCUSDT", data["symbol"])
@@ -152,11 +156,54 @@ def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] |
     return cfg
 
 
+def _several(data: dict, **kw: Any) -> AppConfig:
+    """``symbols:``: each entry's config, and the shared blocks as written (named for the first
+    symbol) carrying them."""
+    from core.config.symbols import expand_symbols
+
+    file = kw["file"]
+    entries = expand_symbols(data, file, lambda merged: config_from_dict(merged, **kw))
+    shared_data = {k: v for k, v in data.items() if k != "symbols"}
+    shared_data["symbol"] = entries[0].symbol
+    try:
+        shared = config_from_dict(shared_data, **kw)
+    except ConfigError as e:  # the first entry built; the shared blocks alone still may not (its overrides mended them)
+        raise ConfigError(e.file, e.key, f"{e.expected} (in the shared blocks, before symbols: overrides)", e.got) from None
+    return replace(shared, symbol_configs=entries)
+
+
 # ---------------------------------------------------------------- effective config view
 
 
 def effective_config_dict(cfg: AppConfig) -> dict:
-    """The resolved config as plain data, secrets masked (for ``check-config``)."""
+    """The resolved config as plain data, secrets masked (for ``check-config``). With
+    ``symbols:``, the shared settings, then per symbol each effective setting that differs."""
+    out = _effective_one(cfg)
+    if cfg.symbol_configs:
+        out["symbol"] = [c.symbol for c in cfg.symbol_configs]
+        flat = _flat(out)
+        out["symbols"] = {c.symbol: {k: v for k, v in _flat(_effective_one(c)).items()
+                                     if k != "symbol" and flat.get(k, _ABSENT) != v}
+                          for c in cfg.symbol_configs}
+    return out
+
+
+_ABSENT = object()
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    """``{"paper": {"grid": {"levels": 60}}}`` -> ``{"paper.grid.levels": 60}``."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _effective_one(cfg: AppConfig) -> dict:
 
     def plain(obj: Any) -> Any:
         if is_dataclass(obj):

@@ -57,6 +57,7 @@ class SyntheticMarket:
         garch_beta: float = 0.955,
         jump_prob: float = 0.08,
         jump_scale: float = 3.3,
+        size_scale: float = 1.0,
     ) -> None:
         if start_price <= 0 or tick <= 0 or trades_per_s <= 0 or annual_vol <= 0:
             raise ValueError("start_price, tick, trades_per_s and annual_vol must be > 0")
@@ -64,6 +65,8 @@ class SyntheticMarket:
             raise ValueError("quote_only_prob must be in [0, 1)")
         if not (0 <= garch_alpha and 0 <= garch_beta and garch_alpha + garch_beta < 1):
             raise ValueError("GARCH needs alpha, beta >= 0 and alpha + beta < 1")
+        if size_scale <= 0:
+            raise ValueError("size_scale must be > 0")
         if not (0 <= jump_prob < 1) or jump_scale < 1:
             raise ValueError("need 0 <= jump_prob < 1 and jump_scale >= 1")
         self.seed = seed
@@ -82,6 +85,7 @@ class SyntheticMarket:
         self.garch_beta = float(garch_beta)
         self.jump_prob = float(jump_prob)
         self.jump_scale = float(jump_scale)
+        self.size_scale = float(size_scale)  # trade and book sizes x this (a cheaper coin trades more units)
 
     def __repr__(self) -> str:
         return f"SyntheticMarket(seed={self.seed!r}, start_ms={self.start_ms}, start_price={self.start_price})"
@@ -110,10 +114,11 @@ class SyntheticMarket:
         step_s = self.garch_step_s
         q_only = self.quote_only_prob
         base_rate = self.trades_per_s / (1.0 - q_only)      # steps per second at normal vol
-        tq_min = self.min_trade_qty * q_scale                # trade size in qty steps
-        tq_max = self.max_trade_qty * q_scale
-        bq_min = 0.02 * q_scale                              # touch size in qty steps
-        bq_max = 50.0 * q_scale
+        k = self.size_scale
+        tq_min = self.min_trade_qty * k * q_scale            # trade size in qty steps
+        tq_max = self.max_trade_qty * k * q_scale
+        bq_min = 0.02 * k * q_scale                          # touch size in qty steps
+        bq_max = 50.0 * k * q_scale
         inv_a_trade = -1.0 / 1.4                             # Pareto tail index of trade sizes
         inv_a_book = -1.0 / 1.2
         weights = [r[1] for r in _REGIMES]
