@@ -206,8 +206,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from core.instruments import UnknownSymbol, for_config
 
     cfg = _load(args, need_secrets=False)
-    if args.symbol:
-        cfg = cfg.with_overrides(symbol=args.symbol.upper())
+    # one symbol per replay: --symbol's (of a symbols: file, its entry), else the file's first
+    cfg = cfg.only(args.symbol.upper()) if args.symbol else cfg.per_symbol()[0]
     if args.band is not None and not (0.0 < args.band < float("inf")):
         print(f"error: --band must be a positive number of base units (e.g. 0.02), got {args.band}", file=sys.stderr)
         return EXIT_CONFIG

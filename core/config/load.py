@@ -137,7 +137,9 @@ def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] |
             raise ConfigError(file, "venue", "contradicts api.testnet: false, which means mainnet (remove one)", venue_raw)
     mode = coerce(Literal["auto", "semi", "watch"], data.get("mode", "semi"), file, "mode")
     rebalancer, note = build_rebalancer(data.get("rebalancer"), file)
-    paper = coerce(PaperConfig, data.get("paper"), file, "paper")
+    from core.config.symbols import one_symbol_paper
+
+    paper = coerce(PaperConfig, one_symbol_paper(symbol, data.get("paper")), file, "paper")
     if paper.grid is not None and (paper.grid.lower is None) != (paper.grid.upper is None):
         raise ConfigError(file, "paper.grid.lower", "expected both lower and upper, or neither (then span_pct around the first price)")
     if paper.grid is not None and paper.grid.lower is not None and paper.grid.lower >= paper.grid.upper:

@@ -146,23 +146,47 @@ def _paper_for(symbol: str, index: int, shared: Any, own: Any, reference: float,
     if not isinstance(price, (int, float)) or isinstance(price, bool) or price <= 0:
         return paper  # the validator names it
     scale = reference / float(price)
-    for key, default in _BASE_AMOUNTS:
-        if key not in own and (key in shared or scale != 1.0):
-            value = shared.get(key, default)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                paper[key] = round(value * scale, 8)
-    grid_shared = shared.get("grid", {})
-    grid_own = own.get("grid", {}) if isinstance(own.get("grid"), dict) else {}
-    if isinstance(paper.get("grid"), dict) or ("grid" not in paper):
-        if grid_shared is not None and "qty_per_level" not in grid_own and scale != 1.0:
-            qty = grid_shared.get("qty_per_level", _GRID_QTY_DEFAULT) if isinstance(grid_shared, dict) else None
-            if isinstance(qty, (int, float)) and not isinstance(qty, bool):
-                paper["grid"] = {**(paper.get("grid") or {}), "qty_per_level": round(qty * scale, 8)}
+    for key, _default in _BASE_AMOUNTS:  # written in the shared block: its USDT value carries over
+        value = shared.get(key)
+        if key not in own and _number(value):
+            paper[key] = round(value * scale, 8)
+    grid_shared = shared.get("grid")
+    grid_own = own.get("grid") if isinstance(own.get("grid"), dict) else {}
+    if isinstance(grid_shared, dict) and isinstance(paper.get("grid"), dict) and "qty_per_level" not in grid_own \
+            and _number(grid_shared.get("qty_per_level")):
+        paper["grid"] = {**paper["grid"], "qty_per_level": round(grid_shared["qty_per_level"] * scale, 8)}
     if index and "seed" not in own:  # each symbol its own path; the first keeps the shared seed
         seed = shared.get("seed", 7)
         if isinstance(seed, int) and not isinstance(seed, bool):
             paper["seed"] = seed + index
     return paper
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def one_symbol_paper(symbol: str, paper: Any) -> Any:
+    """A symbol's ``paper:`` data with the defaults it does not write sized for it: its start
+    price (the bundled typical price) and, in base units, BTC's defaults at the same USDT value
+    (0.5 BTC at 60,000 is 10 ETH at 3,000; a grid level of 0.002 BTC is 0.04 ETH). BTCUSDT's
+    defaults are the defaults: its data is handed back untouched."""
+    if paper is not None and not isinstance(paper, dict):
+        return paper  # the validator names it
+    typical = typical_price(symbol)
+    if symbol == "BTCUSDT" or (typical is None and not (paper or {}).get("start_price")):
+        return paper
+    out = dict(paper or {})
+    price = out.setdefault("start_price", typical)
+    if not _number(price) or price <= 0:
+        return out
+    scale = DEFAULT_REFERENCE_PRICE / float(price)
+    for key, default in _BASE_AMOUNTS:
+        out.setdefault(key, round(default * scale, 8))
+    grid = out.get("grid", {})
+    if isinstance(grid, dict) and "qty_per_level" not in grid:
+        out["grid"] = {**grid, "qty_per_level": round(_GRID_QTY_DEFAULT * scale, 8)}
+    return out
 
 
 def _placed(e: ConfigError, entry: dict, where: str, symbol: str) -> ConfigError:
@@ -183,4 +207,4 @@ def _has_path(data: Any, key: str) -> bool:
     return True
 
 
-__all__ = ["expand_symbols"]
+__all__ = ["expand_symbols", "one_symbol_paper"]
