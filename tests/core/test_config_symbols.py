@@ -115,3 +115,22 @@ def test_the_example_runs_three_symbols_on_paper():
     cfg = load_config(EXAMPLE, need_secrets=False)
     assert [c.symbol for c in cfg.per_symbol()] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
     assert all(c.venue == "paper" for c in cfg.per_symbol())
+
+
+def test_a_start_and_check_config_refuse_a_symbol_paper_has_no_rules_for(tmp_path):
+    from core.preflight import preflight
+
+    cfg = config_from_dict(several(symbols=["BTCUSDT", "ETHUSDC"]), file="three.yaml")
+    with pytest.raises(ConfigError, match="no trading rules for ETHUSDC.*did you mean ETHUSDT") as e:
+        preflight(cfg, tmp_path)
+    assert e.value.key == "symbols[1].symbol"
+    preflight(config_from_dict(several(symbols=["BTCUSDT", "ETHUSDT", "SOLUSDT"])), tmp_path)  # bundled: fine
+
+
+def test_check_config_exits_2_naming_the_entry(tmp_path, capsys):
+    from tui.cli import main
+
+    path = tmp_path / "three.yaml"
+    path.write_text(yaml.safe_dump(several(symbols=["BTCUSDT", {"symbol": "SOLUSDT", "rebalancer": {"thresholds": {"hard": 0}}}])))
+    assert main(["check-config", "--config", str(path)]) == 2
+    assert "symbols[1].rebalancer.thresholds.hard: expected a number > 0" in capsys.readouterr().err
