@@ -211,8 +211,10 @@ def _synthetic_market(p, start_ms: int, timeframe_ms: int, synthetic_market_cls,
     """A synthetic market that started an hour ago: the hour's candles warm the EMAs up. It
     trades on the symbol's tick and qty step, its trade sizes scaled to the same USDT value as
     BTC's at 60,000 (a SOL print of 0.0005 would never fill a resting order)."""
+    correlated = {"driver_beta": p.market_beta, "driver_seed": p.seed if p.driver_seed is None else p.driver_seed} \
+        if p.market_beta else {}
     sm = synthetic_market_cls(seed=p.seed, start_ms=start_ms - WARMUP_MS, start_price=p.start_price,
-                              **_synthetic_rules(spot, p.start_price))
+                              **_synthetic_rules(spot, p.start_price), **correlated)
     events = sm.events()
     builder = CandleBuilder(timeframe_ms)
     candles = []

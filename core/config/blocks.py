@@ -246,6 +246,10 @@ class PaperConfig:
     futures_entry: float | None = setting(None, in_range(0, 1e9, lo_open=True))
     market: str | list[str] = setting("synthetic", None, "'synthetic' or CSV file path(s)")
     seed: int = setting(7, in_range(0, 1_000_000_000))
+    market_beta: float = setting(0.0, in_range(0, 1), "synthetic: share of the moves from one driver common to every "
+                                                     "symbol (correlated paths); 0: the symbol's own path alone")
+    driver_seed: int | None = setting(None, in_range(0, 1_000_000_000), "synthetic: the common driver's seed "
+                                                                        "(default: seed; with symbols: the shared seed)")
     start_price: float = setting(60_000.0, in_range(1e-6, 1e9))
     speed: float = setting(1.0, in_range(0, 1_000), "replay speed in the cockpit; 0 = as fast as possible")
     latency_ms: int = setting(0, in_range(0, 60_000))

@@ -155,10 +155,11 @@ def _paper_for(symbol: str, index: int, shared: Any, own: Any, reference: float,
     if isinstance(grid_shared, dict) and isinstance(paper.get("grid"), dict) and "qty_per_level" not in grid_own \
             and _number(grid_shared.get("qty_per_level")):
         paper["grid"] = {**paper["grid"], "qty_per_level": round(grid_shared["qty_per_level"] * scale, 8)}
-    if index and "seed" not in own:  # each symbol its own path; the first keeps the shared seed
-        seed = shared.get("seed", 7)
-        if isinstance(seed, int) and not isinstance(seed, bool):
-            paper["seed"] = seed + index
+    seed = shared.get("seed", 7)
+    if index and "seed" not in own and isinstance(seed, int) and not isinstance(seed, bool):
+        paper["seed"] = seed + index  # each symbol its own path; the first keeps the shared seed ...
+        if paper.get("market_beta"):  # ... and with correlated paths, one driver for all (the shared seed's)
+            paper.setdefault("driver_seed", seed)
     return paper
 
 

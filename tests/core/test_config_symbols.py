@@ -107,6 +107,7 @@ def test_check_config_prints_what_each_symbol_changes(tmp_path):
     assert eff["symbols"]["BTCUSDT"] == {}
     assert eff["symbols"]["ETHUSDT"]["rebalancer.thresholds.soft"] == 0.12
     assert eff["symbols"]["SOLUSDT"]["paper.grid.qty_per_level"] == 2.0
+    assert eff["symbols"]["SOLUSDT"]["paper.seed"] == 9 and eff["symbols"]["SOLUSDT"]["paper.driver_seed"] == 7
     assert "rebalancer.thresholds.hard" not in eff["symbols"]["BTCUSDT"]
     yaml.safe_dump(eff)  # printable as it is
 
