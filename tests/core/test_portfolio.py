@@ -198,3 +198,32 @@ def test_each_symbol_has_its_own_journal_and_lock(tmp_path):
         for s in pf.sessions.values():
             s.release()
             s.journal.close()
+
+
+async def test_report_sums_the_symbols_journals_or_filters_one(tmp_path, monkeypatch, capsys):
+    import json
+
+    from tui.cli import main
+
+    cfg = three()
+    pf = build_portfolio(cfg, Environment(data_dir=tmp_path, paper_speed=100))
+    async with Running(pf):
+        await until("our fills on all three", lambda: all(our_fills(pf, s) >= 1 for s in SYMBOLS))
+    journals = [str(tmp_path / "journals" / f"Wood-paper-{s}.sqlite") for s in SYMBOLS]
+    assert main(["report", *[a for j in journals for a in ("--journal", j)], "--json"]) == 0
+    summed = json.loads(capsys.readouterr().out)
+    assert summed["symbols"] == list(SYMBOLS)
+    per = summed["per_symbol"]
+    assert summed["total"]["fills"] == sum(per[s]["fills"] for s in SYMBOLS) >= 3
+    assert summed["total"]["fees_quote"] == pytest.approx(sum(per[s]["fees_quote"] for s in SYMBOLS), abs=1e-3)
+    monkeypatch.setenv("REBALANCER_DATA_DIR", str(tmp_path))
+    config = tmp_path / "three.yaml"
+    config.write_text((REPO_ROOT / "examples" / "three-symbols.yaml").read_text(encoding="utf-8"))
+    assert main(["report", "--config", str(config), "--symbol", "solusdt", "--json"]) == 0
+    sol = json.loads(capsys.readouterr().out)
+    assert sol["symbol"] == "SOLUSDT" and sol["fills"] == per["SOLUSDT"]["fills"]  # one journal: the full report
+    assert main(["report", "--config", str(config)]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].split()[0] == "symbol" and "total" in text and all(s in text for s in SYMBOLS)
+    assert main(["report", "--journal", journals[0], "--symbol", "ETHUSDT"]) == 2
+    assert "no journal of ETHUSDT" in capsys.readouterr().err
