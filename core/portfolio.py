@@ -78,6 +78,8 @@ class Portfolio:
         self._stop = asyncio.Event()
         self._failed: str | None = None  # the symbol whose engine raised
         self._cache: tuple[tuple, CockpitState] | None = None
+        self._watch: asyncio.Future | None = None  # the account kill switch's watch
+        self._equity: dict[str, float] = {}  # each symbol's last known equity (quote)
 
     # ------------------------------------------------------------------ parts
 
@@ -145,11 +147,12 @@ class Portfolio:
 
     async def run(self) -> None:
         """Every engine at once, and the account kill switch watched; raises the first engine
-        error (the others keep trading: one symbol's fault halts only its own engine)."""
+        error (the others keep trading, still under the account kill switch, until shutdown)."""
         tasks = {asyncio.ensure_future(e.run()): sym for sym, e in zip(self.symbols, self.engines)}
-        watch = asyncio.ensure_future(self._watch_account())
+        if self._watch is None:
+            self._watch = asyncio.ensure_future(self._watch_account())
+        pending = set(tasks)
         try:
-            pending = set(tasks)
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for t in done:
@@ -157,7 +160,13 @@ class Portfolio:
                         self._failed = tasks[t]
                         raise t.exception()  # type: ignore[misc]
         finally:
-            watch.cancel()
+            if not pending:
+                self._stop_watch()
+
+    def _stop_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
 
     async def _watch_account(self) -> None:
         while not self._stop.is_set():
@@ -170,13 +179,14 @@ class Portfolio:
 
     def check_account(self) -> str | None:
         """Sum the symbols' equity; past the account drawdown limit, halt every symbol (the
-        reason names the account). Returns the reason when it tripped now."""
-        equities = []
-        for e in self.engines:
+        reason names the account). Returns the reason when it tripped now. A symbol whose
+        equity is unknown for a moment (its feed, or its engine, is down) counts at its last
+        known equity; before every symbol has had one, the sum waits."""
+        for sym, e in zip(self.symbols, self.engines):
             r = e.reb
-            ok = r.price is not None and r.book.balances_ok
-            equities.append(r.book.equity_quote(r.price) if ok else None)
-        why = self.account.on_equities(equities)
+            if r.price is not None and r.book.balances_ok:
+                self._equity[sym] = r.book.equity_quote(r.price)
+        why = self.account.on_equities([self._equity.get(sym) for sym in self.symbols])
         if why is not None:
             for e in self.engines:
                 e.kill(why)
@@ -184,6 +194,7 @@ class Portfolio:
 
     async def shutdown(self, cancel_orders: bool, reason: str = "clean quit", *, crashed: bool = False) -> None:
         self._stop.set()
+        self._stop_watch()
         await asyncio.gather(*(e.shutdown(cancel_orders, reason, crashed=crashed) for e in self.engines),
                              return_exceptions=True)
 

@@ -44,6 +44,9 @@ def expand_symbols(data: dict, file: str, build_one: Callable[[dict], Any]) -> t
         raise ConfigError(file, "symbols", "expected a list of symbols (e.g. [BTCUSDT, ETHUSDT]) or of mappings "
                                            "with symbol: and the blocks it overrides", raw)
     shared = {k: v for k, v in data.items() if k != "symbols"}
+    if "instrument" in shared:
+        raise ConfigError(file, "instrument", "holds one symbol's trading rules: with 'symbols:' set it in that "
+                                              "symbol's entry (symbols[i].instrument)")
     _check_shared_paper(shared.get("paper"), file)
     reference = _reference_price(shared.get("paper"), file)
     seen: dict[str, int] = {}

@@ -135,3 +135,10 @@ def test_check_config_exits_2_naming_the_entry(tmp_path, capsys):
     path.write_text(yaml.safe_dump(several(symbols=["BTCUSDT", {"symbol": "SOLUSDT", "rebalancer": {"thresholds": {"hard": 0}}}])))
     assert main(["check-config", "--config", str(path)]) == 2
     assert "symbols[1].rebalancer.thresholds.hard: expected a number > 0" in capsys.readouterr().err
+
+
+def test_one_symbols_rules_are_refused_as_shared():
+    rules = {"tick_size": 0.01, "qty_step": 0.01, "min_qty": 0.01}
+    with pytest.raises(ConfigError, match="symbols\\[i\\].instrument") as e:
+        config_from_dict(several(symbols=["BTCUSDT", "ETHUSDT"], instrument=rules))
+    assert e.value.key == "instrument"

@@ -97,6 +97,12 @@ async def test_one_symbol_killed_halts_alone_while_the_others_trade(tmp_path):
         assert our_fills(pf, "ETHUSDT") == halted_at and eth.risk.state is TradingState.HALTED
         assert [r.trading_state for r in pf.latest().overview] == [TradingState.ACTIVE, TradingState.HALTED,
                                                                    TradingState.ACTIVE]
+        assert pf.pause_symbol("SOLUSDT").text.startswith("SOLUSDT: paused")
+        pf.select("BTCUSDT")
+        assert pf.toggle_pause().text.startswith("BTCUSDT: paused")  # `p` acts on the shown symbol
+        assert [r.trading_state for r in pf.latest().overview] == [TradingState.PAUSED, TradingState.HALTED,
+                                                                   TradingState.PAUSED]
+        assert pf.pause_symbol("SOLUSDT").text == "SOLUSDT: resumed: trading ACTIVE"
 
 
 async def test_the_account_kill_switch_on_summed_equity_halts_every_symbol(tmp_path):
@@ -112,6 +118,32 @@ async def test_the_account_kill_switch_on_summed_equity_halts_every_symbol(tmp_p
         assert pf.rearm().text == "SOLUSDT: re-armed: trading ACTIVE"
         assert not pf.account.tripped  # its peak restarts from now
         assert pf.engine("BTCUSDT").reb.risk.state is TradingState.HALTED  # the others stay halted
+
+
+async def test_the_account_kill_switch_still_watches_after_one_engine_died(tmp_path):
+    pf = build_portfolio(three(), Environment(data_dir=tmp_path, paper_speed=100))
+    eth = pf.engine("ETHUSDT")
+    runs = eth.run
+
+    async def dies() -> None:
+        task = asyncio.ensure_future(runs())
+        await until("an account equity", lambda: pf.account.equity is not None)
+        eth._stop.set()
+        await task
+        raise RuntimeError("the ETH engine died")
+
+    eth.run = dies
+    task = asyncio.ensure_future(pf.run())
+    try:
+        with pytest.raises(RuntimeError, match="ETH engine died"):
+            await asyncio.wait_for(asyncio.shield(task), 30)
+        pf.on_engine_error("RuntimeError: the ETH engine died")
+        assert eth.reb.mode is Mode.WATCH and pf.engine("BTCUSDT").reb.mode is Mode.AUTO  # only the one that died
+        pf.account.risk.peak_equity = pf.account.equity * 1.2
+        await until("the others halted", lambda: all(pf.engine(s).reb.risk.state is TradingState.HALTED
+                                                     for s in ("BTCUSDT", "SOLUSDT")))
+    finally:
+        await pf.shutdown(cancel_orders=True)
 
 
 def test_the_account_switch_trips_on_the_sum_not_on_any_one_symbol():
