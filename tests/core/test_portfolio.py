@@ -259,3 +259,15 @@ async def test_report_sums_the_symbols_journals_or_filters_one(tmp_path, monkeyp
     assert text.splitlines()[0].split()[0] == "symbol" and "total" in text and all(s in text for s in SYMBOLS)
     assert main(["report", "--journal", journals[0], "--symbol", "ETHUSDT"]) == 2
     assert "no journal of ETHUSDT" in capsys.readouterr().err
+
+
+def test_each_log_line_names_its_symbol_in_text_and_in_its_fields():
+    from core.record_lines import RecordLines, labelled
+
+    said = []
+    tap = labelled(RecordLines(lambda level, text, fields: said.append((level, text, fields))), "ETHUSDT")
+    tap.state(1_000, "mode", "auto", "from semi")
+    assert said == [("info", "ETHUSDT mode auto: from semi",
+                     {"kind": "mode", "ts_ms": 1_000, "value": "auto", "reason": "from semi", "symbol": "ETHUSDT"})]
+    other = object()
+    assert labelled(other, "ETHUSDT") is other and labelled(None, "ETHUSDT") is None  # not lines: as it is
