@@ -26,10 +26,16 @@ def preflight(cfg: AppConfig, data_dir: Path, *, mainnet_confirmed: bool | None 
     notes = []
     if cfg.venue == "paper":
         for i, one in enumerate(cfg.per_symbol()):
+            where = f"symbols[{i}]." if cfg.symbol_configs else ""
             try:
-                for_config(one)  # the symbol's trading rules: bundled, or the config's instrument:
+                _spot, linear = for_config(one)  # the symbol's trading rules: bundled, or the config's instrument:
             except UnknownSymbol as e:
-                raise ConfigError(cfg.path, f"symbols[{i}].symbol" if cfg.symbol_configs else "symbol", str(e)) from None
+                raise ConfigError(cfg.path, f"{where}symbol", str(e)) from None
+            grid = one.paper.grid
+            if grid is not None and linear.round_qty(grid.qty_per_level) < linear.min_qty:
+                raise ConfigError(cfg.path, f"{where}paper.grid.qty_per_level",
+                                  f"expected at least {linear.min_qty} {linear.base} a level (the {one.symbol} "
+                                  f"perpetual's minimum, on its step {linear.qty_step})", grid.qty_per_level)
             _check_market_files(one)
             if one.paper.state_file:
                 _check_state_file(one)

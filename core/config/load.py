@@ -21,6 +21,7 @@ from core.config.build import TOP_LEVEL, coerce, hint_for
 from core.config.fields import ConfigError
 from core.config.policies import build_rebalancer
 from core.config.secrets import attach_secrets, secret_env_names
+from core.config.symbols import expand_symbols, one_symbol_paper
 from core.config.yaml_reader import MAX_BYTES, YamlProblem, read_yaml
 
 
@@ -137,8 +138,6 @@ def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] |
             raise ConfigError(file, "venue", "contradicts api.testnet: false, which means mainnet (remove one)", venue_raw)
     mode = coerce(Literal["auto", "semi", "watch"], data.get("mode", "semi"), file, "mode")
     rebalancer, note = build_rebalancer(data.get("rebalancer"), file)
-    from core.config.symbols import one_symbol_paper
-
     paper = coerce(PaperConfig, one_symbol_paper(symbol, data.get("paper")), file, "paper")
     if paper.grid is not None and (paper.grid.lower is None) != (paper.grid.upper is None):
         raise ConfigError(file, "paper.grid.lower", "expected both lower and upper, or neither (then span_pct around the first price)")
@@ -161,8 +160,6 @@ def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] |
 def _several(data: dict, **kw: Any) -> AppConfig:
     """``symbols:``: each entry's config, and the shared blocks as written (named for the first
     symbol) carrying them."""
-    from core.config.symbols import expand_symbols
-
     file = kw["file"]
     entries = expand_symbols(data, file, lambda merged: config_from_dict(merged, **kw))
     shared_data = {k: v for k, v in data.items() if k != "symbols"}

@@ -142,3 +142,16 @@ def test_one_symbols_rules_are_refused_as_shared():
     with pytest.raises(ConfigError, match="symbols\\[i\\].instrument") as e:
         config_from_dict(several(symbols=["BTCUSDT", "ETHUSDT"], instrument=rules))
     assert e.value.key == "instrument"
+
+
+def test_a_grid_under_the_perpetuals_minimum_is_refused_before_the_start(tmp_path):
+    from core.preflight import preflight
+
+    btc_sized = config_from_dict({"symbol": "BTCUSDT", "paper": {"grid": {"qty_per_level": 0.005}}}).only("SOLUSDT")
+    with pytest.raises(ConfigError, match="at least 0.1 SOL a level") as e:  # --symbol SOLUSDT on a BTC file
+        preflight(btc_sized, tmp_path)
+    assert e.value.key == "paper.grid.qty_per_level"
+    entry = {"symbol": "SOLUSDT", "paper": {"grid": {"qty_per_level": 0.05}}}
+    with pytest.raises(ConfigError) as e:
+        preflight(config_from_dict(several(symbols=["BTCUSDT", entry])), tmp_path)
+    assert e.value.key == "symbols[1].paper.grid.qty_per_level"
