@@ -594,8 +594,11 @@ class Engine(JournalWatch):
         else:
             asyncio.get_running_loop().call_later(0.05, self._set_venue_trading_after_queue)
 
-    def kill(self) -> Outcome:
-        return self._user(self.reb.operator.kill)
+    def kill(self, reason: str | None = None) -> Outcome:
+        """``reason``: who pulled it when not the trader (several symbols' shared kill switch)."""
+        if reason is None:
+            return self._user(self.reb.operator.kill)
+        return self._user(self.reb.operator.kill, reason)
 
     def rearm(self) -> Outcome:
         """Refused (with a red line saying why) while the journal still cannot be written."""

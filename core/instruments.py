@@ -35,6 +35,11 @@ _TABLE: dict[str, tuple[str, str, str, str, str, str]] = {
     "LINKUSDT": ("0.001", "0.01", "0.01", "5", "0.001", "0.1"),
 }
 QUOTES = ("USDT", "USDC")
+# where a paper market of the symbol starts when its config does not say (USDT, a recent typical level)
+_TYPICAL_PRICE: dict[str, float] = {
+    "BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 150.0, "XRPUSDT": 0.6, "DOGEUSDT": 0.15,
+    "BNBUSDT": 600.0, "ADAUSDT": 0.45, "LTCUSDT": 80.0, "LINKUSDT": 15.0,
+}
 
 
 class UnknownSymbol(RebalancerError):
@@ -51,6 +56,11 @@ def split_symbol(symbol: str) -> tuple[str, str]:
 
 def known_symbols() -> tuple[str, ...]:
     return (BTCUSDT_SPOT.symbol, *_TABLE)
+
+
+def typical_price(symbol: str) -> float | None:
+    """A paper market's default start price for a bundled symbol (None: not bundled)."""
+    return _TYPICAL_PRICE.get(symbol)
 
 
 def bundled(symbol: str) -> tuple[Instrument, Instrument]:
@@ -90,4 +100,4 @@ def for_config(cfg: AppConfig) -> tuple[Instrument, Instrument]:
     return spot, linear
 
 
-__all__ = ["QUOTES", "UnknownSymbol", "bundled", "for_config", "known_symbols", "split_symbol"]
+__all__ = ["QUOTES", "UnknownSymbol", "bundled", "for_config", "known_symbols", "split_symbol", "typical_price"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core.alerts.setup import alert_urls
 from core.config import AppConfig, ConfigError
-from core.model import BTCUSDT_SPOT
+from core.instruments import UnknownSymbol, for_config
 from core.session import check_mainnet, mainnet_endpoints
 
 
@@ -25,11 +25,20 @@ def preflight(cfg: AppConfig, data_dir: Path, *, mainnet_confirmed: bool | None 
     flag will be needed (``check-config``); a bool: refuse without it (a start)."""
     notes = []
     if cfg.venue == "paper":
-        if cfg.symbol != BTCUSDT_SPOT.symbol:
-            raise ConfigError(cfg.path, "symbol", f"the paper venue simulates BTCUSDT only (got {cfg.symbol})")
-        _check_market_files(cfg)
-        if cfg.paper.state_file:
-            _check_state_file(cfg)
+        for i, one in enumerate(cfg.per_symbol()):
+            where = f"symbols[{i}]." if cfg.symbol_configs else ""
+            try:
+                _spot, linear = for_config(one)  # the symbol's trading rules: bundled, or the config's instrument:
+            except UnknownSymbol as e:
+                raise ConfigError(cfg.path, f"{where}symbol", str(e)) from None
+            grid = one.paper.grid
+            if grid is not None and linear.round_qty(grid.qty_per_level) < linear.min_qty:
+                raise ConfigError(cfg.path, f"{where}paper.grid.qty_per_level",
+                                  f"expected at least {linear.min_qty} {linear.base} a level (the {one.symbol} "
+                                  f"perpetual's minimum, on its step {linear.qty_step})", grid.qty_per_level)
+            _check_market_files(one)
+            if one.paper.state_file:
+                _check_state_file(one)
     urls = alert_urls(cfg)  # a wrong alert URL stops the start (exit 2), naming its key
     if urls:
         notes.append(f"alerts: {', '.join(u[0] for u in urls)} ({', '.join(cfg.alerts.events)})")

@@ -173,6 +173,19 @@ for _name, _value in vars(Recorder).items():
         setattr(Tee, _name, _forward(_name))
 
 
+def labelled(tap: Recorder | None, symbol: str) -> Recorder | None:
+    """``tap``'s lines, each naming ``symbol`` (several symbols share one log): the text starts
+    with it and the fields carry it. A tap that is not lines is handed back as it is."""
+    if not isinstance(tap, RecordLines):
+        return tap
+    emit = tap.emit
+
+    def said_for(level: str, text: str, fields: dict[str, Any]) -> None:
+        emit(level, f"{symbol} {text}", {**fields, "symbol": symbol})
+
+    return RecordLines(said_for)
+
+
 def tee(main: Recorder | None, tap: Recorder | None) -> Recorder | None:
     """``main`` and ``tap`` together (either may be missing)."""
     if tap is None:
@@ -182,4 +195,4 @@ def tee(main: Recorder | None, tap: Recorder | None) -> Recorder | None:
     return Tee(main, tap)
 
 
-__all__ = ["Emit", "RecordLines", "Tee", "tee"]
+__all__ = ["Emit", "RecordLines", "Tee", "labelled", "tee"]

@@ -21,7 +21,7 @@ from core.engine import Engine
 from core.journal import Journal, default_journal_path
 from core.journal.recorder import JournalRecorder
 from core.alerts.setup import build_alerts
-from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Instrument, Mode
+from core.model import BTCUSDT_SPOT, Instrument, Mode
 from core.rebalancer import Rebalancer, Recorder
 from core.record_lines import tee
 from core.single_instance import InstanceLock, lock_path
@@ -108,8 +108,8 @@ def open_journal(cfg: AppConfig, data_dir: Path | None) -> Journal | None:
     path = journal_path(cfg, data_dir) if cfg.journal.enabled else None
     if path is None:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Journal(path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # the journal says whose it is (report names and sums by it)
+    return Journal(path, meta={"account": cfg.api.account_name, "venue": cfg.venue, "symbol": cfg.symbol})
 
 
 def mainnet_endpoints(cfg: AppConfig) -> list[str]:
@@ -156,20 +156,23 @@ def build_rebalancer(cfg: AppConfig, *, venue_name: str, instrument: Instrument,
 
 
 def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) -> Session:
+    from core.instruments import UnknownSymbol, for_config
     from core.venues.grid import GridBot
     from core.venues.market import SyntheticMarket, load_market
     from core.venues.paper import PaperVenue
     from core.venues.paper_setup import build_paper, fee_schedule
 
-    if cfg.symbol != BTCUSDT_SPOT.symbol:
-        raise ConfigError(cfg.path, "symbol", f"the paper venue simulates BTCUSDT only (got {cfg.symbol})")
+    try:  # the symbol's own rules: bundled, or the config's instrument: block
+        spot, linear = for_config(cfg)
+    except UnknownSymbol as e:
+        raise ConfigError(cfg.path, "symbol", str(e)) from None
     p = cfg.paper
     start_ms = env.now_ms()
-    reb = build_rebalancer(cfg, venue_name="paper", instrument=BTCUSDT_SPOT, journal=journal,
+    reb = build_rebalancer(cfg, venue_name="paper", instrument=spot, journal=journal,
                            tag=session_tag(start_ms), tap=env.record_tap)
     if p.market == "synthetic":
         market, candles, first_price, first_ts = _synthetic_market(p, start_ms, reb.trend.timeframe_ms,
-                                                                   SyntheticMarket)
+                                                                   SyntheticMarket, spot)
     else:
         data = load_market(p.market if isinstance(p.market, list) else [p.market])
         market, candles = data.iter_events(), []
@@ -178,7 +181,7 @@ def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
     exchange, _grid = build_paper(cfg, first_price, first_ts, bars=bars)
     if p.state_file and Path(p.state_file).exists():
         saved = json.loads(Path(p.state_file).read_text(encoding="utf-8"))
-        grid = GridBot.from_state(saved["grid"], BTCUSDT_LINEAR) if saved.get("grid") else None
+        grid = GridBot.from_state(saved["grid"], linear) if saved.get("grid") else None
         exchange = type(exchange).from_state(saved, grid=grid, fill_model=exchange.fill_model)
         reb.note("info", f"paper account restored from {p.state_file}" + (" with its grid" if grid else ""))
         exchange.fees = fee_schedule(cfg, exchange.fees)  # the config's tier applies from now, whatever the file charged
@@ -204,9 +207,14 @@ def _tag_paper_ids(exchange, tag: str) -> None:
         grid.prefix = f"grid-{tag}"
 
 
-def _synthetic_market(p, start_ms: int, timeframe_ms: int, synthetic_market_cls):
-    """A synthetic market that started an hour ago: the hour's candles warm the EMAs up."""
-    sm = synthetic_market_cls(seed=p.seed, start_ms=start_ms - WARMUP_MS, start_price=p.start_price)
+def _synthetic_market(p, start_ms: int, timeframe_ms: int, synthetic_market_cls, spot: Instrument = BTCUSDT_SPOT):
+    """A synthetic market that started an hour ago: the hour's candles warm the EMAs up. It
+    trades on the symbol's tick and qty step, its trade sizes scaled to the same USDT value as
+    BTC's at 60,000 (a SOL print of 0.0005 would never fill a resting order)."""
+    correlated = {"driver_beta": p.market_beta, "driver_seed": p.seed if p.driver_seed is None else p.driver_seed} \
+        if p.market_beta else {}
+    sm = synthetic_market_cls(seed=p.seed, start_ms=start_ms - WARMUP_MS, start_price=p.start_price,
+                              **_synthetic_rules(spot, p.start_price), **correlated)
     events = sm.events()
     builder = CandleBuilder(timeframe_ms)
     candles = []
@@ -228,6 +236,18 @@ def _synthetic_market(p, start_ms: int, timeframe_ms: int, synthetic_market_cls)
     first_price = getattr(first, "price", None) or getattr(first, "bid", p.start_price)
     first_ts = first.ts_ms if first is not None else start_ms
     return source(), candles, first_price, first_ts
+
+
+def _synthetic_rules(spot: Instrument, start_price: float) -> dict:
+    """The synthetic market's tick, qty step and size scale for ``spot`` (none for BTCUSDT:
+    its market is exactly what it always was)."""
+    if spot.symbol == BTCUSDT_SPOT.symbol and spot == BTCUSDT_SPOT:
+        return {}
+    return {"tick": float(spot.tick_size), "qty_step": float(spot.qty_step),
+            "size_scale": BTC_REFERENCE_PRICE / start_price}
+
+
+BTC_REFERENCE_PRICE = 60_000.0
 
 
 class _ExchangeClock:

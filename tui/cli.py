@@ -72,8 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-unhedged", dest="unhedged", action="store_false",
                    help="leave out the 'unhedged' block (the same run with no rebalancing; doubles the time)")
 
-    rp = sub.add_parser("report", help="summarise a journal")
-    rp.add_argument("--journal", required=True, metavar="PATH")
+    rp = sub.add_parser("report", help="summarise a journal (several: a line per symbol and their sum)")
+    rp.add_argument("--journal", action="append", metavar="PATH", help="a journal; repeat for several symbols' journals")
+    rp.add_argument("--config", metavar="FILE", help="instead of --journal: the journal of each symbol of this config "
+                                                    "(symbols:) under the data dir")
+    rp.add_argument("--symbol", help="only this symbol's journal (of those given)")
     rp.add_argument("--json", action="store_true", help="print JSON (the replay JSON's keys where they overlap)")
     rp.add_argument("--html", metavar="FILE", help="also write one self-contained page (text and zoomable charts) "
                                                  "to FILE; it opens offline")
@@ -206,8 +209,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from core.instruments import UnknownSymbol, for_config
 
     cfg = _load(args, need_secrets=False)
-    if args.symbol:
-        cfg = cfg.with_overrides(symbol=args.symbol.upper())
+    # one symbol per replay: --symbol's (of a symbols: file, its entry), else the file's first
+    cfg = cfg.only(args.symbol.upper()) if args.symbol else cfg.per_symbol()[0]
     if args.band is not None and not (0.0 < args.band < float("inf")):
         print(f"error: --band must be a positive number of base units (e.g. 0.02), got {args.band}", file=sys.stderr)
         return EXIT_CONFIG
@@ -258,15 +261,30 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     from core.journal import JournalError
     from core.report import format_report, summarize
+    from core.report_portfolio import combine, filter_symbol, format_combined
 
     if args.band is not None and not (0.0 < args.band < float("inf")):
         print(f"error: --band must be a positive number of base units (e.g. 0.02), got {args.band}", file=sys.stderr)
         return EXIT_CONFIG
+    journals = _report_journals(args)
+    if journals is None:
+        return EXIT_CONFIG
     try:
-        summary = summarize(Path(args.journal), band=args.band)
+        summaries = filter_symbol([summarize(Path(j), band=args.band) for j in journals], args.symbol)
     except JournalError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    if not summaries:
+        print(f"error: no journal of {args.symbol.upper()} among {', '.join(map(str, journals))}", file=sys.stderr)
+        return EXIT_CONFIG
+    if len(summaries) > 1:  # several symbols: a line each and the sum
+        combined = combine(summaries)
+        print(json.dumps(combined, indent=2) if args.json else format_combined(combined), end="" if not args.json else "\n")
+        if args.html or args.charts:
+            print("note: charts and --html are drawn for one journal: add --symbol", file=sys.stderr)
+        return 0
+    summary = summaries[0]
+    journal = summary["journal"]
     text = format_report(summary)
     print(json.dumps(summary, indent=2) if args.json else text)
     charts = sys.stdout.isatty() and not args.json if args.charts is None else args.charts
@@ -275,7 +293,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from core.journal.reader import open_reader
     from core.report_series import read_series
 
-    with open_reader(Path(args.journal)) as j:
+    with open_reader(Path(journal)) as j:
         series = read_series(j)
     if charts:
         from rich.console import Console
@@ -288,12 +306,31 @@ def _cmd_report(args: argparse.Namespace) -> int:
         from tui.report_html import write_html
 
         try:
-            out = write_html(args.html, series, text, f"Rebalancer report: {Path(args.journal).name}")
+            out = write_html(args.html, series, text, f"Rebalancer report: {Path(journal).name}")
         except OSError as e:
             print(f"error: cannot write {args.html}: {e}", file=sys.stderr)
             return EXIT_CONFIG
         print(f"report page written to {out} (self-contained: opens offline)", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _report_journals(args: argparse.Namespace) -> list[str] | None:
+    """The journals ``report`` reads: ``--journal``'s, or each symbol's of ``--config``."""
+    if bool(args.journal) == bool(args.config):
+        print("error: report needs --journal PATH (repeatable) or --config FILE", file=sys.stderr)
+        return None
+    if args.journal:
+        return list(args.journal)
+    from core.journal import default_data_dir
+    from core.session import journal_path
+
+    cfg = load_config(args.config, need_secrets=False)
+    found = [p for c in cfg.per_symbol() if (p := journal_path(c, default_data_dir())) is not None and p.exists()]
+    if not found:
+        print(f"error: no journal yet for {', '.join(c.symbol for c in cfg.per_symbol())} of {args.config}",
+              file=sys.stderr)
+        return None
+    return [str(p) for p in found]
 
 
 def _cmd_alert_test(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 from core.config import AppConfig, ConfigError, attach_secrets, load_config
 from core.engine import Engine
 from core.journal import JournalError, default_data_dir
+from core.portfolio import Portfolio, build_portfolio
 from core.preflight import preflight
 from core.session import Environment, build_session, check_mainnet
 from core.single_instance import AlreadyRunning
@@ -58,28 +59,37 @@ def resolve_config(args: argparse.Namespace) -> AppConfig:
         cfg = config_from_dict({"symbol": args.symbol or "BTCUSDT"}, file="<built-in defaults>")
     else:
         cfg = load_config(path, need_secrets=False)
+    if getattr(args, "symbol", None):  # one symbol: of a symbols: file, its entry alone
+        cfg = cfg.only(args.symbol.upper())
     changes = {}
-    if getattr(args, "symbol", None):
-        changes["symbol"] = args.symbol.upper()
     if getattr(args, "venue", None):
         changes["venue"] = args.venue
     if getattr(args, "mode", None):
         changes["mode"] = args.mode
-    if getattr(args, "policy", None):
-        changes["rebalancer"] = cfg.rebalancer.with_policy(args.policy)
-    cfg = replace(cfg, **changes)
+    cfg = _each(cfg, lambda c: replace(c, **changes,
+                                       **({"rebalancer": c.rebalancer.with_policy(args.policy)}
+                                          if getattr(args, "policy", None) else {})))
     check_mainnet(cfg, getattr(args, "i_understand_mainnet", False))
     if cfg.venue != "paper":
-        cfg = attach_secrets(cfg, env_dir=Path(cfg.path).resolve().parent if cfg.path.endswith((".yaml", ".yml")) else None)
+        env_dir = Path(cfg.path).resolve().parent if cfg.path.endswith((".yaml", ".yml")) else None
+        cfg = _each(cfg, lambda c: attach_secrets(c, env_dir=env_dir))
     return cfg
 
 
-def build_engine(cfg: AppConfig, data_dir: Path, *, mainnet_confirmed: bool = False) -> Engine:
+def _each(cfg: AppConfig, change) -> AppConfig:
+    """``change`` applied to the config and to each of its ``symbols:`` entries."""
+    return replace(change(cfg), symbol_configs=tuple(change(c) for c in cfg.symbol_configs))
+
+
+def build_engine(cfg: AppConfig, data_dir: Path, *, mainnet_confirmed: bool = False) -> Engine | Portfolio:
     """The session ``cfg`` describes (``core.session`` wires it), on the wall clock, holding the
     single-instance lock for this account, venue and symbol until the process ends; every
-    record it journals is also a line in the log."""
+    record it journals is also a line in the log. With ``symbols:``, one session per symbol in
+    a ``Portfolio`` (``core.portfolio``), each line naming its symbol."""
     env = Environment(data_dir=data_dir, mainnet_confirmed=mainnet_confirmed, single_instance=True,
                       record_tap=logfile.record_tap())
+    if cfg.symbol_configs:
+        return build_portfolio(cfg, env)
     return build_session(cfg, env).engine
 
 
@@ -134,7 +144,7 @@ def run_cockpit(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
-def run_headless(engine: Engine, log_path: Path) -> int:
+def run_headless(engine: Engine | Portfolio, log_path: Path) -> int:
     """The engine without a UI (a detached daemon): stops on SIGINT, SIGTERM and SIGHUP,
     cancelling our orders; an engine that dies is stopped and recorded as a crash (exit 1)."""
     print(f"running headless; log: {log_path}; stop with Ctrl-C, SIGTERM or SIGHUP", file=sys.stderr)

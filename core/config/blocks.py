@@ -246,6 +246,10 @@ class PaperConfig:
     futures_entry: float | None = setting(None, in_range(0, 1e9, lo_open=True))
     market: str | list[str] = setting("synthetic", None, "'synthetic' or CSV file path(s)")
     seed: int = setting(7, in_range(0, 1_000_000_000))
+    market_beta: float = setting(0.0, in_range(0, 1), "synthetic: share of the moves from one driver common to every "
+                                                     "symbol (correlated paths); 0: the symbol's own path alone")
+    driver_seed: int | None = setting(None, in_range(0, 1_000_000_000), "synthetic: the common driver's seed "
+                                                                        "(default: seed; with symbols: the shared seed)")
     start_price: float = setting(60_000.0, in_range(1e-6, 1e9))
     speed: float = setting(1.0, in_range(0, 1_000), "replay speed in the cockpit; 0 = as fast as possible")
     latency_ms: int = setting(0, in_range(0, 60_000))
@@ -343,10 +347,29 @@ class AppConfig:
     warnings: tuple[str, ...] = ()
     instrument: InstrumentConfig | None = None  # rules for a symbol paper / replay do not bundle
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    # ``symbols:`` (issue 18): one config per symbol; this one is then the shared blocks as written
+    symbol_configs: tuple["AppConfig", ...] = field(default=(), repr=False)
 
     @property
     def policy(self) -> str:
         return self.rebalancer.policy
+
+    def per_symbol(self) -> tuple["AppConfig", ...]:
+        """One config per symbol to run: the ``symbols:`` entries, or this config alone."""
+        return self.symbol_configs or (self,)
+
+    def only(self, symbol: str) -> "AppConfig":
+        """The config of ``symbol`` alone (``--symbol`` on a ``symbols:`` file); ``self`` when it
+        has no ``symbols:`` (then ``symbol`` replaces its own)."""
+        if not self.symbol_configs:
+            return replace(self, symbol=symbol)
+        for c in self.symbol_configs:
+            if c.symbol == symbol:
+                return c
+        from core.config.fields import ConfigError
+
+        names = ", ".join(c.symbol for c in self.symbol_configs)
+        raise ConfigError(self.path, "symbols", f"{symbol} is not one of this file's symbols ({names})")
 
     def with_overrides(self, **changes: Any) -> "AppConfig":
         return replace(self, **changes)

@@ -186,6 +186,6 @@ def key_homes() -> dict[str, tuple[str, ...]]:
     return {k: tuple(dict.fromkeys(v)) for k, v in homes.items()}
 
 
-TOP_LEVEL = ("symbol", "venue", "mode", "api", "rebalancer", "paper", "journal", "ui", "instrument", "alerts")
+TOP_LEVEL = ("symbol", "symbols", "venue", "mode", "api", "rebalancer", "paper", "journal", "ui", "instrument", "alerts")
 REBALANCER_SHARED = ("policy", "execution", "risk", "spot_reserve_base", "proposal_ttl_s", "evaluate_every_s",
                      "proposals", "other_policies")

@@ -7,7 +7,7 @@ import difflib
 import os
 import re
 from urllib.parse import urlsplit
-from dataclasses import fields, is_dataclass
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ from core.config.build import TOP_LEVEL, coerce, hint_for
 from core.config.fields import ConfigError
 from core.config.policies import build_rebalancer
 from core.config.secrets import attach_secrets, secret_env_names
+from core.config.symbols import expand_symbols, one_symbol_paper
 from core.config.yaml_reader import MAX_BYTES, YamlProblem, read_yaml
 
 
@@ -115,8 +116,12 @@ def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] |
         if k not in TOP_KEYS:
             raise ConfigError(file, str(k), f"unknown top-level key{hint_for(k, TOP_KEYS, '')} "
                                             f"(allowed: {', '.join(sorted(TOP_KEYS))})")
+    if "symbols" in data:
+        return _several(data, file=file, env=env, load_env_file=load_env_file, need_secrets=need_secrets,
+                        env_dir=env_dir)
     if "symbol" not in data:
-        raise ConfigError(file, "symbol", "missing: expected the trading symbol, e.g. symbol: BTCUSDT")
+        raise ConfigError(file, "symbol", "missing: expected the trading symbol, e.g. symbol: BTCUSDT "
+                                          "(or symbols: [BTCUSDT, ETHUSDT] for several)")
     symbol = coerce(str, data["symbol"], file, "symbol").upper()
     if not _SYMBOL.match(symbol):
         raise ConfigError(file, "symbol", "expected a spot symbol quoted in USDT or USDC, e.g. BTCUSDT", data["symbol"])
@@ -133,7 +138,7 @@ def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] |
             raise ConfigError(file, "venue", "contradicts api.testnet: false, which means mainnet (remove one)", venue_raw)
     mode = coerce(Literal["auto", "semi", "watch"], data.get("mode", "semi"), file, "mode")
     rebalancer, note = build_rebalancer(data.get("rebalancer"), file)
-    paper = coerce(PaperConfig, data.get("paper"), file, "paper")
+    paper = coerce(PaperConfig, one_symbol_paper(symbol, data.get("paper")), file, "paper")
     if paper.grid is not None and (paper.grid.lower is None) != (paper.grid.upper is None):
         raise ConfigError(file, "paper.grid.lower", "expected both lower and upper, or neither (then span_pct around the first price)")
     if paper.grid is not None and paper.grid.lower is not None and paper.grid.lower >= paper.grid.upper:
@@ -152,11 +157,52 @@ def config_from_dict(data: Any, *, file: str = "<config>", env: dict[str, str] |
     return cfg
 
 
+def _several(data: dict, **kw: Any) -> AppConfig:
+    """``symbols:``: each entry's config, and the shared blocks as written (named for the first
+    symbol) carrying them."""
+    file = kw["file"]
+    entries = expand_symbols(data, file, lambda merged: config_from_dict(merged, **kw))
+    shared_data = {k: v for k, v in data.items() if k != "symbols"}
+    shared_data["symbol"] = entries[0].symbol
+    try:
+        shared = config_from_dict(shared_data, **kw)
+    except ConfigError as e:  # the first entry built; the shared blocks alone still may not (its overrides mended them)
+        raise ConfigError(e.file, e.key, f"{e.expected} (in the shared blocks, before symbols: overrides)", e.got) from None
+    return replace(shared, symbol_configs=entries)
+
+
 # ---------------------------------------------------------------- effective config view
 
 
 def effective_config_dict(cfg: AppConfig) -> dict:
-    """The resolved config as plain data, secrets masked (for ``check-config``)."""
+    """The resolved config as plain data, secrets masked (for ``check-config``). With
+    ``symbols:``, the shared settings, then per symbol each effective setting that differs."""
+    out = _effective_one(cfg)
+    if cfg.symbol_configs:
+        out["symbol"] = [c.symbol for c in cfg.symbol_configs]
+        flat = _flat(out)
+        out["symbols"] = {c.symbol: {k: v for k, v in _flat(_effective_one(c)).items()
+                                     if k != "symbol" and flat.get(k, _ABSENT) != v}
+                          for c in cfg.symbol_configs}
+    return out
+
+
+_ABSENT = object()
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    """``{"paper": {"grid": {"levels": 60}}}`` -> ``{"paper.grid.levels": 60}``."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _effective_one(cfg: AppConfig) -> dict:
 
     def plain(obj: Any) -> Any:
         if is_dataclass(obj):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -62,9 +63,22 @@ def test_replay_and_sessions_build_the_same_rebalancer(make_config):
     assert build_rebalancer(cfg, venue_name="paper", instrument=BTCUSDT_SPOT).mode is Mode.WATCH
 
 
-def test_the_paper_venue_refuses_another_symbol(tmp_path, make_config):
-    with pytest.raises(ConfigError, match="symbol.*BTCUSDT only"):
-        build_session(make_config(symbol="ETHUSDT"), env(tmp_path))
+def test_the_paper_venue_simulates_any_bundled_symbol_on_its_own_rules(tmp_path, make_config):
+    from core.instruments import bundled
+
+    s = build_session(make_config(symbol="SOLUSDT"), env(tmp_path))
+    spot, linear = bundled("SOLUSDT")
+    assert s.rebalancer.instrument == spot and s.venue.exchange.spot == spot and s.venue.exchange.linear == linear
+    grid = s.venue.exchange.grid  # sized for SOL: 0.002 BTC at 60,000 is 0.8 SOL at 150, on the perp's 0.1 step
+    assert grid.qty_per_level == Decimal("0.8") and 145 < float(grid.lower) < 150 < float(grid.upper) < 155
+    assert s.rebalancer.symbol == "SOLUSDT" and "SOLUSDT" in Path(s.journal.path).name
+    s.journal.close()
+
+
+def test_the_paper_venue_refuses_a_symbol_it_has_no_rules_for(tmp_path, make_config):
+    with pytest.raises(ConfigError, match="no trading rules for SOLUSDC.*did you mean SOLUSDT") as e:
+        build_session(make_config(symbol="SOLUSDC"), env(tmp_path))
+    assert e.value.key == "symbol"
 
 
 def test_a_bybit_session_needs_keys(tmp_path, make_config):

@@ -167,7 +167,7 @@ def test_a_market_file_the_start_cannot_read_fails_check_config(here, capsys, ca
 @pytest.mark.parametrize("case, key", [
     ("state-corrupt", "paper.state_file"), ("state-directory", "paper.state_file"),
     ("state-not-an-account", "paper.state_file"), ("journal-dir-is-a-file", "journal.dir"),
-    ("log-file-is-a-directory", "ui.log_file"), ("eth-on-paper", "symbol"),
+    ("log-file-is-a-directory", "ui.log_file"), ("no-rules-on-paper", "symbol"),
 ])
 def test_what_a_start_would_trip_on_fails_check_config_first(here, capsys, case, key):
     f = here / "a-file"
@@ -179,7 +179,7 @@ def test_what_a_start_would_trip_on_fails_check_config_first(here, capsys, case,
            "state-not-an-account": {"paper": {"state_file": str(here / "list.json")}},
            "journal-dir-is-a-file": {"journal": {"dir": str(f / "journals")}},
            "log-file-is-a-directory": {"ui": {"log_file": str(here)}},
-           "eth-on-paper": {"symbol": "ETHUSDT"}}[case]
+           "no-rules-on-paper": {"symbol": "ETHUSDC"}}[case]  # ETHUSDT runs on paper now (issue 18)
     cfg_path = write(here, venue="paper", **top)
     rc, out, err = cli(capsys, "check-config", "--config", cfg_path)
     assert rc == 2 and out == "" and f"{cfg_path}: {key}:" in err, err

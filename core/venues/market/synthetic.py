@@ -57,6 +57,9 @@ class SyntheticMarket:
         garch_beta: float = 0.955,
         jump_prob: float = 0.08,
         jump_scale: float = 3.3,
+        size_scale: float = 1.0,
+        driver_beta: float = 0.0,
+        driver_seed: int = 0,
     ) -> None:
         if start_price <= 0 or tick <= 0 or trades_per_s <= 0 or annual_vol <= 0:
             raise ValueError("start_price, tick, trades_per_s and annual_vol must be > 0")
@@ -64,6 +67,10 @@ class SyntheticMarket:
             raise ValueError("quote_only_prob must be in [0, 1)")
         if not (0 <= garch_alpha and 0 <= garch_beta and garch_alpha + garch_beta < 1):
             raise ValueError("GARCH needs alpha, beta >= 0 and alpha + beta < 1")
+        if size_scale <= 0:
+            raise ValueError("size_scale must be > 0")
+        if not (0 <= driver_beta <= 1):
+            raise ValueError("driver_beta must be in [0, 1]")
         if not (0 <= jump_prob < 1) or jump_scale < 1:
             raise ValueError("need 0 <= jump_prob < 1 and jump_scale >= 1")
         self.seed = seed
@@ -82,6 +89,12 @@ class SyntheticMarket:
         self.garch_beta = float(garch_beta)
         self.jump_prob = float(jump_prob)
         self.jump_scale = float(jump_scale)
+        self.size_scale = float(size_scale)  # trade and book sizes x this (a cheaper coin trades more units)
+        # correlated markets: this share of the moves comes from a driver common to every market
+        # with the same driver_seed (a random walk on whole wall seconds from the hour the market
+        # starts in), the rest from its own path; 0 = its own path alone, exactly as before
+        self.driver_beta = float(driver_beta)
+        self.driver_seed = int(driver_seed)
 
     def __repr__(self) -> str:
         return f"SyntheticMarket(seed={self.seed!r}, start_ms={self.start_ms}, start_price={self.start_price})"
@@ -110,10 +123,11 @@ class SyntheticMarket:
         step_s = self.garch_step_s
         q_only = self.quote_only_prob
         base_rate = self.trades_per_s / (1.0 - q_only)      # steps per second at normal vol
-        tq_min = self.min_trade_qty * q_scale                # trade size in qty steps
-        tq_max = self.max_trade_qty * q_scale
-        bq_min = 0.02 * q_scale                              # touch size in qty steps
-        bq_max = 50.0 * q_scale
+        k = self.size_scale
+        tq_min = self.min_trade_qty * k * q_scale            # trade size in qty steps
+        tq_max = self.max_trade_qty * k * q_scale
+        bq_min = 0.02 * k * q_scale                          # touch size in qty steps
+        bq_max = 50.0 * k * q_scale
         inv_a_trade = -1.0 / 1.4                             # Pareto tail index of trade sizes
         inv_a_book = -1.0 / 1.2
         weights = [r[1] for r in _REGIMES]
@@ -135,6 +149,14 @@ class SyntheticMarket:
         last_bid = last_ask = -1.0
         last_ts = start_ms - 1
         p0 = self.start_price
+        beta = self.driver_beta
+        own_w = sqrt(1.0 - beta * beta)
+        if beta:
+            origin_s = start_ms // 3_600_000 * 3600              # the driver's first second (shared)
+            driver_gauss = random.Random(f"driver:{self.driver_seed}:{origin_s}").gauss
+            driver_sd = sqrt(v_base)
+            driver_s = origin_s                                   # the driver is known up to here
+            driver = 0.0
         while True:
             ratio = h / v_base
             boost = sqrt(ratio)            # busier when volatile, within [0.4, 4] x
@@ -163,7 +185,14 @@ class SyntheticMarket:
                 acc_t = 0.0
             u = rand()
             spread = 1 if u * boost < 0.62 else (2 if u < 0.9 else 3)
-            bid_t = floor(p0 * exp(log_ret) * px_scale - spread * 0.5)
+            if beta:
+                now_s = ts // 1000
+                while driver_s < now_s:
+                    driver += driver_gauss(0.0, driver_sd)
+                    driver_s += 1
+                bid_t = floor(p0 * exp(own_w * log_ret + beta * driver) * px_scale - spread * 0.5)
+            else:
+                bid_t = floor(p0 * exp(log_ret) * px_scale - spread * 0.5)
             bid = bid_t / px_scale
             ask = (bid_t + spread) / px_scale
             if bid != last_bid or ask != last_ask or rand() < 0.5:
