@@ -23,7 +23,7 @@ from core.model import Mode, TradingState
 from core.outcome import Outcome
 from core.record_lines import labelled
 from core.risk import RiskManager
-from core.session import Environment, Session, build_session
+from core.session import Environment, Session, build_bybit_sessions, build_session
 from core.state import CockpitState, Proposal, SymbolRow
 
 
@@ -289,9 +289,10 @@ def build_portfolio(cfg: AppConfig, env: Environment) -> Portfolio:
 
 def bybit_sessions(cfg: AppConfig, configs: Sequence[AppConfig], env: Environment) -> list[Session]:
     """THE place several symbols on a Bybit venue are wired: one shared connection hub
-    (``core.session.build_bybit_sessions(configs, env)``: one public socket, one private
-    socket, one rate budget) handing out a session per symbol. Until it lands: refused."""
-    raise ConfigError(cfg.path, "symbols", "several symbols on a Bybit venue need the shared connection hub")
+    (``core.session.build_bybit_sessions``: one socket per category with every symbol's
+    topics, one private socket, one rate budget fair between the symbols) handing out a
+    session per symbol."""
+    return build_bybit_sessions(configs, env)
 
 
 __all__ = ["AccountKill", "Portfolio", "build_portfolio", "bybit_sessions"]

@@ -23,7 +23,7 @@ from core.journal.recorder import JournalRecorder
 from core.alerts.setup import build_alerts
 from core.model import BTCUSDT_SPOT, Instrument, Mode
 from core.rebalancer import Rebalancer, Recorder
-from core.record_lines import tee
+from core.record_lines import labelled, tee
 from core.single_instance import InstanceLock, lock_path
 from core.recovery import restore_from_journal
 from core.trend import CandleBuilder
@@ -312,9 +312,9 @@ def build_bybit_sessions(cfgs: Sequence[AppConfig], env: Environment) -> list[Se
     same venue, account and hosts. The checks are ``build_session``'s for each (keys,
     mainnet confirmation, the single-instance lock per symbol's journal); each rebalancer gets
     its symbol's rules and fee rates from Bybit at start-up, before any event. ``env.journal``
-    is used only for a single symbol (each symbol has its own journal). Alerts are not
-    attached here: one alerts object per process belongs to whoever runs the sessions
-    together (an engine's shutdown closes the alerts it holds)."""
+    is used only for a single symbol (each symbol has its own journal). With several symbols
+    each one's log lines name it (``labelled``) and each has its own alerts (``alerts:``), as
+    paper's portfolio does: an engine's shutdown closes the alerts it holds."""
     from core.venues.bybit import provisional_instrument
     from core.venues.bybit_hub import BybitHub
     from core.venues.bybit_settings import BybitSettings
@@ -337,8 +337,13 @@ def build_bybit_sessions(cfgs: Sequence[AppConfig], env: Environment) -> list[Se
     locks: list[InstanceLock | None] = []
     journals: list[Journal | None] = []
     rebs: list[Rebalancer] = []
+    alerts: list = []
     try:
         for cfg in cfgs:
+            tap = labelled(env.record_tap, cfg.symbol) if len(cfgs) > 1 else env.record_tap
+            alerts.append(build_alerts(cfg, env.now_ms))  # a wrong URL is a ConfigError naming its key
+            if alerts[-1] is not None:  # the alerts see the journal's very records
+                tap = tee(tap, alerts[-1].tap)
             where = journal_path(cfg, env.data_dir) if env.single_instance else None
             # before the journal is touched: a second instance changes nothing
             locks.append(InstanceLock(lock_path(where)).acquire(mode=cfg.mode, now_ms=env.now_ms())
@@ -346,7 +351,7 @@ def build_bybit_sessions(cfgs: Sequence[AppConfig], env: Environment) -> list[Se
             journals.append(env.journal if env.journal is not None and len(cfgs) == 1
                             else open_journal(cfg, env.data_dir))
             rebs.append(build_rebalancer(cfg, venue_name=shown, instrument=provisional_instrument(cfg.symbol),
-                                         journal=journals[-1], tag=session_tag(env.now_ms()), tap=env.record_tap))
+                                         journal=journals[-1], tag=session_tag(env.now_ms()), tap=tap))
         settings = [BybitSettings.from_config(cfg, **{"client_prefix": reb.client_prefix, **env.venue_changes})
                     for cfg, reb in zip(cfgs, rebs)]
         hub = BybitHub(settings, secrets=first.secrets,
@@ -358,11 +363,16 @@ def build_bybit_sessions(cfgs: Sequence[AppConfig], env: Environment) -> list[Se
         for lock in locks:
             if lock is not None:
                 lock.release()
+        for a in alerts:
+            if a is not None:
+                a.close()
         raise
     sessions = []
-    for cfg, journal, reb, lock in zip(cfgs, journals, rebs, locks):
+    for cfg, journal, reb, lock, alert in zip(cfgs, journals, rebs, locks, alerts):
         venue = hub.venue(cfg.symbol)
         engine = Engine(reb, venue, journal=journal, on_start_open_orders=cfg.api.on_start_open_orders)
+        if alert is not None:
+            engine.attach_alerts(alert)
         sessions.append(Session(cfg, journal, reb, venue, engine, lock))
     return sessions
 

@@ -209,13 +209,6 @@ async def test_semi_mode_proposals_from_every_symbol_in_one_queue(tmp_path):
         assert pf.engine(oldest.symbol).reb.mode is Mode.SEMI
 
 
-def test_several_symbols_on_a_bybit_venue_wait_for_the_shared_hub(tmp_path):
-    cfg = three(venue="demo")
-    with pytest.raises(ConfigError, match="shared connection hub") as e:
-        build_portfolio(cfg, Environment(data_dir=tmp_path))
-    assert e.value.key == "symbols"
-
-
 def test_each_symbol_has_its_own_journal_and_lock(tmp_path):
     from core.single_instance import AlreadyRunning
 
