@@ -42,7 +42,7 @@ FLOORS: tuple[tuple[str, str], ...] = (
                                   "core.engine"),
     ("session",                   "core.session"),
     # replay and the preflight are entries, like the cockpit: they build through the session
-    ("replay, preflight",         "core.replay.* core.preflight core.sweep.*"),
+    ("replay, preflight",         "core.replay.* core.preflight core.sweep.* core.threshold_units"),
     ("cockpit basics",            "tui tui.theme tui.fmt tui.braille tui.html_page tui.report_charts tui.report_html "
                                   "tui.progress tui.sweep_chart tui.sweep_html"),
     ("cockpit panes",             "tui.panes.*"),

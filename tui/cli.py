@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--slope-pct", type=float, help="fast-EMA slope over the lookback, in percent")
     d.add_argument("--buy-vwap", type=float, help="VWAP of recent buy fills")
     d.add_argument("--sell-vwap", type=float, help="VWAP of recent sell fills")
+    d.add_argument("--equity", type=float, help="account equity in quote (thresholds in pct_of_equity need it)")
     d.add_argument("--policy", choices=("anchor", "simple", "baseline"), help="override the config's policy")
     d.add_argument("--json", action="store_true", help="print JSON")
 
@@ -56,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true")
     k.add_argument("--explain", action="store_true",
                    help="list every setting with its default, its allowed range and what it does")
+    k.add_argument("--price", type=float, metavar="P",
+                   help="show the thresholds in every unit at this price (default: paper's start or data price)")
+    k.add_argument("--equity", type=float, metavar="E",
+                   help="account equity (quote) for the %% of equity figures (default: the paper account's)")
 
     r = sub.add_parser("replay", help="run the real engine over recorded market data at full speed")
     _add_config_arg(r)
@@ -159,7 +164,7 @@ def _cmd_decide(args: argparse.Namespace) -> int:
     try:
         d = what_if(cfg, spot_base=args.spot_base, futures_base=args.futures_base, price=args.price,
                     ema_fast=args.ema_fast, ema_slow=args.ema_slow, slope_pct=args.slope_pct,
-                    buy_vwap=args.buy_vwap, sell_vwap=args.sell_vwap, policy=args.policy)
+                    buy_vwap=args.buy_vwap, sell_vwap=args.sell_vwap, policy=args.policy, equity=args.equity)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG
@@ -180,11 +185,18 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     from core.journal import default_data_dir
     from core.preflight import preflight
 
+    from core.threshold_units import threshold_table
+
+    for flag, value in (("--price", args.price), ("--equity", args.equity)):
+        if value is not None and not (0.0 < value < float("inf")):
+            print(f"error: {flag} must be a positive number, got {value}", file=sys.stderr)
+            return EXIT_CONFIG
     cfg = _load(args)
     notes = preflight(cfg, default_data_dir())  # the checks a start runs, the same code
     eff = effective_config_dict(cfg)
+    table = threshold_table(cfg, price=args.price, equity=args.equity)
     if args.json:
-        print(json.dumps({**eff, "notes": notes}, indent=2, default=str))
+        print(json.dumps({**eff, "notes": notes, "thresholds_in_every_unit": table.to_dict()}, indent=2, default=str))
     else:
         import yaml
 
@@ -193,6 +205,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
             print(f"# warning: {w}")
         for n in notes:
             print(f"# {n}")
+        for line in table.lines(cfg.symbol):
+            print(f"# {line}")
         print(yaml.safe_dump(eff, sort_keys=False, allow_unicode=True), end="")
     return 0
 
