@@ -38,7 +38,7 @@ FLOORS: tuple[tuple[str, str], ...] = (
                                   "core.venues.bybit_streams core.venues.bybit_stall core.venues.bybit_hosts core.venues.paper_setup"),
     # the engine drives any venue through the protocol (base); an adapter never reaches up to it
     ("venue adapters",            "core.venues.paper core.venues.bybit core.venues.bybit_reads core.venues.bybit_orders"),
-    ("record, engine",            "core.journal.* core.alerts.* core.report core.report_series core.recovery core.journal_watch "
+    ("record, engine",            "core.journal.* core.alerts.* core.report core.report_symbols core.report_series core.recovery core.journal_watch "
                                   "core.engine"),
     ("session",                   "core.session"),
     # replay and the preflight are entries, like the cockpit: they build through the session

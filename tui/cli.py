@@ -77,8 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-unhedged", dest="unhedged", action="store_false",
                    help="leave out the 'unhedged' block (the same run with no rebalancing; doubles the time)")
 
-    rp = sub.add_parser("report", help="summarise a journal")
-    rp.add_argument("--journal", required=True, metavar="PATH")
+    rp = sub.add_parser("report", help="summarise a journal, or several: one line per symbol and a total")
+    rp.add_argument("--journal", required=True, metavar="PATH", action="append",
+                    help="a journal file or a folder of them (one per symbol); repeat for more")
+    rp.add_argument("--symbol", help="only the journals of this symbol")
     rp.add_argument("--json", action="store_true", help="print JSON (the replay JSON's keys where they overlap)")
     rp.add_argument("--html", metavar="FILE", help="also write one self-contained page (text and zoomable charts) "
                                                  "to FILE; it opens offline")
@@ -245,7 +247,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         from core.journal import Journal
         from core.journal.recorder import JournalRecorder
 
-        journal = Journal(args.journal)
+        from core.session import journal_meta
+
+        journal = Journal(args.journal, meta=journal_meta(cfg, "replay"))
         recorder = JournalRecorder(journal)
     try:
         result = run_replay(cfg, market, policy=args.policy, mode=args.mode, recorder=recorder, timer=time.perf_counter,
@@ -271,13 +275,24 @@ def _cmd_report(args: argparse.Namespace) -> int:
     import shutil
 
     from core.journal import JournalError
-    from core.report import format_report, summarize
+    from core.report import format_report
 
     if args.band is not None and not (0.0 < args.band < float("inf")):
         print(f"error: --band must be a positive number of base units (e.g. 0.02), got {args.band}", file=sys.stderr)
         return EXIT_CONFIG
+    from core.report_symbols import format_many, journal_files, summarize_many
+
     try:
-        summary = summarize(Path(args.journal), band=args.band)
+        files = journal_files(args.journal)
+        many = summarize_many(files, symbol=args.symbol, band=args.band)
+        if len(many["journals"]) > 1:  # several: one line per symbol and the total
+            print(json.dumps(many, indent=2) if args.json else format_many(many), end="\n" if args.json else "")
+            if args.charts or args.html:
+                print("note: charts and --html draw one journal: pick one with --symbol or --journal FILE",
+                      file=sys.stderr)
+            return 0
+        summary = many["journals"][0]
+        journal = Path(summary["journal"])
     except JournalError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG
@@ -289,7 +304,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from core.journal.reader import open_reader
     from core.report_series import read_series
 
-    with open_reader(Path(args.journal)) as j:
+    with open_reader(journal) as j:
         series = read_series(j)
     if charts:
         from rich.console import Console
@@ -302,7 +317,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         from tui.report_html import write_html
 
         try:
-            out = write_html(args.html, series, text, f"Rebalancer report: {Path(args.journal).name}")
+            out = write_html(args.html, series, text, f"Rebalancer report: {journal.name}")
         except OSError as e:
             print(f"error: cannot write {args.html}: {e}", file=sys.stderr)
             return EXIT_CONFIG
