@@ -31,8 +31,8 @@ class ThresholdsConfig:
     """The anchor policy's |gap| thresholds, in ``units``; converted to base at each decision's
     price (and equity), so a ``quote`` or ``pct_of_equity`` config carries across symbols."""
 
-    soft: float = setting(0.006, in_range(0, 1e9, lo_open=True), "partial rebalance past this |gap| (in units)")
-    hard: float = setting(0.02, in_range(0, 1e9, lo_open=True), "full rebalance past this |gap| (in units)")
+    soft: float = setting(0.006, in_range(0, 1e9, lo_open=True), "partial rebalance past this |gap|, in units (base ≤ 1e4, pct_of_equity ≤ 100)")
+    hard: float = setting(0.02, in_range(0, 1e9, lo_open=True), "full rebalance past this |gap|, in units (base ≤ 1e4, pct_of_equity ≤ 100)")
     units: Literal["base", "quote", "pct_of_spot_notional", "pct_of_equity"] = setting(
         "base", None, "base: coins; quote: USDT of gap notional; pct_of_spot_notional: % of the spot "
                       "wallet; pct_of_equity: % of account equity")

@@ -227,3 +227,14 @@ def test_check_config_json_and_a_live_venue_say_which_price_they_used(write_conf
     out = capsys.readouterr().out
     assert rc == 0 and "paper.start_price standing in: testnet reads the price at start" in out
     assert "soft: 0.00083333333 BTC = 50.00 USDT" in out and "0.5 % of equity" in out
+
+
+def test_decide_with_thresholds_in_pct_of_equity_needs_the_equity(write_config, capsys):
+    data = replay_config_dict(rebalancer__thresholds={"soft": 0.5, "hard": 2.0, "units": "pct_of_equity"})
+    config = str(write_config(data))
+    args = ["decide", "--config", config, "--spot-base", "0.52", "--futures-base", "-0.5", "--price", "40000"]
+    assert main(args) == 2
+    assert "--equity" in capsys.readouterr().err
+    assert main([*args, "--equity", "80000", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["base_soft"] == pytest.approx(0.01) and d["action"] == "partial"  # 400 USDT at 40,000: 0.01 base
