@@ -180,16 +180,18 @@ class AnchorPolicy(Policy):
         self.trend_settings = _ema_settings(cfg.ema)
         self.fills_window_s = cfg.anchor.window_s
         self.fixed_target = cfg.desired_net_delta_base
-        self.units = self.threshold_units = cfg.thresholds.units
-        self.fixed_min_gap = (self.base_thresholds(0.0)[0] * cfg.bias.min_scale if self.units == "base"
-                              else None)
+        self.threshold_units = cfg.thresholds.units
+        self.fixed_min_gap = (self.base_thresholds(0.0)[0] * cfg.bias.min_scale
+                              if self.threshold_units == "base" else None)
 
     # -- what the rebalancer asks
 
     def min_actionable_gap(self, spot_base: float, price: float | None, equity: float | None = None) -> float:
         """The soft threshold at the smallest bias scale (hysteresis only widens it)."""
         floor = self.fixed_min_gap
-        return floor if floor is not None else self.base_thresholds(spot_base, price, equity)[0] * self.cfg.bias.min_scale
+        if floor is not None:
+            return floor
+        return self.base_thresholds(spot_base, price, equity)[0] * self.cfg.bias.min_scale
 
     def band_base(self, price: float, spot_base: float, equity: float | None = None) -> float:
         return self.base_thresholds(spot_base, price, equity)[1]
@@ -291,7 +293,7 @@ class AnchorPolicy(Policy):
         gap = spot_base + futures_base - self.cfg.desired_net_delta_base
         if gap == 0.0:
             return True
-        if equity is None and self.units == "pct_of_equity":
+        if equity is None and self.threshold_units == "pct_of_equity":
             return False  # not sure of anything without the equity
         soft, _ = self.base_thresholds(spot_base, price, equity)
         scale = self._bias_numbers(gap, price, trend, buy_vwap, sell_vwap)[4]
@@ -307,7 +309,7 @@ class AnchorPolicy(Policy):
         within ``QUOTE_BAND_REACH`` of ``price`` with the soft threshold at its top end (the
         least over it). In ``pct_of_equity`` units it also moves with the equity, which moves
         with more than price: no band, the policy is asked."""
-        units = self.units
+        units = self.threshold_units
         if units == "pct_of_equity":
             return None
         if not self.quick_hold(ts_ms, price, spot_base, futures_base, trend, buy_vwap, sell_vwap, memory):
@@ -329,7 +331,7 @@ class AnchorPolicy(Policy):
         −1: the smallest scale), so it stays true across candle closes while the account and
         the anchors do not move. None: at no price, or with thresholds that move with price or
         equity (``quote``, ``pct_of_equity``: ``hold_band`` draws theirs around a price)."""
-        if self.units in ("quote", "pct_of_equity"):
+        if self.threshold_units in ("quote", "pct_of_equity"):
             return None
         gap = spot_base + futures_base - self.cfg.desired_net_delta_base
         worst = TrendView(True, None, None, 0.0, 0.0, "flat", -1.0 if gap > 0 else 1.0)

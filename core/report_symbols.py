@@ -82,7 +82,8 @@ def _sum(values: Iterable[float | int | None]) -> float:
 
 def _weighted_bps(rows: list[dict], key: str) -> float | None:
     """``key`` (bps) weighted by traded notional; None when nothing traded."""
-    pairs = [(r[key], r["rebalance_volume_quote"]) for r in rows if r.get(key) is not None and r["rebalance_volume_quote"]]
+    pairs = [(r[key], r["rebalance_volume_quote"]) for r in rows
+             if r.get(key) is not None and r["rebalance_volume_quote"]]
     notional = sum(n for _, n in pairs)
     return round(sum(b * n for b, n in pairs) / notional, 3) if notional else None
 

@@ -114,8 +114,8 @@ def threshold_table(cfg: AppConfig, *, price: float | None = None, equity: float
             equity = p.base_balance * px + p.quote_balance + p.futures_size * (px - entry)
     policy = make_policy(r)
     soft_b, hard_b = policy.thresholds_base(spot or 0.0, px, equity)
-    return ThresholdTable(policy=policy.name, configured_units=policy.threshold_units, price=px, price_from=source, equity=equity,
-                          spot_base=spot, soft=_every_unit(soft_b, px, equity, spot),
+    return ThresholdTable(policy=policy.name, configured_units=policy.threshold_units, price=px, price_from=source,
+                          equity=equity, spot_base=spot, soft=_every_unit(soft_b, px, equity, spot),
                           hard=_every_unit(hard_b, px, equity, spot))
 
 

@@ -27,7 +27,7 @@ def what_if(cfg: AppConfig, *, spot_base: float, futures_base: float, price: flo
         raise ValueError("EMA values must be > 0")
     r = cfg.rebalancer
     chosen = make_policy(r, policy)
-    if equity is None and getattr(chosen, "units", None) == "pct_of_equity":
+    if equity is None and chosen.threshold_units == "pct_of_equity":
         raise ValueError("thresholds in pct_of_equity need the account equity: give --equity")
     trend = FLAT
     if ema_fast is not None and ema_slow is not None:
