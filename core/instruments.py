@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from core.errors import RebalancerError
-from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Instrument, Leg
+from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, QUOTES, Instrument, Leg, split_symbol
 
 if TYPE_CHECKING:
     from core.config import AppConfig
@@ -34,23 +34,10 @@ _TABLE: dict[str, tuple[str, str, str, str, str, str]] = {
     "LTCUSDT": ("0.01", "0.001", "0.001", "5", "0.01", "0.1"),
     "LINKUSDT": ("0.001", "0.01", "0.01", "5", "0.001", "0.1"),
 }
-# Quote coins a symbol may end in, longest first (BTCFDUSD is BTC/FDUSD, not BTCFD/USD): used to
-# name the two coins of a symbol wherever a label, a balance or a fee needs them.
-QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "USDE", "USD", "DAI", "EUR", "BTC", "ETH")
 
 
 class UnknownSymbol(RebalancerError):
     """Paper or replay asked for a symbol whose rules are neither bundled nor configured."""
-
-
-def split_symbol(symbol: str, *, unknown_quote: str = "") -> tuple[str, str]:
-    """BTCUSDT -> (BTC, USDT), case-insensitive; a symbol with no known quote coin gives
-    (symbol, ``unknown_quote``). The one splitter: labels, balances and fees all use it."""
-    s = symbol.upper()
-    for q in QUOTES:
-        if s.endswith(q) and len(s) > len(q):
-            return s[: -len(q)], q
-    return s, unknown_quote
 
 
 def known_symbols() -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from rich.style import Style
 from rich.text import Text
 
-from core import instruments
+from core import model
 from core.model import Side
 from tui import theme
 
@@ -22,7 +22,7 @@ DASH = "—"
 
 def split_symbol(symbol: str) -> tuple[str, str]:
     """("BTC", "USDT") from "BTCUSDT" -- labels only; unknown shapes give (symbol, "quote")."""
-    return instruments.split_symbol(symbol, unknown_quote="quote")
+    return model.split_symbol(symbol, unknown_quote="quote")
 
 
 def num(x: float | None, dp: int = 2, *, sign: bool = False, group: bool = True) -> str:
