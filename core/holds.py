@@ -31,7 +31,9 @@ class SureHold:
         """|gap| is under the smallest gap the policy could act on, whatever the bias and trend."""
         floor = self._floor
         if floor is None:
-            floor = self.policy.min_actionable_gap(self.book.spot_base, price)
+            book = self.book
+            floor = self.policy.min_actionable_gap(book.spot_base, price,
+                                                   book.equity_quote(price) if book.balances_ok else None)
         return (gap if gap >= 0 else -gap) < floor
 
     def band(self, now: int, price: float, gap: float, memory: PolicyMemory) -> HoldBand | None:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from core.errors import RebalancerError
-from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, Instrument, Leg
+from core.model import BTCUSDT_LINEAR, BTCUSDT_SPOT, QUOTES, Instrument, Leg, split_symbol
 
 if TYPE_CHECKING:
     from core.config import AppConfig
@@ -34,7 +34,6 @@ _TABLE: dict[str, tuple[str, str, str, str, str, str]] = {
     "LTCUSDT": ("0.01", "0.001", "0.001", "5", "0.01", "0.1"),
     "LINKUSDT": ("0.001", "0.01", "0.01", "5", "0.001", "0.1"),
 }
-QUOTES = ("USDT", "USDC")
 # where a paper market of the symbol starts when its config does not say (USDT, a recent typical level)
 _TYPICAL_PRICE: dict[str, float] = {
     "BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 150.0, "XRPUSDT": 0.6, "DOGEUSDT": 0.15,
@@ -44,14 +43,6 @@ _TYPICAL_PRICE: dict[str, float] = {
 
 class UnknownSymbol(RebalancerError):
     """Paper or replay asked for a symbol whose rules are neither bundled nor configured."""
-
-
-def split_symbol(symbol: str) -> tuple[str, str]:
-    """BTCUSDT -> (BTC, USDT); a symbol with no known quote coin gives (symbol, "")."""
-    for q in QUOTES:
-        if symbol.endswith(q) and len(symbol) > len(q):
-            return symbol[: -len(q)], q
-    return symbol, ""
 
 
 def known_symbols() -> tuple[str, ...]:

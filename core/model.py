@@ -96,6 +96,21 @@ def _is_power_of_ten(step: Decimal) -> bool:
     return t.sign == 0 and t.digits == (1,)
 
 
+# Quote coins a symbol may end in, longest first (BTCFDUSD is BTC/FDUSD, not BTCFD/USD).
+QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "USDE", "USD", "DAI", "EUR", "BTC", "ETH")
+
+
+def split_symbol(symbol: str, *, unknown_quote: str = "") -> tuple[str, str]:
+    """BTCUSDT -> (BTC, USDT), case-insensitive; a symbol with no known quote coin gives
+    (symbol, ``unknown_quote``). The one splitter (``core.instruments`` hands it out): the
+    cockpit's labels, the report's fee conversion and Bybit's balance coins all use it."""
+    s = symbol.upper()
+    for q in QUOTES:
+        if s.endswith(q) and len(s) > len(q):
+            return s[: -len(q)], q
+    return s, unknown_quote
+
+
 @value_type
 class Instrument:
     """Trading rules of one symbol on one leg; every order is rounded with these."""

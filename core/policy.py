@@ -8,8 +8,10 @@ what-if CLI, the replay and the live cockpit.
 on, its trend's settings, its hold bands ...): each policy answers from its own config block,
 so no code outside this module branches on a policy's class or reads a policy's settings.
 
-- ``AnchorPolicy`` — seed 000: soft/hard thresholds in base, scaled by an EMA trend bias and a
-  recent-fills anchor bias; a price gate on the soft path that may wait (with a decaying edge).
+- ``AnchorPolicy`` — seed 000: soft/hard thresholds (given in base, quote, % of the spot notional
+  or % of equity; turned into base at each decision's price and equity), scaled by an EMA trend
+  bias and a recent-fills anchor bias; a price gate on the soft path that may wait (with a
+  decaying edge).
 - ``SimplePolicy`` — seed 001: USDT divergence against one threshold, widened by
   ``trend_multiplier`` when the trend supports the current exposure.
 - ``BaselinePolicy`` — what hedging tools commonly do: every ``check_interval_s``, trade the
@@ -41,6 +43,9 @@ from core.values import value_type
 EPS = 1e-12
 INF = float("inf")
 BAND_MARGIN = 1e-9  # hold bands are drawn this much (relative) inside the exact boundary
+# A hold band of thresholds in quote units reaches at most this far (relative) either side of the
+# price: over it the soft threshold in base is bounded below by its value at the top end.
+QUOTE_BAND_REACH = 0.002
 
 
 class HoldBand(NamedTuple):
@@ -81,6 +86,7 @@ class PolicyView:
     trend: TrendView = FLAT
     buy_vwap: float | None = None
     sell_vwap: float | None = None
+    equity: float | None = None  # account equity (quote) at ``price``; None: not known yet
 
     @property
     def net_base(self) -> float:
@@ -129,13 +135,22 @@ class Policy(Protocol):
         """The net position (base) it steers to at ``price``."""
         return self.fixed_target
 
-    def min_actionable_gap(self, spot_base: float, price: float | None) -> float:
+    def min_actionable_gap(self, spot_base: float, price: float | None, equity: float | None = None) -> float:
         """The smallest |gap| it could ever act on, under any bias or trend: below it, HOLD is
         sure and the rebalancer need not ask."""
 
-    def band_base(self, price: float, spot_base: float) -> float:
-        """Its hard threshold in base at ``price`` and ``spot_base``: the default common band the
-        statistics measure time over (``--band``), so policies can be compared on one scale."""
+    def band_base(self, price: float, spot_base: float, equity: float | None = None) -> float:
+        """Its hard threshold in base at ``price``, ``spot_base`` and ``equity``: the default
+        common band the statistics measure time over (``--band``), so policies can be compared
+        on one scale."""
+
+    threshold_units: str = "base"  # the unit its thresholds are configured in
+
+    def thresholds_base(self, spot_base: float, price: float, equity: float | None) -> tuple[float, float]:
+        """Its (soft, hard) thresholds in base at ``price`` and ``equity``, before any bias
+        (``check-config`` shows them in every unit)."""
+        hard = self.band_base(price, spot_base, equity)
+        return hard, hard
 
     def decide(self, view: PolicyView, memory: PolicyMemory) -> tuple[Decision, PolicyMemory]: ...
 
@@ -165,18 +180,24 @@ class AnchorPolicy(Policy):
         self.trend_settings = _ema_settings(cfg.ema)
         self.fills_window_s = cfg.anchor.window_s
         self.fixed_target = cfg.desired_net_delta_base
-        self.fixed_min_gap = (self.base_thresholds(0.0)[0] * cfg.bias.min_scale if cfg.thresholds.units == "base"
-                              else None)
+        self.threshold_units = cfg.thresholds.units
+        self.fixed_min_gap = (self.base_thresholds(0.0)[0] * cfg.bias.min_scale
+                              if self.threshold_units == "base" else None)
 
     # -- what the rebalancer asks
 
-    def min_actionable_gap(self, spot_base: float, price: float | None) -> float:
+    def min_actionable_gap(self, spot_base: float, price: float | None, equity: float | None = None) -> float:
         """The soft threshold at the smallest bias scale (hysteresis only widens it)."""
         floor = self.fixed_min_gap
-        return floor if floor is not None else self.base_thresholds(spot_base)[0] * self.cfg.bias.min_scale
+        if floor is not None:
+            return floor
+        return self.base_thresholds(spot_base, price, equity)[0] * self.cfg.bias.min_scale
 
-    def band_base(self, price: float, spot_base: float) -> float:
-        return self.base_thresholds(spot_base)[1]
+    def band_base(self, price: float, spot_base: float, equity: float | None = None) -> float:
+        return self.base_thresholds(spot_base, price, equity)[1]
+
+    def thresholds_base(self, spot_base: float, price: float, equity: float | None) -> tuple[float, float]:
+        return self.base_thresholds(spot_base, price, equity)
 
     def after_sure_hold(self, memory: PolicyMemory) -> PolicyMemory:
         return memory.without_gate_wait()  # a HOLD under the soft threshold ends a gate wait
@@ -186,12 +207,24 @@ class AnchorPolicy(Policy):
 
     # -- pieces (public so the UI, tests and the CLI can show them)
 
-    def base_thresholds(self, spot_base: float) -> tuple[float, float]:
+    def base_thresholds(self, spot_base: float, price: float | None = None,
+                        equity: float | None = None) -> tuple[float, float]:
+        """(soft, hard) in base, before bias: ``quote`` divided by ``price``, ``pct_of_equity``
+        the share of ``equity`` divided by ``price``; infinite (nothing trades) while the price
+        or the equity they need is not known."""
         t = self.cfg.thresholds
-        if t.units == "base":
+        units = t.units
+        if units == "base":
             soft, hard = t.soft, t.hard
-        else:  # percent of the spot notional, expressed in base: pct × |spot_base|
+        elif units == "pct_of_spot_notional":  # expressed in base: pct × |spot_base|
             soft, hard = t.soft / 100.0 * abs(spot_base), t.hard / 100.0 * abs(spot_base)
+        elif not price or price <= 0.0 or (units == "pct_of_equity" and equity is None):
+            return INF, INF
+        elif units == "quote":
+            soft, hard = t.soft / price, t.hard / price
+        else:  # pct_of_equity
+            worth = (equity if equity > 0.0 else 0.0) / 100.0 / price  # type: ignore[operator]
+            soft, hard = t.soft * worth, t.hard * worth
         floor = self.execution.min_trade_base
         return max(soft, floor), max(hard, floor * 2 if floor > 0 else hard)
 
@@ -252,14 +285,17 @@ class AnchorPolicy(Policy):
         return signal, ema_bias, anchor_bias, combined, scale
 
     def quick_hold(self, ts_ms: int, price: float, spot_base: float, futures_base: float, trend: TrendView,
-                   buy_vwap: float | None, sell_vwap: float | None, memory: PolicyMemory) -> bool:
+                   buy_vwap: float | None, sell_vwap: float | None, memory: PolicyMemory,
+                   equity: float | None = None) -> bool:
         """True when ``decide`` would surely answer HOLD because |gap| is under the effective soft
         threshold: the same arithmetic without building the decision and its reasons (replay's
         hot path). Hysteresis only widens the threshold, so ignoring it here is safe."""
         gap = spot_base + futures_base - self.cfg.desired_net_delta_base
         if gap == 0.0:
             return True
-        soft, _ = self.base_thresholds(spot_base)
+        if equity is None and self.threshold_units == "pct_of_equity":
+            return False  # not sure of anything without the equity
+        soft, _ = self.base_thresholds(spot_base, price, equity)
         scale = self._bias_numbers(gap, price, trend, buy_vwap, sell_vwap)[4]
         return (gap if gap > 0 else -gap) < soft * scale - EPS
 
@@ -267,31 +303,52 @@ class AnchorPolicy(Policy):
                   buy_vwap: float | None, sell_vwap: float | None, memory: PolicyMemory) -> HoldBand | None:
         """The prices around ``price`` at which ``quick_hold`` stays true while the account, the
         trend and the anchors stay as given (None when it is false now). Replay re-evaluates
-        only when price leaves it."""
+        only when price leaves it.
+
+        In ``quote`` units the soft threshold in base falls as price rises, so the band is drawn
+        within ``QUOTE_BAND_REACH`` of ``price`` with the soft threshold at its top end (the
+        least over it). In ``pct_of_equity`` units it also moves with the equity, which moves
+        with more than price: no band, the policy is asked."""
+        units = self.threshold_units
+        if units == "pct_of_equity":
+            return None
         if not self.quick_hold(ts_ms, price, spot_base, futures_base, trend, buy_vwap, sell_vwap, memory):
             return None
-        band = self._price_band(spot_base, futures_base, trend, buy_vwap, sell_vwap)
-        return band if band is not None and band.lo < price < band.hi else None
+        if units != "quote":
+            band = self._price_band(spot_base, futures_base, trend, buy_vwap, sell_vwap)
+            return band if band is not None and band.lo < price < band.hi else None
+        lo, hi = price / (1.0 + QUOTE_BAND_REACH), price * (1.0 + QUOTE_BAND_REACH)
+        band = self._price_band(spot_base, futures_base, trend, buy_vwap, sell_vwap,
+                                soft=self.base_thresholds(spot_base, hi)[0])
+        if band is None:
+            return None
+        band = HoldBand(band.lo if band.lo > lo else lo, band.hi if band.hi < hi else hi, band.until_ms)
+        return band if band.lo < price < band.hi else None
 
     def robust_hold_band(self, ts_ms: int, spot_base: float, futures_base: float, buy_vwap: float | None,
                          sell_vwap: float | None, memory: PolicyMemory) -> HoldBand | None:
         """Every price at which the hold test passes under the least favourable trend (EMA bias
         −1: the smallest scale), so it stays true across candle closes while the account and
-        the anchors do not move. None: at no price."""
+        the anchors do not move. None: at no price, or with thresholds that move with price or
+        equity (``quote``, ``pct_of_equity``: ``hold_band`` draws theirs around a price)."""
+        if self.threshold_units in ("quote", "pct_of_equity"):
+            return None
         gap = spot_base + futures_base - self.cfg.desired_net_delta_base
         worst = TrendView(True, None, None, 0.0, 0.0, "flat", -1.0 if gap > 0 else 1.0)
         return self._price_band(spot_base, futures_base, worst, buy_vwap, sell_vwap)
 
     def _price_band(self, spot_base: float, futures_base: float, trend: TrendView, buy_vwap: float | None,
-                    sell_vwap: float | None) -> HoldBand | None:
+                    sell_vwap: float | None, *, soft: float | None = None) -> HoldBand | None:
         """All prices at which ``quick_hold`` is true (None: none). Only the anchor part of the
         bias moves with price, and monotonically, so the band is one-sided: selling (gap > 0)
         holds below a ceiling, buying above a floor. Drawn ``BAND_MARGIN`` inside the exact
-        boundary so that float rounding can never put a failing price inside."""
+        boundary so that float rounding can never put a failing price inside. ``soft``: the
+        soft threshold in base to draw it with (default: the price-free one)."""
         gap = spot_base + futures_base - self.cfg.desired_net_delta_base
         if gap == 0.0:
             return WHOLE_BAND
-        soft, _ = self.base_thresholds(spot_base)
+        if soft is None:
+            soft = self.base_thresholds(spot_base)[0]
         if soft <= 0.0:
             return None  # a zero threshold (no spot, no floor): any gap is past it, at any price
         mag = gap if gap > 0 else -gap
@@ -324,7 +381,7 @@ class AnchorPolicy(Policy):
         net = view.net_base
         target = cfg.desired_net_delta_base
         gap = net - target
-        soft, hard = self.base_thresholds(view.spot_base)
+        soft, hard = self.base_thresholds(view.spot_base, view.price, view.equity)
         trend_state = view.trend.state if view.trend.ready else "flat"
         common = dict(ts_ms=view.ts_ms, policy=self.name, gap_base=gap, net_base=net, target_base=target,
                       price=view.price, unit="base", gap=gap, base_soft=soft, base_hard=hard,
@@ -405,6 +462,7 @@ class AnchorPolicy(Policy):
 
 class SimplePolicy(Policy):
     name = "simple"
+    threshold_units = "quote"
 
     def __init__(self, cfg: SimplePolicyConfig, execution: ExecutionConfig, risk: RiskConfig, *,
                  slope_lookback_s: float = EmaConfig.slope_lookback_s,
@@ -423,11 +481,11 @@ class SimplePolicy(Policy):
     def target_base(self, price: float | None) -> float:
         return self.cfg.target_delta_usdt / price if price else 0.0
 
-    def min_actionable_gap(self, spot_base: float, price: float | None) -> float:
+    def min_actionable_gap(self, spot_base: float, price: float | None, equity: float | None = None) -> float:
         """The threshold without the trend multiplier (it only widens), in base at ``price``."""
         return self.cfg.rebalance_threshold_usdt / price if price else 0.0
 
-    def band_base(self, price: float, spot_base: float) -> float:
+    def band_base(self, price: float, spot_base: float, equity: float | None = None) -> float:
         return self.cfg.rebalance_threshold_usdt / price if price > 0 else INF
 
     def threshold_usdt(self, divergence: float, trend: TrendView) -> tuple[float, bool]:
@@ -527,10 +585,10 @@ class BaselinePolicy(Policy):
 
     # -- what the rebalancer asks
 
-    def min_actionable_gap(self, spot_base: float, price: float | None) -> float:
+    def min_actionable_gap(self, spot_base: float, price: float | None, equity: float | None = None) -> float:
         return self.cfg.min_trade_base
 
-    def band_base(self, price: float, spot_base: float) -> float:
+    def band_base(self, price: float, spot_base: float, equity: float | None = None) -> float:
         return self.cfg.min_trade_base
 
     def quick_hold(self, ts_ms: int, price: float, spot_base: float, futures_base: float, trend: TrendView,

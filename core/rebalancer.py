@@ -329,9 +329,11 @@ class Rebalancer(TraderCommands):
 
     def _view(self) -> PolicyView:
         book, recent = self.book, self.recent
-        return PolicyView(ts_ms=self.now_ms, price=self.price or 0.0, spot_base=book.spot_base,
+        price = self.price or 0.0
+        return PolicyView(ts_ms=self.now_ms, price=price, spot_base=book.spot_base,
                           futures_base=book.futures_size, trend=self.trend.view(),
-                          buy_vwap=recent.buy_vwap, sell_vwap=recent.sell_vwap)
+                          buy_vwap=recent.buy_vwap, sell_vwap=recent.sell_vwap,
+                          equity=book.equity_quote(price) if book.balances_ok else None)
 
     def decide_now(self) -> Decision:
         """Ask the policy now (its memory moves on)."""

@@ -34,6 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.costs import Arrival, CostParts, Markouts, rebalance_of
+from core.instruments import split_symbol
 from core.journal import JournalError
 from core.journal.reader import JournalReader, open_reader
 from core.model import Fill, Side
@@ -41,23 +42,13 @@ from core.figures import iso_utc
 from core.stats import TRACKING_KEYS
 
 OURS = "rebalancer"
-# Longest first, so BTCFDUSD splits as BTC/FDUSD, not BTCFD/USD.
-_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "USDE", "USD", "DAI", "EUR", "BTC", "ETH")
-
-
-def _split_symbol(symbol: str) -> tuple[str, str]:
-    """BTCUSDT -> (BTC, USDT); unknown shapes give (symbol, "")."""
-    for q in _QUOTES:
-        if symbol.endswith(q) and len(symbol) > len(q):
-            return symbol[: -len(q)], q
-    return symbol, ""
 
 
 def fee_in_quote(fill: Fill) -> Decimal | None:
     """The fill's fee in the quote coin, or None when it is paid in a third coin."""
     if fill.fee == 0:
         return Decimal(0)
-    base, quote = _split_symbol(fill.symbol)
+    base, quote = split_symbol(fill.symbol)
     coin = fill.fee_coin.upper()
     if coin == "" or coin == quote:
         return fill.fee

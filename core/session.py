@@ -108,8 +108,13 @@ def open_journal(cfg: AppConfig, data_dir: Path | None) -> Journal | None:
     path = journal_path(cfg, data_dir) if cfg.journal.enabled else None
     if path is None:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)  # the journal says whose it is (report names and sums by it)
-    return Journal(path, meta={"account": cfg.api.account_name, "venue": cfg.venue, "symbol": cfg.symbol})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Journal(path, meta=journal_meta(cfg))
+
+
+def journal_meta(cfg: AppConfig, venue: str | None = None) -> dict[str, str]:
+    """Who a journal is of: its rows name the symbol, ``report`` groups by it."""
+    return {"account": cfg.api.account_name, "venue": venue or cfg.venue, "symbol": cfg.symbol}
 
 
 def mainnet_endpoints(cfg: AppConfig) -> list[str]:

@@ -15,20 +15,25 @@ from core.trend import FLAT, trend_from_emas
 def what_if(cfg: AppConfig, *, spot_base: float, futures_base: float, price: float,
             ema_fast: float | None = None, ema_slow: float | None = None, slope_pct: float | None = None,
             buy_vwap: float | None = None, sell_vwap: float | None = None, policy: str | None = None,
-            ts_ms: int = 0) -> Decision:
+            ts_ms: int = 0, equity: float | None = None) -> Decision:
+    """``equity`` (quote): what thresholds in ``pct_of_equity`` are a share of."""
     if price <= 0:
         raise ValueError("price must be > 0")
+    if equity is not None and not equity > 0:
+        raise ValueError("--equity must be > 0")
     if (ema_fast is None) != (ema_slow is None):
         raise ValueError("give both --ema-fast and --ema-slow, or neither")
     if (ema_fast is not None and ema_fast <= 0) or (ema_slow is not None and ema_slow <= 0):
         raise ValueError("EMA values must be > 0")
     r = cfg.rebalancer
     chosen = make_policy(r, policy)
+    if equity is None and chosen.threshold_units == "pct_of_equity":
+        raise ValueError("thresholds in pct_of_equity need the account equity: give --equity")
     trend = FLAT
     if ema_fast is not None and ema_slow is not None:
         trend = trend_from_emas(ema_fast, ema_slow, chosen.trend_settings.threshold_pct, slope_pct)
     view = PolicyView(ts_ms=ts_ms, price=price, spot_base=spot_exposure(spot_base, r.spot_reserve_base),
-                      futures_base=futures_base, trend=trend, buy_vwap=buy_vwap, sell_vwap=sell_vwap)
+                      futures_base=futures_base, trend=trend, buy_vwap=buy_vwap, sell_vwap=sell_vwap, equity=equity)
     decision, _ = chosen.decide(view, PolicyMemory())
     return decision
 

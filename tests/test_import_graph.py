@@ -39,12 +39,12 @@ FLOORS: tuple[tuple[str, str], ...] = (
     # the engine drives any venue through the protocol (base); an adapter never reaches up to it
     ("venue adapters",            "core.venues.paper core.venues.bybit core.venues.bybit_reads core.venues.bybit_orders "
                                   "core.venues.bybit_hub"),
-    ("record, engine",            "core.journal.* core.alerts.* core.report core.report_portfolio core.report_series core.recovery core.journal_watch "
+    ("record, engine",            "core.journal.* core.alerts.* core.report core.report_symbols core.report_series core.recovery core.journal_watch "
                                   "core.engine"),
     ("session",                   "core.session"),
     ("several symbols",           "core.portfolio"),
     # replay and the preflight are entries, like the cockpit: they build through the session
-    ("replay, preflight",         "core.replay.* core.preflight core.sweep.*"),
+    ("replay, preflight",         "core.replay.* core.preflight core.sweep.* core.threshold_units"),
     ("cockpit basics",            "tui tui.theme tui.fmt tui.braille tui.html_page tui.report_charts tui.report_html "
                                   "tui.progress tui.sweep_chart tui.sweep_html"),
     ("cockpit panes",             "tui.panes.*"),

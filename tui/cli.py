@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--slope-pct", type=float, help="fast-EMA slope over the lookback, in percent")
     d.add_argument("--buy-vwap", type=float, help="VWAP of recent buy fills")
     d.add_argument("--sell-vwap", type=float, help="VWAP of recent sell fills")
+    d.add_argument("--equity", type=float, help="account equity in quote (thresholds in pct_of_equity need it)")
     d.add_argument("--policy", choices=("anchor", "simple", "baseline"), help="override the config's policy")
     d.add_argument("--json", action="store_true", help="print JSON")
 
@@ -56,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true")
     k.add_argument("--explain", action="store_true",
                    help="list every setting with its default, its allowed range and what it does")
+    k.add_argument("--price", type=float, metavar="P",
+                   help="show the thresholds in every unit at this price (default: paper's start or data price)")
+    k.add_argument("--equity", type=float, metavar="E",
+                   help="account equity (quote) for the %% of equity figures (default: the paper account's)")
 
     r = sub.add_parser("replay", help="run the real engine over recorded market data at full speed")
     _add_config_arg(r)
@@ -72,11 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-unhedged", dest="unhedged", action="store_false",
                    help="leave out the 'unhedged' block (the same run with no rebalancing; doubles the time)")
 
-    rp = sub.add_parser("report", help="summarise a journal (several: a line per symbol and their sum)")
-    rp.add_argument("--journal", action="append", metavar="PATH", help="a journal; repeat for several symbols' journals")
+    rp = sub.add_parser("report", help="summarise a journal, or several: one line per symbol and a total")
+    rp.add_argument("--journal", metavar="PATH", action="append",
+                    help="a journal file or a folder of them (one per symbol); repeat for more")
     rp.add_argument("--config", metavar="FILE", help="instead of --journal: the journal of each symbol of this config "
                                                     "(symbols:) under the data dir")
-    rp.add_argument("--symbol", help="only this symbol's journal (of those given)")
+    rp.add_argument("--symbol", help="only the journals of this symbol")
     rp.add_argument("--json", action="store_true", help="print JSON (the replay JSON's keys where they overlap)")
     rp.add_argument("--html", metavar="FILE", help="also write one self-contained page (text and zoomable charts) "
                                                  "to FILE; it opens offline")
@@ -162,7 +168,7 @@ def _cmd_decide(args: argparse.Namespace) -> int:
     try:
         d = what_if(cfg, spot_base=args.spot_base, futures_base=args.futures_base, price=args.price,
                     ema_fast=args.ema_fast, ema_slow=args.ema_slow, slope_pct=args.slope_pct,
-                    buy_vwap=args.buy_vwap, sell_vwap=args.sell_vwap, policy=args.policy)
+                    buy_vwap=args.buy_vwap, sell_vwap=args.sell_vwap, policy=args.policy, equity=args.equity)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG
@@ -183,11 +189,18 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     from core.journal import default_data_dir
     from core.preflight import preflight
 
+    from core.threshold_units import threshold_table
+
+    for flag, value in (("--price", args.price), ("--equity", args.equity)):
+        if value is not None and not (0.0 < value < float("inf")):
+            print(f"error: {flag} must be a positive number, got {value}", file=sys.stderr)
+            return EXIT_CONFIG
     cfg = _load(args)
     notes = preflight(cfg, default_data_dir())  # the checks a start runs, the same code
     eff = effective_config_dict(cfg)
+    table = threshold_table(cfg, price=args.price, equity=args.equity)
     if args.json:
-        print(json.dumps({**eff, "notes": notes}, indent=2, default=str))
+        print(json.dumps({**eff, "notes": notes, "thresholds_in_every_unit": table.to_dict()}, indent=2, default=str))
     else:
         import yaml
 
@@ -196,6 +209,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
             print(f"# warning: {w}")
         for n in notes:
             print(f"# {n}")
+        for line in table.lines(cfg.symbol):
+            print(f"# {line}")
         print(yaml.safe_dump(eff, sort_keys=False, allow_unicode=True), end="")
     return 0
 
@@ -234,7 +249,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         from core.journal import Journal
         from core.journal.recorder import JournalRecorder
 
-        journal = Journal(args.journal)
+        from core.session import journal_meta
+
+        journal = Journal(args.journal, meta=journal_meta(cfg, "replay"))
         recorder = JournalRecorder(journal)
     try:
         result = run_replay(cfg, market, policy=args.policy, mode=args.mode, recorder=recorder, timer=time.perf_counter,
@@ -260,31 +277,30 @@ def _cmd_report(args: argparse.Namespace) -> int:
     import shutil
 
     from core.journal import JournalError
-    from core.report import format_report, summarize
-    from core.report_portfolio import combine, filter_symbol, format_combined
+    from core.report import format_report
 
     if args.band is not None and not (0.0 < args.band < float("inf")):
         print(f"error: --band must be a positive number of base units (e.g. 0.02), got {args.band}", file=sys.stderr)
         return EXIT_CONFIG
-    journals = _report_journals(args)
-    if journals is None:
+    from core.report_symbols import format_many, journal_files, summarize_many
+
+    given = _report_journals(args)
+    if given is None:
         return EXIT_CONFIG
     try:
-        summaries = filter_symbol([summarize(Path(j), band=args.band) for j in journals], args.symbol)
+        files = journal_files(given)
+        many = summarize_many(files, symbol=args.symbol, band=args.band)
+        if len(many["journals"]) > 1:  # several: one line per symbol and the total
+            print(json.dumps(many, indent=2) if args.json else format_many(many), end="\n" if args.json else "")
+            if args.charts or args.html:
+                print("note: charts and --html draw one journal: pick one with --symbol or --journal FILE",
+                      file=sys.stderr)
+            return 0
+        summary = many["journals"][0]
+        journal = Path(summary["journal"])
     except JournalError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG
-    if not summaries:
-        print(f"error: no journal of {args.symbol.upper()} among {', '.join(map(str, journals))}", file=sys.stderr)
-        return EXIT_CONFIG
-    if len(summaries) > 1:  # several symbols: a line each and the sum
-        combined = combine(summaries)
-        print(json.dumps(combined, indent=2) if args.json else format_combined(combined), end="" if not args.json else "\n")
-        if args.html or args.charts:
-            print("note: charts and --html are drawn for one journal: add --symbol", file=sys.stderr)
-        return 0
-    summary = summaries[0]
-    journal = summary["journal"]
     text = format_report(summary)
     print(json.dumps(summary, indent=2) if args.json else text)
     charts = sys.stdout.isatty() and not args.json if args.charts is None else args.charts
@@ -293,7 +309,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from core.journal.reader import open_reader
     from core.report_series import read_series
 
-    with open_reader(Path(journal)) as j:
+    with open_reader(journal) as j:
         series = read_series(j)
     if charts:
         from rich.console import Console
@@ -306,7 +322,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         from tui.report_html import write_html
 
         try:
-            out = write_html(args.html, series, text, f"Rebalancer report: {Path(journal).name}")
+            out = write_html(args.html, series, text, f"Rebalancer report: {journal.name}")
         except OSError as e:
             print(f"error: cannot write {args.html}: {e}", file=sys.stderr)
             return EXIT_CONFIG

@@ -13,20 +13,16 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from rich.style import Style
 from rich.text import Text
 
+from core import model
 from core.model import Side
 from tui import theme
 
 DASH = "—"
-_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "DAI", "EUR", "USD", "BTC", "ETH")
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:
     """("BTC", "USDT") from "BTCUSDT" -- labels only; unknown shapes give (symbol, "quote")."""
-    s = symbol.upper()
-    for q in _QUOTES:
-        if s.endswith(q) and len(s) > len(q):
-            return s[: -len(q)], q
-    return s, "quote"
+    return model.split_symbol(symbol, unknown_quote="quote")
 
 
 def num(x: float | None, dp: int = 2, *, sign: bool = False, group: bool = True) -> str:

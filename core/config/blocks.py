@@ -28,9 +28,18 @@ DAY_S = 86_400.0
 
 @dataclass(frozen=True)
 class ThresholdsConfig:
-    soft: float = setting(0.006, in_range(0, 1e4, lo_open=True), "partial rebalance past this |gap|")
-    hard: float = setting(0.02, in_range(0, 1e4, lo_open=True), "full rebalance past this |gap|")
-    units: Literal["base", "pct_of_spot_notional"] = setting("base")
+    """The anchor policy's |gap| thresholds, in ``units``; converted to base at each decision's
+    price (and equity), so a ``quote`` or ``pct_of_equity`` config carries across symbols."""
+
+    soft: float = setting(0.006, in_range(0, 1e9, lo_open=True), "partial rebalance past this |gap|, in units (base ≤ 1e4, pct_of_equity ≤ 100)")
+    hard: float = setting(0.02, in_range(0, 1e9, lo_open=True), "full rebalance past this |gap|, in units (base ≤ 1e4, pct_of_equity ≤ 100)")
+    units: Literal["base", "quote", "pct_of_spot_notional", "pct_of_equity"] = setting(
+        "base", None, "base: coins; quote: USDT of gap notional; pct_of_spot_notional: % of the spot "
+                      "wallet; pct_of_equity: % of account equity")
+
+    # the largest soft / hard each unit takes (a base figure past 1e4 coins is a typo)
+    UNIT_MAX: ClassVar[dict[str, float]] = {"base": 1e4, "quote": 1e9, "pct_of_spot_notional": 1e4,
+                                            "pct_of_equity": 100.0}
 
 
 @dataclass(frozen=True)

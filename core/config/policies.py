@@ -99,6 +99,11 @@ def policy_settings(policy: str, data: dict, file: str, prefix: str) -> PolicySe
     s = build(POLICY_SETTINGS[policy], data, file, prefix)
     if isinstance(s, AnchorPolicyConfig):
         t = s.thresholds
+        top = t.UNIT_MAX[t.units]
+        for name, v in (("soft", t.soft), ("hard", t.hard)):
+            if v > top:
+                raise ConfigError(file, join(prefix, f"thresholds.{name}"),
+                                  f"expected a number > 0 and <= {top:g} in units '{t.units}'", v)
         if t.soft >= t.hard:
             raise ConfigError(file, join(prefix, "thresholds.soft"), f"expected soft < hard (soft {t.soft}, hard {t.hard})")
         if s.ema.fast >= s.ema.slow:

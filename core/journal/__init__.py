@@ -48,6 +48,7 @@ class Journal(JournalWriter, JournalReader):
         JournalReader.__init__(self, conn, path)
         JournalWriter.__init__(self, conn, commit_interval_ms=commit_interval_ms,
                                max_pending_rows=max_pending_rows)
+        self.symbol = self.meta().get("symbol", "") if create else ""  # the symbol its rows name
         self._closed = False
         try:
             self._identity = None if path == MEMORY else _identity(path)

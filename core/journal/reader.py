@@ -57,6 +57,11 @@ class JournalReader:
     def meta(self) -> dict[str, str]:
         return dict(self._conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
 
+    def fills_symbol(self) -> str | None:
+        """The symbol most fills name (a journal from before its meta named one)."""
+        row = self._conn.execute("SELECT symbol FROM fills GROUP BY symbol ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
+        return str(row[0]) if row and row[0] else None
+
     def fills(self, since_ms: int | None = None, *, source: str | None = None) -> list[Fill]:
         """Fills at or after ``since_ms`` (all when None), oldest first, rebuilt exactly."""
         sql = f"SELECT {FILL_COLS} FROM fills"

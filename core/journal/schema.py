@@ -16,7 +16,10 @@ from pathlib import Path
 from core.errors import RebalancerError
 from core.journal.paths import MEMORY
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# The oldest version a reader opens as it is (its queries need nothing added since): ``report``
+# reads a version-2 journal without migrating it.
+READABLE_FROM = 2
 
 
 class JournalError(RebalancerError):
@@ -179,6 +182,16 @@ CREATE TABLE IF NOT EXISTS markouts (
 """
 DDL += V2_DDL
 
+# Version 3: the rows that did not name their symbol do (one process writes one journal per
+# symbol, and ``report`` sums or filters them by symbol). Old rows take the journal's symbol:
+# its meta, else the symbol most of its fills name, else '' (unknown).
+SYMBOL_TABLES = ("decisions", "snapshots", "rebalances", "arrivals")
+V3_DDL = "".join(f"ALTER TABLE {t} ADD COLUMN symbol TEXT NOT NULL DEFAULT '';\n" for t in SYMBOL_TABLES)
+V3_FILL = "".join(
+    f"UPDATE {t} SET symbol = COALESCE((SELECT value FROM meta WHERE key = 'symbol'),"
+    " (SELECT symbol FROM fills GROUP BY symbol ORDER BY COUNT(*) DESC LIMIT 1), '');\n" for t in SYMBOL_TABLES)
+DDL += V3_DDL
+
 
 def _run(c: sqlite3.Connection, ddl: str) -> None:
     for stmt in ddl.split(";"):
@@ -186,7 +199,10 @@ def _run(c: sqlite3.Connection, ddl: str) -> None:
             c.execute(stmt)
 
 # Upgrades from an older schema: ``MIGRATIONS[v]`` turns version v into v + 1.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: lambda c: _run(c, V2_DDL)}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: lambda c: _run(c, V2_DDL),
+    2: lambda c: _run(c, V3_DDL + V3_FILL),
+}
 
 TIMED_TABLES = (
     "decisions", "proposals", "order_events", "fills", "snapshots", "states", "errors",
@@ -262,7 +278,7 @@ def _open_schema(c: sqlite3.Connection, path: str, *, create: bool, memory: bool
             f"{path}: journal schema version {version} is newer than this program's "
             f"version {SCHEMA_VERSION}; use a newer rebalancer to open it"
         )
-    if version < SCHEMA_VERSION:
+    if version < SCHEMA_VERSION and not (not create and version >= READABLE_FROM):  # a reader takes it as is
         if not create:
             raise JournalError(
                 f"{path}: journal schema version {version} is older than this program's "

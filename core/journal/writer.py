@@ -35,7 +35,7 @@ from core.model import Decision, Fill, Order, OrderRequest, OrderStatus, Side
 # Statements are constant strings, so sqlite3's statement cache prepares each once.
 _INS_DECISION = (
     "INSERT INTO decisions (ts_ms, mode, outcome, policy, action, side, qty_base, gap_base,"
-    " net_base, target_base, price, reason, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " net_base, target_base, price, reason, body, symbol) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _INS_PROPOSAL = (
     "INSERT INTO proposals (ts_ms, proposal_id, answer, side, qty, price_limit, decision_ts,"
@@ -69,15 +69,15 @@ _INS_FILL = (
 )
 _INS_SNAPSHOT = (
     "INSERT INTO snapshots (ts_ms, spot_base, quote, futures_size, price, net_base,"
-    " equity_quote, target_base) VALUES (?,?,?,?,?,?,?,?)"
+    " equity_quote, target_base, symbol) VALUES (?,?,?,?,?,?,?,?,?)"
 )
 _INS_STATE = "INSERT INTO states (ts_ms, kind, value, reason) VALUES (?,?,?,?)"
 _INS_ERROR = "INSERT INTO errors (ts_ms, message, code) VALUES (?,?,?)"
 _INS_RECONCILE = "INSERT INTO reconciles (ts_ms, what, detail) VALUES (?,?,?)"
-_INS_REBALANCE = "INSERT INTO rebalances (ts_ms, side, qty_base, path) VALUES (?,?,?,?)"
+_INS_REBALANCE = "INSERT INTO rebalances (ts_ms, side, qty_base, path, symbol) VALUES (?,?,?,?,?)"
 _INS_ARRIVAL = (
-    "INSERT OR REPLACE INTO arrivals (rebalance, decision_id, ts_ms, side, qty_base, path, mid, bid, ask)"
-    " VALUES (?,?,?,?,?,?,?,?,?)"
+    "INSERT OR REPLACE INTO arrivals (rebalance, decision_id, ts_ms, side, qty_base, path, mid, bid, ask, symbol)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?)"
 )
 _INS_MARKOUT = "INSERT OR REPLACE INTO markouts (exec_id, ts_ms, mid_after) VALUES (?,?,?)"
 
@@ -97,6 +97,7 @@ class JournalWriter:
     def __init__(self, conn: sqlite3.Connection, *, commit_interval_ms: int = 1000,
                  max_pending_rows: int = 5000) -> None:
         self._conn = conn
+        self.symbol = ""  # what the rows that carry a symbol name (the journal's: ``Journal`` sets it)
         self.commit_interval_ms = int(commit_interval_ms)
         self.max_pending_rows = max(1, int(max_pending_rows))
         self._pending = 0
@@ -214,7 +215,7 @@ class JournalWriter:
                 text(decision.side) if decision.side is not None else None,
                 float(decision.qty_base), float(decision.gap_base), float(decision.net_base),
                 float(decision.target_base), float(decision.price), decision.reason,
-                json.dumps(decision.to_dict(), separators=(",", ":")),
+                json.dumps(decision.to_dict(), separators=(",", ":")), self.symbol,
             ),
         )
         rowid = int(cur.lastrowid)
@@ -300,7 +301,7 @@ class JournalWriter:
             _INS_SNAPSHOT,
             (
                 int(ts_ms), num(spot_base), num(quote), num(futures_size), num(price),
-                num(net_base), num(equity_quote), num(target_base),
+                num(net_base), num(equity_quote), num(target_base), self.symbol,
             ),
         )
         self._wrote(ts_ms)
@@ -332,7 +333,8 @@ class JournalWriter:
         costed from it."""
         self._begin()
         self._conn.execute(_INS_ARRIVAL, (str(rebalance), decision_id, int(arrival.ts_ms), text(side), num(qty_base),
-                                          str(path), float(arrival.mid), float(arrival.bid), float(arrival.ask)))
+                                          str(path), float(arrival.mid), float(arrival.bid), float(arrival.ask),
+                                          self.symbol))
         self._wrote(int(arrival.ts_ms))
 
     def record_markout(self, ts_ms: int, exec_id: str, mid_after: float) -> None:
@@ -346,6 +348,6 @@ class JournalWriter:
         cooldown and hysteresis restored after a restart start from it."""
         self._begin()
         self._conn.execute(
-            _INS_REBALANCE, (int(ts_ms), text(Side.parse(text(side))), num(qty_base), str(path))
+            _INS_REBALANCE, (int(ts_ms), text(Side.parse(text(side))), num(qty_base), str(path), self.symbol)
         )
         self.commit(int(ts_ms))

@@ -79,7 +79,7 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
     pump((BalanceUpdate(first_ts, ex.balances()), PositionUpdate(first_ts, ex.position()),
           ConnectionChanged(first_ts, True, "replay")), first_ts)
     if band is None:
-        band = reb.policy.band_base(first_px, reb.book.spot_total)
+        band = reb.policy.band_base(first_px, reb.book.spot_total, reb.book.equity_quote(first_px))
     reb.gap_stats.band = band
     if recorder is not None:  # so ``report`` on this run's journal measures against the same band
         recorder.state(first_ts, "band_base", repr(band), "the |gap| the tracking figures measure time over")

@@ -73,7 +73,7 @@ def unhedged_path(cfg: AppConfig, market: MarketData, *, policy: str | None = No
     reb.on_event(BalanceUpdate(t0, ex.balances()))
     reb.on_event(PositionUpdate(t0, ex.position()))
     gap0 = reb.gap_base()
-    band = reb.policy.band_base(p0, reb.book.spot_total)
+    band = reb.policy.band_base(p0, reb.book.spot_total, reb.book.equity_quote(p0))
     steps: list[tuple[int, float, float]] = []
     if grid is not None:
         on_price = grid.on_price

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+from core import instruments
 from core.model import Balance, Candle, Fill, Instrument, Order, Position
 from core.venues import bybit_parse as P
 from core.venues.base import VenueError
@@ -27,10 +28,8 @@ def _parsed(fn, item: dict, **kw):
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:
-    for q in ("USDT", "USDC"):
-        if symbol.endswith(q) and len(symbol) > len(q):
-            return symbol[: -len(q)], q
-    return symbol, "USDT"
+    """``core.instruments.split_symbol``; a symbol with no known quote coin is taken as USDT-quoted."""
+    return instruments.split_symbol(symbol, unknown_quote="USDT")
 
 
 class BybitReads:

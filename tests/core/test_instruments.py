@@ -43,3 +43,22 @@ def test_split_symbol():
     assert split_symbol("SOLUSDC") == ("SOL", "USDC")
     assert split_symbol("ODD") == ("ODD", "")
     assert len(known_symbols()) >= 5
+
+
+def test_one_symbol_splitter_for_labels_fees_and_balances():
+    """The cockpit's labels, the report's fee conversion and Bybit's balance coins split a
+    symbol the same way (they were three copies that disagreed: BTCFDUSD, ETHBTC)."""
+    from core.report import fee_in_quote  # noqa: F401 - imports the shared splitter
+    from core.venues import bybit_reads
+    from tui import fmt
+
+    for sym, want in [("BTCFDUSD", ("BTC", "FDUSD")), ("ETHBTC", ("ETH", "BTC")), ("solusdt", ("SOL", "USDT")),
+                      ("XUSDE", ("X", "USDE"))]:
+        assert split_symbol(sym) == want
+        assert fmt.split_symbol(sym) == want
+        assert bybit_reads.split_symbol(sym) == want
+    assert fmt.split_symbol("ODD") == ("ODD", "quote")  # a label still names the unit
+    assert bybit_reads.split_symbol("ODD") == ("ODD", "USDT")
+    import core.report as report
+
+    assert not hasattr(report, "_split_symbol")

@@ -157,9 +157,9 @@ def test_new_file_is_wal_with_schema_version(tmp_path):
     path = tmp_path / "sub" / "j.sqlite"
     with Journal(path, meta={"account": "main", "venue": "paper", "symbol": "BTCUSDT"}) as j:
         assert j.journal_mode == "wal"
-        assert j.schema_version == SCHEMA_VERSION == 2
+        assert j.schema_version == SCHEMA_VERSION == 3
         assert j.meta() == {
-            "account": "main", "schema_version": "2", "symbol": "BTCUSDT", "venue": "paper",
+            "account": "main", "schema_version": "3", "symbol": "BTCUSDT", "venue": "paper",
         }
         assert j._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     # reopening an existing journal keeps its data and version
@@ -202,15 +202,15 @@ def test_older_schema_is_migrated_step_by_step(tmp_path, monkeypatch):
     Journal(path).close()
     ran = []
 
-    def v2_to_v3(con):
-        ran.append(2)
+    def v3_to_v4(con):
+        ran.append(3)
         con.execute("ALTER TABLE errors ADD COLUMN extra TEXT")
 
-    monkeypatch.setattr(schema_mod, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(schema_mod, "MIGRATIONS", {**schema_mod.MIGRATIONS, 2: v2_to_v3})
+    monkeypatch.setattr(schema_mod, "SCHEMA_VERSION", 4)
+    monkeypatch.setattr(schema_mod, "MIGRATIONS", {**schema_mod.MIGRATIONS, 3: v3_to_v4})
     with Journal(path) as j:
-        assert j.schema_version == 3
-    assert ran == [2]
+        assert j.schema_version == 4
+    assert ran == [3]
     con = sqlite3.connect(path)
     assert "extra" in [r[1] for r in con.execute("PRAGMA table_info(errors)")]
     con.close()
@@ -223,11 +223,13 @@ def test_a_version_1_journal_gains_the_cost_tables_and_keeps_its_rows(tmp_path):
     con = sqlite3.connect(path)
     con.execute("DROP TABLE arrivals")
     con.execute("DROP TABLE markouts")
+    for t in ("decisions", "snapshots", "rebalances"):
+        con.execute(f"ALTER TABLE {t} DROP COLUMN symbol")
     con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     con.commit()
     con.close()
     with Journal(path) as j:
-        assert j.schema_version == 2
+        assert j.schema_version == 3
         assert j.count("errors") == 1 and j.count("arrivals") == 0 and j.count("markouts") == 0
 
 

@@ -258,11 +258,12 @@ def test_an_older_journal_is_refused_by_the_report_not_migrated(tmp_path, monkey
     path = tmp_path / "j.sqlite"
     Journal(path).close()
     ran: list[int] = []
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(schema, "MIGRATIONS", {2: lambda con: ran.append(2)})
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 4)
+    monkeypatch.setattr(schema, "READABLE_FROM", 4)  # a version-3 file the report cannot read as is
+    monkeypatch.setattr(schema, "MIGRATIONS", {3: lambda con: ran.append(3)})
     with pytest.raises(JournalError, match="open it once for writing to migrate it"):
         summarize(path)
     assert ran == []
     with Journal(path) as j:  # a writer migrates it
-        assert j.schema_version == 3
-    assert ran == [2]
+        assert j.schema_version == 4
+    assert ran == [3]
