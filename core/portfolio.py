@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
-from core.config import AppConfig, ConfigError, RiskConfig
+from core.config import AppConfig, RiskConfig
 from core.engine import Engine
 from core.model import Mode, TradingState
 from core.outcome import Outcome
