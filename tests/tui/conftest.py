@@ -71,7 +71,8 @@ def burst(app, *keys: str) -> None:
     each key to be handled; this does not): the next screen may not be up yet."""
     from textual import events
 
-    chars = {"enter": "\r", "escape": "\x1b", "tab": "\t", "space": " ", "question_mark": "?"}
+    chars = {"enter": "\r", "escape": "\x1b", "tab": "\t", "space": " ", "question_mark": "?",
+             "left_square_bracket": "[", "right_square_bracket": "]"}
     for key in keys:
         event = events.Key(key, chars.get(key, key if len(key) == 1 else None))
         event.set_sender(app)
