@@ -291,3 +291,30 @@ async def test_the_overview_renders_only_when_its_rows_change_with_ten_symbols(f
         step("LTCUSDT", trading_state=TradingState.PAUSED)
         assert pane.renders == 3
         assert "PAUSED" in fakes.screen_text(app)
+
+
+async def test_the_force_dialog_names_the_selected_symbol(fakes):
+    engine = five(fakes)
+    app = CockpitApp(engine, bell=False, poll_interval=60)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        await pilot.press("right_square_bracket", "f")
+        await pilot.pause()
+        text = fakes.screen_text(app)
+        assert "symbol       ETHUSDT" in text and "0.015000 ETH" in text, text
+        assert engine.calls == ["select:ETHUSDT", "ETHUSDT:preview_force"]
+
+
+async def test_the_bell_rings_for_another_symbols_proposal_with_the_same_number(fakes):
+    engine = five(fakes)
+    app = CockpitApp(engine, bell=True, poll_interval=60)
+    rings: list[int] = []
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        assert len(rings) == 1  # ETHUSDT #3
+        engine.push_symbol("ETHUSDT", proposal=None)
+        engine.push_symbol("SOLUSDT", proposal=replace(fakes.make_proposal(3), created_ms=fakes.NOW))
+        app.poll()
+        await pilot.pause()
+        assert app.state.proposal.symbol == "SOLUSDT" and len(rings) == 2

@@ -216,6 +216,8 @@ class CockpitScreen(Screen):
         t.append("  — trading is off; see the log file", style=theme.LABEL)
         banner.update(t)
         banner.add_class("-shown")
+        if self._placed is not None:
+            self.call_after_refresh(self._place_overview)  # a line fewer for the overview on top
 
     # ------------------------------------------------------------------ several symbols
     def _place_overview(self) -> None:
