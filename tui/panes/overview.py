@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
@@ -122,42 +122,60 @@ def layout(symbol_width: int, width: int) -> list[tuple[str, str, int, bool]]:
     return out
 
 
-def _cell(text: str, style, width: int, right: bool) -> Text:
-    if len(text) > width:
-        text = text[: max(0, width - 1)] + "…"
-    pad = " " * (width - len(text))
-    t = Text(no_wrap=True)
-    if right:
-        t.append(pad)
-    t.append(text, style=style)
-    if not right:
-        t.append(pad)
-    return t
+class _Line:
+    """Plain text and spans built by hand: ``Text.append`` per cell cost ~1 ms for ten rows."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.spans: list[Span] = []
+        self.pos = 0
+
+    def add(self, text: str, style=None) -> None:
+        if style is not None and text:
+            self.spans.append(Span(self.pos, self.pos + len(text), style))
+        self.parts.append(text)
+        self.pos += len(text)
+
+    def cell(self, text: str, style, width: int, right: bool) -> None:
+        """``text`` padded (or cut with "…") to ``width`` cells."""
+        if len(text) > width:
+            text = text[: max(0, width - 1)] + "…"
+        pad = " " * (width - len(text))
+        if right:
+            self.add(pad)
+        self.add(text, style)
+        if not right:
+            self.add(pad)
+
+    def add_text(self, text: Text) -> None:
+        self.spans.extend(Span(self.pos + sp.start, self.pos + sp.end, sp.style) for sp in text.spans)
+        self.add(text.plain)
+
+    def text(self) -> Text:
+        return Text("".join(self.parts), spans=self.spans, no_wrap=True, overflow="crop")
 
 
 def overview_text(rows: tuple[SymbolRow, ...], width: int, first: int = 0, count: int | None = None) -> Text:
     """The header line and rows ``first .. first+count`` at ``width`` columns (pure; tested directly)."""
     shown = rows[first: len(rows) if count is None else first + count]
     cols = layout(max([len(r.symbol) for r in rows] + [6]), width)
-    head = Text(no_wrap=True, overflow="crop")
+    out = _Line()
     for i, (name, title, w, right) in enumerate(cols):
         if i:
-            head.append(SEP)
-        head.append_text(_cell(title, theme.LABEL, w, right))
-    lines = [head]
+            out.add(SEP)
+        out.cell(title, theme.LABEL, w, right)
     for row in shown:
+        out.add("\n")
         c = cells(row)
-        line = Text(no_wrap=True, overflow="crop")
         for i, (name, _title, w, right) in enumerate(cols):
             if i:
-                line.append(SEP)
+                out.add(SEP)
             if name == "bar":
-                line.append_text(gauge_text(row.gap_base, row.effective_soft, row.effective_hard, w))
+                out.add_text(gauge_text(row.gap_base, row.effective_soft, row.effective_hard, w))
             else:
                 text, style = c[name]
-                line.append_text(_cell(text, style, w, right))
-        lines.append(line)
-    return Text("\n", no_wrap=True).join(lines)
+                out.cell(text, style, w, right)
+    return out.text()
 
 
 def window(n: int, selected: int, room: int | None) -> tuple[int, int]:
