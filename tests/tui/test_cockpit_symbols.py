@@ -318,3 +318,17 @@ async def test_the_bell_rings_for_another_symbols_proposal_with_the_same_number(
         app.poll()
         await pilot.pause()
         assert app.state.proposal.symbol == "SOLUSDT" and len(rings) == 2
+
+
+async def test_a_click_on_a_row_selects_its_symbol(fakes):
+    engine = five(fakes)
+    app = CockpitApp(engine, bell=False, poll_interval=60)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(app, pilot)
+        rows = app.cockpit.query_one("#overview-top .overview-rows")
+        await pilot.click(rows, offset=(12, 3))  # the header, BTC, ETH, then SOLUSDT's line
+        await pilot.pause()
+        assert engine.calls == ["select:SOLUSDT"] and app.state.symbol == "SOLUSDT"
+        await pilot.click(rows, offset=(12, 0))  # the header: nothing
+        await pilot.pause()
+        assert engine.calls == ["select:SOLUSDT"]

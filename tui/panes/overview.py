@@ -23,7 +23,9 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.style import Style
 from rich.text import Span, Text
+from textual import events
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.widgets import Static
 
 from core.model import Mode, TradingState
@@ -219,9 +221,17 @@ class OverviewPane(Pane):
 
     TITLE = "Symbols"
 
+    class Picked(Message):
+        """A row was clicked: the screen selects its symbol (as ``[`` / ``]`` would)."""
+
+        def __init__(self, symbol: str) -> None:
+            super().__init__()
+            self.symbol = symbol
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.max_rows: int | None = None
+        self._shown: tuple[str, ...] = ()  # the symbols on the lines under the header, top down
         self.renders = 0  # tests / diagnostics: how often the rows were rebuilt
 
     def compose(self) -> ComposeResult:
@@ -240,6 +250,11 @@ class OverviewPane(Pane):
         if self._state is not None and self.display:
             self._render_if_changed(self._state)
 
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self.query_one(".overview-rows", Static))
+        if offset is not None and 1 <= offset.y <= len(self._shown):
+            self.post_message(self.Picked(self._shown[offset.y - 1]))
+
     def render_state(self, s: CockpitState) -> None:
         rows = s.overview
         selected = next((i for i, r in enumerate(rows) if r.selected), 0)
@@ -255,4 +270,5 @@ class OverviewPane(Pane):
         more = " · ".join(x for x in (f"↑{above} more" if above else "", f"↓{below} more" if below else "") if x)
         set_title(self, title, more)
         self.renders += 1
+        self._shown = tuple(r.symbol for r in rows[first:first + count])
         set_content(self.query_one(".overview-rows", Static), OverviewTable(rows, first, count), size=count + 1)

@@ -264,6 +264,11 @@ class CockpitScreen(Screen):
         selected = getattr(control, "selected", None) or next((r.symbol for r in rows if r.selected), "")
         return symbols, selected
 
+    def on_overview_pane_picked(self, message: OverviewPane.Picked) -> None:
+        message.stop()
+        if self.multi and message.symbol != self._symbols()[1]:
+            self.action_select_symbol(message.symbol)
+
     def action_symbol_step(self, step: int) -> None:
         symbols, selected = self._symbols()
         if symbols:
