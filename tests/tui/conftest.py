@@ -60,7 +60,8 @@ def paper_cockpit(tmp_path):
     def make(app_class=CockpitApp, **overrides):
         session = build_session(build_config(**{"mode": "semi", **QUIET_PAPER, **overrides}),
                                 Environment(data_dir=tmp_path))
-        app = app_class(session.engine, log_path=tmp_path / "logs" / "rebalancer.log", bell=False)
+        app = app_class(session.engine, log_path=tmp_path / "logs" / "rebalancer.log", bell=False,
+                        data_dir=tmp_path)  # a palette Screenshot (the key storm picks it) lands there
         return app, session
 
     return make
