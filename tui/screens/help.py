@@ -30,6 +30,7 @@ SYMBOL_KEYS = (  # shown only when the cockpit runs several symbols
     ("[ ]", "previous / next symbol: the panes show it"),
     ("x", "kill the selected symbol only (k kills every symbol)"),
     ("0", "the symbols overview page on a narrow terminal"),
+    ("f p m c r", "act on the selected symbol; a / s answer the proposal on the card, whichever symbol's"),
 )
 
 MODES = (
