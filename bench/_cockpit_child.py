@@ -30,6 +30,7 @@ def main() -> int:
     p.add_argument("--base-state", default=None, help="a pickled CockpitState to start from (built by the parent)")
     p.add_argument("--per-message", action="store_true",
                    help="the old hand-off: one call_soon_threadsafe per message (for comparison)")
+    p.add_argument("--symbols", type=int, default=1, help="spread the feed over this many symbols (overview)")
     a = p.parse_args()
     base = None
     if a.base_state:
@@ -37,7 +38,7 @@ def main() -> int:
 
         base = pickle.loads(Path(a.base_state).read_bytes())
     host = FeedHost(rate=a.rate, seconds=a.seconds, warmup_s=a.warmup, settle_s=a.settle, stats_path=a.stats,
-                    base=base, per_message=a.per_message)
+                    base=base, per_message=a.per_message, symbols=a.symbols)
     app = CockpitApp(host, log_path=a.log, bell=False)
     host.app = app
     app.run()

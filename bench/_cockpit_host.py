@@ -14,6 +14,10 @@ it matters for the UI's cost:
   (like ``Engine.latest``), from a realistic base snapshot (a real ``Rebalancer`` after a short
   replay) with the fed values, a gap history sampled once a second and the feed counters.
 
+``symbols`` > 1 (issue 18): the messages are spread over that many symbols (one stream each,
+round robin, the same total rate); the snapshot is the first symbol's with every symbol's
+``SymbolRow`` on the overview, as ``core.portfolio`` publishes it.
+
 The host also runs a small loop-lag probe (an ``asyncio.sleep`` timer measuring how late it
 wakes up) and writes its figures to a JSON stats file when the feed ends.
 """
@@ -31,11 +35,13 @@ from pathlib import Path
 
 from core.handoff import MARKET_DATA_MIN_INTERVAL_S, LoopHandoff
 from core.model import Mode
-from core.state import CockpitState, FeedHealth
+from core.state import CockpitState, FeedHealth, SymbolRow
 
 from _common import SMALL_KLINES, cpu_ticks, load_app_config, percentile
 
 LAG_PROBE_S = 0.02
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT", "LINKUSDT", "AVAXUSDT", "DOTUSDT",
+           "LTCUSDT")
 
 
 def base_state() -> CockpitState:
@@ -72,8 +78,10 @@ class _Control:
 class FeedHost:
     def __init__(self, *, rate: float, seconds: float, warmup_s: float, settle_s: float, stats_path: str | Path,
                  snapshot_hz: float = 10.0, seed: int = 7, base: CockpitState | None = None,
-                 per_message: bool = False) -> None:
+                 per_message: bool = False, symbols: int = 1) -> None:
         self.control = _Control()
+        self.symbols = tuple(SYMBOLS[i] if i < len(SYMBOLS) else f"S{i}USDT" for i in range(max(1, symbols)))
+        self._others: dict[int, tuple] = {}  # symbol index (> 0) -> its latest message
         self.rate = rate
         self.seconds = seconds
         self.warmup_s = warmup_s
@@ -117,8 +125,18 @@ class FeedHost:
             self._gap_hist.append(gap)
             self._next_hist = now + 1.0
         feed = replace(b.feed, data_age_ms=0, events_total=seq) if b.feed else FeedHealth(events_total=seq)
-        return replace(b, ts_ms=ts, price=px, bid=bid, ask=ask, net_base=net, net_quote=net * px, gap_base=gap,
+        snap = replace(b, ts_ms=ts, price=px, bid=bid, ask=ask, net_base=net, net_quote=net * px, gap_base=gap,
                        gap_in_unit=gap, target_base=0.0, gap_history=tuple(self._gap_hist), feed=feed)
+        if len(self.symbols) == 1:
+            return snap
+        rows = [SymbolRow.of(snap, selected=True)]
+        for i, sym in enumerate(self.symbols[1:], start=1):
+            m = self._others.get(i)
+            rows.append(SymbolRow(symbol=sym, base_coin=sym.removesuffix("USDT"), price=m[1] / (i + 1) if m else None,
+                                  net_base=m[4] if m else 0.0, gap_base=m[5] if m else 0.0,
+                                  effective_soft=b.effective_soft, effective_hard=b.effective_hard,
+                                  trading_state=b.trading_state, mode=b.mode))
+        return replace(snap, overview=tuple(rows))
 
     def on_message(self, msg: tuple) -> None:
         """Loop side, ``--per-message`` (the old path): keep the latest values, count the message."""
@@ -127,7 +145,14 @@ class FeedHost:
 
     def on_messages(self, msgs: list) -> None:
         """Loop side: what the hand-off delivers (the newest value per stream, in order)."""
-        self._cur = msgs[-1]
+        if len(self.symbols) == 1:
+            self._cur = msgs[-1]
+        else:  # (symbol index, message)
+            for i, m in msgs:
+                if i == 0:
+                    self._cur = m
+                else:
+                    self._others[i] = m
         self._received += len(msgs)
 
     async def run(self) -> None:
@@ -183,11 +208,20 @@ class FeedHost:
         last = None
         per_message = self.per_message
         put_latest = self.handoff.put_latest
+        n = len(self.symbols)
+        streams = [f"ticker-{s}" for s in self.symbols]
         while sent < total:
             due = min(total, int((time.monotonic() - t0) * rate) + 1)
             while sent < due:
                 sent += 1
                 px = round(px + rng.choice((-0.1, 0.0, 0.0, 0.1)), 2)
+                if n > 1:  # round robin over the symbols; the last of the first symbol is the one shown
+                    i = sent % n
+                    msg = message(sent, rng, px)
+                    put_latest(streams[i], (i, msg))
+                    if i == 0:
+                        last = msg
+                    continue
                 last = message(sent, rng, px)
                 if per_message:
                     post(on_message, last)

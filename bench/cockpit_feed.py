@@ -20,6 +20,9 @@ Scenarios (``--scenarios feed,idle,real``; ``--idle`` = idle only):
   ``messages_received = messages_delivered + messages_conflated`` must equal ``messages_sent``
   (nothing lost on the way).
   Targets: CPU <= 15 % of one core, lag p99 <= 50 ms, final state equal.
+* ``feed10`` (issue 18): the same feed, its ``--rate`` in total spread over ten symbols (one
+  stream each): the snapshot carries every symbol's overview row, the cockpit shows the
+  overview on top. Targets as ``feed``.
 * ``idle``: the same app with a quiet market (1 message/s) for ``--idle-seconds``.
   Target: <= 3 % of one core.
 * ``real``: the real program (``rebalancer_main.py`` with examples/paper-realistic.yaml: paper
@@ -195,7 +198,7 @@ def summarise_collapsed(text: str, limit: int = 15) -> dict:
 
 
 def run_fake(rate: float, seconds: float, cols: int, rows: int, warmup: float = 2.0, per_message: bool = False,
-             py_spy: bool = False) -> dict:
+             py_spy: bool = False, symbols: int = 1) -> dict:
     """One run of the child over the fake host; returns its figures."""
     from tui import fmt
 
@@ -206,6 +209,8 @@ def run_fake(rate: float, seconds: float, cols: int, rows: int, warmup: float = 
             "--stats", str(stats_path), "--log", str(tmp / "cockpit.log"), "--base-state", str(tmp / "base.pickle")]
     if per_message:
         argv.append("--per-message")
+    if symbols > 1:
+        argv += ["--symbols", str(symbols)]
     p0 = cpu_seconds()
     w0 = time.monotonic()
     term = Term(argv, cols, rows, _env(cols, rows), cwd=str(REPO))
@@ -337,7 +342,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--real-seconds", type=float, default=None, help="real-program CPU window (default 15; quick 3)")
     p.add_argument("--idle", action="store_true", help="only the idle scenario")
     p.add_argument("--real", action="store_true", help="only the real-program scenario")
-    p.add_argument("--scenarios", default="feed,idle,real")
+    p.add_argument("--scenarios", default="feed,feed10,idle,real")
     p.add_argument("--size", default="120x40", help="terminal COLSxROWS")
     p.add_argument("--py-spy", action="store_true",
                    help="profile the app during the feed / idle runs with py-spy (if installed) and summarise")
@@ -363,6 +368,15 @@ def main(argv: list[str] | None = None) -> dict:
         if args.per_message:
             figures["feed_per_message"] = run_fake(args.rate, seconds, cols, rows, warmup=args.warmup,
                                                    per_message=True)
+    if "feed10" in scen:
+        f = figures["feed_10_symbols"] = run_fake(args.rate, seconds, cols, rows, warmup=args.warmup,
+                                                  py_spy=args.py_spy, symbols=10)
+        checks += [
+            check(f"cockpit CPU, 10 symbols, {args.rate:,.0f} msgs/s in total", f["cpu_pct"], "<=", TARGET_FEED_CPU,
+                  "% of a core"),
+            check("cockpit loop lag p99, 10 symbols", f["lag_p99_ms"], "<=", TARGET_LAG_P99_MS, "ms"),
+            check("final state shown, 10 symbols", f["final_state_shown"], "==", True),
+        ]
     if "idle" in scen:
         f = figures["idle"] = run_fake(1.0, idle_s, cols, rows, warmup=args.warmup, py_spy=args.py_spy)
         checks.append(check("cockpit CPU idle (quiet market)", f["cpu_pct"], "<=", TARGET_IDLE_CPU, "% of a core"))
