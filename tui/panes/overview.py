@@ -85,7 +85,8 @@ def cells(row: SymbolRow) -> dict[str, tuple[str, object]]:
     }
 
 
-# (column, header, width (0: flexible, at least ``MIN_FLEX``), right-aligned, drop order: lower goes first, 99 never)
+# (column, header, width (0: the longest symbol's; -1: shares what is left, at least ``MIN_FLEX``), right-aligned,
+#  drop order when narrow: lower goes first, 99 never)
 COLUMNS: tuple[tuple[str, str, int, bool, int], ...] = (
     ("sel", "", 1, False, 99),
     ("symbol", "symbol", 0, False, 99),  # width: the longest symbol
@@ -125,7 +126,7 @@ def layout(symbol_width: int, width: int) -> list[tuple[str, str, int, bool]]:
 
 
 class _Line:
-    """Plain text and spans built by hand: ``Text.append`` per cell cost ~1 ms for ten rows."""
+    """Plain text and spans built by hand (a ``Text.append`` per cell: 1.6 ms for ten rows, this: ~1 ms)."""
 
     def __init__(self) -> None:
         self.parts: list[str] = []
