@@ -332,3 +332,20 @@ async def test_a_click_on_a_row_selects_its_symbol(fakes):
         await pilot.click(rows, offset=(12, 0))  # the header: nothing
         await pilot.pause()
         assert engine.calls == ["select:SOLUSDT"]
+
+
+async def test_the_header_and_card_say_how_many_proposals_queue_behind_the_shown_one(fakes):
+    sol = replace(fakes.make_proposal(8), created_ms=fakes.NOW - 1_000)  # newer than ETHUSDT #3
+    engine = five(fakes, SOLUSDT={"trading_state": TradingState.ACTIVE, "proposal": sol})
+    app = CockpitApp(engine, bell=False, poll_interval=60)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _started(app, pilot)
+        assert app.state.proposals_queued == 2 and app.state.proposal.symbol == "ETHUSDT"
+        text = fakes.screen_text(app)
+        assert "▶ PROPOSAL ETHUSDT #3 +1" in text.splitlines()[0]
+        assert "+1 waiting · expires in" in text
+        assert "▶#3" in row_of(text, "ETHUSDT") and "▶#8" in row_of(text, "SOLUSDT")
+
+
+def row_of(text: str, symbol: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("│") and f" {symbol} " in line)
