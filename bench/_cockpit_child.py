@@ -30,7 +30,7 @@ def main() -> int:
     p.add_argument("--base-state", default=None, help="a pickled CockpitState to start from (built by the parent)")
     p.add_argument("--per-message", action="store_true",
                    help="the old hand-off: one call_soon_threadsafe per message (for comparison)")
-    p.add_argument("--symbols", type=int, default=1, help="spread the feed over this many symbols (overview rows)")
+    p.add_argument("--symbols", type=int, default=1, help="spread the feed over this many symbols (overview)")
     a = p.parse_args()
     base = None
     if a.base_state:

@@ -14,9 +14,9 @@ it matters for the UI's cost:
   (like ``Engine.latest``), from a realistic base snapshot (a real ``Rebalancer`` after a short
   replay) with the fed values, a gap history sampled once a second and the feed counters.
 
-``symbols`` > 1 stands in for several symbols in one cockpit (issue 18): the messages are
-spread round-robin over that many symbols, each its own hand-off stream, and every snapshot
-carries one overview row per symbol (``SymbolRow``) besides the selected (first) symbol's panes.
+``symbols`` > 1 (issue 18): the messages are spread over that many symbols (one stream each,
+round robin, the same total rate); the snapshot is the first symbol's with every symbol's
+``SymbolRow`` on the overview, as ``core.portfolio`` publishes it.
 
 The host also runs a small loop-lag probe (an ``asyncio.sleep`` timer measuring how late it
 wakes up) and writes its figures to a JSON stats file when the feed ends.
@@ -40,6 +40,8 @@ from core.state import CockpitState, FeedHealth, SymbolRow
 from _common import SMALL_KLINES, cpu_ticks, load_app_config, percentile
 
 LAG_PROBE_S = 0.02
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT", "LINKUSDT", "AVAXUSDT", "DOTUSDT",
+           "LTCUSDT")
 
 
 def base_state() -> CockpitState:
@@ -53,19 +55,10 @@ def base_state() -> CockpitState:
     return replace(snap, venue="paper", connected=True, mode=Mode.AUTO)
 
 
-def message(seq: int, rng: random.Random, px: float, symbol: int = 0) -> tuple:
-    """One feed message: (seq, price, bid, ask, net_base, gap_base, symbol index). Net is unique
-    per seq (6 dp)."""
+def message(seq: int, rng: random.Random, px: float) -> tuple:
+    """One feed message: (seq, price, bid, ask, net_base, gap_base). Net is unique per seq (6 dp)."""
     net = 0.010001 + ((seq * 7919) % 99_991) * 1e-6  # > 0, never the base snapshot's value
-    return seq, px, round(px - 0.05, 2), round(px + 0.05, 2), round(net, 6), round(net, 6), symbol
-
-
-def symbol_names(n: int) -> tuple[str, ...]:
-    """``n`` symbol names: the bundled ones first, then made-up ones (the host trades nothing)."""
-    from core.instruments import known_symbols
-
-    names = list(known_symbols())[:n]
-    return tuple(names + [f"SYM{i}USDT" for i in range(len(names), n)])
+    return seq, px, round(px - 0.05, 2), round(px + 0.05, 2), round(net, 6), round(net, 6)
 
 
 class _Control:
@@ -87,8 +80,8 @@ class FeedHost:
                  snapshot_hz: float = 10.0, seed: int = 7, base: CockpitState | None = None,
                  per_message: bool = False, symbols: int = 1) -> None:
         self.control = _Control()
-        self.symbols = symbol_names(symbols) if symbols > 1 else ()
-        self._curs: dict[int, tuple] = {}
+        self.symbols = tuple(SYMBOLS[i] if i < len(SYMBOLS) else f"S{i}USDT" for i in range(max(1, symbols)))
+        self._others: dict[int, tuple] = {}  # symbol index (> 0) -> its latest message
         self.rate = rate
         self.seconds = seconds
         self.warmup_s = warmup_s
@@ -127,39 +120,40 @@ class FeedHost:
         cur = self._cur
         if cur is None:
             return replace(b, ts_ms=ts)
-        seq, px, bid, ask, net, gap, _ = cur
+        seq, px, bid, ask, net, gap = cur
         if now >= self._next_hist:
             self._gap_hist.append(gap)
             self._next_hist = now + 1.0
         feed = replace(b.feed, data_age_ms=0, events_total=seq) if b.feed else FeedHealth(events_total=seq)
-        state = replace(b, ts_ms=ts, price=px, bid=bid, ask=ask, net_base=net, net_quote=net * px, gap_base=gap,
-                        gap_in_unit=gap, target_base=0.0, gap_history=tuple(self._gap_hist), feed=feed)
-        if not self.symbols:
-            return state
-        rows = []
-        for i, name in enumerate(self.symbols):
-            m = self._curs.get(i)
-            one = replace(state, symbol=name) if i == 0 else replace(
-                b, symbol=name, base_coin=name[:-4], price=m[1] if m else None, net_base=m[4] if m else 0.0,
-                gap_base=m[5] if m else 0.0)
-            rows.append(SymbolRow.of(one, selected=i == 0))
-        return replace(state, symbol=self.symbols[0], overview=tuple(rows))
+        snap = replace(b, ts_ms=ts, price=px, bid=bid, ask=ask, net_base=net, net_quote=net * px, gap_base=gap,
+                       gap_in_unit=gap, target_base=0.0, gap_history=tuple(self._gap_hist), feed=feed)
+        if len(self.symbols) == 1:
+            return snap
+        rows = [SymbolRow.of(snap, selected=True)]
+        for i, sym in enumerate(self.symbols[1:], start=1):
+            m = self._others.get(i)
+            rows.append(SymbolRow(symbol=sym, base_coin=sym.removesuffix("USDT"), price=m[1] / (i + 1) if m else None,
+                                  net_base=m[4] if m else 0.0, gap_base=m[5] if m else 0.0,
+                                  effective_soft=b.effective_soft, effective_hard=b.effective_hard,
+                                  trading_state=b.trading_state, mode=b.mode))
+        return replace(snap, overview=tuple(rows))
 
     def on_message(self, msg: tuple) -> None:
         """Loop side, ``--per-message`` (the old path): keep the latest values, count the message."""
-        self._keep(msg)
+        self._cur = msg
         self._received += 1
 
     def on_messages(self, msgs: list) -> None:
         """Loop side: what the hand-off delivers (the newest value per stream, in order)."""
-        for m in msgs:
-            self._keep(m)
+        if len(self.symbols) == 1:
+            self._cur = msgs[-1]
+        else:  # (symbol index, message)
+            for i, m in msgs:
+                if i == 0:
+                    self._cur = m
+                else:
+                    self._others[i] = m
         self._received += len(msgs)
-
-    def _keep(self, msg: tuple) -> None:
-        self._curs[msg[6]] = msg
-        if msg[6] == 0:  # the panes show the first symbol
-            self._cur = msg
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -212,22 +206,27 @@ class FeedHost:
         px = 60_000.0
         total = max(1, int(rate * seconds))
         last = None
-        n_symbols = max(1, len(self.symbols))
         per_message = self.per_message
         put_latest = self.handoff.put_latest
+        n = len(self.symbols)
+        streams = [f"ticker-{s}" for s in self.symbols]
         while sent < total:
             due = min(total, int((time.monotonic() - t0) * rate) + 1)
             while sent < due:
                 sent += 1
                 px = round(px + rng.choice((-0.1, 0.0, 0.0, 0.1)), 2)
-                i = sent % n_symbols
-                msg = message(sent, rng, px, i)
-                if i == 0:
-                    last = msg  # what the panes must end on: the selected symbol's last message
+                if n > 1:  # round robin over the symbols; the last of the first symbol is the one shown
+                    i = sent % n
+                    msg = message(sent, rng, px)
+                    put_latest(streams[i], (i, msg))
+                    if i == 0:
+                        last = msg
+                    continue
+                last = message(sent, rng, px)
                 if per_message:
-                    post(on_message, msg)
+                    post(on_message, last)
                 else:
-                    put_latest(f"ticker{i}", msg)
+                    put_latest("ticker", last)
             # sleep to the next message due (at least 1 ms: bursts of rate/1000 messages)
             nxt = t0 + sent / rate
             time.sleep(max(0.001, nxt - time.monotonic()))

@@ -172,7 +172,7 @@ class CockpitApp(App[None]):
         self.shutdown_error: str | None = None
         self._crash_handled = False
         self._quitting = False
-        self._last_proposal_id: int | None = None
+        self._last_proposal_id: tuple[str, int] | None = None
         self._log_path = log_path
         self._log_handler: logging.Handler | None = None
         log.propagate = False  # never let a root StreamHandler write over the screen
@@ -359,9 +359,9 @@ class CockpitApp(App[None]):
 
     def _maybe_ring(self, state: CockpitState) -> None:
         p = state.proposal
-        if p is None or p.forced or p.proposal_id == self._last_proposal_id:
+        if p is None or p.forced or (p.symbol, p.proposal_id) == self._last_proposal_id:
             return
-        self._last_proposal_id = p.proposal_id
+        self._last_proposal_id = (p.symbol, p.proposal_id)  # several symbols: each numbers its own
         if self.bell_enabled:
             self.bell()
 

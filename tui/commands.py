@@ -1,6 +1,9 @@
 """Command palette entries (ctrl+p). Each runs the same action as its key, through
 ``run_action``, so the same ``check_action`` gate applies: in watch mode approve and force are
-not offered here either."""
+not offered here either.
+
+Several symbols add, per symbol, "Show ETHUSDT", "Kill ETHUSDT" (that symbol only; KILL stops
+every one) and "Pause / resume ETHUSDT", from the symbols of the last snapshot."""
 
 from __future__ import annotations
 
@@ -34,6 +37,21 @@ COMMANDS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+def symbol_commands(screen: "CockpitScreen") -> tuple[tuple[str, str, str, str], ...]:
+    """Per-symbol entries when the cockpit runs several symbols (none with one)."""
+    rows = screen.state.overview if screen.state is not None else ()
+    out: list[tuple[str, str, str, str]] = []
+    for row in rows:
+        sym = row.symbol
+        if not sym.isalnum():  # a symbol is letters and digits: nothing else goes into an action string
+            continue
+        out.append((f"Show {sym}", f"the panes show {sym}", f"select_symbol('{sym}')", ""))
+        out.append((f"Kill {sym}", f"cancel {sym}'s orders and halt it; the other symbols keep trading",
+                    f"kill_symbol('{sym}')", "x" if row.selected else ""))
+        out.append((f"Pause / resume {sym}", f"toggle pause on {sym} only", f"pause_symbol('{sym}')", ""))
+    return tuple(out)
+
+
 class CockpitCommands(Provider):
     def _screen(self) -> "CockpitScreen | None":
         from tui.screens.main import CockpitScreen
@@ -50,7 +68,7 @@ class CockpitCommands(Provider):
         # a dialog under the palette: only what works over dialogs (KILL, Quit), as with the keys
         dialog_open = any(isinstance(s, ModalScreen) and not isinstance(s, CommandPalette)
                           for s in self.app.screen_stack)
-        for name, help_text, action, key in COMMANDS:
+        for name, help_text, action, key in COMMANDS + symbol_commands(screen):
             if action == "app.kill":
                 enabled = True  # the same reach as k (whose key is only a letter while typing here)
             elif action.startswith("app."):

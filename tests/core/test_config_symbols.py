@@ -105,10 +105,10 @@ def test_check_config_prints_what_each_symbol_changes(tmp_path):
     eff = effective_config_dict(cfg)
     assert eff["symbol"] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
     assert eff["symbols"]["BTCUSDT"] == {}
-    assert eff["symbols"]["ETHUSDT"]["rebalancer.thresholds.soft"] == 0.12
+    assert eff["symbols"]["ETHUSDT"]["rebalancer.execution.max_trade_base"] == 10
     assert eff["symbols"]["SOLUSDT"]["paper.grid.qty_per_level"] == 2.0
     assert eff["symbols"]["SOLUSDT"]["paper.seed"] == 9 and eff["symbols"]["SOLUSDT"]["paper.driver_seed"] == 7
-    assert "rebalancer.thresholds.hard" not in eff["symbols"]["BTCUSDT"]
+    assert "rebalancer.thresholds.hard" not in eff["symbols"]["SOLUSDT"]  # quote units: one band for every symbol
     yaml.safe_dump(eff)  # printable as it is
 
 

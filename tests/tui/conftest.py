@@ -60,7 +60,8 @@ def paper_cockpit(tmp_path):
     def make(app_class=CockpitApp, **overrides):
         session = build_session(build_config(**{"mode": "semi", **QUIET_PAPER, **overrides}),
                                 Environment(data_dir=tmp_path))
-        app = app_class(session.engine, log_path=tmp_path / "logs" / "rebalancer.log", bell=False)
+        app = app_class(session.engine, log_path=tmp_path / "logs" / "rebalancer.log", bell=False,
+                        data_dir=tmp_path)  # a palette Screenshot (the key storm picks it) lands there
         return app, session
 
     return make
@@ -71,7 +72,8 @@ def burst(app, *keys: str) -> None:
     each key to be handled; this does not): the next screen may not be up yet."""
     from textual import events
 
-    chars = {"enter": "\r", "escape": "\x1b", "tab": "\t", "space": " ", "question_mark": "?"}
+    chars = {"enter": "\r", "escape": "\x1b", "tab": "\t", "space": " ", "question_mark": "?",
+             "left_square_bracket": "[", "right_square_bracket": "]"}
     for key in keys:
         event = events.Key(key, chars.get(key, key if len(key) == 1 else None))
         event.set_sender(app)

@@ -16,7 +16,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 
 from core.model import Action, BiasParts, Decision, GateResult, Mode, Side, TradingState
 from core.outcome import Outcome
-from core.state import CockpitState, FeedHealth, FillView, LogLine, OrderView, Proposal
+from core.state import CockpitState, FeedHealth, FillView, LogLine, OrderView, Proposal, SymbolRow
 
 T0 = 1_717_243_200_000  # 2024-06-01 12:00:00 UTC
 NOW = T0 + 3_723_000  # 13:02:03 UTC
@@ -345,3 +345,133 @@ async def shown_text(size: tuple[int, int], state: CockpitState, keys=()) -> str
         await pilot.pause()
         await engine.polls(1)
         return screen_text(app)
+
+
+# ---------------------------------------------------------------- several symbols (issue 18)
+SYMBOLS5 = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT")
+_SCALE = {"BTCUSDT": 1.0, "ETHUSDT": 1 / 20, "SOLUSDT": 1 / 400, "XRPUSDT": 1 / 100_000, "DOGEUSDT": 1 / 400_000}
+
+
+def make_symbol_state(symbol: str, **overrides: Any) -> CockpitState:
+    """``make_state`` for another symbol: its base coin, a price of its size, amounts in its units."""
+    k = _SCALE.get(symbol, 1 / 1000)
+    base = symbol.removesuffix("USDT")
+    price = round(60_010.5 * k, 6)
+    state = make_state(
+        symbol=symbol, base_coin=base, price=price, bid=price, ask=price,
+        net_base=round(0.1233 / k, 4), target_base=round(0.108 / k, 4), gap_base=round(0.0153 / k, 4),
+        effective_soft=round(0.0105 / k, 4), effective_hard=round(0.02625 / k, 4), gap_in_unit=round(0.0153 / k, 4),
+        log=(LogLine(NOW - 60_000, "info", f"engine started on paper venue ({symbol})"),
+             LogLine(NOW - 9_000, "trade", f"SELL {round(0.012 / k, 4)} @ {price} PostOnly {base.lower()}-0007")),
+        orders=(OrderView(f"{base.lower()}-0007", Side.SELL, "PostOnly", str(price), str(round(0.012 / k, 4)), "0", "New",
+                          4.2, 1),),
+    )
+    return replace(state, **overrides) if overrides else state
+
+
+class FakePortfolio(FakeEngine):
+    """``EngineHost`` and ``PortfolioControl`` over one ``FakeEngine`` per symbol, as the design
+    says (core.portfolio): ``latest()`` is the selected symbol's snapshot with every symbol's
+    ``SymbolRow``, the oldest waiting proposal (its ``symbol`` set) and how many wait; approve /
+    skip answer that oldest proposal; kill halts every symbol; kill_symbol / pause_symbol one;
+    the other commands act on the selected symbol. Calls are recorded as "ETHUSDT:approve"."""
+
+    def __init__(self, states: dict[str, CockpitState] | None = None, **kw: Any) -> None:
+        states = states if states is not None else {s: make_symbol_state(s) for s in SYMBOLS5}
+        self.engines = {sym: FakeEngine(st) for sym, st in states.items()}
+        self.symbols = tuple(states)
+        self.selected = self.symbols[0]
+        super().__init__(next(iter(states.values())), **kw)
+        self.control = self  # type: ignore[assignment]
+        self._composed: tuple[tuple, CockpitState] | None = None
+
+    # EngineHost
+    def latest(self) -> CockpitState:
+        self._polled()
+        states = tuple(e.state for e in self.engines.values())
+        key = (self.selected, tuple(id(s) for s in states))
+        if self._composed is None or self._composed[0] != key:  # same objects: the same snapshot object
+            self._composed = (key, self._compose())
+        return self._composed[1]
+
+    def _compose(self) -> CockpitState:
+        waiting = self.waiting()
+        rows = tuple(SymbolRow.of(e.state, selected=(sym == self.selected)) for sym, e in self.engines.items())
+        return replace(self.engines[self.selected].state, overview=rows, proposal=waiting[0] if waiting else None,
+                       proposals_queued=len(waiting))
+
+    def waiting(self) -> list[Proposal]:
+        """Every symbol's non-forced proposal, oldest first, each labelled with its symbol."""
+        out = [replace(e.state.proposal, symbol=sym) for sym, e in self.engines.items()
+               if e.state.proposal is not None and not e.state.proposal.forced]
+        return sorted(out, key=lambda p: p.created_ms)
+
+    @property
+    def state(self) -> CockpitState:  # FakeEngine's tests read and push ``state``: the selected symbol's
+        return self.engines[self.selected].state
+
+    @state.setter
+    def state(self, value: CockpitState) -> None:
+        if hasattr(self, "engines"):
+            self.engines[self.selected].state = value
+
+    def push_symbol(self, symbol: str, **changes: Any) -> CockpitState:
+        return self.engines[symbol].push(**changes)
+
+    # PortfolioControl
+    def _on(self, symbol: str, name: str, *args: Any) -> Outcome:
+        self.calls.append(f"{symbol}:{name}")
+        out = getattr(self.engines[symbol].control, name)(*args)
+        return Outcome(out.command, f"{symbol} {out.text}", out.acted, out.level)
+
+    def select(self, symbol: str) -> None:
+        if symbol not in self.engines:
+            raise KeyError(symbol)
+        self.calls.append(f"select:{symbol}")
+        self.selected = symbol
+
+    def approve(self) -> Outcome:
+        waiting = self.waiting()
+        if not waiting:
+            self.calls.append("approve")
+            return Outcome("approve", "nothing to approve", False)
+        return self._on(waiting[0].symbol, "approve")
+
+    def skip(self) -> Outcome:
+        waiting = self.waiting()
+        return self._on(waiting[0].symbol if waiting else self.selected, "skip")
+
+    def kill(self) -> Outcome:
+        self.calls.append("kill")
+        for e in self.engines.values():
+            e.control.kill()
+        return Outcome("kill", "killed every symbol", True)
+
+    def kill_symbol(self, symbol: str) -> Outcome:
+        return self._on(symbol, "kill")
+
+    def pause_symbol(self, symbol: str) -> Outcome:
+        return self._on(symbol, "toggle_pause")
+
+    def preview_force(self) -> Proposal | Outcome:
+        self.calls.append(f"{self.selected}:preview_force")
+        return self.engines[self.selected].control.preview_force()
+
+    def force(self, confirmed: Proposal | None = None) -> Outcome:
+        return self._on(self.selected, "force", confirmed)
+
+    def toggle_pause(self) -> Outcome:
+        return self._on(self.selected, "toggle_pause")
+
+    def set_mode(self, mode: Mode) -> Outcome:
+        return self._on(self.selected, "set_mode", mode)
+
+    def rearm(self) -> Outcome:
+        return self._on(self.selected, "rearm")
+
+    def cancel_pending(self) -> Outcome:
+        return self._on(self.selected, "cancel_pending")
+
+    @property
+    def control_calls(self) -> list[str]:
+        return [c for c in self.calls if not c.endswith("preview_force")]

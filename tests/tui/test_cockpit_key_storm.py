@@ -6,7 +6,8 @@ still running) and the paper venue received no order beyond what was confirmed: 
 set never to trade on its own (thresholds out of reach), so each order must belong to a force
 dialog whose Send was pressed — at most one rebalance per confirmed dialog.
 
-The default run presses 2,000 keys; ``-m slow`` runs three more seeds of 4,000.
+The default run presses 2,000 keys; ``-m slow`` runs three more seeds of 4,000. A shorter storm
+runs over five symbols (``FakePortfolio``: the overview as page 0, symbol keys, per-symbol kill).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from tui.screens.confirm import ConfirmScreen, ForceScreen
 
 # every key the cockpit or one of its screens binds, and the ones that move around dialogs
 BOUND = ["a", "s", "f", "p", "m", "c", "k", "r", "question_mark", "q", "1", "2", "3", "4", "5", "6",
-         "w", "ctrl+p", "ctrl+q", "ctrl+c"]
+         "w", "ctrl+p", "ctrl+q", "ctrl+c",
+         "0", "left_square_bracket", "right_square_bracket", "x"]  # several symbols (inert with one)
 MOVES = ["enter", "escape", "tab", "shift+tab", "left", "right", "up", "down", "space"]
 TYPED = ["e", "t", "h", "o", "i", "l", "x", "backspace"]  # letters the palette's search reads
 WEIGHTS = {**{k: 2 for k in BOUND}, **{k: 6 for k in MOVES}, **{k: 1 for k in TYPED},
@@ -113,3 +115,32 @@ async def test_a_storm_of_2000_keys_leaves_the_cockpit_alive_and_sends_only_conf
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_longer_key_storms(paper_cockpit, press_fast, tmp_path, seed):
     await _storm(paper_cockpit, press_fast, tmp_path, seed=seed, keys=4_000)
+
+
+async def test_a_storm_over_five_symbols_leaves_the_cockpit_alive(fakes, press_fast, tmp_path):
+    """Several symbols (issue 18): the overview page, ``[`` / ``]``, ``x`` and the per-symbol palette
+    entries under the same storm; afterwards the cockpit is alive and still moves between symbols."""
+    engine = fakes.FakePortfolio()
+    app = StormCockpit(engine, bell=False, data_dir=tmp_path)  # a palette Screenshot lands there
+    rng = random.Random(18)
+    names, weights = list(WEIGHTS), list(WEIGHTS.values())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await engine.polls(1)
+        sent = 0
+        while sent < 600:
+            burst = rng.choices(names, weights, k=min(rng.randint(1, 6), 600 - sent))
+            press_fast(app, *burst)
+            sent += len(burst)
+            await pilot.pause(0 if rng.random() < 0.7 else 0.02)
+            assert app.is_running and app._exception is None, (sent, burst, app._exception)
+        for _ in range(12):
+            await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert app.is_running and app._exception is None and app.return_code is None
+        before = engine.selected
+        await pilot.press("right_square_bracket")
+        await fakes.until(pilot, lambda: app.state is not None and app.state.symbol != before)
+        assert app.ui_errors == 0
+    # every call went to one of the five symbols' engines, or to all (kill)
+    assert all(c.split(":")[0] in engine.symbols or c in ("kill", "approve") or c.startswith("select:")
+               for c in engine.calls), engine.calls

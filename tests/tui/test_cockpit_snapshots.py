@@ -50,3 +50,20 @@ def test_force_dialog_80x24(snap_compare, fakes):
 def test_narrow_pages(snap_compare, fakes, page):
     app = _app(fakes, mode=Mode.SEMI)
     assert snap_compare(app, terminal_size=(80, 24), run_before=_settle, press=[page])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (160, 48)], ids=["80x24", "120x36", "160x48"])
+def test_five_symbols(snap_compare, fakes, size):
+    """Several symbols (issue 18): the overview (page 0 at 80x24, on top where it fits), the worst
+    state and the queued proposal in the header, the card labelled with the proposal's symbol."""
+    from dataclasses import replace
+
+    states = {s: fakes.make_symbol_state(s) for s in fakes.SYMBOLS5}
+    states["ETHUSDT"] = replace(states["ETHUSDT"], proposal=replace(fakes.make_proposal(3), qty="0.250000",
+                                                                    price_limit="3001.10"))
+    states["SOLUSDT"] = replace(states["SOLUSDT"], trading_state=TradingState.HALTED, halt_reason="kill switch",
+                                gap_base=9.9)
+    states["XRPUSDT"] = replace(states["XRPUSDT"], mode=Mode.AUTO, orders=(), gap_base=100.0)
+    states["DOGEUSDT"] = replace(states["DOGEUSDT"], trading_state=TradingState.PAUSED, gap_base=-2_000.0)
+    app = CockpitApp(fakes.FakePortfolio(states), bell=False)
+    assert snap_compare(app, terminal_size=size, run_before=_settle)

@@ -4,6 +4,10 @@ With a proposal waiting (semi mode) the card turns into a loud PROPOSAL card: si
 price limit, expected fee, net delta after the trade, the expiry countdown, and the keys.
 Under ``execution.style: auto`` it shows both cost estimates (take / rest, bps) and the choice.
 Every number comes from the snapshot (``Decision`` / ``Proposal``); nothing is computed here.
+
+Several symbols share one queue of proposals: the card shows the oldest, named by its symbol
+("▶ PROPOSAL ETHUSDT #3", in that symbol's units) whichever symbol the other panes show, and
+says how many wait behind it; ``a`` / ``s`` answer that one.
 """
 
 from __future__ import annotations
@@ -24,9 +28,16 @@ def _limit_sign(side: Side | None) -> str:
     return "≤" if side is Side.BUY else "≥"
 
 
+def card_symbol(s: CockpitState) -> str:
+    """Whose decision the card shows: the proposal's symbol (several symbols share one queue),
+    else the selected symbol's."""
+    p = s.proposal
+    return p.symbol if p is not None and p.symbol else s.symbol
+
+
 def headline(s: CockpitState) -> Rows:
     """One row: side and size, then the price limit, then the kind (dropped first when narrow)."""
-    base, _quote = fmt.split_symbol(s.symbol)
+    base, _quote = fmt.split_symbol(card_symbol(s))
     p = s.proposal
     L = theme.LABEL
     if p is not None:
@@ -65,7 +76,7 @@ def exec_text(d: Decision, cost: CostEstimate | None = None) -> str:
 def body(s: CockpitState) -> Rows:
     """Everything below the reason, most important first (a short pane shows the top lines);
     each row is items that are kept whole or dropped whole at a narrow width (see ``fit``)."""
-    base, quote = fmt.split_symbol(s.symbol)
+    base, quote = fmt.split_symbol(card_symbol(s))
     p: Proposal | None = s.proposal
     d = p.decision if p is not None else s.decision
     if d is None:
@@ -119,6 +130,8 @@ def body(s: CockpitState) -> Rows:
         _item(("×", L), (fmt.num(b.scale, 2), theme.ACCENT)),
     ))
 
+    if card_symbol(s) != s.symbol:
+        return Rows(tuple(rows))  # the cooldown and hysteresis below are the selected symbol's
     cooling = s.cooldown_left_s > 0
     rows.append((
         _item(("cool ", L), (fmt.countdown(s.cooldown_left_s, s.feed.speed) if cooling else "ready",
@@ -163,9 +176,15 @@ class DecisionPane(Pane):
     def key(self, s: CockpitState):
         # ts_ms is part of the key only while a proposal counts down to its expiry
         p = s.proposal
-        return (s.symbol, s.decision, p, s.ts_ms if p is not None and p.expires_ms else None, s.decision_cost,
+        return (s.symbol, s.decision, p, s.proposals_queued, s.ts_ms if p is not None and p.expires_ms else None,
+                s.decision_cost,
                 s.cooldown_left_s, s.hysteresis_note, s.trading_state, s.mode,
-                getattr(self.screen, "is_wide", False))  # the reason's lines follow the layout
+                getattr(self.screen, "is_wide", False),  # the reason's lines follow the layout
+                bool(s.overview) and self.size.width >= 50)  # several symbols: the title's long form fits
+
+    def on_resize(self) -> None:
+        if self._state is not None and self.display:
+            self._render_if_changed(self._state)
 
     def render_state(self, s: CockpitState) -> None:
         p = s.proposal
@@ -180,7 +199,13 @@ class DecisionPane(Pane):
             left = s.proposal_left_s
             if left is not None:
                 subtitle = f"expires in {fmt.duration(left)}"
-            set_title(self, f"▶ {kind} #{p.proposal_id}  a approve · s skip", subtitle)
+            label = f"{kind} #{p.proposal_id}"
+            if s.overview and p.symbol:  # one queue for every symbol: whose proposal, and what waits behind
+                # 80 columns: the symbol in the place of the word (the heavy yellow card says proposal)
+                label = f"{kind} {p.symbol} #{p.proposal_id}" if self.size.width >= 50 else f"{p.symbol} #{p.proposal_id}"
+                if s.proposals_queued > 1:
+                    subtitle = f"+{s.proposals_queued - 1} waiting" + (f" · {subtitle}" if subtitle else "")
+            set_title(self, f"▶ {label}  a approve · s skip", subtitle)
         set_content(self.query_one("#dec-head", Static), headline(s), fixed=True)
         # wrapped at words, ending in "…" at a word when the reason is longer than its lines
         reason = Clamp(why(s), why_lines(getattr(self.screen, "is_wide", False)))

@@ -4,6 +4,10 @@ symbol | venue badge (MAINNET loud: the whole bar turns red) | mode badge | trad
 badge (+ halt reason) | connection | data age | proposal countdown | clock (snapshot ts, UTC);
 then the numbers a trader looks for first, each with its unit: price, net gap (and how far
 past the thresholds), equity, drawdown -- items dropped whole from the end when narrow.
+
+Several symbols (``overview``): the state badge is the worst across them (HALTED over PAUSED
+over ACTIVE) with how many are in it ("HALTED 1/5"), and the proposal badge names whose
+proposal waits and how many more queue behind it ("▶ ETH #3 +1").
 """
 
 from __future__ import annotations
@@ -17,6 +21,19 @@ from tui import fmt, theme
 from tui.panes.fit import fit_row
 
 
+_RANK = {TradingState.ACTIVE: 0, TradingState.PAUSED: 1, TradingState.HALTED: 2}
+
+
+def worst_state(state: CockpitState) -> tuple[TradingState, int, int]:
+    """(the worst trading state across the symbols, how many are in it, how many symbols);
+    one symbol: its own state, 1, 1."""
+    rows = state.overview
+    if not rows:
+        return state.trading_state, 1, 1
+    worst = max((r.trading_state for r in rows), key=lambda t: _RANK.get(t, 0))
+    return worst, sum(r.trading_state is worst for r in rows), len(rows)
+
+
 def status_key(state: CockpitState, width: int, ui_errors: int = 0) -> tuple:
     """Everything ``status_text`` shows, at the resolution it shows it (the clock in seconds)."""
     p = state.proposal
@@ -28,6 +45,7 @@ def status_key(state: CockpitState, width: int, ui_errors: int = 0) -> tuple:
             state.proposal_left_s)),
         state.ts_ms // 1000,
         market_key(state),
+        worst_state(state) if state.overview else None, p.symbol if p is not None else "", state.proposals_queued,
     )
 
 
@@ -84,7 +102,12 @@ def status_text(state: CockpitState | None, width: int, *, ui_errors: int = 0) -
     left.append(f" {mode.upper()} ", style=theme.BADGE_MODE.get(mode.lower(), theme.STRONG))
     left.append(" ")
     ts = state.trading_state.value if isinstance(state.trading_state, TradingState) else str(state.trading_state)
-    left.append(f" {ts} ", style=theme.BADGE_STATE.get(ts, theme.STRONG))
+    if state.overview:  # several symbols: the worst of them, and how many are in it
+        worst, count, total = worst_state(state)
+        left.append(f" {worst.value} {count}/{total} " if worst is not TradingState.ACTIVE else " ACTIVE ",
+                    style=theme.BADGE_STATE.get(worst.value, theme.STRONG))
+    else:
+        left.append(f" {ts} ", style=theme.BADGE_STATE.get(ts, theme.STRONG))
     if ts == TradingState.HALTED.value and state.halt_reason:
         left.append(" " + state.halt_reason, style=theme.BAD)
     left.append("  ")
@@ -102,7 +125,13 @@ def status_text(state: CockpitState | None, width: int, *, ui_errors: int = 0) -
     p = state.proposal
     if p is not None and not p.forced:
         left.append("  ")
-        left.append(f"▶ PROPOSAL #{p.proposal_id}" if wide else f"▶ #{p.proposal_id}", style=theme.WARN + theme.BOLD)
+        who = ""
+        if state.overview and p.symbol:  # one queue for every symbol: whose, and how many wait behind it
+            who = (p.symbol if wide else fmt.split_symbol(p.symbol)[0]) + " "
+        left.append(f"▶ PROPOSAL {who}#{p.proposal_id}" if wide else f"▶ {who}#{p.proposal_id}",
+                    style=theme.WARN + theme.BOLD)
+        if state.overview and state.proposals_queued > 1:
+            left.append(f" +{state.proposals_queued - 1}", style=theme.WARN + theme.BOLD)
         if p.expires_ms is not None:
             left.append(" " + fmt.duration(state.proposal_left_s), style=theme.WARN)
     if ui_errors:

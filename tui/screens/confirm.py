@@ -80,7 +80,7 @@ class ConfirmScreen(_Dialog):
 
 def force_body(p: Proposal, s: CockpitState | None) -> Table:
     """Side, size, price limit (from ``preview_force``), with its fee and net-after."""
-    symbol = s.symbol if s is not None else "BTCUSDT"
+    symbol = p.symbol or (s.symbol if s is not None else "BTCUSDT")
     base, quote = fmt.split_symbol(symbol)
     t = Table.grid(padding=(0, 2))
     # the labels keep their width (a long "why" wraps in its own column instead of squeezing
@@ -89,6 +89,8 @@ def force_body(p: Proposal, s: CockpitState | None) -> Table:
     t.add_column(ratio=1, overflow="fold")
     side = Text()  # appended, so the badge colour does not fill the whole column
     side.append(f" {p.side.value.upper()} ", style=theme.BADGE_STATE["HALTED"] if p.side is Side.SELL else theme.BADGE_STATE["ACTIVE"])
+    if s is not None and s.overview:  # several symbols: say which one this sends on
+        t.add_row("symbol", Text(symbol, style=theme.STRONG))
     t.add_row("side", side)
     t.add_row("size", Text(f"{fmt.dec_str(p.qty)} {base}", style=theme.STRONG))
     limit_sign = "≤" if p.side is Side.BUY else "≥"

@@ -26,6 +26,13 @@ KEYS = (
     ("q", "quit (asks whether to cancel our open orders)"),
 )
 
+SYMBOL_KEYS = (  # shown only when the cockpit runs several symbols
+    ("[ ]", "previous / next symbol: the panes show it"),
+    ("x", "kill the selected symbol only (k kills every symbol)"),
+    ("0", "the symbols overview page on a narrow terminal"),
+    ("f p m c r", "act on the selected symbol; a / s answer the proposal on the card, whichever symbol's"),
+)
+
 MODES = (
     ("auto", "decisions execute at once; you can pause, skip the next, force or kill"),
     ("semi", "each decision becomes a proposal; nothing is sent until you approve"),
@@ -33,12 +40,12 @@ MODES = (
 )
 
 
-def help_table() -> Table:
+def help_table(several_symbols: bool = False) -> Table:
     t = Table.grid(padding=(0, 2))
     t.add_column(style=theme.INFO + theme.BOLD, no_wrap=True)
     t.add_column(style=theme.VALUE)
     t.add_row(Text("Keys", style=theme.STRONG), "")
-    for k, v in KEYS:
+    for k, v in KEYS + (SYMBOL_KEYS if several_symbols else ()):
         t.add_row(Text(k), Text(v))
     t.add_row("", "")
     t.add_row(Text("Modes", style=theme.STRONG), "")
@@ -59,13 +66,14 @@ class HelpScreen(OnceModal[None]):
         Binding("q", "close", "Close", show=False),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, *, several_symbols: bool = False) -> None:
         super().__init__(classes="dialog -info")
+        self.several_symbols = several_symbols
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog"):
             yield Static(Text("Spot rebalancer cockpit", style=theme.STRONG), id="dialog-title")
-            yield Static(help_table(), id="dialog-body")
+            yield Static(help_table(self.several_symbols), id="dialog-body")
 
     def action_close(self) -> None:
         self.dismiss(None)
