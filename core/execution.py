@@ -61,6 +61,8 @@ class RebalanceExecution:
     fees_quote = 0.0
     maker_fills = 0
     taker_fills = 0
+    maker_filled: Decimal = ZERO  # of the filled qty, what our resting orders filled
+    taker_touch = 0.0  # the touch our taker order was priced from (its slippage is measured from it)
     attempt = 0
     chase_count = 0
     post_only_rejects = 0
@@ -145,6 +147,10 @@ class RebalanceExecution:
             return []
         if not live.order_id:  # not acknowledged yet
             return []
+        if self.rechoose is not None:
+            # auto rests where it was placed: chasing buys the running extreme, and a filled
+            # order costs the same however far the market left it (the estimate says why)
+            return []
         if now_ms - self.last_chase_ms < self.cfg.chase_interval_s * 1000:
             return []
         our = float(live.price)
@@ -224,6 +230,7 @@ class RebalanceExecution:
         self.fees_quote += fee_quote
         if is_maker:
             self.maker_fills += 1
+            self.maker_filled += qty
         else:
             self.taker_fills += 1
 
@@ -273,6 +280,7 @@ class RebalanceExecution:
             tif = TimeInForce.POST_ONLY
         else:
             cap = self.cfg.slippage_cap_bps / 1e4
+            self.taker_touch = ask if side is Side.BUY else bid
             raw = ask * (1.0 + cap) if side is Side.BUY else bid * (1.0 - cap)
             price = ins.round_price(raw, side, passive=True)
             tif = TimeInForce.IOC
