@@ -16,11 +16,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from core.account import QUOTE_COINS, grows_gap
+from core.costs import rebalance_of
 from core.events import Command, PlaceOrder
 from core.execution import ExecutionPlan, Phase, RebalanceExecution
 from core.execution_choice import (
-    FILL_RATE_RESTS, FLOW_WINDOW_MS, MIN_MARKOUTS, MIN_TAKER_FILLS, VOL_CANDLES, CostEstimate, estimate, fill_rate,
-    growth_ratio, volatility_bps,
+    FLOW_WINDOW_MS, MIN_MARKOUTS, MIN_TAKER_FILLS, VOL_CANDLES, CostEstimate, RestingRecord, estimate, growth_ratio,
+    volatility_bps,
 )
 from core.model import Action, Decision, Fill, Mode, Order, OrderStatus, Side, TimeInForce, TradingState
 
@@ -40,7 +41,7 @@ class Desk:
         self._vol_version = -1
         self.others_flow: deque[tuple[int, float]] = deque()  # (ts, signed base) of fills not ours, last window
         self._flow_sum = 0.0  # their sum
-        self.rest_shares: deque[float] = deque(maxlen=FILL_RATE_RESTS)  # share each recent resting order filled
+        self.resting = RestingRecord()  # how our recent resting orders went (fill rate, cost against estimate)
         self.taker_slip = [0.0, 0.0, 0]  # our taker fills beyond the touch: Σ bps x notional, Σ notional, count
         self.last_taker: tuple[str, float] = ("", 0.0)  # (client id, the touch it was priced from) of our last IOC
 
@@ -99,6 +100,8 @@ class Desk:
                                     size_cap=r.risk.max_qty_at,
                                     rechoose=self._rechoose if est is not None else None, estimate=est)
         rebalance = f"{self.order_prefix()}{plan.rebalance_id}"  # every order's client id starts so
+        if maker_first and est is not None:
+            self.resting.rested(rebalance, est.rest_bps)
         arrival = r.costs.arrival_for(d.ts_ms, d.price)
         r.costs.started(rebalance, arrival)
         r.stats.decisions += 1
@@ -157,7 +160,7 @@ class Desk:
                     else r.cfg.execution.taker_slippage_bps)
         return estimate(maker_fee=r.maker_fee_rate, taker_fee=r.taker_fee_rate, bid=bid, ask=ask, wait_s=wait_s,
                         sigma_bps=vol, markout_bps=markout, growth_ratio=growth, slippage_bps=slippage,
-                        fill_rate=fill_rate(self.rest_shares))
+                        fill_rate=self.resting.fill_rate(), rest_bias_bps=self.resting.bias_bps())
 
     def other_fill(self, ts_ms: int, side: Side, qty: float) -> None:
         """A fill that is not ours (the grid's futures, a manual spot trade) moved net delta."""
@@ -216,6 +219,10 @@ class Desk:
         st.fees_quote += fee_quote
         r.risk.on_fill(fill.ts_ms, qty * price)
         r.costs.on_fill(fill.ts_ms, fill.exec_id, fill.client_id, fill.side, price, qty, fee_quote, fill.is_maker)
+        arrival = r.costs.arrival_of(fill.client_id)
+        if arrival is not None and arrival.mid > 0:
+            self.resting.on_fill(rebalance_of(fill.client_id),
+                                 fee_quote + fill.side.sign * (price - arrival.mid) * qty, qty * arrival.mid)
         if not fill.is_maker and self.last_taker[0] == fill.client_id:  # how far past the touch our taker paid
             touch = self.last_taker[1]
             acc = self.taker_slip
@@ -267,7 +274,7 @@ class Desk:
         filled = float(ex.filled)
         side = ex.plan.side
         if ex.plan.maker_first and ex.plan.qty > 0:  # our record of resting: the share it filled
-            self.rest_shares.append(min(1.0, float(ex.maker_filled / ex.plan.qty)))
+            self.resting.finished(f"{self.order_prefix()}{ex.plan.rebalance_id}", float(ex.maker_filled / ex.plan.qty))
         r.note("trade" if filled else "info",
                f"rebalance #{ex.plan.rebalance_id} done: {ex.outcome} (filled {ex.filled} of {ex.plan.qty}, "
                f"{ex.chase_count} chases)")

@@ -34,6 +34,7 @@ markouts, its resting and taker fills, other fills): pure and deterministic, no 
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from core.values import value_type
 
@@ -47,6 +48,7 @@ FLOW_WINDOW_MS = 300_000  # other fills the gap's growth rate is measured over
 PRIOR_FILL_RATE = 0.5  # no resting outcomes yet: an even chance (``fill_rate`` of no shares)
 FILL_RATE_RESTS = 50  # recent resting orders the fill rate is measured over
 MIN_TAKER_FILLS = 5  # taker fills before their slippage beyond the touch counts
+MIN_RESTS = 5  # rebalances that rested and traded before the record corrects the estimate
 
 
 @value_type
@@ -72,7 +74,8 @@ class CostEstimate:
 
 def estimate(*, maker_fee: float, taker_fee: float, bid: float, ask: float, wait_s: float,
              sigma_bps: float | None, markout_bps: float | None = None, growth_ratio: float = 0.0,
-             slippage_bps: float = 0.0, fill_rate: float | None = None) -> CostEstimate:
+             slippage_bps: float = 0.0, fill_rate: float | None = None,
+             rest_bias_bps: float | None = None) -> CostEstimate:
     """The cost of taking now and of resting up to ``wait_s``, and the cheaper.
 
     ``maker_fee`` / ``taker_fee``: fractions (0.001 = 10 bps); ``bid`` / ``ask``: the touch (equal
@@ -80,7 +83,8 @@ def estimate(*, maker_fee: float, taker_fee: float, bid: float, ask: float, wait
     ``markout_bps``: our maker fills' mean adverse markout (None: too few yet); ``growth_ratio``:
     how much the gap is expected to grow over the wait, as a share of the trade; ``fill_rate``:
     the share of a resting order expected to fill before the wait is over (None: no outcomes
-    yet, an even chance)."""
+    yet, an even chance); ``rest_bias_bps``: how much more our resting has cost than this
+    estimate said (``RestingRecord.bias_bps``; None: too few yet)."""
     mid = (bid + ask) * 0.5
     half = (ask - bid) * 0.5 / mid * 1e4 if mid > 0 and ask >= bid else 0.0
     take = taker_fee * 1e4 + half + slippage_bps
@@ -92,6 +96,8 @@ def estimate(*, maker_fee: float, taker_fee: float, bid: float, ask: float, wait
     p = PRIOR_FILL_RATE if fill_rate is None else min(1.0, max(0.0, fill_rate))
     growth = ADVERSE_K * move * min(1.0, max(0.0, growth_ratio))
     rest = p * (maker_fee * 1e4 + adverse) + (1.0 - p) * take + growth
+    if rest_bias_bps is not None:
+        rest += rest_bias_bps
     return CostEstimate(take_bps=take, rest_bps=rest, choice="rest" if rest < take else "take",
                         half_spread_bps=half, drift_bps=adverse, growth_bps=growth, wait_s=wait_s, fill_rate=p)
 
@@ -102,6 +108,53 @@ def fill_rate(shares) -> float:
     any outcome, our own record once there are several."""
     shares = list(shares)
     return (sum(shares) + 1.0) / (len(shares) + 2.0)
+
+
+class RestingRecord:
+    """How our recent resting orders went: the share of each that filled (``fill_rate``) and
+    what each rebalance that rested cost all-in against what the estimate said it would
+    (``bias_bps``). The estimate's model of adverse selection (volatility, markouts) is a model;
+    this record is what resting actually cost here, the unfilled part's chase included, so the
+    estimate is corrected by its own measured error."""
+
+    def __init__(self, n: int = FILL_RATE_RESTS) -> None:
+        self.entries: deque[list] = deque(maxlen=n)  # [rebalance, estimated rest bps, share filled | None, cost, notional]
+        self._by: dict[str, list] = {}
+
+    def rested(self, rebalance: str, rest_bps: float) -> None:
+        """A rebalance starts resting on an estimate of ``rest_bps``."""
+        if len(self.entries) == self.entries.maxlen:
+            self._by.pop(self.entries[0][0], None)
+        entry = [rebalance, rest_bps, None, 0.0, 0.0]
+        self.entries.append(entry)
+        self._by[rebalance] = entry
+
+    def on_fill(self, rebalance: str, cost_quote: float, notional: float) -> None:
+        """A fill of a rebalance that rested (maker or the taker after it): its all-in cost in
+        quote (fee + side x (price - arrival mid) x qty) and notional at the arrival mid."""
+        entry = self._by.get(rebalance)
+        if entry is not None:
+            entry[3] += cost_quote
+            entry[4] += notional
+
+    def finished(self, rebalance: str, share_filled: float) -> None:
+        entry = self._by.get(rebalance)
+        if entry is not None:
+            entry[2] = min(1.0, max(0.0, share_filled))
+
+    def shares(self) -> list[float]:
+        return [e[2] for e in self.entries if e[2] is not None]
+
+    def fill_rate(self) -> float:
+        return fill_rate(self.shares())
+
+    def bias_bps(self) -> float | None:
+        """Notional-weighted mean of (cost paid - rest estimated) in bps over the finished
+        rebalances that traded; None with fewer than ``MIN_RESTS``."""
+        done = [e for e in self.entries if e[2] is not None and e[4] > 0]
+        if len(done) < MIN_RESTS:
+            return None
+        return sum(e[3] * 1e4 - e[1] * e[4] for e in done) / sum(e[4] for e in done)
 
 
 def volatility_bps(closes, timeframe_ms: int, last: float | None = None, n: int = VOL_CANDLES) -> float | None:
@@ -132,5 +185,5 @@ def growth_ratio(flow_base: float, window_s: float, wait_s: float, qty: float) -
     return min(1.0, flow_base / window_s * wait_s / qty)
 
 
-__all__ = ["ADVERSE_K", "FILL_RATE_RESTS", "FLOW_WINDOW_MS", "MIN_TAKER_FILLS", "PRIOR_FILL_RATE", "CostEstimate",
-           "PRIOR_SIGMA_BPS", "estimate", "fill_rate", "growth_ratio", "volatility_bps"]
+__all__ = ["ADVERSE_K", "FILL_RATE_RESTS", "FLOW_WINDOW_MS", "MIN_RESTS", "MIN_TAKER_FILLS", "PRIOR_FILL_RATE", "CostEstimate",
+           "PRIOR_SIGMA_BPS", "RestingRecord", "estimate", "fill_rate", "growth_ratio", "volatility_bps"]

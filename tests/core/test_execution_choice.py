@@ -9,7 +9,7 @@ import statistics
 
 import pytest
 
-from core.execution_choice import ADVERSE_K, estimate, fill_rate, growth_ratio, volatility_bps
+from core.execution_choice import ADVERSE_K, RestingRecord, estimate, fill_rate, growth_ratio, volatility_bps
 from core.model import Candle, Mode, Side, TimeInForce
 from tests.core.helpers_engine import T0, Harness, rcfg
 
@@ -279,13 +279,50 @@ def test_an_approved_proposal_executes_the_way_it_showed_then_re_decides():
 def test_a_resting_order_s_outcome_is_our_fill_rate():
     h = harness("auto", DISCOUNT, candles=calm_candles(bps=1.0))
     soft_gap(h)
-    assert h.reb.exec.estimate.fill_rate == 0.5 and not h.reb.desk.rest_shares
+    assert h.reb.exec.estimate.fill_rate == 0.5 and not h.reb.desk.resting.shares()
     m = h.reb.costs.markouts
     for _ in range(5):
         m.measure(-1, 60_000.0, 0.01, 60_048.0)
     h.tick(T0 + 3 * S)  # flips to taker: the resting order filled nothing
-    assert h.reb.exec is None and list(h.reb.desk.rest_shares) == [0.0]
+    assert h.reb.exec is None and h.reb.desk.resting.shares() == [0.0]
     assert h.reb.desk.estimate(30, 0.003).fill_rate == pytest.approx(1 / 3)  # (0 + 1) / (1 + 2)
+    # what it cost all-in: sold 0.003 at the bid 59,999 against the 60,000 mid, fee 0.055 %
+    _, estimated, share, cost, notional = h.reb.desk.resting.entries[0]
+    assert share == 0.0 and estimated < 5.667  # it rested on an estimate under taking
+    assert notional == pytest.approx(0.003 * 60_000)
+    assert cost * 1e4 / notional == pytest.approx(5.5 * 59_999 / 60_000 + HALF)  # 5.667 bps
+
+
+def test_the_resting_record_corrects_the_estimate_by_its_measured_error():
+    rec = RestingRecord()
+    for k, paid_bps in enumerate([6.0, 6.0, 6.0, 6.0]):
+        rec.rested(f"r{k}", 4.0)  # each rested on an estimate of 4 bps ...
+        rec.on_fill(f"r{k}", paid_bps * 10_000 / 1e4, 10_000.0)  # ... and paid 6 on 10,000 of notional
+        rec.finished(f"r{k}", 0.0)
+    assert rec.bias_bps() is None  # four: too few
+    rec.rested("r4", 4.0)
+    rec.on_fill("r4", 11.0 * 30_000 / 1e4, 30_000.0)  # 11 bps on 30,000
+    assert rec.bias_bps() is None  # still working: not counted yet
+    rec.finished("r4", 1.0)
+    # notional-weighted: (4 x 2 x 10,000 + 7 x 30,000) / 70,000 = 290,000 / 70,000 = 4.143 bps
+    assert rec.bias_bps() == pytest.approx(290_000 / 70_000)
+    rec.rested("r5", 4.0)
+    rec.finished("r5", 0.0)  # the gap closed by itself: nothing traded, a share of 0, no cost
+    assert rec.bias_bps() == pytest.approx(290_000 / 70_000)
+    assert rec.fill_rate() == pytest.approx((1.0 + 1) / (6 + 2))
+    calm = estimate(maker_fee=0.0002, taker_fee=0.00055, bid=BID, ask=ASK, wait_s=30, sigma_bps=0.2,
+                    rest_bias_bps=rec.bias_bps())
+    assert calm.rest_bps == pytest.approx(4.270 + 4.143, abs=1e-3) and calm.choice == "take"
+
+
+def test_the_record_keeps_only_the_recent_rests():
+    rec = RestingRecord(n=3)
+    for k in range(5):
+        rec.rested(f"r{k}", 1.0)
+        rec.finished(f"r{k}", 1.0 if k < 2 else 0.0)
+    assert rec.shares() == [0.0, 0.0, 0.0] and set(rec._by) == {"r2", "r3", "r4"}
+    rec.on_fill("r0", 1.0, 1.0)  # a late fill of a forgotten rest changes nothing
+    assert all(e[4] == 0.0 for e in rec.entries)
 
 
 def test_auto_rests_where_it_placed_and_does_not_chase():
