@@ -61,7 +61,7 @@ class RebalanceExecution:
     fees_quote = 0.0
     maker_fills = 0
     taker_fills = 0
-    maker_filled: Decimal = ZERO  # of the filled qty, what our resting orders filled
+    maker_done: Decimal = ZERO  # filled qty of our finished post-only orders (from order updates)
     taker_touch = 0.0  # the touch our taker order was priced from (its slippage is measured from it)
     attempt = 0
     chase_count = 0
@@ -106,6 +106,14 @@ class RebalanceExecution:
         """Filled so far, from the venue's order updates (fills may be pushed after them)."""
         live = self.live
         return self.completed_filled + (live.filled_qty if live is not None else ZERO)
+
+    @property
+    def maker_filled(self) -> Decimal:
+        """Of ``filled``, what our resting (post-only) orders filled: from order updates, which
+        may come before the fills themselves."""
+        live = self.live
+        working = live.filled_qty if live is not None and live.tif is TimeInForce.POST_ONLY else ZERO
+        return self.maker_done + working
 
     @property
     def remaining(self) -> Decimal:
@@ -188,6 +196,8 @@ class RebalanceExecution:
             return []
         # terminal: the order is gone at the venue
         self.completed_filled += order.filled_qty
+        if order.tif is TimeInForce.POST_ONLY:
+            self.maker_done += order.filled_qty
         self.live = None
         self.live_request = None
         was_cancelling, then = self.cancelling, self.after_cancel
@@ -230,7 +240,6 @@ class RebalanceExecution:
         self.fees_quote += fee_quote
         if is_maker:
             self.maker_fills += 1
-            self.maker_filled += qty
         else:
             self.taker_fills += 1
 

@@ -356,3 +356,14 @@ def test_our_taker_fills_measure_the_slippage_beyond_the_touch():
     assert h.reb.desk.estimate(30, 0.003).take_bps == pytest.approx(10.0 + HALF)
     h.reb.desk.taker_slip = [0.5 * 3000.0, 3000.0, 5]  # five fills 0.5 bps past the touch
     assert h.reb.desk.estimate(30, 0.003).take_bps == pytest.approx(10.0 + HALF + 0.5)
+
+
+def test_a_resting_order_that_fills_counts_as_filled_whenever_its_fill_arrives():
+    h = harness("auto", DISCOUNT, candles=calm_candles(bps=1.0))
+    soft_gap(h)
+    assert [p.tif for p in h.places] == [TimeInForce.POST_ONLY]
+    h.trade(T0 + 3 * S, 60_002.0, qty=0.01, buy=True)  # a buyer trades through our sell at 60,001
+    assert h.reb.exec is None and h.ex.fills()[-1].is_maker
+    assert h.reb.desk.resting.shares() == [1.0]  # from the order's own filled size, not the fill's timing
+    _, _, _, cost, notional = h.reb.desk.resting.entries[0]
+    assert cost * 1e4 / notional == pytest.approx(2.0 * 60_001 / 60_000 - HALF)  # maker fee, the half spread earned
