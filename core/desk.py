@@ -16,12 +16,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from core.account import QUOTE_COINS, grows_gap
+from core.costs import rebalance_of
 from core.events import Command, PlaceOrder
 from core.execution import ExecutionPlan, Phase, RebalanceExecution
 from core.execution_choice import (
-    FLOW_WINDOW_MS, MIN_MARKOUTS, VOL_CANDLES, CostEstimate, estimate, growth_ratio, volatility_bps,
+    FLOW_WINDOW_MS, MIN_MARKOUTS, MIN_TAKER_FILLS, VOL_CANDLES, CostEstimate, RestingRecord, estimate, growth_ratio,
+    volatility_bps,
 )
-from core.model import Action, Decision, Fill, Mode, Order, OrderStatus, Side, TradingState
+from core.model import Action, Decision, Fill, Mode, Order, OrderStatus, Side, TimeInForce, TradingState
 
 if TYPE_CHECKING:
     from core.rebalancer import Rebalancer
@@ -39,6 +41,9 @@ class Desk:
         self._vol_version = -1
         self.others_flow: deque[tuple[int, float]] = deque()  # (ts, signed base) of fills not ours, last window
         self._flow_sum = 0.0  # their sum
+        self.resting = RestingRecord()  # how our recent resting orders went (fill rate, cost against estimate)
+        self.taker_slip = [0.0, 0.0, 0]  # our taker fills beyond the touch: Σ bps x notional, Σ notional, count
+        self.last_taker: tuple[str, float] = ("", 0.0)  # (client id, the touch it was priced from) of our last IOC
 
     def gate(self, now: int) -> str | None:
         """Why no new order may be sent now (risk, connection, fresh data), or None."""
@@ -86,7 +91,8 @@ class Desk:
         self._rebalance_seq += 1
         ex = r.cfg.execution
         wait_s = ex.hard_maker_wait_s if path == "hard" else ex.max_chase_s
-        maker_first, taker_allowed, est = self.style_for(d, forced=forced, wait_s=wait_s, qty=float(qty), shown=shown)
+        maker_first, taker_allowed, est = self.style_for(d, forced=forced, wait_s=wait_s, qty=float(qty), shown=shown,
+                                                         path=path)
         plan = ExecutionPlan(rebalance_id=self._rebalance_seq, side=d.side, qty=qty, decision=d,
                              maker_first=maker_first, taker_allowed=taker_allowed, maker_wait_s=wait_s,
                              price_limit=price_limit, path="forced" if forced else path)
@@ -94,6 +100,8 @@ class Desk:
                                     size_cap=r.risk.max_qty_at,
                                     rechoose=self._rechoose if est is not None else None, estimate=est)
         rebalance = f"{self.order_prefix()}{plan.rebalance_id}"  # every order's client id starts so
+        if maker_first and est is not None:
+            self.resting.rested(rebalance, est.rest_bps)
         arrival = r.costs.arrival_for(d.ts_ms, d.price)
         r.costs.started(rebalance, arrival)
         r.stats.decisions += 1
@@ -108,12 +116,14 @@ class Desk:
     # ------------------------------------------------------------------ rest or take
 
     def style_for(self, d: Decision, *, forced: bool = False, wait_s: float | None = None,
-                  qty: float | None = None, shown: CostEstimate | None = None) -> tuple[bool, bool, CostEstimate | None]:
+                  qty: float | None = None, shown: CostEstimate | None = None,
+                  path: str | None = None) -> tuple[bool, bool, CostEstimate | None]:
         """(maker first, taker allowed, the cost estimate behind the choice) for executing ``d``
         under ``execution.style``. ``maker_first`` follows the decision (today's behaviour);
         ``taker`` never rests; ``auto`` rests only where the decision would and the estimate
         (``shown``, the one an approved proposal showed, else a fresh one) says resting is
-        cheaper; a decision that takes now, or may not take, is followed."""
+        cheaper; a decision that takes now, or may not take, is followed. In ``auto`` a gap past
+        hard is taken at once: it is past what the trader holds, and tracking comes first."""
         style = self.reb.cfg.execution.style
         rest_wanted = d.maker_first and not d.take_now and not forced
         taker_allowed = d.taker_allowed or forced
@@ -122,8 +132,12 @@ class Desk:
         if style == "maker_first" or not rest_wanted or not taker_allowed:
             return rest_wanted, taker_allowed, None
         ex = self.reb.cfg.execution
+        if path is None:
+            path = self.reb.policy.execution_path(d)
+        if path == "hard" and shown is None:
+            return False, True, None
         if wait_s is None:
-            wait_s = ex.hard_maker_wait_s if self.reb.policy.execution_path(d) == "hard" else ex.max_chase_s
+            wait_s = ex.hard_maker_wait_s if path == "hard" else ex.max_chase_s
         est = shown if shown is not None else self.estimate(wait_s, d.qty_base if qty is None else qty)
         return est.rests, True, est
 
@@ -141,10 +155,12 @@ class Desk:
         self._forget_flow(r.now_ms)
         toward = self._flow_sum * (1.0 if r.gap_base() > 0 else -1.0)  # what grew the gap
         growth = growth_ratio(toward, FLOW_WINDOW_MS / 1000.0, wait_s, qty)
-        ex = r.cfg.execution
+        slip_sum, slip_notional, slip_count = self.taker_slip
+        slippage = (slip_sum / slip_notional if slip_count >= MIN_TAKER_FILLS and slip_notional > 0
+                    else r.cfg.execution.taker_slippage_bps)
         return estimate(maker_fee=r.maker_fee_rate, taker_fee=r.taker_fee_rate, bid=bid, ask=ask, wait_s=wait_s,
-                        sigma_bps=vol, markout_bps=markout, growth_ratio=growth,
-                        slippage_bps=ex.taker_slippage_bps)
+                        sigma_bps=vol, markout_bps=markout, growth_ratio=growth, slippage_bps=slippage,
+                        fill_rate=self.resting.fill_rate(), rest_bias_bps=self.resting.bias_bps())
 
     def other_fill(self, ts_ms: int, side: Side, qty: float) -> None:
         """A fill that is not ours (the grid's futures, a manual spot trade) moved net delta."""
@@ -203,6 +219,16 @@ class Desk:
         st.fees_quote += fee_quote
         r.risk.on_fill(fill.ts_ms, qty * price)
         r.costs.on_fill(fill.ts_ms, fill.exec_id, fill.client_id, fill.side, price, qty, fee_quote, fill.is_maker)
+        arrival = r.costs.arrival_of(fill.client_id)
+        if arrival is not None and arrival.mid > 0:
+            self.resting.on_fill(rebalance_of(fill.client_id),
+                                 fee_quote + fill.side.sign * (price - arrival.mid) * qty, qty * arrival.mid)
+        if not fill.is_maker and self.last_taker[0] == fill.client_id:  # how far past the touch our taker paid
+            touch = self.last_taker[1]
+            acc = self.taker_slip
+            acc[0] += fill.side.sign * (price - touch) / touch * 1e4 * qty * price
+            acc[1] += qty * price
+            acc[2] += 1
         ex = r.exec
         if ex is not None:
             ex.on_fill(fill.qty, fill.price, fee_quote, fill.is_maker)
@@ -247,6 +273,8 @@ class Desk:
         r.exec = None
         filled = float(ex.filled)
         side = ex.plan.side
+        if ex.plan.maker_first and ex.plan.qty > 0:  # our record of resting: the share it filled
+            self.resting.finished(f"{self.order_prefix()}{ex.plan.rebalance_id}", float(ex.maker_filled / ex.plan.qty))
         r.note("trade" if filled else "info",
                f"rebalance #{ex.plan.rebalance_id} done: {ex.outcome} (filled {ex.filled} of {ex.plan.qty}, "
                f"{ex.chase_count} chases)")
@@ -295,6 +323,8 @@ class Desk:
                 r.risk.on_order_sent(now)
                 r.stats.orders += 1
                 ex = r.exec
+                if ex is not None and req.tif is TimeInForce.IOC and ex.taker_touch > 0:
+                    self.last_taker = (req.client_id, ex.taker_touch)  # its fills' slippage is measured from it
                 live = ex.live if ex is not None and ex.live_request is req else None
                 if live is None:
                     live = Order(client_id=req.client_id, order_id="", symbol=req.symbol, side=req.side, qty=req.qty,

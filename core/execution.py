@@ -61,6 +61,8 @@ class RebalanceExecution:
     fees_quote = 0.0
     maker_fills = 0
     taker_fills = 0
+    maker_done: Decimal = ZERO  # filled qty of our finished post-only orders (from order updates)
+    taker_touch = 0.0  # the touch our taker order was priced from (its slippage is measured from it)
     attempt = 0
     chase_count = 0
     post_only_rejects = 0
@@ -106,6 +108,14 @@ class RebalanceExecution:
         return self.completed_filled + (live.filled_qty if live is not None else ZERO)
 
     @property
+    def maker_filled(self) -> Decimal:
+        """Of ``filled``, what our resting (post-only) orders filled: from order updates, which
+        may come before the fills themselves."""
+        live = self.live
+        working = live.filled_qty if live is not None and live.tif is TimeInForce.POST_ONLY else ZERO
+        return self.maker_done + working
+
+    @property
     def remaining(self) -> Decimal:
         return self.plan.qty - self.filled
 
@@ -145,6 +155,10 @@ class RebalanceExecution:
             return []
         if not live.order_id:  # not acknowledged yet
             return []
+        if self.rechoose is not None:
+            # auto rests where it was placed: chasing buys the running extreme, and a filled
+            # order costs the same however far the market left it (the estimate says why)
+            return []
         if now_ms - self.last_chase_ms < self.cfg.chase_interval_s * 1000:
             return []
         our = float(live.price)
@@ -182,6 +196,8 @@ class RebalanceExecution:
             return []
         # terminal: the order is gone at the venue
         self.completed_filled += order.filled_qty
+        if order.tif is TimeInForce.POST_ONLY:
+            self.maker_done += order.filled_qty
         self.live = None
         self.live_request = None
         was_cancelling, then = self.cancelling, self.after_cancel
@@ -273,6 +289,7 @@ class RebalanceExecution:
             tif = TimeInForce.POST_ONLY
         else:
             cap = self.cfg.slippage_cap_bps / 1e4
+            self.taker_touch = ask if side is Side.BUY else bid
             raw = ask * (1.0 + cap) if side is Side.BUY else bid * (1.0 - cap)
             price = ins.round_price(raw, side, passive=True)
             tif = TimeInForce.IOC

@@ -77,8 +77,9 @@ def main() -> int:
         "**auto** (the default: per rebalance the cheaper of resting and taking, `core/execution_choice.py`) "
         "and **taker**, at Bybit's spot base tier and with a maker discount (`paper.fees.tier: perp-base`). "
         f"Cost and tracking as in `policy-comparison.md` (`core/costs.py`; one common band of {args.band} BTC). "
-        "Maker fills come from today's paper fill model (a resting order fills when a print reaches it, "
-        "no queue), which is optimistic for resting.\n\n"
+        "Fills come from the honest paper fill model ([fill-model.md](fill-model.md): on 1-minute bars a "
+        "resting order fills only when a print trades through it, a taker pays the half spread). Why `auto` "
+        "takes nearly always even with the discount: [maker-discount.md](maker-discount.md).\n\n"
         "| data | fees maker / taker | execution.style | orders | fills | volume BTC | cost bps | "
         "fee / spread / drift bps | mean abs gap | % over band | total P&L |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|\n")

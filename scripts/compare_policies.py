@@ -190,7 +190,8 @@ def main() -> int:
         "% over band | maker/fills |\n|---|---|---|---|---|---|---|---|---|---|\n"
         + "\n".join(before_after) +
         "\n\nWith a maker discount (Bybit's perp-base rates, maker 0.02 % / taker 0.055 %), anchor "
-        "policy; the target is a cost under the 5.5 bps taker fee:\n\n"
+        "policy; the target is a cost under the 5.5 bps taker fee (not reachable by rest-or-take on this "
+        "data: [maker-discount.md](maker-discount.md) shows the adverse selection of a resting hedge):\n\n"
         "| data | policy | before | mean abs gap | % over band | maker/fills | after | mean abs gap | "
         "% over band | maker/fills |\n|---|---|---|---|---|---|---|---|---|---|\n"
         + "\n".join(discount) +

@@ -24,11 +24,12 @@ def test_the_fee_line_says_both_rates_with_their_digits(fakes):
 def test_the_decision_card_shows_both_estimates_and_the_choice(fakes):
     cost = estimate(maker_fee=0.0002, taker_fee=0.00055, bid=60_010.4, ask=60_010.6, wait_s=30, sigma_bps=0.2)
     text = "\n".join(" ".join(t.plain for t in row) for row in body(fakes.make_state(decision_cost=cost)).rows)
-    assert "cost take 5.5 · rest 2.9 bps" in text and "→ rest" in text
+    # rest 0.5 x (2 + 0.874) + 0.5 x 5.517 (an even fill chance before any record) = 4.195
+    assert "cost take 5.5 · rest 4.2 bps" in text and "→ rest" in text
     assert "exec maker → taker (cheaper)" in text
     shown = replace(fakes.make_proposal(), cost=cost)  # a proposal shows the estimate it was drafted with
     text = "\n".join(" ".join(t.plain for t in row) for row in body(fakes.make_state(proposal=shown)).rows)
-    assert "cost take 5.5 · rest 2.9 bps" in text
+    assert "cost take 5.5 · rest 4.2 bps" in text
     plain = "\n".join(" ".join(t.plain for t in row) for row in body(fakes.make_state()).rows)
     assert "cost " not in plain and "cheaper" not in plain  # maker_first / taker: no estimate, no row
 
@@ -48,4 +49,5 @@ async def test_the_positions_pane_shows_the_rates_in_use(fakes, size):
 async def test_the_decision_card_shows_the_estimates_on_screen(fakes, size):
     cost = estimate(maker_fee=0.001, taker_fee=0.001, bid=60_010.4, ask=60_010.6, wait_s=30, sigma_bps=1.0)
     text = await _screen(fakes, size, fakes.make_state(decision_cost=cost))
-    assert "cost take 10.0 · rest 14.4 bps" in text and "→ take" in text, text
+    # rest 0.5 x (10 + 4.370) + 0.5 x 10.017 = 12.193
+    assert "cost take 10.0 · rest 12.2 bps" in text and "→ take" in text, text
