@@ -18,6 +18,7 @@ from typing import Any
 from core.clock import WallClock
 from core.config import AppConfig, ConfigError
 from core.engine import Engine
+from core.figures import iso_utc
 from core.journal import Journal, default_journal_path
 from core.journal.recorder import JournalRecorder
 from core.alerts.setup import build_alerts
@@ -285,14 +286,9 @@ def _bybit_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
     shown = "mainnet" if mainnet_endpoints(cfg) else cfg.venue  # the header says where orders really go
     reb = build_rebalancer(cfg, venue_name=shown, instrument=provisional_instrument(cfg.symbol), journal=journal,
                            tag=session_tag(env.now_ms()), tap=env.record_tap)
-
-    def apply_rules(venue: BybitVenue) -> None:
-        reb.set_rules(venue.spot_instrument or reb.instrument, float(venue.maker_fee_rate),
-                      float(venue.taker_fee_rate))
-
     changes = {"client_prefix": reb.client_prefix, **env.venue_changes}
     settings = BybitSettings.from_config(cfg, **changes)
-    venue = BybitVenue(settings, secrets=cfg.secrets, on_rules=apply_rules)
+    venue = BybitVenue(settings, secrets=cfg.secrets, on_rules=_rules_to(reb))
     engine = Engine(reb, venue, journal=journal, on_start_open_orders=cfg.api.on_start_open_orders)
     return Session(cfg, journal, reb, venue, engine)
 
@@ -383,11 +379,24 @@ def build_bybit_sessions(cfgs: Sequence[AppConfig], env: Environment) -> list[Se
 
 
 def _rules_to(reb: Rebalancer) -> Callable[[Any], None]:
-    """The venue's start-up rules and fee rates into ``reb`` (``on_rules``)."""
+    """The venue's rules and fee rates into ``reb`` (``on_rules``: at start-up, and again when the
+    cached rules were read afresh), with a journal line saying which and when."""
     def apply(venue) -> None:
         reb.set_rules(venue.spot_instrument or reb.instrument, float(venue.maker_fee_rate),
                       float(venue.taker_fee_rate))
+        reb.note("info", rules_line(venue))
     return apply
+
+
+def rules_line(venue) -> str:
+    """What the journal keeps of the rules a live session trades on, and when Bybit gave them."""
+    i = venue.spot_instrument
+    if i is None:
+        return f"{venue.symbol}: no trading rules from Bybit yet"
+    when = iso_utc(venue.rules_read_ms) if getattr(venue, "rules_read_ms", None) else "at start"
+    return (f"{i.symbol} rules from Bybit {venue.name} at {when}: tick {i.tick_size}, qty step {i.qty_step}, "
+            f"min qty {i.min_qty}, min notional {i.min_notional} {i.quote}; fees maker "
+            f"{float(venue.maker_fee_rate) * 100:g} % / taker {float(venue.taker_fee_rate) * 100:g} %")
 
 
 # ------------------------------------------------------------------------------ ids

@@ -82,6 +82,7 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
         self.taker_fee_rate = Decimal("0.001")
         self.linear_instrument: Instrument | None = None
         self._spot: Instrument | None = None
+        self.rules_read_ms: int | None = None  # when the rules above were read (Bybit's clock)
         api_key, api_secret = (secrets.key, secrets.secret) if secrets is not None else (None, None)
         self._api_key, self._api_secret = api_key, api_secret
         self._ws_public = base_url(s.ws_public_url) if s.ws_public_url else None
@@ -264,6 +265,7 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
         if not items:
             raise VenueError(f"{self.symbol} is not a spot symbol on Bybit {self.name}")
         self._spot = P.spot_instrument(items[0])
+        self.rules_read_ms = self._now_ms()
         lin = [i for i in linear.get("list") or () if i.get("symbol") == self.symbol]
         self.linear_instrument = P.linear_instrument(lin[0]) if lin else None
         if self.linear_instrument is None:

@@ -32,6 +32,9 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     return instruments.split_symbol(symbol, unknown_quote="USDT")
 
 
+RULES_MAX_AGE_MS = 6 * 3_600_000  # instrument rules are cached this long, then read again
+
+
 class BybitReads:
     # ------------------------------------------------------------------ reads
 
@@ -41,8 +44,13 @@ class BybitReads:
         return self._spot
 
     async def instrument(self) -> Instrument:
-        if self._spot is None:
+        """The spot rules, read again from Bybit once they are ``RULES_MAX_AGE_MS`` old (a tick
+        or step change reaches a long session) and handed to ``on_rules`` then."""
+        stale = self.rules_read_ms is not None and self._now_ms() - self.rules_read_ms >= RULES_MAX_AGE_MS
+        if self._spot is None or stale:
             await self._load_rules()
+            if stale and self.on_rules is not None:
+                self.on_rules(self)
         assert self._spot is not None
         return self._spot
 

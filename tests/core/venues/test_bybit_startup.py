@@ -265,3 +265,30 @@ async def test_the_fake_charges_the_rates_it_serves(bybit_fake, venue):
     [fill] = await venue.fills_since(0)
     assert not fill.is_maker and fill.fee_coin == "USDT"
     assert fill.fee == D("0.01") * D("50000.00") * D("0.00055")
+
+
+async def test_rules_are_cached_with_the_time_read_and_read_again_once_stale(bybit_fake, make_venue, sink):
+    """Instrument rules are cached with the time Bybit gave them; once six hours old the next
+    ``instrument()`` reads them again and hands them to ``on_rules`` (a long session sees a tick
+    or step change); the journal line says which rules and when."""
+    from core.session import rules_line
+    from core.venues.bybit_reads import RULES_MAX_AGE_MS
+
+    told = []
+    venue = make_venue()
+    venue.on_rules = told.append  # what a session gives it: core.session._rules_to
+    await venue.start(sink)
+
+    def reads() -> int:
+        return sum(1 for r in bybit_fake.requests if r.path == "/v5/market/instruments-info")
+
+    assert told == [venue] and abs(venue.rules_read_ms - bybit_fake.now_ms()) < 60_000
+    first, n = venue.rules_read_ms, reads()
+    await venue.instrument()  # fresh: the cache answers
+    assert (reads(), len(told)) == (n, 1)
+    venue.rules_read_ms = first - RULES_MAX_AGE_MS  # six hours on
+    inst = await venue.instrument()
+    assert reads() > n and len(told) == 2 and venue.rules_read_ms >= first
+    line = rules_line(venue)
+    assert line.startswith("BTCUSDT rules from Bybit testnet at 20") and f"tick {inst.tick_size}" in line
+    assert "qty step 0.000001" in line and "fees maker 0.1 % / taker 0.1 %" in line
