@@ -48,7 +48,7 @@ from core.venues.bybit_reconcile import OVERLAP_MS, AccountReads, KnownOrders, S
 from core.venues.bybit_rest import BybitRest, base_url, make_http
 from core.venues.bybit_settings import BybitSettings
 from core.venues.bybit_orders import REJECT_REASONS, BybitOrders
-from core.venues.bybit_reads import BybitReads, split_symbol
+from core.venues.bybit_reads import RULES_MAX_AGE_MS, BybitReads, split_symbol
 from core.venues.bybit_stall import BybitStallWatch
 from core.venues.bybit_streams import BybitStreams, ChannelSpec
 
@@ -83,6 +83,7 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
         self.linear_instrument: Instrument | None = None
         self._spot: Instrument | None = None
         self.rules_read_ms: int | None = None  # when the rules above were read (Bybit's clock)
+        self._rules_task: asyncio.Future | None = None
         api_key, api_secret = (secrets.key, secrets.secret) if secrets is not None else (None, None)
         self._api_key, self._api_secret = api_key, api_secret
         self._ws_public = base_url(s.ws_public_url) if s.ws_public_url else None
@@ -228,7 +229,7 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
     async def _stop_tasks(self) -> None:
         """Cancel the watchdog and whatever it started (reconcile, refreshes, clock, stall look)."""
         for task in (self._supervisor, self._reconcile_task, self._balance_refresh, self._clock_task,
-                     self._stall_look):
+                     self._stall_look, self._rules_task):
             if task is not None and not task.done():
                 task.cancel()
                 try:
@@ -236,6 +237,7 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
                 except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping
                     pass
         self._supervisor = self._reconcile_task = self._balance_refresh = self._clock_task = self._stall_look = None
+        self._rules_task = None
 
     async def _close_streams(self) -> None:
         streams, self._streams = self._streams, None
@@ -394,12 +396,27 @@ class BybitVenue(BybitReads, BybitOrders, BybitStallWatch):
                 if (time.monotonic() - self._clock_synced_at >= every
                         and (self._clock_task is None or self._clock_task.done())):
                     self._clock_task = asyncio.ensure_future(self._resync_clock())
+                self._refresh_stale_rules()
                 private = streams.links.get("private")
                 if (self._need_reconcile and private is not None and private.up and self._reconcile_task is None
                         and time.monotonic() >= self._reconcile_retry_at):
                     self._start_reconcile()
             except Exception:  # noqa: BLE001 - the watchdog must keep running
                 log.exception("watchdog pass failed")
+
+    def _refresh_stale_rules(self) -> None:
+        """Periodic: rules cached past ``RULES_MAX_AGE_MS`` are read again (``instrument()``),
+        off the watchdog's pass; a failed read keeps the cached rules and tries next pass."""
+        if self.rules_read_ms is None or self._now_ms() - self.rules_read_ms < RULES_MAX_AGE_MS:
+            return
+        if self._rules_task is None or self._rules_task.done():
+            self._rules_task = asyncio.ensure_future(self._read_rules_again())
+
+    async def _read_rules_again(self) -> None:
+        try:
+            await self.instrument()
+        except VenueError as e:
+            log.warning("%s: instrument rules could not be read again (%s); the cached ones stay", self.symbol, e)
 
     async def _resync_clock(self) -> None:
         """Periodic: follow a drifting host clock, and lift a clock refusal once it is fixed

@@ -289,6 +289,13 @@ async def test_rules_are_cached_with_the_time_read_and_read_again_once_stale(byb
     venue.rules_read_ms = first - RULES_MAX_AGE_MS  # six hours on
     inst = await venue.instrument()
     assert reads() > n and len(told) == 2 and venue.rules_read_ms >= first
+    # and the watchdog does it by itself: no caller needed in a long session
+    venue.rules_read_ms = venue.rules_read_ms - RULES_MAX_AGE_MS
+    n = reads()
+    end = asyncio.get_running_loop().time() + 10
+    while len(told) < 3 and asyncio.get_running_loop().time() < end:
+        await asyncio.sleep(0.02)
+    assert len(told) == 3 and reads() > n
     line = rules_line(venue)
     assert line.startswith("BTCUSDT rules from Bybit testnet at 20") and f"tick {inst.tick_size}" in line
     assert "qty step 0.000001" in line and "fees maker 0.1 % / taker 0.1 %" in line
