@@ -198,9 +198,17 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     cfg = _load(args)
     notes = preflight(cfg, default_data_dir())  # the checks a start runs, the same code
     eff = effective_config_dict(cfg)
-    table = threshold_table(cfg, price=args.price, equity=args.equity)
+    several = cfg.per_symbol() if len(cfg.per_symbol()) > 1 else ()
+    if several and args.price is not None:
+        print("error: --price is one symbol's price: add --symbol to pick the entry", file=sys.stderr)
+        return EXIT_CONFIG
+    # several symbols: each one's thresholds at its own (paper start) price, so a shared number
+    # is seen in every symbol's coin
+    tables = [(one.symbol, threshold_table(one, equity=args.equity)) for one in several] or \
+        [(cfg.symbol, threshold_table(cfg, price=args.price, equity=args.equity))]
     if args.json:
-        print(json.dumps({**eff, "notes": notes, "thresholds_in_every_unit": table.to_dict()}, indent=2, default=str))
+        every = ({sym: t.to_dict() for sym, t in tables} if several else tables[0][1].to_dict())
+        print(json.dumps({**eff, "notes": notes, "thresholds_in_every_unit": every}, indent=2, default=str))
     else:
         import yaml
 
@@ -209,8 +217,9 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
             print(f"# warning: {w}")
         for n in notes:
             print(f"# {n}")
-        for line in table.lines(cfg.symbol):
-            print(f"# {line}")
+        for sym, table in tables:
+            for i, line in enumerate(table.lines(sym)):
+                print(f"# {sym} {line}" if several and i == 0 else f"# {line}")
         print(yaml.safe_dump(eff, sort_keys=False, allow_unicode=True), end="")
     return 0
 

@@ -155,3 +155,21 @@ def test_a_grid_under_the_perpetuals_minimum_is_refused_before_the_start(tmp_pat
     with pytest.raises(ConfigError) as e:
         preflight(config_from_dict(several(symbols=["BTCUSDT", entry])), tmp_path)
     assert e.value.key == "symbols[1].paper.grid.qty_per_level"
+
+
+def test_check_config_shows_each_symbols_thresholds_in_its_own_coin(capsys):
+    """One pair of quote thresholds, three symbols: check-config says what it is in each coin at
+    each symbol's own price, so the trader sees the band a shared number makes everywhere."""
+    import json
+
+    from tui.cli import main
+
+    assert main(["check-config", "--config", str(EXAMPLE)]) == 0
+    text = capsys.readouterr().out
+    assert "# ETHUSDT thresholds (anchor, configured in quote) at 3,000 USDT" in text
+    assert "soft: 2.4 SOL = 360.00 USDT" in text and "hard: 0.4 ETH = 1,200.00 USDT" in text
+    assert main(["check-config", "--config", str(EXAMPLE), "--json"]) == 0
+    every = json.loads(capsys.readouterr().out)["thresholds_in_every_unit"]
+    assert every["SOLUSDT"]["soft"]["base"] == pytest.approx(2.4) and every["BTCUSDT"]["hard"]["quote"] == 1200
+    assert main(["check-config", "--config", str(EXAMPLE), "--price", "100"]) == 2
+    assert "--symbol" in capsys.readouterr().err
