@@ -3,7 +3,9 @@ same replay.
 
 * ``core.replay.early_out``: the bulk step's cheap refusal (``ENABLED`` on / off);
 * ``core.replay.grid_path``: the grid replayed from a recording (``grid_path=`` given / not),
-  and a sweep that records it against one that does not (``ENABLED`` on / off).
+  and a sweep that records it against one that does not (``ENABLED`` on / off);
+* ``core.venues.paper_exchange.grid_ledger``: the grid's fill booked lean (``ENABLED`` on / off),
+  whole replays and the events of single fills.
 
 Compared with ``test_replay_bulk``'s ``replay`` (every exchange fill, every record, the report,
 the exchange's state, trend, anchors, statistics, the kill switch's equity), on the repository's
@@ -24,6 +26,7 @@ import pytest
 
 import core.replay.early_out as early_out
 import core.replay.grid_path as grid_path_mod
+import core.venues.paper_exchange.grid_ledger as grid_ledger
 from core.config import load_config
 from core.replay import WALL_FIELDS, run_replay
 from core.replay.grid_path import GridPathMismatch, ReplayedGrid, record_grid, replayed_grid
@@ -78,6 +81,24 @@ def early_out_on_and_off(cfg, market, policy: str = "anchor") -> int:
     return refused
 
 
+def grid_ledger_on_and_off(cfg, market, policy: str = "anchor") -> int:
+    """Replays with the generic and the lean booking of grid fills; returns the lean bookings."""
+    booked = 0
+    lean = grid_ledger.apply_grid_fill_lean
+
+    def counting(ex, fill):
+        nonlocal booked
+        booked += 1
+        return lean(ex, fill)
+
+    with mock.patch.object(grid_ledger, "ENABLED", False):
+        plain = replay(cfg, market, policy, bulk=True)
+    with mock.patch.object(grid_ledger, "apply_grid_fill_lean", counting):
+        fast = replay(cfg, market, policy, bulk=True)
+    assert_same(plain, fast)
+    return booked
+
+
 def grid_path_on_and_off(cfg, market, policy: str = "anchor") -> int:
     """Replays with the live grid and with its recording; returns the batches replayed."""
     path = record_grid(cfg, market)
@@ -121,6 +142,39 @@ def test_early_out_changes_nothing_on_the_excerpts(repo_root, excerpt, name, con
 
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("name", sorted(EXCERPTS))
+def test_early_out_refuses_only_what_the_bulk_step_would_not_take(repo_root, excerpt, name, config):
+    """Refusing is always safe (the one-by-one loop is the reference), so what can go wrong is
+    refusing a run the bulk path would have taken: each refusal is checked against
+    ``fast_forward`` itself, which must take nothing there (and so change nothing)."""
+    from core.replay.fastpath import FastForward
+
+    cfg = load_config(str(repo_root / config), need_secrets=False)
+    market = _market([excerpt(f) for f in EXCERPTS[name]])
+    checked = 0
+    real_guarded = early_out.guarded
+
+    def checking_guarded(step):
+        ff = getattr(step, "__self__", None)
+        if type(ff) is not FastForward:
+            return real_guarded(step)
+
+        def step_or_refuse(ti, qi, next_tick):
+            nonlocal checked
+            if ti < ff.nt and early_out.cannot_take(ff.reb, ff.ex, ff.ts, ff.px, ti):
+                checked += 1
+                assert ff.fast_forward(ti, next_tick) == (ti, next_tick), f"refused event {ti}, which it takes"
+                return ti, qi, next_tick, None
+            return step(ti, qi, next_tick)
+        return step_or_refuse
+
+    with mock.patch.object(early_out, "guarded", checking_guarded):
+        replay(cfg, market, "anchor", bulk=True)
+    if name == "bybit-month-day":
+        assert checked > 100
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("name", sorted(EXCERPTS))
 def test_replayed_grid_changes_nothing_on_the_excerpts(repo_root, excerpt, name, config):
     cfg = load_config(str(repo_root / config), need_secrets=False)
     market = _market([excerpt(f) for f in EXCERPTS[name]])
@@ -137,6 +191,7 @@ def test_both_change_nothing_on_every_recorded_file(repo_root, shared_data, name
     market = _market([shared_data(f) for f in RECORDED[name]])
     early_out_on_and_off(cfg, market, policy)
     grid_path_on_and_off(cfg, market, policy)
+    grid_ledger_on_and_off(cfg, market, policy)
 
 
 @pytest.mark.slow
@@ -146,6 +201,59 @@ def test_both_change_nothing_on_the_8_month_file(repo_root, shared_data, config)
     market = _market([shared_data(f) for f in EIGHT_MONTHS])
     assert early_out_on_and_off(cfg, market) > 1000
     assert grid_path_on_and_off(cfg, market) > 1000
+    assert grid_ledger_on_and_off(cfg, market) > 1000
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("name", sorted(EXCERPTS))
+def test_lean_grid_ledger_changes_nothing_on_the_excerpts(repo_root, excerpt, name, config):
+    cfg = load_config(str(repo_root / config), need_secrets=False)
+    market = _market([excerpt(f) for f in EXCERPTS[name]])
+    booked = grid_ledger_on_and_off(cfg, market)
+    if name == "bybit-month-day":
+        assert booked > 100
+
+
+def _fill(side, price, qty, fee, *, exec_id="grid-1", maker=True, fee_coin="USDT", symbol="BTCUSDT"):
+    from decimal import Decimal
+
+    from core.model import Fill, Leg
+    return Fill(ts_ms=1_700_000_000_000, exec_id=exec_id, symbol=symbol, side=side, price=Decimal(price),
+                qty=Decimal(qty), fee=Decimal(fee), fee_coin=fee_coin, is_maker=maker, leg=Leg.LINEAR,
+                order_id="grid-L1", source="grid")
+
+
+@pytest.mark.parametrize("fill_args", [
+    dict(side="BUY", price="60000.1", qty="0.002", fee="0.02400004"),  # the grid's fee = the exchange's
+    dict(side="SELL", price="60000.1", qty="0.002", fee="0.0240000400"),  # equal value, other exponent
+    dict(side="SELL", price="60010.5", qty="0.004", fee="0.01"),  # another fee
+    dict(side="BUY", price="59990.0", qty="0.002", fee="0.02399600", maker=False),  # taker rate
+    dict(side="BUY", price="59990.0", qty="0.002", fee="0.023996", exec_id=""),  # no exec id: the exchange's
+    dict(side="SELL", price="59990.0", qty="0.002", fee="0.023996", fee_coin="BTC", symbol=""),
+])
+def test_a_lean_booking_returns_the_events_of_the_generic_one(fill_args):
+    from decimal import Decimal
+
+    from core.model import Side
+    from core.venues.paper_exchange import PaperExchange
+
+    from core.venues.paper_exchange import FeeSchedule
+
+    fill = _fill(**{**fill_args, "side": Side[fill_args["side"]]})
+    out = {}
+    for on in (False, True):
+        with mock.patch.object(grid_ledger, "ENABLED", on):
+            for settle, fees in ((True, FeeSchedule()), (False, FeeSchedule()),
+                                 (True, FeeSchedule(linear_maker=Decimal(0), linear_taker=Decimal(0)))):
+                for balances in ({"BTC": Decimal("0.5"), "USDT": Decimal("50000")}, {"BTC": Decimal("0.5")}):
+                    ex = PaperExchange(balances=balances, settle_linear_in_quote=settle, fees=fees)
+                    if "USDT" not in balances:
+                        del ex._bal["USDT"]  # no quote coin yet: the first settlement adds it
+                    ex.on_trade(1_700_000_000_000, 60_000.0, 0.001, True)
+                    events = [ex.apply_grid_fill(fill), ex.apply_grid_fill(_fill(Side.SELL, "60100", "0.001",
+                                                                                 "0.0120200"))]
+                    out.setdefault(on, []).append((repr(events), repr(ex.to_state())))
+    assert out[True] == out[False]
 
 
 def test_a_recording_is_used_only_for_its_own_tape_and_grid(repo_root, excerpt):
