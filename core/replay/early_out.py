@@ -17,8 +17,9 @@ Why it is exact: for the first event ``i`` of a run ``fast_forward`` returns ``i
 * it comes at or after ``until`` and at or after the next evaluation, a venue command due or
   an anchor change: the in-place branch breaks on each of those.
 
-Measured (bybit linear month, ``examples/replay.yaml``, 38.6 k calls): 16.4 k of the 20.6 k
-calls that take nothing are refused here; replay CPU 4.0 -> see ``docs/performance.md``.
+Measured (Bybit linear month, ``examples/replay.yaml``, 38.6 k calls): 16.4 k of the 20.6 k
+calls that take nothing are refused here; the replay's CPU 2.28 -> 2.19 s (-4 %), same process,
+alternating; all three of issue 17's speed-ups together: ``docs/performance.md``.
 
 Exit path: ``ENABLED = False`` calls ``fast_forward`` every time, as before (``run_replay``
 wraps its bulk step with ``guarded``). ``tests/core/test_replay_speedups.py`` checks both give

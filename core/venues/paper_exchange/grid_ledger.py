@@ -13,11 +13,13 @@ generic work for a case that is always the same:
   is built once, when that one value changed (``!=`` on Decimal values, as the tuples compare).
 
 What it returns is what ``apply_grid_fill`` returns (equal events, in the same order), and the
-ledger is left the same. Measured: ``docs/performance.md`` (issue 17).
+ledger is left the same. Measured (Bybit linear month, ``examples/replay.yaml``, 16 k grid
+fills): the replay's CPU 2.49 -> 2.44 s (-2 %), same process, alternating; all three of issue
+17's speed-ups together: ``docs/performance.md`` ("Replay speed under work").
 
 Exit path: ``ENABLED = False`` books every grid fill with the generic steps, as before.
-``tests/core/test_replay_speedups.py`` checks both give the same replay on every data file, and
-``tests/venues/...`` the event tuples fill by fill.
+``tests/core/test_replay_speedups.py`` checks both give the same replay on every data file and
+the same events fill by fill (``test_a_lean_booking_returns_the_events_of_the_generic_one``).
 """
 
 from __future__ import annotations
