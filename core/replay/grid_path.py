@@ -29,10 +29,11 @@ Exit path: ``ENABLED = False`` makes ``plan_sweep`` record nothing, and ``run_re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.config import AppConfig
+from core.errors import RebalancerError
 from core.instruments import for_config
 from core.model import Fill
 from core.venues.grid import GridBot
@@ -45,7 +46,7 @@ _NO_FILLS: tuple[Fill, ...] = ()
 _INF = float("inf")
 
 
-class GridPathMismatch(RuntimeError):
+class GridPathMismatch(RebalancerError, RuntimeError):
     """A replayed grid met a print its recording did not fill on: not the recorded tape."""
 
 
@@ -68,7 +69,7 @@ class GridBatch:
 class GridPath:
     """The grid's batches over one tape, and what they were recorded for."""
 
-    market_id: int  # id() of the MarketData recorded: a replay of another tape does not use it
+    market: MarketData = field(compare=False, repr=False)  # the tape recorded: another one does not use it
     grid_key: tuple  # the grid config, the linear instrument, the first print
     start_buy_px: float
     start_sell_px: float
@@ -108,13 +109,13 @@ def record_grid(cfg: AppConfig, market: MarketData) -> GridPath | None:
         if fills:
             buy, sell = grid.quiet_band()
             batches.append(GridBatch(ts, px, fills, buy, sell, *_books(grid)))
-    return GridPath(id(market), key, start_buy, start_sell, start_books, tuple(batches), grid)
+    return GridPath(market, key, start_buy, start_sell, start_books, tuple(batches), grid)
 
 
 def replayed_grid(path: GridPath | None, cfg: AppConfig, market: MarketData) -> "ReplayedGrid | None":
     """A grid replaying ``path`` for this config and tape, or None when the path was recorded
     for something else (then the replay runs the live grid)."""
-    if path is None or path.market_id != id(market) or path.grid_key != _grid_key(cfg, market):
+    if path is None or path.market is not market or path.grid_key != _grid_key(cfg, market):
         return None
     return ReplayedGrid(path)
 
