@@ -100,7 +100,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--configs", type=int, default=None, help="how many grid points to run (default 100; quick 12)")
     p.add_argument("--jobs", type=int, default=2, help="local worker processes (default 2)")
     p.add_argument("--config", default=str(REPO / "examples" / "replay.yaml"))
+    p.add_argument("--plain", action="store_true",
+                   help="turn issue 17's replay speed-ups off (core.replay.early_out, core.replay.grid_path, "
+                        "core.venues.paper_exchange.grid_ledger): the figures before them, on today's machine")
     args = p.parse_args(argv)
+    if args.plain:
+        import core.replay.early_out
+        import core.replay.grid_path
+        import core.venues.paper_exchange.grid_ledger
+        for mod in (core.replay.early_out, core.replay.grid_path, core.venues.paper_exchange.grid_ledger):
+            mod.ENABLED = False
     path = Path(args.file) if args.file else (MONTH_KLINES if args.quick else BIG_KLINES)
     n = args.configs or (12 if args.quick else 100)
 
@@ -171,11 +180,12 @@ def main(argv: list[str] | None = None) -> dict:
         "worker_market_private_mb_max": rnd(max((w.get("market_private_mb", 0.0) for w in workers.values()),
                                                 default=None), 1),
         "frontier_points": len(summary["frontier"]["usdt_vs_mean_gap"]),
+        "grid_path_recorded": plan.ctx.grid_path is not None,
     }
     checks = [check(f"{len(plan.points)} configs end to end", rnd(total_s, 1), "<=",
                     TARGET_S if len(plan.points) >= 100 else TARGET_S * len(plan.points) / 100, "s")]
     res = result("sweep", params={"file": str(path), "config": args.config, "configs": len(plan.points),
-                                  "jobs": args.jobs, "grid": GRID}, figures=figures, checks=checks,
+                                  "jobs": args.jobs, "grid": GRID, "speedups": not args.plain}, figures=figures, checks=checks,
                  notes="target scales with the number of configs when fewer than 100 run")
     emit(res, args.json_out)
     return res

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from core.config import AppConfig
 from core.events import BalanceUpdate, ConnectionChanged, PositionUpdate
 from core.rebalancer import Rebalancer, Recorder
+from core.replay import early_out
 from core.replay.fastpath import bulk_step
+from core.replay.grid_path import GridPath, replayed_grid
 from core.replay.report import build_report, unhedged_block
 from core.session import build_rebalancer
 from core.venues.market import MarketData
@@ -29,7 +31,8 @@ class ReplayResult:
 
 def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None, mode: str = "auto",
                recorder: Recorder | None = None, timer: Callable[[], float] | None = None,
-               bulk: bool = True, band: float | None = None, unhedged: bool = False) -> ReplayResult:
+               bulk: bool = True, band: float | None = None, unhedged: bool = False,
+               grid_path: GridPath | None = None) -> ReplayResult:
     """Replay ``market`` through the real Rebalancer and a paper exchange, as fast as possible.
 
     Each event goes exchange first, then rebalancer, then commands back to the exchange, then
@@ -44,6 +47,8 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
     ``band`` (base) is the |gap| the tracking figures measure time over, by default the
     policy's hard threshold at the first price. ``unhedged`` adds the same run with no
     rebalancing (a watch-mode replay, same band) as the report's ``unhedged`` block.
+    ``grid_path`` (``core.replay.grid_path.record_grid``, a sweep records it once): the grid
+    replays that recording instead of running, when it was recorded for this tape and grid.
     """
     trades = market.trades
     if len(trades) == 0:
@@ -51,6 +56,9 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
     ts_arr, px_arr, qty_arr, side_arr = trades.ts_ms, trades.price, trades.qty, trades.side
     first_ts, first_px = ts_arr[0], px_arr[0]
     ex, grid = build_paper(cfg, first_px, first_ts, bars=trades.from_bars)
+    replayed = replayed_grid(grid_path, cfg, market) if grid is not None else None
+    if replayed is not None:
+        ex.grid = grid = replayed
     reb = build_rebalancer(cfg, venue_name="replay", instrument=ex.spot, recorder=recorder, mode=mode,
                            policy=policy, maker_fee_rate=float(ex.fees.spot_maker),
                            taker_fee_rate=float(ex.fees.spot_taker))
@@ -91,7 +99,7 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
     else:  # trades only (klines expand to trades): the quote branch is never taken
         q_ts = q_bid = q_bq = q_ask = q_aq = ()
         nq = 0
-    step = bulk_step(reb, ex, trades, quotes, TICK_MS) if bulk else None
+    step = early_out.guarded(bulk_step(reb, ex, trades, quotes, TICK_MS)) if bulk else None
     on_trade_ex, on_quote_ex = ex.on_trade, ex.on_quote
     on_trade_reb, on_quote_reb, on_tick = reb.on_trade, reb.on_quote, reb.on_tick
     next_tick = ts = first_ts
@@ -142,6 +150,6 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
     report = build_report(reb, ex, grid, market, wall_s=wall, equity_start=equity_start or equity_end,
                           equity_end=equity_end, last_price=last_px, mode=mode)
     if unhedged:
-        still = run_replay(cfg, market, policy=policy, mode="watch", bulk=bulk, band=band)
+        still = run_replay(cfg, market, policy=policy, mode="watch", bulk=bulk, band=band, grid_path=grid_path)
         report["unhedged"] = unhedged_block(still.report)
     return ReplayResult(report=report, rebalancer=reb, exchange=ex)

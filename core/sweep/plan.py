@@ -11,6 +11,7 @@ from pathlib import Path
 from core.config.load import load_config
 from core.config.yaml_reader import read_yaml
 from core.sweep.frontier import AXES, frontiers
+from core.replay.grid_path import record_grid
 from core.sweep.lazy import GapPath, bands_for, lazy_curve, lazy_hedge, unhedged_path
 from core.sweep.results import ResultsLog
 from core.sweep.runner import SweepContext, run_points
@@ -64,8 +65,9 @@ def plan_sweep(config_path: str, market: MarketData, market_files: Sequence[str]
         raise SweepSpecError(f"the common band must be a positive number of base units, got {band}")
     run_key = {"base": digest(base), "market": _market_key(market_files), "band": band, "policy": policy}
     points = make_points(base, str(config_path), overrides, run_key)
+    # the grid's fills, recorded once for every point (a point whose grid differs runs it live)
     ctx = SweepContext(market=market, base=base, config_file=str(config_path), band=band, policy=policy, timer=timer,
-                       cpu_timer=cpu_timer)
+                       cpu_timer=cpu_timer, grid_path=record_grid(cfg, market))
     return SweepPlan(ctx, points, [p.key for p in params], path, [str(f) for f in market_files])
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from core.errors import RebalancerError
 from core.replay import run_replay
+from core.replay.grid_path import GridPath
 from core.sweep.results import METRICS
 from core.sweep.spec import Point, point_config
 from core.venues.market import MarketData
@@ -48,6 +49,7 @@ class SweepContext:
     policy: str | None = None
     timer: Callable[[], float] | None = None  # wall time per config (the caller's clock)
     cpu_timer: Callable[[], float] | None = None  # and CPU time (the caller's process clock)
+    grid_path: GridPath | None = None  # the grid's fills over this market, recorded once (core.replay.grid_path)
 
 
 def run_point(ctx: SweepContext, point: Point) -> dict:
@@ -56,7 +58,7 @@ def run_point(ctx: SweepContext, point: Point) -> dict:
     timer, cpu = ctx.timer, ctx.cpu_timer
     t0 = timer() if timer else 0.0
     c0 = cpu() if cpu else 0.0
-    rep = run_replay(cfg, ctx.market, policy=ctx.policy, band=ctx.band, unhedged=False).report
+    rep = run_replay(cfg, ctx.market, policy=ctx.policy, band=ctx.band, unhedged=False, grid_path=ctx.grid_path).report
     row = {"id": point.id, "label": point.label, "params": point.params, **{k: rep.get(k) for k in METRICS},
            "pnl_total_quote": rep["pnl_quote"]["total"], "events_processed": rep["events_processed"]}
     row["wall_s"] = round(timer() - t0, 3) if timer else None

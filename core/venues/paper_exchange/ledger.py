@@ -14,6 +14,7 @@ from decimal import Decimal
 from core.events import BalanceUpdate, FillEvent, PositionUpdate
 from core.model import Balance, Fill, Leg, Position
 from core.values import value_type
+from core.venues.paper_exchange import grid_ledger
 from core.venues.paper_exchange.orders import ZERO, dec
 
 @value_type
@@ -40,6 +41,8 @@ class Ledger:
         The fee is charged at this exchange's linear maker/taker rate in the quote coin (the
         passed-through ``FillEvent`` carries it) so every fill on the account uses one schedule.
         """
+        if grid_ledger.ENABLED:
+            return grid_ledger.apply_grid_fill_lean(self, fill)
         if fill.leg is not Leg.LINEAR:
             raise ValueError(f"apply_grid_fill takes linear fills, got {fill.leg.value}")
         ts = fill.ts_ms
