@@ -185,7 +185,8 @@ def test_replayed_grid_changes_nothing_on_the_excerpts(repo_root, excerpt, name,
 
 @pytest.mark.parametrize("policy", ("anchor", pytest.param("simple", marks=pytest.mark.slow),
                                     pytest.param("baseline", marks=pytest.mark.slow)))
-@pytest.mark.parametrize("name", sorted(RECORDED))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "bybit-linear-month" else n
+                                  for n in sorted(RECORDED)])  # the month (15 s) with the 8 months, under -m slow
 def test_both_change_nothing_on_every_recorded_file(repo_root, shared_data, name, policy):
     cfg = load_config(str(repo_root / "examples/replay.yaml"), need_secrets=False)
     market = _market([shared_data(f) for f in RECORDED[name]])

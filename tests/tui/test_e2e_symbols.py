@@ -67,11 +67,11 @@ def test_three_symbols_trade_in_one_cockpit_at_80x24(tmp_path):
     env = {**os.environ, "TERM": "xterm-256color", "REBALANCER_DATA_DIR": str(tmp_path / "data"),
            "COLUMNS": "80", "LINES": "24"}
     env.pop("NO_COLOR", None)
-    # the example as a user runs it, its market four times faster: every symbol trades well inside
+    # the example as a user runs it, its market ten times faster: every symbol trades well inside
     # the deadline even on a loaded machine (the market, not the cockpit, sets the pace)
     config = tmp_path / "three-symbols.yaml"
-    config.write_text(EXAMPLE.read_text(encoding="utf-8").replace("  speed: 1.0", "  speed: 4.0", 1), encoding="utf-8")
-    assert "speed: 4.0" in config.read_text(encoding="utf-8")
+    config.write_text(EXAMPLE.read_text(encoding="utf-8").replace("  speed: 1.0", "  speed: 10.0", 1), encoding="utf-8")
+    assert "speed: 10.0" in config.read_text(encoding="utf-8")
     child = pexpect.spawn(sys.executable, [str(REPO / "rebalancer_main.py"), "--config", str(config),
                                            "--mode", "auto"],
                           cwd=str(tmp_path), env=env, dimensions=(24, 80), encoding="utf-8",
