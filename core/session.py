@@ -275,14 +275,9 @@ def _bybit_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
     are replaced by Bybit's as soon as the venue has read them at start-up (``on_rules``),
     before any event reaches it."""
     from core.venues.bybit import BybitVenue, provisional_instrument
-    from core.venues.bybit_settings import VENUES, BybitSettings
+    from core.venues.bybit_settings import BybitSettings
 
-    if cfg.venue not in VENUES:
-        raise ConfigError(cfg.path, "venue", f"expected one of {', '.join(VENUES)} for the Bybit venue", cfg.venue)
-    if cfg.secrets is None:
-        raise ConfigError(cfg.path, "api.account_name", f"venue {cfg.venue!r} needs API keys (BYBIT_API_KEY_"
-                          f"{cfg.api.account_name} / BYBIT_API_SECRET_{cfg.api.account_name})")
-    check_mainnet(cfg, env.mainnet_confirmed)
+    _check_bybit(cfg, env)
     shown = "mainnet" if mainnet_endpoints(cfg) else cfg.venue  # the header says where orders really go
     reb = build_rebalancer(cfg, venue_name=shown, instrument=provisional_instrument(cfg.symbol), journal=journal,
                            tag=session_tag(env.now_ms()), tap=env.record_tap)

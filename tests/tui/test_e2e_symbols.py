@@ -9,7 +9,6 @@ symbol. Skipped where the several-symbols host (``core.portfolio``) or its examp
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import sys
@@ -24,10 +23,6 @@ pyte = pytest.importorskip("pyte")
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "three-symbols.yaml"
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("core.portfolio") is None or not EXAMPLE.exists(),
-                                reason="needs core.portfolio and examples/three-symbols.yaml")
-
 
 class Terminal:
     def __init__(self, child, cols: int, rows: int) -> None:
