@@ -276,6 +276,7 @@ async def test_the_overview_renders_only_when_its_rows_change_with_ten_symbols(f
         await _started(app, pilot)
         pane = app.cockpit.query_one("#overview-top", OverviewPane)
         assert pane.display and pane.renders == 1
+        pane.numbers_every_s = 0  # every change drawn at once here (the hold-back has its own test)
 
         def step(symbol: str, **changes) -> None:
             engine.push_symbol(symbol, **changes)
@@ -349,3 +350,32 @@ async def test_the_header_and_card_say_how_many_proposals_queue_behind_the_shown
 
 def row_of(text: str, symbol: str) -> str:
     return next(line for line in text.splitlines() if line.startswith("│") and f" {symbol} " in line)
+
+
+async def test_numbers_alone_redraw_the_overview_at_most_twice_a_second_but_a_state_at_once(fakes):
+    """A busy feed moves every symbol's price at every poll: those redraws are held back to the
+    next half second (and then drawn, the newest values); a halt shows at once."""
+    engine = fakes.FakePortfolio({s: fakes.make_symbol_state(s) for s in fakes.SYMBOLS5})
+    app = CockpitApp(engine, bell=False, poll_interval=60)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _started(app, pilot)
+        pane = app.cockpit.query_one("#overview-top", OverviewPane)
+        now = [1000.0]
+        pane.clock = lambda: now[0]
+        engine.push_symbol("ETHUSDT", price=2_999.5)
+        app.poll()
+        drawn = pane.renders
+        engine.push_symbol("ETHUSDT", price=2_998.25)  # numbers only, 0 s after the last draw: held back
+        app.poll()
+        assert pane.renders == drawn and pane._flush is not None
+        engine.push_symbol("SOLUSDT", trading_state=TradingState.HALTED)  # a state: at once
+        app.poll()
+        await pilot.pause()
+        assert pane.renders == drawn + 1 and "2,998.25" in fakes.screen_text(app)
+        engine.push_symbol("ETHUSDT", price=2_997.75)
+        app.poll()
+        assert pane.renders == drawn + 1
+        now[0] += 0.5
+        pane.draw_held_back()  # what the timer does when the half second is up: the newest price
+        await pilot.pause()
+        assert pane.renders == drawn + 2 and "2,997.75" in fakes.screen_text(app)
