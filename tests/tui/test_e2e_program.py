@@ -12,41 +12,16 @@ import os
 import re
 import sqlite3
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 pexpect = pytest.importorskip("pexpect")
 pyte = pytest.importorskip("pyte")
+from tests.tui.pty_screen import Terminal  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 PRICE = re.compile(r"\d{2},\d{3}\.\d{2}")
-
-
-class Terminal:
-    def __init__(self, child, cols: int, rows: int) -> None:
-        self.child = child
-        self.screen = pyte.Screen(cols, rows)
-        self.stream = pyte.Stream(self.screen)
-
-    def text(self) -> str:
-        return "\n".join(self.screen.display)
-
-    def pump(self) -> None:
-        try:
-            self.stream.feed(self.child.read_nonblocking(65536, timeout=0.1))
-        except pexpect.TIMEOUT:
-            pass
-
-    def wait_for(self, predicate, seconds: float = 30.0) -> bool:
-        """Read the program's output until the screen satisfies ``predicate`` (or time runs out)."""
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.pump()
-            if predicate(self.text()):
-                return True
-        return False
 
 
 @pytest.fixture

@@ -12,40 +12,17 @@ from __future__ import annotations
 import os
 import re
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 pexpect = pytest.importorskip("pexpect")
 pyte = pytest.importorskip("pyte")
+from tests.tui.pty_screen import Terminal  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "three-symbols.yaml"
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
-
-class Terminal:
-    def __init__(self, child, cols: int, rows: int) -> None:
-        self.child = child
-        self.screen = pyte.Screen(cols, rows)
-        self.stream = pyte.Stream(self.screen)
-
-    def text(self) -> str:
-        return "\n".join(self.screen.display)
-
-    def lines(self) -> list[str]:
-        return list(self.screen.display)
-
-    def wait_for(self, predicate, seconds: float = 30.0) -> bool:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            try:
-                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.1))
-            except pexpect.TIMEOUT:
-                pass
-            if predicate(self.text()):
-                return True
-        return False
 
 
 def row(text: str, symbol: str) -> str:
