@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from contract import CONTRACT_CHECKS, TOUCH_SIZE, EventLog
+from contract import CONTRACT_CHECKS
 from core.config import ApiSecrets, ConfigError
 from core.events import BalanceUpdate, ConnectionChanged, FillEvent, OrderUpdate, Reconciled, VenueProblem
 from core.model import OrderRequest, OrderStatus, Quote, Side, TimeInForce, Trade, TradingState
@@ -22,6 +22,7 @@ from core.venues.bybit_settings import BybitSettings
 from tests.fakes.bybit import DEFAULT_KEY, DEFAULT_SECRET, FakeBybit, loopback_http
 
 from tests.core.venues.conftest import FAST, QUIET, Sink, until
+from tests.core.venues.test_contract_bybit import BybitHarness
 
 D = Decimal
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -348,22 +349,13 @@ async def test_a_symbols_config_on_testnet_runs_a_portfolio_over_one_hub(fake3):
 # ---------------------------------------------------------------------- the venue contract, on a hub
 
 
-class HubHarness:
-    """The venue contract's BTCUSDT venue, taken from a hub that also runs ETHUSDT and SOLUSDT."""
-
-    symbol = "BTCUSDT"
-    base = "BTC"
-    quote = "USDT"
-    client_prefix = "rb"
-    spot_maker_fee = D("0.001")
-    spot_taker_fee = D("0.001")
+class HubHarness(BybitHarness):
+    """The venue contract's BTCUSDT venue, taken from a hub that also runs ETHUSDT and SOLUSDT;
+    everything else as the one-symbol adapter's harness."""
 
     def __init__(self, fake, make_hub) -> None:
-        self.fake = fake
+        super().__init__(fake, make_venue=None)
         self.make_hub = make_hub
-        self.initial_balances = {"BTC": D("0.1"), "USDT": D("10000")}
-        self.log = EventLog()
-        self.venue = None
 
     async def open(self, *, can_trade: bool = True):
         hub = self.make_hub(can_trade=can_trade, client_prefix=self.client_prefix)
@@ -372,21 +364,6 @@ class HubHarness:
         self.venue = hub.venue(self.symbol)
         await self.venue.start(self.log)
         return self.venue
-
-    async def set_touch(self, bid: Decimal, ask: Decimal, *, size: Decimal = TOUCH_SIZE) -> None:
-        start = self.log.mark()
-        await asyncio.to_thread(self.fake.set_book, str(bid), str(size), str(ask), str(size))
-        await self.log.wait_for(lambda e: isinstance(e, Quote) and e.bid == float(bid) and e.ask == float(ask),
-                                start=start)
-
-    async def trade(self, price: Decimal, qty: Decimal, taker_side: Side) -> None:
-        start = self.log.mark()
-        await asyncio.to_thread(self.fake.trade, str(price), str(qty), taker_side.value)
-        await self.log.wait_for(lambda e: isinstance(e, Trade) and e.price == float(price) and e.qty == float(qty),
-                                start=start)
-
-    def order_calls(self) -> int:
-        return self.fake.order_request_count()
 
     async def close(self) -> None:
         pass  # make_hub stops every venue
