@@ -62,6 +62,23 @@ class Confirmations:
                 self.autos.add(id(screen))
 
 
+async def _press_storm(app, pilot, press_fast, rng: random.Random, keys: int) -> None:
+    """``keys`` keys from ``WEIGHTS`` in random bursts of 1-6, mostly with no pause between bursts;
+    the app must be up after each burst. Then Escape until every dialog is gone, and up still."""
+    names, weights = list(WEIGHTS), list(WEIGHTS.values())
+    sent = 0
+    while sent < keys:
+        burst = rng.choices(names, weights, k=min(rng.randint(1, 6), keys - sent))
+        press_fast(app, *burst)
+        sent += len(burst)
+        await pilot.pause(0 if rng.random() < 0.7 else 0.02)
+        assert app.is_running and app._exception is None, (sent, burst, app._exception)
+    for _ in range(12):
+        await pilot.press("escape")
+    await pilot.pause(0.2)
+    assert app.is_running and app._exception is None and app.return_code is None
+
+
 async def _storm(paper_cockpit, press_fast, tmp_path, seed: int, keys: int) -> None:
     app, session = paper_cockpit(StormCockpit, paper__speed=5.0)
     placed: list[str] = []
@@ -74,21 +91,10 @@ async def _storm(paper_cockpit, press_fast, tmp_path, seed: int, keys: int) -> N
     session.venue.place_order = place_order
     seen = Confirmations()
     rng = random.Random(seed)
-    names, weights = list(WEIGHTS), list(WEIGHTS.values())
     async with app.run_test(size=(80, 24), message_hook=seen) as pilot:
         await asyncio.wait_for(session.engine.started.wait(), 30)
-        sent = 0
-        while sent < keys:
-            burst = rng.choices(names, weights, k=min(rng.randint(1, 6), keys - sent))
-            press_fast(app, *burst)
-            sent += len(burst)
-            await pilot.pause(0 if rng.random() < 0.7 else 0.02)
-            assert app.is_running and app._exception is None, (sent, burst, app._exception)
+        await _press_storm(app, pilot, press_fast, rng, keys)
         # alive: no exception, the engine still runs, and the cockpit still answers keys
-        for _ in range(12):
-            await pilot.press("escape")
-        await pilot.pause(0.2)
-        assert app.is_running and app._exception is None and app.return_code is None
         assert any(w.group == "engine" and w.is_running for w in app.workers)
         renders = app.renders
         await pilot.press("1")
@@ -123,20 +129,9 @@ async def test_a_storm_over_five_symbols_leaves_the_cockpit_alive(fakes, press_f
     engine = fakes.FakePortfolio()
     app = StormCockpit(engine, bell=False, data_dir=tmp_path)  # a palette Screenshot lands there
     rng = random.Random(18)
-    names, weights = list(WEIGHTS), list(WEIGHTS.values())
     async with app.run_test(size=(80, 24)) as pilot:
         await engine.polls(1)
-        sent = 0
-        while sent < 600:
-            burst = rng.choices(names, weights, k=min(rng.randint(1, 6), 600 - sent))
-            press_fast(app, *burst)
-            sent += len(burst)
-            await pilot.pause(0 if rng.random() < 0.7 else 0.02)
-            assert app.is_running and app._exception is None, (sent, burst, app._exception)
-        for _ in range(12):
-            await pilot.press("escape")
-        await pilot.pause(0.2)
-        assert app.is_running and app._exception is None and app.return_code is None
+        await _press_storm(app, pilot, press_fast, rng, 600)
         before = engine.selected
         await pilot.press("right_square_bracket")
         await fakes.until(pilot, lambda: app.state is not None and app.state.symbol != before)
