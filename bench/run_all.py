@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import BENCH_DIR, REPO, machine_info  # noqa: E402
 
-BENCHMARKS = ("core_throughput", "replay_vs_parse", "live_latency", "decision_path", "cockpit_feed", "memory_24h",
+BENCHMARKS = ("core_throughput", "replay_vs_parse", "replay_floor", "live_latency", "decision_path", "cockpit_feed", "memory_24h",
               "sweep")
 
 

@@ -43,6 +43,8 @@ SMOKE = {
                    {"rss_after_warmup_mb", "rss_end_mb", "growth_after_warmup_mb", "samples"}),
     "cockpit_feed": (["--scenarios", "feed,feed10", "--seconds", "1", "--rate", "500", "--warmup", "0.5"],
                      {"feed", "feed_10_symbols"}),
+    "replay_floor": (["--file", str(SMALL), "--quick"],
+                     {"decision_p50_us", "booking_p50_us", "sets"}),
     "decision_path": (["--trials", "8", "--idle-ms", "1"],
                       {"warm", "after_idle", "p50_after_idle_over_warm"}),
     "sweep": (["--file", str(SMALL), "--configs", "4"],
