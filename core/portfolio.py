@@ -138,8 +138,9 @@ class Portfolio:
             return cached[1]  # nothing moved: the very same snapshot (the cockpit skips its redraw)
         rows = tuple(SymbolRow.of(s, selected=sym == self.selected) for sym, s in zip(self.symbols, snaps))
         shown = snaps[self.symbols.index(self.selected)]
+        owner = snaps[self.symbols.index(waiting[0][0])] if waiting else shown
         state = replace(shown, overview=rows, proposal=waiting[0][1] if waiting else None,
-                        proposals_queued=len(waiting))
+                        proposals_queued=len(waiting), proposal_clock_ms=owner.ts_ms)
         if self.error is not None and state.engine_error is None:
             state = replace(state, engine_error=self.error)
         self._cache = ((snaps, *key), state)

@@ -212,15 +212,18 @@ class CockpitState:
     # several symbols (issue 18): every symbol's row, the selected one's snapshot above; () for one symbol
     overview: tuple[SymbolRow, ...] = ()
     proposals_queued: int = 0  # proposals waiting on all symbols, ``proposal`` the oldest (its ``symbol`` says whose)
+    proposal_clock_ms: int | None = None  # the market clock of the proposal's own symbol (None: this snapshot's)
 
     @property
     def proposal_left_s(self) -> float | None:
         """Wall-clock seconds the trader has left to answer the proposal (None: it never expires).
-        Its expiry is in market time, which paper at ``feed.speed`` 10 runs ten times faster."""
+        Its expiry is in market time, which paper at ``feed.speed`` 10 runs ten times faster, and
+        on its own symbol's clock: with several symbols the shown one's may be behind or ahead."""
         p = self.proposal
         if p is None or p.expires_ms is None:
             return None
-        return max(0.0, (p.expires_ms - self.ts_ms) / 1000 / (self.feed.speed or 1.0))
+        now = self.ts_ms if self.proposal_clock_ms is None else self.proposal_clock_ms
+        return max(0.0, (p.expires_ms - now) / 1000 / (self.feed.speed or 1.0))
 
 
 class EngineControl(Protocol):

@@ -20,6 +20,7 @@ from core.model import Leg, Mode, TradingState
 from core.outcome import Outcome
 from core.portfolio import AccountKill, Portfolio, build_portfolio
 from core.session import Environment
+from core.state import CockpitState
 from tests.builders import REPO_ROOT
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -160,6 +161,7 @@ def test_the_account_switch_trips_on_the_sum_not_on_any_one_symbol():
 class FakeProposal:
     proposal_id: int
     created_ms: int
+    expires_ms: int | None = None
     symbol: str = ""
 
 
@@ -170,8 +172,13 @@ class FakeEngine:
         self.symbol = symbol
         self.reb = SimpleNamespace(operator=SimpleNamespace(proposal=None))
 
-    def propose(self, n: int, created_ms: int) -> None:
-        self.reb.operator.proposal = FakeProposal(n, created_ms)
+        self.now_ms = 0
+
+    def propose(self, n: int, created_ms: int, expires_ms: int | None = None) -> None:
+        self.reb.operator.proposal = FakeProposal(n, created_ms, expires_ms)
+
+    def latest(self) -> CockpitState:
+        return CockpitState(symbol=self.symbol, ts_ms=self.now_ms)
 
     def approve(self) -> Outcome:
         p = self.reb.operator.proposal
@@ -196,6 +203,20 @@ def test_approve_answers_the_oldest_proposal_of_any_symbol_and_names_it():
     assert pf.approve().text == "BTCUSDT: approved #9"
     pf.select("ETHUSDT")
     assert pf.approve().text == "ETHUSDT: nothing to approve"  # none anywhere: the selected symbol says why
+
+
+def test_another_symbols_proposal_counts_down_on_its_own_clock():
+    """Each symbol's market clock is its own (paper paths, feeds that lag): the card's
+    'expires in' is the proposal's symbol's, not the clock of the symbol on screen."""
+    pf = fake_portfolio(*SYMBOLS)
+    btc, eth = pf.engine("BTCUSDT"), pf.engine("ETHUSDT")
+    btc.now_ms, eth.now_ms = 10_000, 70_000
+    eth.propose(3, created_ms=70_000, expires_ms=100_000)
+    state = pf.latest()  # BTCUSDT selected and shown
+    assert state.symbol == "BTCUSDT" and state.proposal.symbol == "ETHUSDT"
+    assert state.proposal_left_s == pytest.approx(30.0)  # ETH's clock: 100 s - 70 s (BTC's would say 90)
+    eth.now_ms = 95_000
+    assert pf.latest().proposal_left_s == pytest.approx(5.0)
 
 
 async def test_semi_mode_proposals_from_every_symbol_in_one_queue(tmp_path):

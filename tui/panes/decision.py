@@ -174,9 +174,9 @@ class DecisionPane(Pane):
         yield Static(id="dec-body")
 
     def key(self, s: CockpitState):
-        # ts_ms is part of the key only while a proposal counts down to its expiry
+        # the time left is part of the key only while a proposal counts down to its expiry
         p = s.proposal
-        return (s.symbol, s.decision, p, s.proposals_queued, s.ts_ms if p is not None and p.expires_ms else None,
+        return (s.symbol, s.decision, p, s.proposals_queued, s.proposal_left_s if p is not None and p.expires_ms else None,
                 s.decision_cost,
                 s.cooldown_left_s, s.hysteresis_note, s.trading_state, s.mode,
                 getattr(self.screen, "is_wide", False),  # the reason's lines follow the layout
