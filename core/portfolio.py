@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
+from core.alerts.setup import account_sender
 from core.config import AppConfig, RiskConfig
 from core.engine import Engine
 from core.model import Mode, TradingState
@@ -275,16 +276,22 @@ def build_portfolio(cfg: AppConfig, env: Environment) -> Portfolio:
     if several and cfg.venue != "paper":
         return Portfolio(bybit_sessions(cfg, configs, env), cfg.rebalancer.risk)
     sessions: list[Session] = []
+    sender = account_sender(cfg) if several else None  # one rate limit per service for the account
     try:
         for one in configs:
             tap = labelled(env.record_tap, one.symbol) if several else env.record_tap
-            sessions.append(build_session(one, replace(env, record_tap=tap)))
+            sessions.append(build_session(one, replace(env, record_tap=tap, alert_sender=sender)))
     except BaseException:
         for s in sessions:
             s.release()
             if s.journal is not None:
                 s.journal.close()
+            if s.engine.alerts is not None:
+                s.engine.alerts.close()
         raise
+    finally:
+        if sender is not None:
+            sender.close()  # each symbol's alerts hold it now
     return Portfolio(sessions, cfg.rebalancer.risk)
 
 

@@ -21,7 +21,8 @@ from core.engine import Engine
 from core.figures import iso_utc
 from core.journal import Journal, default_journal_path
 from core.journal.recorder import JournalRecorder
-from core.alerts.setup import build_alerts
+from core.alerts.sender import AlertSender
+from core.alerts.setup import account_sender, build_alerts
 from core.model import BTCUSDT_SPOT, Instrument, Mode
 from core.rebalancer import Rebalancer, Recorder
 from core.record_lines import labelled, tee
@@ -44,7 +45,8 @@ class Environment:
     settings to replace (``BybitSettings``: tests shorten the timings); ``mainnet_confirmed``:
     a session whose orders reach mainnet is refused without it; ``single_instance``: a second
     live session on the same account, venue and symbol is refused (``AlreadyRunning``);
-    ``record_tap``: a second recorder fed the journal's very records (``core.record_lines``)."""
+    ``record_tap``: a second recorder fed the journal's very records (``core.record_lines``);
+    ``alert_sender``: the account's alert sender, which every symbol's alerts share."""
 
     data_dir: Path | None = None
     journal: Journal | None = None
@@ -54,6 +56,7 @@ class Environment:
     mainnet_confirmed: bool = False  # the trader said --i-understand-mainnet
     single_instance: bool = False  # hold the account + venue + symbol lock for the session's life
     record_tap: Recorder | None = None  # also gets every record the journal gets (the log's lines)
+    alert_sender: AlertSender | None = None  # the account's, shared by its symbols (None: the session builds one)
 
 
 @dataclass
@@ -80,7 +83,7 @@ def build_session(cfg: AppConfig, env: Environment) -> Session:
             lock = InstanceLock(lock_path(where)).acquire(mode=cfg.mode, now_ms=env.now_ms())
     alerts = None
     try:
-        alerts = build_alerts(cfg, env.now_ms)  # a wrong URL is a ConfigError naming its key
+        alerts = build_alerts(cfg, env.now_ms, env.alert_sender)  # a wrong URL is a ConfigError naming its key
         if alerts is not None:  # the alerts see the journal's very records
             env = replace(env, record_tap=tee(env.record_tap, alerts.tap))
         journal = env.journal if env.journal is not None else open_journal(cfg, env.data_dir)
@@ -309,8 +312,9 @@ def build_bybit_sessions(cfgs: Sequence[AppConfig], env: Environment) -> list[Se
     mainnet confirmation, the single-instance lock per symbol's journal); each rebalancer gets
     its symbol's rules and fee rates from Bybit at start-up, before any event. ``env.journal``
     is used only for a single symbol (each symbol has its own journal). With several symbols
-    each one's log lines name it (``labelled``) and each has its own alerts (``alerts:``), as
-    paper's portfolio does: an engine's shutdown closes the alerts it holds."""
+    each one's log lines name it (``labelled``) and each has its own alert rules over the
+    account's one sender (``alerts:``; one rate limit per service), as paper's portfolio does:
+    an engine's shutdown lets go of the sender, the last one stops it."""
     from core.venues.bybit import provisional_instrument
     from core.venues.bybit_hub import BybitHub
     from core.venues.bybit_settings import BybitSettings
@@ -334,10 +338,12 @@ def build_bybit_sessions(cfgs: Sequence[AppConfig], env: Environment) -> list[Se
     journals: list[Journal | None] = []
     rebs: list[Rebalancer] = []
     alerts: list = []
+    sender = None
     try:
+        sender = account_sender(first)  # a wrong URL is a ConfigError naming its key
         for cfg in cfgs:
             tap = labelled(env.record_tap, cfg.symbol) if len(cfgs) > 1 else env.record_tap
-            alerts.append(build_alerts(cfg, env.now_ms))  # a wrong URL is a ConfigError naming its key
+            alerts.append(build_alerts(cfg, env.now_ms, sender))
             if alerts[-1] is not None:  # the alerts see the journal's very records
                 tap = tee(tap, alerts[-1].tap)
             where = journal_path(cfg, env.data_dir) if env.single_instance else None
@@ -363,6 +369,9 @@ def build_bybit_sessions(cfgs: Sequence[AppConfig], env: Environment) -> list[Se
             if a is not None:
                 a.close()
         raise
+    finally:
+        if sender is not None:
+            sender.close()  # the symbols' alerts hold it now
     sessions = []
     for cfg, journal, reb, lock, alert in zip(cfgs, journals, rebs, locks, alerts):
         venue = hub.venue(cfg.symbol)

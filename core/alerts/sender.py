@@ -170,7 +170,11 @@ def apprise_notify(url: str, title: str, body: str) -> bool:
 
 
 class AlertSender:
-    """Every alert to every service, each on its own worker (``submit`` never blocks)."""
+    """Every alert to every service, each on its own worker (``submit`` never blocks).
+
+    One per account: with several symbols every symbol's alerts share it (``hold``), so each
+    service's rate limit is the account's, as the receiving chat sees it. Its builder holds it
+    once; each holder's ``close`` lets go, and the last one stops the workers."""
 
     def __init__(self, urls: list[tuple[str, str]], *, timeout_s: float = 5.0, retries: int = 2,
                  per_minute: int = 20, backoff_s: float = 1.0, notify: Callable[[str, str, str], bool] = apprise_notify,
@@ -178,6 +182,12 @@ class AlertSender:
         self.services = [Service(label, with_timeouts(url, timeout_s), notify=notify, retries=retries,
                                  per_minute=per_minute, backoff_s=backoff_s, clock=clock, sleep=sleep)
                          for label, url in urls]
+        self.holders = 1
+
+    def hold(self) -> "AlertSender":
+        """One more user of this sender (it stops only when every holder has closed it)."""
+        self.holders += 1
+        return self
 
     def submit(self, alert: Alert) -> None:
         for s in self.services:
@@ -193,6 +203,9 @@ class AlertSender:
         return all(s.idle.wait(max(0.0, deadline - time.monotonic())) for s in self.services)
 
     def close(self) -> None:
+        self.holders -= 1
+        if self.holders > 0:
+            return  # another symbol still sends through it
         for s in self.services:
             s.stop()
 

@@ -84,14 +84,24 @@ class Alerts:
         self.sender.close()
 
 
-def build_alerts(cfg: AppConfig, wall_ms: Callable[[], int]) -> Alerts | None:
+def account_sender(cfg: AppConfig) -> AlertSender | None:
+    """The account's sender for ``cfg.alerts`` (None: no URL); a wrong URL is a ``ConfigError``
+    naming its key. The caller holds it once: ``close`` it when the sessions hold their own."""
     urls = alert_urls(cfg)
     if not urls:
         return None
     a = cfg.alerts
-    sender = AlertSender([(label, url) for label, url, _ in urls], timeout_s=a.timeout_s, retries=a.retries,
-                         per_minute=a.per_minute)
-    return Alerts(cfg, sender, wall_ms)
+    return AlertSender([(label, url) for label, url, _ in urls], timeout_s=a.timeout_s, retries=a.retries,
+                       per_minute=a.per_minute)
 
 
-__all__ = ["Alerts", "alert_env", "alert_urls", "build_alerts"]
+def build_alerts(cfg: AppConfig, wall_ms: Callable[[], int], sender: AlertSender | None = None) -> Alerts | None:
+    """One session's alerts: through ``sender`` when the account already has one (several
+    symbols: one rate limit per service for the account), else through a sender of its own."""
+    if sender is not None:
+        return Alerts(cfg, sender.hold(), wall_ms)
+    sender = account_sender(cfg)
+    return Alerts(cfg, sender, wall_ms) if sender is not None else None
+
+
+__all__ = ["Alerts", "account_sender", "alert_env", "alert_urls", "build_alerts"]

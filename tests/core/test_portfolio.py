@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from core.alerts.rules import Alert
 from core.config import ConfigError, RiskConfig, config_from_dict
 from core.instruments import for_config
 from core.journal.reader import open_reader
@@ -22,6 +23,7 @@ from core.portfolio import AccountKill, Portfolio, build_portfolio
 from core.session import Environment
 from core.state import CockpitState
 from tests.builders import REPO_ROOT
+from tests.fakes.webhook import Webhook
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 DEADLINE_S = 60.0
@@ -285,3 +287,34 @@ def test_each_log_line_names_its_symbol_in_text_and_in_its_fields():
                      {"kind": "mode", "ts_ms": 1_000, "value": "auto", "reason": "from semi", "symbol": "ETHUSDT"})]
     other = object()
     assert labelled(other, "ETHUSDT") is other and labelled(None, "ETHUSDT") is None  # not lines: as it is
+
+
+def test_every_symbol_alerts_through_the_accounts_one_sender_and_its_rate_limit(tmp_path):
+    """The chat that gets the alerts sees one account: ``alerts.per_minute`` is the account's,
+    not each symbol's (three symbols used to get three times the rate), and the sender stops
+    only when the last symbol lets it go."""
+    hook = Webhook()
+    try:
+        cfg = three(alerts={"urls": [hook.url], "per_minute": 2})
+        pf = build_portfolio(cfg, Environment(data_dir=tmp_path))
+        senders = {id(e.alerts.sender) for e in pf.engines}
+        assert len(senders) == 1
+        sender = pf.engines[0].alerts.sender
+        for e in pf.engines:  # two alerts from each symbol: six, of which the account may send two a minute
+            for n in range(2):
+                e.alerts.sender.submit(Alert("fill", f"{e.reb.symbol} fill {n}", "body"))
+        assert sender.wait_idle(10.0)
+        assert len(hook.posts) == 2 and sender.dropped == 4
+        pf.engines[0].alerts.close()  # one symbol stops: the others still send
+        assert all(s.thread.is_alive() for s in sender.services)
+        for e in pf.engines[1:]:
+            e.alerts.close()
+        for s in sender.services:
+            s.thread.join(5.0)
+            assert not s.thread.is_alive()
+        for session in pf.sessions.values():
+            session.release()
+            if session.journal is not None:
+                session.journal.close()
+    finally:
+        hook.close()

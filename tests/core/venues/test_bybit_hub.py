@@ -20,6 +20,7 @@ from core.session import Environment, build_bybit_sessions
 from core.venues.bybit_hub import BybitHub, HubVenue
 from core.venues.bybit_settings import BybitSettings
 from tests.fakes.bybit import DEFAULT_KEY, DEFAULT_SECRET, FakeBybit, loopback_http
+from tests.fakes.webhook import Webhook
 
 from tests.core.venues.conftest import FAST, QUIET, Sink, until
 from tests.core.venues.test_contract_bybit import BybitHarness
@@ -321,7 +322,8 @@ async def test_a_symbols_config_on_testnet_runs_a_portfolio_over_one_hub(fake3):
 
     data = copy.deepcopy(BASE_CONFIG)
     data.pop("symbol")
-    data.update(symbols=list(SYMBOLS), venue="testnet", mode="semi")
+    hook = Webhook()
+    data.update(symbols=list(SYMBOLS), venue="testnet", mode="semi", alerts={"urls": [hook.url]})
     data["api"] = {**data.get("api", {}), "account_name": "Tst", "rest_url": fake3.rest_url,
                    "ws_public_url": fake3.ws_base_url, "ws_private_url": fake3.ws_base_url}
     cfg = config_from_dict(data, file="<test>", env={"BYBIT_API_KEY_Tst": DEFAULT_KEY,
@@ -329,6 +331,8 @@ async def test_a_symbols_config_on_testnet_runs_a_portfolio_over_one_hub(fake3):
     pf = build_portfolio(cfg, Environment(venue_changes={**FAST, **QUIET}))
     venues = [pf.sessions[s].venue for s in SYMBOLS]
     assert len({id(v.hub) for v in venues}) == 1
+    sender = pf.engines[0].alerts.sender  # the account's one alert sender: one rate limit for all
+    assert all(e.alerts.sender is sender for e in pf.engines)
     task = asyncio.create_task(pf.run())
     try:
         await asyncio.wait_for(asyncio.gather(*(e.started.wait() for e in pf.engines)), 15)
@@ -344,6 +348,10 @@ async def test_a_symbols_config_on_testnet_runs_a_portfolio_over_one_hub(fake3):
     finally:
         await pf.shutdown(cancel_orders=True)
         await asyncio.wait_for(task, 15)
+        hook.close()
+    for service in sender.services:  # the last symbol's shutdown stopped it
+        await asyncio.to_thread(service.thread.join, 5.0)
+        assert not service.thread.is_alive()
 
 
 # ---------------------------------------------------------------------- the venue contract, on a hub
