@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA_DIR, REPO, add_common_args, check, config_from, emit, load_app_config, result, rnd  # noqa: E402
+from _common import REPO, add_common_args, check, config_from, emit, load_app_config, result, rnd  # noqa: E402
 
 TARGET_RATIO = 2.0
 PER_CALL_TRIALS = 4_000
@@ -102,8 +102,7 @@ def floor_of(paths: list[Path], cfg, decision_s: float, booking_s: float, repeat
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from replay_vs_parse import REPLAY_CONFIG, SETS
-    from _common import BIG_KLINES
+    from replay_vs_parse import REPLAY_CONFIG, data_sets
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(p)
@@ -111,13 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--config", default=REPLAY_CONFIG, help=f"replay config (default {REPLAY_CONFIG})")
     args = p.parse_args(argv)
     trials = 400 if args.quick else PER_CALL_TRIALS
-    if args.file:
-        sets = {"+".join(Path(f).name for f in args.file): [Path(f) for f in args.file]}
-    else:
-        sets = {n: [DATA_DIR / f for f in fs] for n, fs in SETS.items()
-                if not (args.quick and BIG_KLINES.name in fs) and all((DATA_DIR / f).exists() for f in fs)}
-        if not sets:
-            p.error(f"recorded data not found in {DATA_DIR} (set REBALANCER_SHARED_DATA)")
+    sets = data_sets(p, args.file, args.quick)
     cfg_path = args.config if Path(args.config).is_absolute() else str(REPO / args.config)
     cfg = load_app_config(cfg_path)
     decision_s, booking_s = decision_p50_s(trials), booking_p50_s(trials)

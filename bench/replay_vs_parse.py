@@ -104,6 +104,18 @@ def plain_parse(path: Path) -> int:
         return _klines(rows)
 
 
+def data_sets(p: argparse.ArgumentParser, files: list[str] | None, quick: bool) -> dict[str, list[Path]]:
+    """``--file`` as one set, or every data set (``--quick``: without the 8-month file); a
+    missing recorded file is the parser's error."""
+    if files:
+        return {"+".join(Path(f).name for f in files): [Path(f) for f in files]}
+    sets = {name: [DATA_DIR / f for f in fs] for name, fs in SETS.items() if not (quick and BIG_KLINES.name in fs)}
+    missing = [str(f) for fs in sets.values() for f in fs if not f.exists()]
+    if missing:
+        p.error(f"recorded data not found: {', '.join(missing)} (set REBALANCER_SHARED_DATA)")
+    return sets
+
+
 def measure(paths: list[Path], cfg, repeat: int) -> dict:
     """Parse and replay of one set, back to back, alternating; the fastest of each side."""
     from core.replay import run_replay
@@ -167,14 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
         import core.venues.paper_exchange.grid_ledger
         core.replay.early_out.ENABLED = core.venues.paper_exchange.grid_ledger.ENABLED = False
     repeat = args.repeat or (1 if args.quick else 3)
-    if args.file:
-        sets = {"+".join(Path(f).name for f in args.file): [Path(f) for f in args.file]}
-    else:
-        sets = {name: [DATA_DIR / f for f in files] for name, files in SETS.items()
-                if not (args.quick and BIG_KLINES.name in files)}
-        missing = [str(f) for fs in sets.values() for f in fs if not f.exists()]
-        if missing:
-            p.error(f"recorded data not found: {', '.join(missing)} (set REBALANCER_SHARED_DATA)")
+    sets = data_sets(p, args.file, args.quick)
     cfg_path = args.config if Path(args.config).is_absolute() else str(REPO / args.config)
     cfg = load_app_config(cfg_path)
     per_set = {}
