@@ -147,11 +147,13 @@ class CostBook:
     the order's client id (``rebalance_of``), so a fill that arrives after its order's final
     status -- the usual order on the paper venue -- is costed like any other."""
 
-    __slots__ = ("parts", "markouts", "_arrivals", "_decided")
+    __slots__ = ("parts", "markouts", "_arrivals", "_decided", "gate_at_fill", "gate_at_placement")
 
     def __init__(self) -> None:
         self.parts = CostParts()
         self.markouts = Markouts()
+        self.gate_at_fill: CostParts | None = None  # gate orders (execution.rest_at_gate), as counted in parts
+        self.gate_at_placement: CostParts | None = None  # the same fills against the mid when placed: reference
         self._arrivals: dict[str, Arrival] = {}  # rebalance -> its arrival
         self._decided: dict[int, Arrival] = {}  # decision time -> the market then (trading decisions)
 
@@ -177,8 +179,31 @@ class CostBook:
         if is_maker:
             self.markouts.add(ts_ms, exec_id, side, price, qty)
 
+    def on_gate_fill(self, ts_ms: int, exec_id: str, client_id: str, side: Side, price: float, qty: float,
+                     fee_quote: float, is_maker: bool, at_fill: Arrival) -> None:
+        """A fill of an order resting at the anchor gate, costed against ``at_fill``, the market
+        when it filled: its rebalance's arrival (the mid when it was placed) would book the
+        market's move to the gate, which the policy waited for anyway, as a saving. That
+        figure is kept for reference (``gate_cost_bps_at_placement``)."""
+        if self.gate_at_fill is None:
+            self.gate_at_fill, self.gate_at_placement = CostParts(), CostParts()
+        self.parts.add(side, price, qty, fee_quote, at_fill)
+        self.gate_at_fill.add(side, price, qty, fee_quote, at_fill)
+        self.gate_at_placement.add(side, price, qty, fee_quote, self.arrival_of(client_id) or at_fill)
+        if is_maker:
+            self.markouts.add(ts_ms, exec_id, side, price, qty)
+
     def figures(self) -> dict:
-        return {**self.parts.figures(), **self.markouts.figures()}
+        out = {**self.parts.figures(), **self.markouts.figures()}
+        if self.gate_at_fill is not None:  # only runs that rested at the gate carry these keys
+            at_fill, placed = self.gate_at_fill, self.gate_at_placement
+            out["gate_fills"] = at_fill.fills
+            out["gate_cost_bps"] = at_fill.figures()["cost_bps"]
+            out["gate_cost_bps_at_placement"] = placed.figures()["cost_bps"]
+            whole = bps(self.parts.total - at_fill.total + placed.total,
+                        self.parts.notional - at_fill.notional + placed.notional)
+            out["cost_bps_gate_at_placement"] = None if whole is None else round(whole, 3)  # the whole run so
+        return out
 
 
 def _remember(d: dict, key, value) -> None:

@@ -12,11 +12,12 @@ cooldown, the policy's memory of the last trade). The working execution is the r
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from core.account import QUOTE_COINS, grows_gap
-from core.costs import rebalance_of
+from core.costs import Arrival, rebalance_of
 from core.events import Command, PlaceOrder
 from core.execution import ExecutionPlan, Phase, RebalanceExecution
 from core.execution_choice import (
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from core.rebalancer import Rebalancer
 
 EMPTY: tuple = ()
+GATE_REPRICE_MS = 5_000  # a gate order follows its moving price at most this often (order-rate limits)
+GATE_RETRY_MS = 5_000  # after a gate order ended unfilled, the next one waits this long
+GATE_LEAVE_ON_OPEN = False  # the gate opened on a print that did not fill it: leave it resting (else take)
+GATE_REMEMBERED = 256  # gate rebalances whose fills are costed at the fill (fills follow within seconds)
 
 
 class Desk:
@@ -44,6 +49,8 @@ class Desk:
         self.resting = RestingRecord()  # how our recent resting orders went (fill rate, cost against estimate)
         self.taker_slip = [0.0, 0.0, 0]  # our taker fills beyond the touch: Σ bps x notional, Σ notional, count
         self.last_taker: tuple[str, float] = ("", 0.0)  # (client id, the touch it was priced from) of our last IOC
+        self.gate_rebalances: deque[str] = deque(maxlen=GATE_REMEMBERED)  # recent rebalances resting at the gate
+        self.gate_retry_ms = 0  # no new gate order before this
 
     def gate(self, now: int) -> str | None:
         """Why no new order may be sent now (risk, connection, fresh data), or None."""
@@ -181,6 +188,125 @@ class Desk:
     def _rechoose(self, wait_left_s: float, qty: float) -> CostEstimate:
         return self.estimate(wait_left_s, qty)
 
+    # ------------------------------------------------------------------ resting at the anchor gate
+
+    def rest_at_gate(self, d: Decision) -> list[Command]:
+        """``execution.rest_at_gate`` (auto mode): while ``d``, a HOLD, waits at the anchor gate,
+        rest a post-only order for the partial it waits to trade at the gate's price, so that
+        when the market comes to the gate we are filled there as maker. Its fills are costed
+        against the mid at the fill (``price_gate_fills``), not the mid when it was placed."""
+        r = self.reb
+        now = r.now_ms
+        if (r.mode is not Mode.AUTO or r.exec is not None or r.orders.working or now < self.suppress_until_ms
+                or now < self.gate_retry_ms or r.operator.skip_next or d.side is None or d.gate is None):
+            return EMPTY
+        want = r.policy.gate_order(d, r.memory)
+        if want is None or self.gate(now) is not None:
+            return EMPTY
+        side = d.side
+        price = self._gate_price(want[1], side)
+        qty = self._gate_qty(now, want[0], price)
+        if qty is None:
+            return EMPTY
+        g = d.gate
+        wait_s = g.max_wait_s - g.waited_s
+        d = replace(d, action=Action.PARTIAL, qty_base=float(qty), maker_first=True, taker_allowed=False,
+                    reason=f"rest at the gate: {side.lower()} {qty} at {price} while the gate waits "
+                           f"({g.waited_s:.0f}/{g.max_wait_s:.0f}s); {d.reason}")
+        self._rebalance_seq += 1
+        plan = ExecutionPlan(rebalance_id=self._rebalance_seq, side=side, qty=qty, decision=d, maker_first=True,
+                             taker_allowed=False, maker_wait_s=wait_s, path="gate", rest_price=price)
+        r.exec = RebalanceExecution(plan, r.instrument, r.cfg.execution, self.order_prefix(), now, r.gap_base,
+                                    size_cap=r.risk.max_qty_at)
+        rebalance = f"{self.order_prefix()}{plan.rebalance_id}"
+        self.gate_rebalances.append(rebalance)
+        bid, ask = r.touch()
+        arrival = Arrival.at(now, r.price or d.price, bid, ask)  # at placement: the reference figure only
+        r.costs.started(rebalance, arrival)
+        r.stats.decisions += 1
+        r.record_start(d, "executed", rebalance, arrival, qty, plan.path)
+        r.note("trade", f"rebalance #{plan.rebalance_id}: {d.reason}")
+        return self._after_step(r.exec.start(now, bid, ask), gate_passed=True)
+
+    def _gate_price(self, limit: float, side: Side) -> Decimal:
+        """The gate's price on the tick grid, on the side that keeps the gate true (a sell up, a
+        buy down), within the gate's own float tolerance (60000 x 1.00025 is 60015.00000000001,
+        not a reason to ask a tick more)."""
+        fuzz = 1.0 - 1e-12 if side is Side.SELL else 1.0 + 1e-12
+        return self.reb.instrument.round_price(limit * fuzz, side, passive=True)
+
+    def _gate_qty(self, now: int, want: float, price: Decimal) -> Decimal | None:
+        """The gate order's size: the partial, within the size limits and notional caps at its
+        price, on the step; None when that leaves nothing the venue would take."""
+        r = self.reb
+        sized = r.risk.size(now, want, float(price))
+        if sized.refused:
+            return None
+        qty = r.instrument.round_qty(sized.qty)
+        return None if r.instrument.order_problem(qty, price) else qty
+
+    def _drive_gate(self, now: int, ex: RebalanceExecution) -> list[Command]:
+        """A gate order working: on the rebalancer's evaluation schedule, ask the policy again.
+        While the gate still waits, the order follows its price (≥ 1 tick, at most every
+        ``GATE_REPRICE_MS``) and size (> 1 step, before anything filled); once it does not —
+        the gate opened, the gap fell under soft, flipped or passed hard, a cooldown, out of
+        auto mode — the order is cancelled and the next evaluation acts as without it."""
+        r = self.reb
+        price = r.price
+        if ex.cancelling or ex.done or price is None:
+            return EMPTY
+        if not (r.dirty or now >= r.next_eval_ms or not r.hold_lo < price < r.hold_hi):
+            if now >= ex.maker_deadline_ms:
+                return self._after_step(ex.on_time(now, *r.touch()))
+            return EMPTY
+        r.dirty = False
+        r.next_eval_ms = now + r.eval_every_ms
+        r.hold_lo, r.hold_hi = price - price * 1e-4, price + price * 1e-4
+        r.recent.advance(now)
+        d = r.decide_now()
+        side = ex.plan.side
+        want = r.policy.gate_order(d, r.memory) if r.mode is Mode.AUTO and d.side is side else None
+        if (want is None and GATE_LEAVE_ON_OPEN and r.mode is Mode.AUTO and d.action is Action.PARTIAL
+                and d.side is side and d.gate is not None and d.gate.applies and d.gate.passed
+                and d.gate.waited_s < d.gate.max_wait_s):
+            return self._after_step(ex.on_time(now, *r.touch()))  # leave it: filled at the gate or the wait ends
+        if want is None:
+            if r.mode is not Mode.AUTO:
+                why = f"{r.mode.value} mode"
+            elif d.side is not side:
+                why = "the gap changed side" if d.side is not None else "on target"
+            elif d.action is Action.FULL:
+                why = "the gap passed hard"
+            elif d.action is Action.PARTIAL:
+                why = "the gate opened" if d.gate is not None and d.gate.passed else "the gate wait is over"
+            elif abs(d.gap_base) < d.effective_soft:
+                why = "the gap fell under soft"
+            else:
+                why = "no longer waiting at the gate"
+            return self._after_step(ex.abort(now, f"gate order cancelled: {why}"))
+        new_price = self._gate_price(want[1], side)
+        tick = r.instrument.tick_size
+        qty = self._gate_qty(now, want[0], new_price)
+        if qty is None:
+            return self._after_step(ex.abort(now, "gate order cancelled: no size left"))
+        resize = ex.filled == 0 and abs(qty - ex.plan.qty) > r.instrument.qty_step
+        moved = abs(new_price - ex.rest_price) >= tick and now - ex.last_chase_ms >= GATE_REPRICE_MS
+        if resize or moved:
+            return self._after_step(ex.reprice(now, new_price, qty if resize else None,
+                                               f"gate moved: {side.lower()} {qty if resize else ex.plan.qty} "
+                                               f"at {new_price}"))
+        return self._after_step(ex.on_time(now, *r.touch()))
+
+    def price_gate_fills(self) -> None:
+        """Gate fills, costed against the market now: the first trade or quote after the fill
+        (the least flattering mid: a run through the order's price counts against it)."""
+        r = self.reb
+        bid, ask = r.touch()
+        at = Arrival.at(r.now_ms, r.price or 0.0, bid, ask)
+        for f in r.unpriced_fills:
+            r.costs.on_gate_fill(*f, at)
+        r.unpriced_fills.clear()
+
     # ------------------------------------------------------------------ driving
 
     def drive(self, now: int) -> list[Command]:
@@ -188,6 +314,8 @@ class Desk:
         r = self.reb
         ex = r.exec
         assert ex is not None
+        if ex.rest_price is not None:
+            return self._drive_gate(now, ex)
         if ex.phase is Phase.MAKER and ex.plan.path == "soft" and ex.plan.taker_allowed:
             # the gap worsened past hard while we were resting a soft maker order: take now
             if r.decision is not None and r.dirty:
@@ -218,7 +346,13 @@ class Desk:
         st.volume_quote += qty * price
         st.fees_quote += fee_quote
         r.risk.on_fill(fill.ts_ms, qty * price)
-        r.costs.on_fill(fill.ts_ms, fill.exec_id, fill.client_id, fill.side, price, qty, fee_quote, fill.is_maker)
+        if self.gate_rebalances and rebalance_of(fill.client_id) in self.gate_rebalances:
+            # costed against the market at the fill: the next trade or quote (``price_gate_fills``)
+            r.unpriced_fills.append((fill.ts_ms, fill.exec_id, fill.client_id, fill.side, price, qty, fee_quote,
+                                     fill.is_maker))
+        else:
+            r.costs.on_fill(fill.ts_ms, fill.exec_id, fill.client_id, fill.side, price, qty, fee_quote,
+                            fill.is_maker)
         arrival = r.costs.arrival_of(fill.client_id)
         if arrival is not None and arrival.mid > 0:
             self.resting.on_fill(rebalance_of(fill.client_id),
@@ -287,6 +421,8 @@ class Desk:
             self.last_side_trade = (now, side)
             r.memory = r.memory.after_trade(now, side)
             r.rec.rebalance_done(now, side, filled, ex.plan.path)
+        elif ex.rest_price is not None:
+            self.gate_retry_ms = now + GATE_RETRY_MS  # not the cooldown: the gate opening trades as today
         elif not ex.outcome.startswith("rejected: not sent"):
             self.suppress(now)  # nothing filled: don't hammer — wait a cooldown before trying again
         # (an order the engine never sent — the venue refused order calls — needs no cooldown:

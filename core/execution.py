@@ -15,6 +15,7 @@ leaves an order under the venue minimums it sends nothing and says why.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from enum import Enum
 
@@ -47,7 +48,8 @@ class ExecutionPlan:
     taker_allowed: bool
     maker_wait_s: float
     price_limit: Decimal | None = None  # from a trader's approval: never trade beyond it
-    path: str = "soft"  # soft | hard | simple | baseline | forced
+    path: str = "soft"  # soft | hard | simple | baseline | forced | gate
+    rest_price: Decimal | None = None  # gate: rest here (or further from the touch), never chase
 
 
 class RebalanceExecution:
@@ -92,6 +94,7 @@ class RebalanceExecution:
         self.started_ms = now_ms
         self.maker_deadline_ms = now_ms + int(plan.maker_wait_s * 1000)
         self.phase = Phase.MAKER if plan.maker_first else Phase.TAKER
+        self.rest_price = plan.rest_price  # the anchor gate's price (execution.rest_at_gate), moved by reprice
         self.last_chase_ms = now_ms
         self._tick = float(instrument.tick_size)
 
@@ -140,6 +143,8 @@ class RebalanceExecution:
         if now_ms >= self.maker_deadline_ms:
             if self.plan.taker_allowed:
                 return self.escalate(now_ms, bid, ask, f"maker wait over ({self.plan.maker_wait_s:.0f}s)")
+            if self.rest_price is not None:
+                return self.abort(now_ms, "gate wait over")
             return self.abort(now_ms, f"maker chase timed out after {self.plan.maker_wait_s:.0f}s, taker not allowed")
         if self.rechoose is not None and now_ms - self.last_choice_ms >= RECHOOSE_MS and self.plan.taker_allowed:
             self.last_choice_ms = now_ms
@@ -155,9 +160,10 @@ class RebalanceExecution:
             return []
         if not live.order_id:  # not acknowledged yet
             return []
-        if self.rechoose is not None:
+        if self.rechoose is not None or self.rest_price is not None:
             # auto rests where it was placed: chasing buys the running extreme, and a filled
-            # order costs the same however far the market left it (the estimate says why)
+            # order costs the same however far the market left it (the estimate says why);
+            # a gate order rests at the gate's price, moved only by ``reprice``
             return []
         if now_ms - self.last_chase_ms < self.cfg.chase_interval_s * 1000:
             return []
@@ -168,6 +174,20 @@ class RebalanceExecution:
             self.chase_count += 1
             return self._cancel_then("chase", f"chase: touch moved {away / self._tick:.0f} ticks away")
         return []
+
+    def reprice(self, now_ms: int, price: Decimal, qty: Decimal | None, why: str) -> list[Command]:
+        """A gate order follows the gate: cancel it and rest again at ``price`` (and ``qty``,
+        the plan's new size, taken only while nothing has filled). Nothing while an order is
+        in flight (not acknowledged yet, or a cancel pending): the next look does it."""
+        live = self.live
+        if (self.done or self.cancelling or self.phase is not Phase.MAKER or self.rest_price is None
+                or live is None or not live.order_id):
+            return []
+        self.rest_price = price
+        if qty is not None and self.filled == 0:
+            self.plan = replace(self.plan, qty=qty)
+        self.last_chase_ms = now_ms
+        return self._cancel_then("chase", why)
 
     def escalate(self, now_ms: int, bid: float, ask: float, why: str) -> list[Command]:
         if self.done or self.phase is Phase.TAKER:
@@ -286,6 +306,9 @@ class RebalanceExecution:
         ins = self.instrument
         if self.phase is Phase.MAKER:
             price = ins.round_price(bid if side is Side.BUY else ask, side, passive=True)
+            rest = self.rest_price
+            if rest is not None:  # at the gate's price, or further out when the touch is past it
+                price = (rest if rest < price else price) if side is Side.BUY else (rest if rest > price else price)
             tif = TimeInForce.POST_ONLY
         else:
             cap = self.cfg.slippage_cap_bps / 1e4
@@ -322,7 +345,9 @@ class RebalanceExecution:
         self.attempt += 1
         client_id = f"{self.prefix}{self.plan.rebalance_id}-{self.attempt}"
         req = OrderRequest(client_id=client_id, symbol=ins.symbol, side=side, qty=qty, price=price, tif=tif,
-                           reason=f"{self.plan.path} {'maker' if tif is TimeInForce.POST_ONLY else 'taker'}")
+                           reason="gate maker: rests at the anchor gate's price" if self.rest_price is not None
+                           and tif is TimeInForce.POST_ONLY
+                           else f"{self.plan.path} {'maker' if tif is TimeInForce.POST_ONLY else 'taker'}")
         self.live_request = req
         self.live = Order(client_id=client_id, order_id="", symbol=ins.symbol, side=side, qty=qty, price=price,
                           tif=tif, status=OrderStatus.NEW, created_ms=now_ms, updated_ms=now_ms)

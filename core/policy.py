@@ -169,6 +169,11 @@ class Policy(Protocol):
         policy's own name."""
         return self.name
 
+    def gate_order(self, decision: Decision, memory: PolicyMemory) -> tuple[float, float] | None:
+        """(qty in base, price) of the trade ``decision`` waits to make at a price gate, while
+        it waits (``execution.rest_at_gate`` rests it there as maker); None: no such wait."""
+        return None
+
 
 class AnchorPolicy(Policy):
     name = "anchor"
@@ -204,6 +209,18 @@ class AnchorPolicy(Policy):
 
     def execution_path(self, decision: Decision) -> str:
         return "hard" if decision.action is Action.FULL else "soft"
+
+    def gate_order(self, decision: Decision, memory: PolicyMemory) -> tuple[float, float] | None:
+        """While the soft path's gate waits (a HOLD past soft, the wait running, no cooldown):
+        the partial it will trade when price reaches the gate, at the gate's limit price."""
+        g = decision.gate
+        side = decision.side
+        if (decision.action is not Action.HOLD or side is None or g is None or not g.applies or g.passed
+                or g.limit_price is None or g.max_wait_s <= 0 or g.waited_s >= g.max_wait_s
+                or memory.gate_wait_side is not side or memory.gate_wait_since_ms is None
+                or _cooldown_left_s(memory, decision.ts_ms, self.risk.cooldown_s) > 0):
+            return None
+        return self.cfg.partial_rebalance_ratio * abs(decision.gap_base), g.limit_price
 
     # -- pieces (public so the UI, tests and the CLI can show them)
 

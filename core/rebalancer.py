@@ -81,6 +81,7 @@ class Rebalancer(TraderCommands):
         self.operator = Operator(self)
         self.desk = Desk(self)
         self.exec = None  # the rebalance working now (the desk's RebalanceExecution), if any
+        self.unpriced_fills: list[tuple] = []  # gate fills waiting for the market to cost them (Desk.price_gate_fills)
         self.connected = False
         self.venue_refusal: str | None = None  # the venue refuses order calls now (handed in by the engine)
         # market (the touch, and the clock: market time)
@@ -102,6 +103,7 @@ class Rebalancer(TraderCommands):
         # evaluation, or with lazy_holds the policy's exact hold band (see _evaluate_or_skip)
         self.dirty = True
         self.eval_every_ms = int(cfg.evaluate_every_s * 1000)
+        self.rest_at_gate = cfg.execution.rest_at_gate  # rest a maker order while the anchor gate waits (auto)
         self.next_eval_ms = 0
         self.hold_lo = 0.0
         self.hold_hi = 0.0
@@ -223,6 +225,8 @@ class Rebalancer(TraderCommands):
         self.awaiting_fresh_market = False
         if not self.has_quotes:
             self.bid = self.ask = price
+        if self.unpriced_fills:
+            self.desk.price_gate_fills()
         b = self.candles
         if ts_ms < b.end and not b.empty:  # inside the forming candle: the common case, inlined
             if price > b.high:
@@ -252,6 +256,8 @@ class Rebalancer(TraderCommands):
         self.awaiting_fresh_market = False
         if self.price is None:
             self.price = (bid + ask) * 0.5
+        if self.unpriced_fills:
+            self.desk.price_gate_fills()
         if self.exec is not None:
             return self.desk.drive(ts_ms)
         return EMPTY
@@ -358,6 +364,8 @@ class Rebalancer(TraderCommands):
         if not decision.trades:
             self.operator.withdraw(decision.reason)
             self.record_decision(decision, "held")
+            if self.rest_at_gate and decision.gate is not None:
+                return self.desk.rest_at_gate(decision)
             return EMPTY
         self.costs.decided(now, decision.price, *self.touch())
         if now < self.desk.suppress_until_ms:

@@ -5,6 +5,8 @@ tier (0.1 % / 0.1 %) and with a maker discount (0.02 % / 0.055 %).
 
     python scripts/compare_execution.py --config examples/replay.yaml --out docs/execution-style.md
 
+``--gate`` adds ``auto+gate``: auto with ``execution.rest_at_gate`` (docs/maker-discount.md).
+
 Every run is one ``rebalancer replay`` (same engine, paper exchange and grid), measured with the
 one cost definition (``core/costs.py``) against one common band. The JSON reports go next to
 the table.
@@ -35,8 +37,9 @@ FEES = {"base 0.1 % / 0.1 %": "base", "discount 0.02 % / 0.055 %": "perp-base"}
 
 def variant(cfg, style: str, tier: str):
     r = cfg.rebalancer
-    return replace(cfg, rebalancer=replace(r, execution=replace(r.execution, style=style)),
-                   paper=replace(cfg.paper, fees=FeesConfig(tier=tier)))
+    gate = style == "auto+gate"
+    ex = replace(r.execution, style="auto" if gate else style, rest_at_gate=gate)
+    return replace(cfg, rebalancer=replace(r, execution=ex), paper=replace(cfg.paper, fees=FeesConfig(tier=tier)))
 
 
 def row(name: str, fees: str, style: str, r: dict) -> str:
@@ -53,7 +56,9 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "execution-style.md"))
     ap.add_argument("--band", type=float, default=0.02, help="the common band in BTC (default 0.02)")
     ap.add_argument("--sets", nargs="*", help="names (or the start of names) of the data sets to run")
+    ap.add_argument("--gate", action="store_true", help="also auto with execution.rest_at_gate (auto+gate)")
     args = ap.parse_args()
+    styles = STYLES + (("auto+gate",) if args.gate else ())
     cfg = load_config(args.config)
     out = Path(args.out)
     lines, reports = [], {}
@@ -62,13 +67,15 @@ def main() -> int:
             continue
         market = load_market([DATA / f for f in files])
         for fees, tier in FEES.items():
-            for style in STYLES:
+            for style in styles:
                 t0 = time.perf_counter()
                 r = run_replay(variant(cfg, style, tier), market, policy="anchor", band=args.band).report
                 reports[f"{name} / {fees} / {style}"] = r
                 lines.append(row(name, fees, style, r))
+                gate = (f"  gate fills {r['gate_fills']}: {r['gate_cost_bps']} bps at the fill, "
+                        f"{r['gate_cost_bps_at_placement']} at placement" if "gate_fills" in r else "")
                 print(f"{name} / {fees} / {style}: {time.perf_counter() - t0:.1f}s  cost {r['cost_bps']}  "
-                      f"gap {r['mean_abs_gap_base']}  over {r['pct_time_over_band']}", file=sys.stderr, flush=True)
+                      f"gap {r['mean_abs_gap_base']}  over {r['pct_time_over_band']}{gate}", file=sys.stderr, flush=True)
     header = (
         "# Execution style: rest or take\n\n"
         f"Reproduce: `python scripts/compare_execution.py --config examples/{Path(args.config).name}` "

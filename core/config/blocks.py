@@ -84,6 +84,9 @@ class ExecutionConfig:
     max_chase_s: float = setting(30.0, in_range(0, HOUR_S), "soft path: chase this long, then escalate or give up")
     hard_maker_wait_s: float = setting(5.0, in_range(0, HOUR_S), "hard path: rest a maker order this long, then take")
     soft_taker_after_wait: bool = setting(True, None, "soft path: take when the chase times out")
+    rest_at_gate: bool = setting(
+        False, None, "auto mode, anchor policy: while the soft path's anchor gate waits, rest a post-only order "
+                     "at the gate's price (docs/maker-discount.md)")
     slippage_cap_bps: float = setting(10.0, in_range(0, 1_000, lo_open=True), "taker limit = touch ± this")
     min_trade_base: float = setting(0.0001, in_range(0, 1e9))
     max_trade_base: float = setting(1.0, in_range(0, 1e9, lo_open=True))
