@@ -27,6 +27,7 @@ class OrderView:
     status: str
     age_s: float
     chase_count: int = 0
+    at_gate: bool = False  # rests at the anchor gate's price (``execution.rest_at_gate``): it does not chase
 
 
 @value_type

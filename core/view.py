@@ -39,7 +39,8 @@ def cockpit_state(reb: Rebalancer, now: int, *, connected: bool, feed: FeedInput
         OrderView(client_id=o.client_id, side=o.side, tif=o.tif.value, price=str(o.price), qty=str(o.qty),
                   filled=str(o.filled_qty), status=o.status.value,
                   age_s=max(0.0, (now - o.created_ms) / 1000.0) if o.created_ms else 0.0,
-                  chase_count=ex.chase_count if ex is not None else 0)
+                  chase_count=ex.chase_count if ex is not None else 0,
+                  at_gate=ex is not None and ex.plan.path == "gate")
         for o in reb.orders.working.values())
     prog = ex.escalation_progress(now) if ex is not None else None
     price = reb.price

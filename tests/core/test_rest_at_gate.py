@@ -51,6 +51,8 @@ def test_a_waiting_gate_rests_a_post_only_order_for_the_partial_at_the_gate_pric
     assert "gate" in o.reason
     assert h.reb.exec.plan.path == "gate" and not h.reb.exec.plan.taker_allowed
     assert list(h.reb.orders.working) == [o.client_id]  # the pending-orders pane's list
+    [shown] = h.reb.snapshot().orders
+    assert shown.at_gate and shown.tif == "PostOnly"  # the pane says where it rests, not a chase count
     d, _mode, outcome = spy.decisions[-1]  # the journal: the decision that started it, linked to its orders
     assert (d.action, outcome) == (Action.PARTIAL, "executed")
     assert d.reason.startswith("rest at the gate: sell 0.003000 at 60030.00 while the gate waits (0/120s)")

@@ -14,7 +14,7 @@ from textual.widgets._footer import FooterKey
 from core.model import Mode, Side, TradingState
 from core.state import LogLine, OrderView
 from tui.app import CockpitApp
-from tui.panes.orders import OrdersPane
+from tui.panes.orders import OrdersPane, order_row
 from tui.panes.status import StatusBar
 from tui.screens.main import CockpitScreen
 
@@ -372,3 +372,10 @@ async def test_engine_gets_only_control_calls_and_host_calls(fakes):
     assert set(seen) <= {"run", "latest", "control", "on_engine_error", "shutdown"}
     allowed = {"approve", "skip", "preview_force", "force", "toggle_pause", "set_mode", "kill", "rearm", "cancel_pending"}
     assert set(engine.calls) <= allowed
+
+
+def test_an_order_resting_at_the_anchor_gate_says_so_where_a_chase_count_would_be():
+    chased = OrderView("rb-0009", Side.SELL, "PostOnly", "60011.00", "0.008000", "0", "New", 0.1, 2)
+    at_gate = OrderView("rb-0010", Side.SELL, "PostOnly", "60030.00", "0.003000", "0", "New", 0.1, 0, at_gate=True)
+    assert order_row(chased)[-1][0] == "2"
+    assert order_row(at_gate)[-1][0] == "gate"

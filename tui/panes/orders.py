@@ -50,7 +50,7 @@ def order_row(o: OrderView) -> tuple[tuple[str, object], ...]:
         (fmt.dec_str(o.filled), theme.ACCENT if o.filled not in ("0", "0.0", "") else theme.LABEL),
         (_STATUS_SHORT.get(o.status, o.status), _STATUS_STYLE.get(o.status.lower(), theme.VALUE)),
         (fmt.duration(o.age_s), theme.VALUE),
-        (str(o.chase_count), theme.WARN if o.chase_count else theme.LABEL),
+        ("gate", theme.ACCENT) if o.at_gate else (str(o.chase_count), theme.WARN if o.chase_count else theme.LABEL),
     )
 
 
