@@ -14,12 +14,14 @@ NEVER_MS = 1 << 62  # a time no market data reaches: 'no scheduled change'
 
 
 class _SideWindow:
-    __slots__ = ("items", "qty", "notional")
+    __slots__ = ("items", "qty", "notional", "avg")
 
     def __init__(self) -> None:
         self.items: deque[tuple[int, float, float]] = deque()
         self.qty = 0.0
         self.notional = 0.0
+        self.avg: float | None = None  # ``vwap()``, kept as the window changes: the anchors are read far
+        # more often than they move (replay, busy grid: ~200 k reads, ~60 k changes)
 
     def add(self, ts_ms: int, qty: float, price: float) -> None:
         items = self.items
@@ -33,9 +35,12 @@ class _SideWindow:
             items.append((ts_ms, qty, qty * price))
         self.qty += qty
         self.notional += qty * price
+        self.avg = self._vwap()
 
     def evict(self, cutoff_ms: int) -> None:
         items = self.items
+        if not items or items[0][0] >= cutoff_ms:
+            return  # nothing leaves: the sums (and a non-empty window's) stand
         while items and items[0][0] < cutoff_ms:
             _, q, n = items.popleft()
             self.qty -= q
@@ -43,8 +48,12 @@ class _SideWindow:
         if not items:  # reset float drift whenever the window empties
             self.qty = 0.0
             self.notional = 0.0
+        self.avg = self._vwap()
 
     def vwap(self) -> float | None:
+        return self.avg
+
+    def _vwap(self) -> float | None:
         if not self.items or self.qty <= 0:
             return None
         return self.notional / self.qty
@@ -86,11 +95,11 @@ class RecentFills:
 
     @property
     def buy_vwap(self) -> float | None:
-        return self._buy.vwap()
+        return self._buy.avg
 
     @property
     def sell_vwap(self) -> float | None:
-        return self._sell.vwap()
+        return self._sell.avg
 
     @property
     def buy_count(self) -> int:
