@@ -197,14 +197,20 @@ class FastForward:
           over their closes in ``TrendTracker.close_many``.
 
         Returns the first index not taken and the timer's next tick."""
-        reb = self.reb
-        band = quiet_band(reb)
-        n = self.nt
-        if band is None or i >= n:
+        band = quiet_band(self.reb)
+        if band is None or i >= self.nt:
             return i, next_tick
+        return self.take(i, next_tick, band, self.ex.quiet_band())
+
+    def take(self, i: int, next_tick: int, band: tuple[float, float, int],
+             ex_band: tuple[float, float, float]) -> tuple[int, int]:
+        """``fast_forward`` from event ``i`` (``< len``) with the rebalancer's ``quiet_band`` and the
+        exchange's, as they are now (``early_out`` has just read them: not read twice)."""
+        reb = self.reb
+        n = self.nt
         ts_arr, px_arr, qty_arr, tick_ms, bars = self.ts, self.px, self.qty, self.tick_ms, self.bars
         lo, hi, _ = band
-        elo, ehi, due = self.ex.quiet_band()
+        elo, ehi, due = ex_band
         gap = reb.gap_base()  # no fill can happen in here: constant
         sure = reb.holds.trend_free_band(ts_arr[i], gap, reb.memory)
         slo, shi, s_until = sure if sure is not None else (0.0, 0.0, 0)
