@@ -50,9 +50,6 @@ class _SideWindow:
             self.notional = 0.0
         self.avg = self._vwap()
 
-    def vwap(self) -> float | None:
-        return self.avg
-
     def _vwap(self) -> float | None:
         if not self.items or self.qty <= 0:
             return None
@@ -70,6 +67,10 @@ class RecentFills:
         self._sell = _SideWindow()
         self._now = 0
         self._next_change = NEVER_MS  # advance() before this time evicts nothing
+        # each side's VWAP (None: no fill in the window), plain attributes the hot paths read;
+        # set where the windows change (every add ends in the eviction below)
+        self.buy_vwap: float | None = None
+        self.sell_vwap: float | None = None
 
     def add(self, ts_ms: int, side: Side, qty: float, price: float) -> None:
         if qty <= 0:
@@ -92,14 +93,7 @@ class RecentFills:
         self._buy.evict(cutoff)
         self._sell.evict(cutoff)
         self._next_change = self._first_exit()
-
-    @property
-    def buy_vwap(self) -> float | None:
-        return self._buy.avg
-
-    @property
-    def sell_vwap(self) -> float | None:
-        return self._sell.avg
+        self.buy_vwap, self.sell_vwap = self._buy.avg, self._sell.avg
 
     @property
     def buy_count(self) -> int:
