@@ -20,8 +20,8 @@ class _SideWindow:
         self.items: deque[tuple[int, float, float]] = deque()
         self.qty = 0.0
         self.notional = 0.0
-        self.avg: float | None = None  # ``vwap()``, kept as the window changes: the anchors are read far
-        # more often than they move (replay, busy grid: ~200 k reads, ~60 k changes)
+        self.avg: float | None = None  # the window's VWAP (``_vwap()``), kept as the window changes: the
+        # anchors are read far more often than they move
 
     def add(self, ts_ms: int, qty: float, price: float) -> None:
         items = self.items
