@@ -45,9 +45,12 @@ def quiet_band(reb: Rebalancer) -> tuple[float, float, int] | None:
         until = b.end
     if reb.next_sample_ms < until:
         until = reb.next_sample_ms
-    anchors_move = next_change_ms(reb)
-    if anchors_move < until:
-        until = anchors_move
+    t = reb.recent.next_change_ms()  # next_change_ms(reb), inline: asked before every print one by one
+    if t < until:
+        until = t
+    due = reb.costs.markouts.due_ms
+    if due < until:
+        until = due
     return reb.hold_lo, reb.hold_hi, until
 
 
