@@ -14,12 +14,14 @@ NEVER_MS = 1 << 62  # a time no market data reaches: 'no scheduled change'
 
 
 class _SideWindow:
-    __slots__ = ("items", "qty", "notional")
+    __slots__ = ("items", "qty", "notional", "avg")
 
     def __init__(self) -> None:
         self.items: deque[tuple[int, float, float]] = deque()
         self.qty = 0.0
         self.notional = 0.0
+        self.avg: float | None = None  # the window's VWAP (``_vwap()``), kept as the window changes: the
+        # anchors are read far more often than they move
 
     def add(self, ts_ms: int, qty: float, price: float) -> None:
         items = self.items
@@ -33,9 +35,12 @@ class _SideWindow:
             items.append((ts_ms, qty, qty * price))
         self.qty += qty
         self.notional += qty * price
+        self.avg = self._vwap()
 
     def evict(self, cutoff_ms: int) -> None:
         items = self.items
+        if not items or items[0][0] >= cutoff_ms:
+            return  # nothing leaves: the sums (and a non-empty window's) stand
         while items and items[0][0] < cutoff_ms:
             _, q, n = items.popleft()
             self.qty -= q
@@ -43,8 +48,9 @@ class _SideWindow:
         if not items:  # reset float drift whenever the window empties
             self.qty = 0.0
             self.notional = 0.0
+        self.avg = self._vwap()
 
-    def vwap(self) -> float | None:
+    def _vwap(self) -> float | None:
         if not self.items or self.qty <= 0:
             return None
         return self.notional / self.qty
@@ -61,6 +67,10 @@ class RecentFills:
         self._sell = _SideWindow()
         self._now = 0
         self._next_change = NEVER_MS  # advance() before this time evicts nothing
+        # each side's VWAP (None: no fill in the window), plain attributes the hot paths read;
+        # set where the windows change (every add ends in the eviction below)
+        self.buy_vwap: float | None = None
+        self.sell_vwap: float | None = None
 
     def add(self, ts_ms: int, side: Side, qty: float, price: float) -> None:
         if qty <= 0:
@@ -83,14 +93,7 @@ class RecentFills:
         self._buy.evict(cutoff)
         self._sell.evict(cutoff)
         self._next_change = self._first_exit()
-
-    @property
-    def buy_vwap(self) -> float | None:
-        return self._buy.vwap()
-
-    @property
-    def sell_vwap(self) -> float | None:
-        return self._sell.vwap()
+        self.buy_vwap, self.sell_vwap = self._buy.avg, self._sell.avg
 
     @property
     def buy_count(self) -> int:

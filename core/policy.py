@@ -421,7 +421,6 @@ class AnchorPolicy(Policy):
             eff_soft = widened
         common.update(effective_soft=eff_soft, effective_hard=eff_hard, bias=parts)
         mag = abs(gap)
-        bias_txt = f"bias {parts.combined:+.2f} (ema {parts.ema_bias:+.2f}, anchor {parts.anchor_bias:+.2f}) → ×{parts.scale:.2f}"
 
         if mag >= eff_hard - EPS:
             left = _cooldown_left_s(memory, view.ts_ms, risk.hard_cooldown_s)
@@ -434,7 +433,7 @@ class AnchorPolicy(Policy):
             how = "take now (gate passes)" if take_now else f"rest maker up to {ex.hard_maker_wait_s:.0f}s, then take"
             d = Decision(action=Action.FULL, side=side, qty_base=mag, gate=gate, maker_first=not take_now,
                          taker_allowed=True, take_now=take_now,
-                         reason=f"|gap| {mag:.6f} ≥ hard {eff_hard:.6f}: {side.lower()} the full gap, {how}; {bias_txt}{hyst_note}",
+                         reason=f"|gap| {mag:.6f} ≥ hard {eff_hard:.6f}: {side.lower()} the full gap, {how}; {_bias_text(parts)}{hyst_note}",
                          **common)
             return d, memory.without_gate_wait()
 
@@ -462,19 +461,25 @@ class AnchorPolicy(Policy):
                 d = Decision(action=Action.PARTIAL, side=side, qty_base=qty, gate=gate, maker_first=ex.maker_first,
                              taker_allowed=ex.soft_taker_after_wait,
                              reason=f"|gap| {mag:.6f} ≥ soft {eff_soft:.6f}: gate wait over ({a.max_wait_s_on_soft:.0f}s), "
-                                    f"{side.lower()} {cfg.partial_rebalance_ratio:.0%} of the gap; {bias_txt}{hyst_note}",
+                                    f"{side.lower()} {cfg.partial_rebalance_ratio:.0%} of the gap; {_bias_text(parts)}{hyst_note}",
                              **common)
                 return d, memory
             d = Decision(action=Action.PARTIAL, side=side, qty_base=qty, gate=gate, maker_first=ex.maker_first,
                          taker_allowed=ex.soft_taker_after_wait,
                          reason=f"|gap| {mag:.6f} ≥ soft {eff_soft:.6f}: {side.lower()} "
-                                f"{cfg.partial_rebalance_ratio:.0%} of the gap, maker first; {gate.reason}; {bias_txt}{hyst_note}",
+                                f"{cfg.partial_rebalance_ratio:.0%} of the gap, maker first; {gate.reason}; {_bias_text(parts)}{hyst_note}",
                          **common)
             return d, memory
 
         d = Decision(action=Action.HOLD, side=side, qty_base=0.0,
-                     reason=f"|gap| {mag:.6f} < soft {eff_soft:.6f}; {bias_txt}{hyst_note}", **common)
+                     reason=f"|gap| {mag:.6f} < soft {eff_soft:.6f}; {_bias_text(parts)}{hyst_note}", **common)
         return d, memory.without_gate_wait()
+
+
+def _bias_text(parts: BiasParts) -> str:
+    """The bias part of a reason, written only by the branches that show it (a gate wait, the
+    commonest answer on a busy grid, does not)."""
+    return f"bias {parts.combined:+.2f} (ema {parts.ema_bias:+.2f}, anchor {parts.anchor_bias:+.2f}) → ×{parts.scale:.2f}"
 
 
 class SimplePolicy(Policy):

@@ -35,16 +35,26 @@ ENABLED = True
 
 def guarded(step):
     """``step`` (from ``bulk_step``) behind the refusal when it is a ``FastForward``'s (a
-    trades-only tape); a trades + quotes step is returned as it is."""
+    trades-only tape); a trades + quotes step is returned as it is. The bands the refusal read
+    are handed to ``FastForward.take``, which would read them again otherwise."""
     ff = getattr(step, "__self__", None)
     if not ENABLED or type(ff) is not FastForward:
         return step
     reb, ex, ts_arr, px_arr, n = ff.reb, ff.ex, ff.ts, ff.px, ff.nt
+    take, absorb_quiet = ff.take, ex.absorb_quiet
 
     def step_or_refuse(ti: int, qi: int, next_tick: int) -> tuple[int, int, int, int | None]:
-        if ti >= n or cannot_take(reb, ex, ts_arr, px_arr, ti):
+        if ti >= n:
             return ti, qi, next_tick, None
-        return step(ti, qi, next_tick)
+        bands = bands_unless_refused(reb, ex, ts_arr, px_arr, ti)
+        if bands is None:
+            return ti, qi, next_tick, None
+        i, next_tick = take(ti, next_tick, *bands)  # FastForward.step, with the bands read here
+        if i == ti:
+            return ti, qi, next_tick, None
+        last = ts_arr[i - 1]
+        absorb_quiet(last, px_arr[i - 1], None)
+        return i, qi, next_tick, last
 
     return step_or_refuse
 
@@ -52,17 +62,26 @@ def guarded(step):
 def cannot_take(reb, ex, ts_arr, px_arr, i: int) -> bool:
     """True when ``fast_forward`` would surely take nothing from event ``i`` (and change nothing);
     False when it may take something (then ask it)."""
+    return bands_unless_refused(reb, ex, ts_arr, px_arr, i) is None
+
+
+def bands_unless_refused(reb, ex, ts_arr, px_arr, i: int):
+    """None when ``fast_forward`` would surely take nothing from event ``i`` (``cannot_take``);
+    else the rebalancer's and the exchange's quiet bands it read, for ``FastForward.take``."""
     band = quiet_band(reb)
     if band is None:
-        return True
+        return None
     lo, hi, until = band
-    elo, ehi, due = ex.quiet_band()
+    ex_band = ex.quiet_band()
+    elo, ehi, due = ex_band
     price = px_arr[i]
     if not elo < price < ehi:  # NaN too: fast_forward stops at it
-        return True
+        return None
     ts = ts_arr[i]
     if due < until:
         until = due
     if ts < until:
-        return not lo < price < hi
-    return ts >= reb.next_eval_ms or ts >= due or ts >= next_change_ms(reb)
+        return (band, ex_band) if lo < price < hi else None
+    if ts >= reb.next_eval_ms or ts >= due or ts >= next_change_ms(reb):
+        return None
+    return band, ex_band

@@ -45,9 +45,12 @@ def quiet_band(reb: Rebalancer) -> tuple[float, float, int] | None:
         until = b.end
     if reb.next_sample_ms < until:
         until = reb.next_sample_ms
-    anchors_move = next_change_ms(reb)
-    if anchors_move < until:
-        until = anchors_move
+    t = reb.recent.next_change_ms()  # next_change_ms(reb), inline: asked before every print one by one
+    if t < until:
+        until = t
+    due = reb.costs.markouts.due_ms
+    if due < until:
+        until = due
     return reb.hold_lo, reb.hold_hi, until
 
 
@@ -172,6 +175,11 @@ class FastForward:
         self.ts, self.px, self.qty = trades.ts_ms, trades.price, trades.qty
         self.nt = len(trades)
         self.bars = KlineBars.build(trades)  # None unless the tape is 1-minute bars
+        # whole-tape facts, one C-level pass each: with no NaN price a run needs no NaN test (its
+        # min / max say it all), and with every size one on_trade accepts, no size test
+        total = sum(self.px)
+        self.no_nan = total == total  # a NaN anywhere makes the sum NaN
+        self.sizes_ok = first_bad_qty(self.qty, 0, self.nt, MAX_PRICE) == self.nt
 
     def step(self, ti: int, qi: int, next_tick: int) -> tuple[int, int, int, int | None]:
         i, next_tick = self.fast_forward(ti, next_tick)
@@ -197,14 +205,21 @@ class FastForward:
           over their closes in ``TrendTracker.close_many``.
 
         Returns the first index not taken and the timer's next tick."""
-        reb = self.reb
-        band = quiet_band(reb)
-        n = self.nt
-        if band is None or i >= n:
+        band = quiet_band(self.reb)
+        if band is None or i >= self.nt:
             return i, next_tick
+        return self.take(i, next_tick, band, self.ex.quiet_band())
+
+    def take(self, i: int, next_tick: int, band: tuple[float, float, int],
+             ex_band: tuple[float, float, float]) -> tuple[int, int]:
+        """``fast_forward`` from event ``i`` (``< len``) with the rebalancer's ``quiet_band`` and the
+        exchange's, as they are now (``early_out`` has just read them: not read twice)."""
+        reb = self.reb
+        n = self.nt
         ts_arr, px_arr, qty_arr, tick_ms, bars = self.ts, self.px, self.qty, self.tick_ms, self.bars
+        no_nan, sizes_ok = self.no_nan, self.sizes_ok
         lo, hi, _ = band
-        elo, ehi, due = self.ex.quiet_band()
+        elo, ehi, due = ex_band
         gap = reb.gap_base()  # no fill can happen in here: constant
         sure = reb.holds.trend_free_band(ts_arr[i], gap, reb.memory)
         slo, shi, s_until = sure if sure is not None else (0.0, 0.0, 0)
@@ -248,19 +263,21 @@ class FastForward:
             j = bisect_left(ts_arr, until, i, n)
             if j > i:
                 seg = px_arr[i:j]
+                low, high = min(seg), max(seg)
                 i_stop = False
-                if not all_inside(seg, rlo, rhi):
+                if not (rlo < low and high < rhi and (no_nan or all_inside(seg, rlo, rhi))):  # all_inside
                     j = first_outside(px_arr, i, j, rlo, rhi)
                     i_stop = True
-                jq = first_bad_qty(qty_arr, i, j, MAX_PRICE)  # on_trade would refuse it: one by one
-                if jq < j:
-                    j = jq
-                    i_stop = True
+                if not sizes_ok:
+                    jq = first_bad_qty(qty_arr, i, j, MAX_PRICE)  # on_trade would refuse it: one by one
+                    if jq < j:
+                        j = jq
+                        i_stop = True
                 if j == i:
                     break
                 if i_stop:
                     seg = px_arr[i:j]
-                low, high = min(seg), max(seg)
+                    low, high = min(seg), max(seg)
                 # the run inside the forming candle (CandleBuilder.absorb, in locals)
                 last_ts = ts_arr[j - 1]
                 last_px = px_arr[j - 1]
@@ -307,7 +324,8 @@ class FastForward:
                             break
                         k_end = nxt
                         step += step
-                    k_end = first_bad_qty(qty_arr, i, k_end * per, MAX_PRICE) // per
+                    if not sizes_ok:
+                        k_end = first_bad_qty(qty_arr, i, k_end * per, MAX_PRICE) // per
                 while k_end - k >= 2 and book.balances_ok:
                     opens = bars.opens[k:k_end]  # the run's samples are at its bars' opening prints
                     eq_low, eq_high = book.equity_range(min(opens), max(opens))

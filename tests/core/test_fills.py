@@ -227,3 +227,27 @@ def test_next_change_ignores_a_fill_reported_after_it_left():
     f.add(2_000, Side.BUY, 1.0, 100.0)
     f.add(1_000, Side.BUY, 1.0, 100.0)  # 1000 < 2000 - 600: never counted
     assert f.buy_count == 1 and f.next_change_ms() == 2_601
+
+
+def test_the_kept_vwap_is_the_windows_own_after_every_add_and_eviction():
+    """Each side's VWAP is kept as the window changes (read far more often than it moves): after
+    every add (late reports too) and every advance it equals the one worked out from the window's
+    fills afresh, bit for bit."""
+    import random
+
+    rng = random.Random(7)
+    f = RecentFills(WINDOW_MS)
+    now = 1_000_000
+    for _ in range(3_000):
+        now += rng.choice((0, 1_000, 30_000, 200_000, 900_000))
+        if rng.random() < 0.6:
+            late = rng.choice((0, 0, 0, 50_000, 400_000))
+            f.add(now - late, rng.choice((Side.BUY, Side.SELL)), rng.uniform(0.001, 0.5), rng.uniform(9e4, 1.1e5))
+        else:
+            f.advance(now)
+        for side, got in ((f._buy, f.buy_vwap), (f._sell, f.sell_vwap)):
+            assert got == side._vwap()
+            if side.items:  # the running sums themselves, as the window's fills give them
+                assert got == pytest.approx(sum(n for _, _, n in side.items) / sum(q for _, q, _ in side.items))
+            else:
+                assert got is None

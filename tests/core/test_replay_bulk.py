@@ -705,3 +705,16 @@ def test_bulk_refuses_invalid_trade_sizes_like_one_by_one(policy, configs, tmp_p
     trades_only = MarketData(trades=m.trades)
     assert max(trades_only.trades.qty) == 2e12
     compare(configs["repo"], trades_only, policy)  # ... and a tape's by the rebalancer, in bulk as one by one
+
+
+@pytest.mark.parametrize("policy", ("anchor", "baseline"))  # simple: the paper exchange takes a NaN print as its last price
+def test_bulk_refuses_nan_prices_on_a_trades_only_tape_like_one_by_one(policy, configs):
+    """The bulk step skips its per-run NaN test on a tape with no NaN price (``FastForward.no_nan``,
+    read once): a tape with one must still stop each run at it, as one by one refuses it."""
+    m = SyntheticMarket(seed=5, start_ms=T0, start_price=P0).tape(30 * MIN)
+    nans = range(1_001, len(m.trades) - 1, 397)
+    for i in nans:
+        m.trades.price[i] = float("nan")
+    trades_only = MarketData(trades=m.trades)
+    ref, got = compare(configs["repo"], trades_only, policy)
+    assert ref.bad_messages == len(nans)  # every NaN print reached the rebalancer, and was refused

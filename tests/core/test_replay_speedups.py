@@ -64,17 +64,17 @@ def assert_same(plain, fast) -> None:
 def early_out_on_and_off(cfg, market, policy: str = "anchor") -> int:
     """Replays with the refusal off and on; returns how many calls it refused."""
     refused = 0
-    cannot_take = early_out.cannot_take
+    bands_unless_refused = early_out.bands_unless_refused
 
     def counting(*args):
         nonlocal refused
-        out = cannot_take(*args)
-        refused += out
+        out = bands_unless_refused(*args)
+        refused += out is None
         return out
 
     with mock.patch.object(early_out, "ENABLED", False):
         plain = replay(cfg, market, policy, bulk=True)
-    with mock.patch.object(early_out, "cannot_take", counting):
+    with mock.patch.object(early_out, "bands_unless_refused", counting):
         fast = replay(cfg, market, policy, bulk=True)
     assert_same(plain, fast)
     assert plain.events == fast.events  # nothing refused that the bulk path would have taken

@@ -48,7 +48,8 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
 
     __slots__ = (
         "spot", "linear", "fees", "latency_ms", "synthetic_spread_ticks", "settle_linear_in_quote",
-        "history_limit", "_grid", "_grid_quiet", "_bal", "_orders", "_pending", "_buys", "_sells", "_best_buy",
+        "history_limit", "_grid", "_grid_quiet", "_grid_band", "_bal", "_orders", "_pending", "_buys", "_sells",
+        "_best_buy",
         "_best_sell", "_fill_model", "_buy_gate", "_sell_gate", "_half_tick", "_fills",
         "_pos_size", "_pos_entry", "_realised", "_linear_fees", "_mark",
         "_ts", "_last", "_has_bbo", "_bid", "_bid_qty", "_ask", "_ask_qty", "_quote_ts", "_trade_ts", "_queue",
@@ -81,6 +82,7 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         self.history_limit = int(history_limit)
         self._grid = grid
         self._grid_quiet = _quiet_test(grid)
+        self._grid_band = getattr(grid, "quiet_band", None)  # looked up once: the bulk path asks per run
         start = {spot.quote: Decimal(10_000), spot.base: ZERO} if balances is None else balances
         self._bal: dict[str, list[Decimal]] = {}
         for coin in (spot.base, spot.quote):
@@ -154,9 +156,8 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         """``(lo, hi, until_ms)``: trades strictly inside ``(lo, hi)`` before ``until_ms`` take the
         fast path of ``on_trade`` (they fill neither us nor the grid)."""
         lo, hi = self._buy_gate, self._sell_gate
-        g = self._grid
-        if g is not None:
-            band = getattr(g, "quiet_band", None)
+        if self._grid is not None:
+            band = self._grid_band
             if band is None:
                 return INF, NINF, self._due_ms  # a grid that cannot say: never quiet
             glo, ghi = band()
@@ -242,3 +243,4 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
     def grid(self, grid: GridLike | None) -> None:
         self._grid = grid
         self._grid_quiet = _quiet_test(grid)
+        self._grid_band = getattr(grid, "quiet_band", None)

@@ -34,8 +34,9 @@ ENABLED = True
 
 
 def _same_decimal(a, b) -> bool:
-    """Equal value and the same exponent: the same text (``repr``) too."""
-    return a == b and a.as_tuple().exponent == b.as_tuple().exponent
+    """Equal value and the same exponent: the same text (``repr``) too. (``same_quantum``: the
+    exponents compared in C, without building two ``as_tuple()`` digit tuples.)"""
+    return a == b and a.same_quantum(b)
 
 
 def apply_grid_fill_lean(ex, fill: Fill) -> tuple:

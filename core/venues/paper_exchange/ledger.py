@@ -135,4 +135,4 @@ class Ledger:
         return eq
 
     def _balance_tuple(self) -> tuple[Balance, ...]:
-        return tuple(Balance(c, v[0], v[1]) for c, v in sorted(self._bal.items()))
+        return tuple([Balance(c, v[0], v[1]) for c, v in sorted(self._bal.items())])  # a list: no generator frame
