@@ -707,7 +707,7 @@ def test_bulk_refuses_invalid_trade_sizes_like_one_by_one(policy, configs, tmp_p
     compare(configs["repo"], trades_only, policy)  # ... and a tape's by the rebalancer, in bulk as one by one
 
 
-@pytest.mark.parametrize("policy", ("anchor", "baseline"))  # simple: the paper exchange takes a NaN print as its last price
+@pytest.mark.parametrize("policy", ("anchor", "baseline", "simple"))
 def test_bulk_refuses_nan_prices_on_a_trades_only_tape_like_one_by_one(policy, configs):
     """The bulk step skips its per-run NaN test on a tape with no NaN price (``FastForward.no_nan``,
     read once): a tape with one must still stop each run at it, as one by one refuses it."""

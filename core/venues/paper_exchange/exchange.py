@@ -19,7 +19,7 @@ from core.venues.paper_exchange.commands import CommandDesk
 from core.venues.paper_exchange.fill_model import FillModel
 from core.venues.paper_exchange.ledger import FeeSchedule, Ledger
 from core.venues.paper_exchange.matching import Matching
-from core.venues.paper_exchange.orders import EMPTY, INF, NINF, ZERO, BookOrder, dec
+from core.venues.paper_exchange.orders import EMPTY, INF, LEAST_PRICE, MOST_PRICE, NINF, ZERO, BookOrder, dec
 from core.venues.paper_exchange.state import Persistence
 
 
@@ -95,8 +95,8 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         self._sells: list[BookOrder] = []
         self._best_buy = NINF
         self._best_sell = INF
-        self._buy_gate = NINF  # prints below it may fill a resting buy (Matching._gates)
-        self._sell_gate = INF
+        self._buy_gate = LEAST_PRICE  # prints below it may fill a resting buy (Matching._rebuild_book)
+        self._sell_gate = MOST_PRICE
         self._half_tick = float(spot.tick_size) / 2
         self._fill_model = fill_model
         self._fills: list[Fill] = []
@@ -131,7 +131,8 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
         book moved through it, whoever hit.
         """
         g = self._grid_quiet
-        if (price < self._buy_gate or price > self._sell_gate or ts_ms >= self._due_ms
+        # written so that a NaN print takes the slow path, which ignores it
+        if (not self._buy_gate <= price <= self._sell_gate or ts_ms >= self._due_ms
                 or (g is not None and not g(price))):
             return self._trade_slow(ts_ms, price, qty, taker_side_is_buy)
         self._ts = self._trade_ts = ts_ms
@@ -140,7 +141,8 @@ class PaperExchange(Matching, CommandDesk, Ledger, Persistence):
 
     def on_quote(self, ts_ms: int, bid: float, bid_qty: float, ask: float, ask_qty: float) -> tuple:
         """Best bid/offer. O(1) unless the book crosses one of our resting orders."""
-        if ask < self._best_buy or bid > self._best_sell or ts_ms >= self._due_ms:
+        # written so that a NaN, infinite or non-positive quote takes the slow path, which ignores it
+        if not (0.0 < bid <= self._best_sell and 0.0 < ask < INF and ask >= self._best_buy) or ts_ms >= self._due_ms:
             return self._quote_slow(ts_ms, bid, bid_qty, ask, ask_qty)
         self._ts = self._quote_ts = ts_ms
         self._bid = bid

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from core.events import BalanceUpdate, FillEvent, OrderUpdate
 from core.model import Balance, Fill, Leg, Order, OrderStatus, Side, quote_left_behind
-from core.venues.paper_exchange.orders import EMPTY, INF, NINF, ZERO, Batch, BookOrder, dec
+from core.venues.paper_exchange.orders import EMPTY, INF, LEAST_PRICE, MOST_PRICE, NINF, ZERO, Batch, BookOrder, dec
 
 
 class Matching:
@@ -37,6 +37,8 @@ class Matching:
     __slots__ = ()
 
     def _trade_slow(self, ts: int, price: float, qty: float, taker_buy: bool = False) -> tuple:
+        if not (0.0 < price < INF and 0.0 <= qty < INF):
+            return EMPTY  # a print no market makes (NaN, inf, non-positive): ignored, as the rebalancer does
         out: list = []
         if ts >= self._due_ms:
             self._process_due(ts, out)  # commands take effect before the print they precede
@@ -50,6 +52,8 @@ class Matching:
         return tuple(out) if out else EMPTY
 
     def _quote_slow(self, ts: int, bid: float, bid_qty: float, ask: float, ask_qty: float) -> tuple:
+        if not (0.0 < bid < INF and 0.0 < ask < INF):
+            return EMPTY  # NaN, inf or non-positive: ignored, as the rebalancer does
         out: list = []
         if ts >= self._due_ms:
             self._process_due(ts, out)
@@ -247,6 +251,10 @@ class Matching:
             m = fm.bar_through_bps / 1e4
             self._buy_gate = self._best_buy - max(2 * half, self._best_buy * m) + half
             self._sell_gate = self._best_sell + max(2 * half, self._best_sell * m) - half
+        if not self._buy_gate >= LEAST_PRICE:  # no buy resting: only a bad print is below it
+            self._buy_gate = LEAST_PRICE
+        if not self._sell_gate <= MOST_PRICE:
+            self._sell_gate = MOST_PRICE
 
     def order(self, client_id: str) -> Order | None:
         o = self._orders.get(client_id) or self._pending.get(client_id)

@@ -11,6 +11,10 @@ ZERO = Decimal(0)
 EMPTY: tuple = ()
 INF = float("inf")
 NINF = float("-inf")
+# the hot path's bounds when no order rests on a side: every real price is inside them, and a
+# print of 0, a negative, an infinite or a NaN price falls outside, to the slow path that ignores it
+LEAST_PRICE = 5e-324  # the least positive float
+MOST_PRICE = 1.7976931348623157e308  # the greatest finite float
 
 
 def dec(x: Any) -> Decimal:

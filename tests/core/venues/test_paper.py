@@ -188,6 +188,31 @@ def test_ioc_buy_walks_bbo_levels_up_to_its_limit() -> None:
     assert bal(ex, "BTC") == (D("1.4985"), 0)  # 1.5 - 3 x 0.0005
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), 0.0, -60000.0])
+def test_a_print_or_quote_no_market_makes_is_ignored_and_a_taker_fills_at_the_good_touch(bad) -> None:
+    """Bad data never becomes the paper exchange's price: the next taker fills where the last
+    good print and quote left the touch (a NaN print used to become its last price, and a taker
+    after it failed in ``Decimal``)."""
+    ex = make("200000", "0")
+    ex.on_trade(900, 60000.0, 0.1, True)
+    ex.on_quote(1000, 59999.0, 1.0, 60000.0, 1.0)
+    assert ex.on_trade(1100, bad, 0.1, True) == ()
+    assert ex.on_quote(1200, bad, 1.0, bad, 1.0) == ()
+    assert ex.on_quote(1300, 59999.0, 1.0, bad, 1.0) == ()
+    ev = place(ex, "t", BUY, "0.5", "60000.00", IOC, ts=1400)
+    assert [(f.price, f.qty) for f in fills_of(ev)] == [(D("60000.00"), D("0.5"))]
+
+
+def test_without_quotes_a_bad_print_leaves_the_touch_at_the_last_good_one() -> None:
+    ex = make("200000", "0")
+    ex.on_trade(900, 60000.0, 0.1, True)
+    for bad in (float("nan"), float("inf"), 0.0, -1.0):
+        assert ex.on_trade(1000, bad, 0.1, True) == ()
+    ev = place(ex, "t", BUY, "0.5", "61000.00", IOC, ts=1100)
+    (fill,) = fills_of(ev)
+    assert D("60000") <= fill.price < D("60100")  # the last good print and its half spread, not NaN / inf
+
+
 def test_gtc_sell_crossing_takes_then_rests_the_remainder() -> None:
     ex = make("0", "1")
     ex.on_quote(1000, 59999.0, 0.3, 60000.0, 0.5)
