@@ -41,6 +41,12 @@ def five(fakes, **per_symbol) -> "fakes.FakePortfolio":
     return fakes.FakePortfolio(states)
 
 
+def ten_symbols(fakes):
+    """A fake portfolio of ten symbols, each in its default state."""
+    syms = fakes.SYMBOLS5 + ("ADAUSDT", "LINKUSDT", "AVAXUSDT", "DOTUSDT", "LTCUSDT")
+    return fakes.FakePortfolio({s: fakes.make_symbol_state(s) for s in syms})
+
+
 async def _started(app, pilot) -> None:
     await pilot.pause()
     app.poll()
@@ -110,8 +116,7 @@ async def test_five_symbols_fit_with_their_rows_badges_and_the_labelled_proposal
 
 
 async def test_ten_symbols_at_80x24_show_a_window_that_follows_the_selection(fakes):
-    syms = fakes.SYMBOLS5 + ("ADAUSDT", "LINKUSDT", "AVAXUSDT", "DOTUSDT", "LTCUSDT")
-    engine = fakes.FakePortfolio({s: fakes.make_symbol_state(s) for s in syms})
+    engine = ten_symbols(fakes)
     app = CockpitApp(engine, bell=False, poll_interval=60)
     async with app.run_test(size=(80, 24)) as pilot:
         await _started(app, pilot)
@@ -269,8 +274,7 @@ async def test_one_symbol_shows_no_overview_and_ignores_the_symbol_keys(fakes):
 
 
 async def test_the_overview_renders_only_when_its_rows_change_with_ten_symbols(fakes):
-    syms = fakes.SYMBOLS5 + ("ADAUSDT", "LINKUSDT", "AVAXUSDT", "DOTUSDT", "LTCUSDT")
-    engine = fakes.FakePortfolio({s: fakes.make_symbol_state(s) for s in syms})
+    engine = ten_symbols(fakes)
     app = CockpitApp(engine, bell=False, poll_interval=60)
     async with app.run_test(size=(160, 48)) as pilot:
         await _started(app, pilot)
