@@ -547,9 +547,9 @@ class Engine(JournalWatch):
     # is also the Log line and the journal's ``operator`` row. Called on the loop's thread, so
     # the outcome is known when the call returns.
 
-    def approve(self) -> Outcome:
+    def approve(self, proposal_id: int | None = None) -> Outcome:
         self._now()
-        return self._user(self.reb.operator.approve)
+        return self._user(self.reb.operator.approve, proposal_id)
 
     def skip(self) -> Outcome:
         return self._user(self.reb.operator.skip)

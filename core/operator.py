@@ -24,7 +24,7 @@ from core.account import closing_room, side_to_close
 from core.events import CancelAllOurs, CancelOrder, Command, PlaceOrder
 from core.model import Action, Decision, Mode, Side, TradingState
 from core.outcome import OPERATOR_ROW, Outcome
-from core.state import Proposal
+from core.state import NOTHING_SHOWN, Proposal
 
 if TYPE_CHECKING:
     from core.rebalancer import Rebalancer
@@ -200,14 +200,20 @@ class Operator:
 
     # ------------------------------------------------------------------ the trader's commands
 
-    def approve(self) -> Outcome:
-        """Send exactly the proposal shown — its size, no worse than its limit — or nothing, saying why."""
+    def approve(self, shown: int | None = None) -> Outcome:
+        """Send exactly the proposal shown — its size, no worse than its limit — or nothing, saying why.
+        ``shown``: the id the trader's card showed (``NOTHING_SHOWN``: none); another pending
+        proposal is not sent. None: the pending one, whichever it is (scripts, replays)."""
         r, p = self.reb, self.proposal
         if r.mode is Mode.WATCH:
             return self._answer("approve", "approve refused: watch mode never trades", acted=False, level="warning")
         if p is None:
             return self._answer("approve", self._nothing_to_approve(), acted=False)
         n = p.proposal_id
+        if shown is not None and shown != n:
+            was = f"proposal #{shown}" if shown != NOTHING_SHOWN else "no proposal"
+            return self._answer("approve", f"proposal #{n} not sent: the card showed {was}; look again",
+                                acted=False, level="warning")
         refusal = r.desk.gate(r.now_ms)
         if refusal:
             return self._answer("approve", f"approve #{n} refused: {refusal}", acted=False, level="warning")

@@ -212,15 +212,16 @@ class Portfolio:
     def _said(self, symbol: str, outcome: Outcome) -> Outcome:
         return replace(outcome, text=f"{symbol}: {outcome.text}")
 
-    def _answer_oldest(self, command: str) -> Outcome:
+    def _answer_oldest(self, command: str, proposal_id: int | None = None) -> Outcome:
         waiting = self.queue()
         sym = waiting[0][0] if waiting else self.selected
         e = self.engine(sym)
-        return self._said(sym, e.approve() if command == "approve" else e.skip())
+        return self._said(sym, e.approve(proposal_id) if command == "approve" else e.skip())
 
-    def approve(self) -> Outcome:
-        """The oldest proposal of any symbol (no proposal anywhere: the selected symbol answers why)."""
-        return self._answer_oldest("approve")
+    def approve(self, proposal_id: int | None = None) -> Outcome:
+        """The oldest proposal of any symbol (no proposal anywhere: the selected symbol answers
+        why); ``proposal_id``, when given, must be that one's."""
+        return self._answer_oldest("approve", proposal_id)
 
     def skip(self) -> Outcome:
         return self._answer_oldest("skip")

@@ -49,6 +49,9 @@ class LogLine:
     text: str  # raw text: the UI must escape it (exchange messages may hold "[/]")
 
 
+NOTHING_SHOWN = 0  # ``approve(NOTHING_SHOWN)``: the card showed no proposal (ids start at 1)
+
+
 @value_type
 class Proposal:
     """A decision waiting for the trader's approval (semi mode) or a forced rebalance preview.
@@ -232,8 +235,10 @@ class EngineControl(Protocol):
     refuses what the mode does not allow. Each returns the command's ``Outcome``: what it did
     or why it did nothing, in the words the Log and the journal also keep."""
 
-    def approve(self) -> Outcome:
-        """Send exactly the proposal shown, or nothing (the outcome says why)."""
+    def approve(self, proposal_id: int | None = None) -> Outcome:
+        """Send exactly the proposal shown, or nothing (the outcome says why). The cockpit names
+        the one its card showed (``NOTHING_SHOWN`` for none): a proposal drawn after the card,
+        or one that replaced it, is never sent on that key. None: whichever is pending."""
 
     def skip(self) -> Outcome: ...
 
@@ -258,7 +263,7 @@ class EngineControl(Protocol):
 
 class PortfolioControl(EngineControl, Protocol):
     """Several symbols in one cockpit (``core.portfolio``): ``approve`` / ``skip`` answer the
-    oldest proposal of any symbol (one queue), ``kill`` halts every symbol (the shared kill
+    oldest proposal of any symbol (one queue; ``approve``'s id is that symbol's), ``kill`` halts every symbol (the shared kill
     switch); the other commands act on the selected symbol."""
 
     symbols: tuple[str, ...]

@@ -21,8 +21,8 @@ class TraderCommands:
 
     operator: Operator
 
-    def approve(self) -> list[Command]:
-        return list(self.operator.approve().commands)
+    def approve(self, shown: int | None = None) -> list[Command]:
+        return list(self.operator.approve(shown).commands)
 
     def skip(self) -> list[Command]:
         return list(self.operator.skip().commands)

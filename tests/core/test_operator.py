@@ -11,6 +11,7 @@ import pytest
 
 from core.events import CancelOrder, OrderUpdate, PlaceOrder
 from core.model import Mode, Order, OrderStatus, Side, TimeInForce, TradingState
+from core.state import NOTHING_SHOWN
 from tests.core.helpers_engine import T0, Harness, SpyRecorder, rcfg
 
 D = Decimal
@@ -184,6 +185,23 @@ def test_approving_after_the_size_moved_past_the_tolerance_sends_nothing_and_sho
     assert spy.proposal_answers() == ["stale: the decision changed (partial → full)"]
     h.do(h.reb.approve())  # the new card, approved: exactly its size
     assert [p.qty for p in h.places] == [D("0.012000")]
+
+
+def test_approve_names_the_card_and_a_proposal_that_replaced_it_is_not_sent(spy):
+    """The key answers the card the trader saw: #1 was withdrawn for #2 between the frame and
+    the key, so ``approve(1)`` sends nothing and says so; #2, named, is sent."""
+    h = harness(spy, mode=Mode.SEMI)
+    h.market(T0, BID, ASK)
+    h.grid_fill(T0 + S, Side.BUY, "0.0015", "60000")
+    h.market(T0 + 2 * S, BID, ASK)  # #1 withdrawn, #2 shown (as in the size-tolerance test)
+    out = h.reb.operator.approve(1)
+    assert out.commands == () and not out.acted and h.reb.operator.proposal.proposal_id == 2
+    assert out.text == "proposal #2 not sent: the card showed proposal #1; look again"
+    assert spy.operator_rows()[-1] == ("approve", out.text)
+    out = h.reb.operator.approve(NOTHING_SHOWN)  # a card with nothing on it approves nothing either
+    assert out.commands == () and out.text == "proposal #2 not sent: the card showed no proposal; look again"
+    h.do(h.reb.approve(2))
+    assert [p.qty for p in h.places] == [D("0.005750")]
 
 
 def test_approving_within_the_tolerance_sends_exactly_the_size_and_limit_shown(spy):

@@ -182,12 +182,15 @@ class FakeEngine:
     def latest(self) -> CockpitState:
         return CockpitState(symbol=self.symbol, ts_ms=self.now_ms)
 
-    def approve(self) -> Outcome:
+    def approve(self, proposal_id: int | None = None) -> Outcome:
         p = self.reb.operator.proposal
+        if p is not None and proposal_id is not None and proposal_id != p.proposal_id:
+            return Outcome("approve", f"#{p.proposal_id} not sent: the card showed #{proposal_id}", False)
         self.reb.operator.proposal = None
         return Outcome("approve", f"approved #{p.proposal_id}" if p else "nothing to approve", p is not None)
 
-    skip = approve
+    def skip(self) -> Outcome:
+        return self.approve()
 
 
 def fake_portfolio(*symbols: str) -> Portfolio:

@@ -195,8 +195,8 @@ class FakeControl:
             raise RuntimeError(f"{name} exploded: [/] bad [bold")
         return self.outcomes.get(name) or Outcome(name, f"{name}: fake outcome", True)
 
-    def approve(self) -> Outcome:
-        return self._record("approve")
+    def approve(self, proposal_id: int | None = None) -> Outcome:
+        return self._record("approve", proposal_id)
 
     def skip(self) -> Outcome:
         return self._record("skip")
@@ -430,12 +430,12 @@ class FakePortfolio(FakeEngine):
         self.calls.append(f"select:{symbol}")
         self.selected = symbol
 
-    def approve(self) -> Outcome:
+    def approve(self, proposal_id: int | None = None) -> Outcome:
         waiting = self.waiting()
         if not waiting:
             self.calls.append("approve")
             return Outcome("approve", "nothing to approve", False)
-        return self._on(waiting[0].symbol, "approve")
+        return self._on(waiting[0].symbol, "approve", proposal_id)
 
     def skip(self) -> Outcome:
         waiting = self.waiting()

@@ -13,6 +13,7 @@ from textual.widgets import Button, Input
 
 from core.model import Mode, TradingState
 from core.outcome import Outcome
+from core.state import NOTHING_SHOWN
 from tui.app import CockpitApp
 from tui.screens.confirm import ConfirmScreen, ForceScreen, QuitScreen
 from tui.screens.help import HelpScreen
@@ -93,9 +94,31 @@ async def test_semi_approve_and_skip_call_once_each(fakes):
         await pilot.press("a")
         await pilot.pause()
         assert engine.calls == ["approve"]
+        assert engine.control.args[0] == ("approve", (42,))  # the card's proposal, by its id
         await pilot.press("s")
         await pilot.pause()
         assert engine.calls == ["approve", "skip"]
+
+
+async def test_approve_names_the_proposal_on_the_card_not_one_drawn_after_it(fakes):
+    """The engine drew #43 after the last frame (the card still shows #42, or nothing): ``a``
+    names what the card showed, so the engine sends nothing it did not show."""
+    engine = fakes.FakeEngine(fakes.make_state(mode=Mode.SEMI, proposal=fakes.make_proposal(42)))
+    app = CockpitApp(engine, bell=False, poll_interval=60)  # no frame between the engine's change and the key
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        engine.push(proposal=fakes.make_proposal(43))
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.state.proposal.proposal_id == 42 and engine.control.args == [("approve", (42,))]
+    engine = fakes.FakeEngine(fakes.make_state(mode=Mode.SEMI, proposal=None))
+    app = CockpitApp(engine, bell=False, poll_interval=60)  # no frame between the engine's change and the key
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(app, pilot)
+        engine.push(proposal=fakes.make_proposal(43))
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.state.proposal is None and engine.control.args == [("approve", (NOTHING_SHOWN,))]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

@@ -76,13 +76,18 @@ async def _started(d: Desk, pilot) -> None:
     await pilot.pause()
 
 
-async def _press(d: Desk, pilot, *keys: str) -> None:
-    """Press ``keys``, then redraw from the engine's state now (not a snapshot up to 0.1 s old)."""
-    await pilot.press(*keys)
-    await pilot.pause()
+async def _redraw(d: Desk, pilot) -> None:
+    """Redraw from the engine's state now (``latest()`` caches a snapshot up to 0.1 s old)."""
     d.engine.invalidate()
     d.app.poll()
     await pilot.pause()
+
+
+async def _press(d: Desk, pilot, *keys: str) -> None:
+    """Press ``keys``, then redraw."""
+    await pilot.press(*keys)
+    await pilot.pause()
+    await _redraw(d, pilot)
 
 
 def assert_toast_is_the_journal_row_and_the_log_line(d: Desk, text: str) -> None:
@@ -97,8 +102,7 @@ async def test_approve_after_the_proposal_was_withdrawn_says_nothing_to_approve(
     async with d.app.run_test(size=(80, 24)) as pilot:
         await _started(d, pilot)
         d.market()
-        d.app.poll()
-        await pilot.pause()
+        await _redraw(d, pilot)
         assert d.app.state.proposal is not None and d.app.state.proposal.proposal_id == 1
         d.grid_fill(Side.SELL, "0.008")  # gap 0.002: the need is gone ...
         d.market()  # ... and the engine withdraws #1 before the cockpit redraws
@@ -126,6 +130,7 @@ async def test_cancel_after_the_order_filled_says_no_pending_order():
     async with d.app.run_test(size=(80, 24)) as pilot:
         await _started(d, pilot)
         d.market()
+        await _redraw(d, pilot)  # the card shows #1: ``a`` approves what it shows
         await _press(d, pilot, "a")  # approved: a maker sell rests at the ask
         assert d.toasts()[-1].startswith("approved #1: sell 0.005000 BTC, limit ≥ 59,940.00 → order ")
         assert d.app.state.orders  # the cockpit shows it ...

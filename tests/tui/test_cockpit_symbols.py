@@ -178,6 +178,7 @@ async def test_approve_answers_the_labelled_proposal_of_another_symbol(fakes):
         await pilot.pause()
         assert engine.control_calls == ["ETHUSDT:approve"]
         assert engine.engines["ETHUSDT"].calls == ["approve"] and engine.engines["BTCUSDT"].calls == []
+        assert engine.engines["ETHUSDT"].control.args == [("approve", (app.state.proposal.proposal_id,))]
         assert toasts(app)[-1].startswith("ETHUSDT")
 
 

@@ -34,7 +34,7 @@ from textual.widgets import Footer, Static, Tab, Tabs
 
 from core.model import Mode, TradingState
 from core.outcome import Outcome
-from core.state import CockpitState, Proposal
+from core.state import NOTHING_SHOWN, CockpitState, Proposal
 from tui import theme
 from tui.panes.anchor import AnchorPane
 from tui.panes.base import Pane
@@ -395,8 +395,11 @@ class CockpitScreen(Screen):
     # ------------------------------------------------------------------ actions -> EngineControl
     # Every toast is the engine's outcome of the command, never "sent".
     def action_approve(self) -> None:
+        """Approves the proposal on the card, by its id: one the engine drew after this frame,
+        or that replaced the card's, is not sent (the engine says so)."""
         if self._still_shown("approve"):
-            self.cockpit.send("approve")
+            shown = self.state.proposal if self.state is not None else None
+            self.cockpit.send("approve", shown.proposal_id if shown is not None else NOTHING_SHOWN)
 
     def action_skip(self) -> None:
         if self._still_shown("skip"):
