@@ -51,6 +51,7 @@ class Desk:
         self.last_taker: tuple[str, float] = ("", 0.0)  # (client id, the touch it was priced from) of our last IOC
         self.gate_rebalances: deque[str] = deque(maxlen=GATE_REMEMBERED)  # recent rebalances resting at the gate
         self.gate_retry_ms = 0  # no new gate order before this
+        self.gate_reprice = reb.cfg.execution.gate_reprice_bps * 1e-4  # the least move a gate order follows
 
     def gate(self, now: int) -> str | None:
         """Why no new order may be sent now (risk, connection, fresh data), or None."""
@@ -247,8 +248,8 @@ class Desk:
 
     def _drive_gate(self, now: int, ex: RebalanceExecution) -> list[Command]:
         """A gate order working: on the rebalancer's evaluation schedule, ask the policy again.
-        While the gate still waits, the order follows its price (≥ 1 tick, at most every
-        ``GATE_REPRICE_MS``) and size (> 1 step, before anything filled); once it does not —
+        While the gate still waits, the order follows its price (≥ 1 tick and
+        ``execution.gate_reprice_bps``, at most every ``GATE_REPRICE_MS``) and size (> 1 step, before anything filled); once it does not —
         the gate opened, the gap fell under soft, flipped or passed hard, a cooldown, out of
         auto mode — the order is cancelled and the next evaluation acts as without it."""
         r = self.reb
@@ -290,7 +291,9 @@ class Desk:
         if qty is None:
             return self._after_step(ex.abort(now, "gate order cancelled: no size left"))
         resize = ex.filled == 0 and abs(qty - ex.plan.qty) > r.instrument.qty_step
-        moved = abs(new_price - ex.rest_price) >= tick and now - ex.last_chase_ms >= GATE_REPRICE_MS
+        step = abs(new_price - ex.rest_price)
+        moved = (step >= tick and float(step) >= float(ex.rest_price) * self.gate_reprice
+                 and now - ex.last_chase_ms >= GATE_REPRICE_MS)
         if resize or moved:
             return self._after_step(ex.reprice(now, new_price, qty if resize else None,
                                                f"gate moved: {side.lower()} {qty if resize else ex.plan.qty} "

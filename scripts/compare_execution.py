@@ -5,7 +5,8 @@ tier (0.1 % / 0.1 %) and with a maker discount (0.02 % / 0.055 %).
 
     python scripts/compare_execution.py --config examples/replay.yaml --out docs/execution-style.md
 
-``--gate`` adds ``auto+gate``: auto with ``execution.rest_at_gate`` (docs/maker-discount.md).
+``--gate`` adds ``auto+gate``: auto with ``execution.rest_at_gate`` (docs/maker-discount.md);
+``--gate-reprice-bps 0 1 2 5`` runs it once per ``execution.gate_reprice_bps`` (``auto+gate@2``).
 
 Every run is one ``rebalancer replay`` (same engine, paper exchange and grid), measured with the
 one cost definition (``core/costs.py``) against one common band. The JSON reports go next to
@@ -36,9 +37,12 @@ FEES = {"base 0.1 % / 0.1 %": "base", "discount 0.02 % / 0.055 %": "perp-base"}
 
 
 def variant(cfg, style: str, tier: str):
+    """``style``: one of STYLES, ``auto+gate`` or ``auto+gate@<gate_reprice_bps>``."""
     r = cfg.rebalancer
-    gate = style == "auto+gate"
+    gate = style.startswith("auto+gate")
     ex = replace(r.execution, style="auto" if gate else style, rest_at_gate=gate)
+    if "@" in style:
+        ex = replace(ex, gate_reprice_bps=float(style.split("@", 1)[1]))
     return replace(cfg, rebalancer=replace(r, execution=ex), paper=replace(cfg.paper, fees=FeesConfig(tier=tier)))
 
 
@@ -57,8 +61,11 @@ def main() -> int:
     ap.add_argument("--band", type=float, default=0.02, help="the common band in BTC (default 0.02)")
     ap.add_argument("--sets", nargs="*", help="names (or the start of names) of the data sets to run")
     ap.add_argument("--gate", action="store_true", help="also auto with execution.rest_at_gate (auto+gate)")
+    ap.add_argument("--gate-reprice-bps", type=float, nargs="+", metavar="BPS",
+                    help="with --gate: one auto+gate run per execution.gate_reprice_bps")
     args = ap.parse_args()
-    styles = STYLES + (("auto+gate",) if args.gate else ())
+    gates = [f"auto+gate@{b:g}" for b in args.gate_reprice_bps] if args.gate_reprice_bps else ["auto+gate"]
+    styles = STYLES + (tuple(gates) if args.gate else ())
     cfg = load_config(args.config)
     out = Path(args.out)
     lines, reports = [], {}

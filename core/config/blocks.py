@@ -87,6 +87,9 @@ class ExecutionConfig:
     rest_at_gate: bool = setting(
         False, None, "auto mode, anchor policy: while the soft path's anchor gate waits, rest a post-only order "
                      "at the gate's price (docs/maker-discount.md)")
+    gate_reprice_bps: float = setting(
+        2.0, in_range(0, 1_000), "rest_at_gate: move the gate order only when the gate's price moved this far "
+                                 "(0: one tick), and at most every 5 s")
     slippage_cap_bps: float = setting(10.0, in_range(0, 1_000, lo_open=True), "taker limit = touch ± this")
     min_trade_base: float = setting(0.0001, in_range(0, 1e9))
     max_trade_base: float = setting(1.0, in_range(0, 1e9, lo_open=True))

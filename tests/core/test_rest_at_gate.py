@@ -69,7 +69,7 @@ def test_the_gate_price_is_rounded_to_the_tick_on_the_side_that_keeps_the_gate_t
 
 
 def test_the_gate_order_follows_a_degrading_edge_at_most_every_five_seconds():
-    h = waiting(anchor__degrade_edge_with_time=True)
+    h = waiting(anchor__degrade_edge_with_time=True, execution__gate_reprice_bps=0)  # every tick it moves
     assert h.places[-1].price == D("60030.00")
     h.tick(T0 + 3 * S)  # waited 2 s: edge 4.9167 bps -> 60029.50, but the order is 2 s old
     assert h.cancels == [] and len(h.places) == 1
@@ -79,6 +79,18 @@ def test_the_gate_order_follows_a_degrading_edge_at_most_every_five_seconds():
     assert len(h.ex.open_orders()) == 1  # one order at a time
     h.market(T0 + 61 * S, BID, ASK)  # waited 60 s: 2.5 bps -> 60015.00
     assert h.places[-1].price == D("60015.00")
+
+
+def test_with_a_reprice_step_the_gate_order_follows_only_moves_that_large():
+    """``execution.gate_reprice_bps``: a degrading edge moves the gate a little every second;
+    with a 1 bp step the order stays until the gate is 1 bp away (fewer order calls)."""
+    h = waiting(anchor__degrade_edge_with_time=True, execution__gate_reprice_bps=1.0)
+    h.tick(T0 + 6 * S)  # 60028.75: 0.21 bp from the order's 60030.00
+    h.market(T0 + 20 * S, BID, ASK)  # waited 19 s: 4.2083 bps -> 60025.25: 0.79 bp
+    assert h.cancels == [] and len(h.places) == 1
+    h.market(T0 + 30 * S, BID, ASK)  # waited 29 s: 3.7917 bps -> 60022.75: 1.21 bp
+    assert cancels(h) == ["gate moved: sell 0.003000 at 60022.75"]
+    assert h.places[-1].price == D("60022.75")
 
 
 def test_the_gate_order_is_resized_when_the_partial_changes():
