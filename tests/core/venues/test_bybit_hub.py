@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from decimal import Decimal
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -380,3 +381,31 @@ class HubHarness(BybitHarness):
 @pytest.mark.parametrize("check", CONTRACT_CHECKS, ids=lambda c: c.__name__.removeprefix("check_"))
 async def test_a_hub_venue_keeps_the_venue_contract(fake3, make_hub, check) -> None:
     await check(HubHarness(fake3, make_hub))
+
+
+async def test_every_symbols_fee_rates_come_from_one_call(fake3, make_hub):
+    """One fee-rate request per hub start, not one per symbol (5 a second: 10 symbols waited
+    about 2 s); each venue holds the account's rates as the fake set them."""
+    await asyncio.to_thread(fake3.set_fee_rates, "0.0002", "0.00055")
+    hub = make_hub()
+    v = await started(hub)
+    assert fake3.request_count("/v5/account/fee-rate") == 1
+    assert {s: (venue.maker_fee_rate, venue.taker_fee_rate) for s, (venue, _) in v.items()} == {
+        s: (D("0.0002"), D("0.00055")) for s in SYMBOLS}
+
+
+async def test_a_symbol_left_out_of_the_shared_fee_answer_reads_its_own(fake3, make_hub, monkeypatch):
+    hub = make_hub()
+    real = hub.rest.call
+
+    async def call(method, **kw):
+        result = await real(method, **kw)
+        if method == "get_fee_rates" and not kw.get("symbol"):
+            result = {**result, "list": [i for i in result["list"] if i["symbol"] != "SOLUSDT"]}
+        return result
+
+    monkeypatch.setattr(hub.rest, "call", call)
+    v = await started(hub)
+    asked = [parse_qs(r.query).get("symbol") for r in fake3.requests if r.path == "/v5/account/fee-rate"]
+    assert asked == [None, ["SOLUSDT"]]  # every symbol at once, then SOLUSDT alone
+    assert v["SOLUSDT"][0].taker_fee_rate == v["BTCUSDT"][0].taker_fee_rate
