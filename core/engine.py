@@ -551,8 +551,8 @@ class Engine(JournalWatch):
         self._now()
         return self._user(self.reb.operator.approve, proposal_id)
 
-    def skip(self) -> Outcome:
-        return self._user(self.reb.operator.skip)
+    def skip(self, proposal_id: int | None = None) -> Outcome:
+        return self._user(self.reb.operator.skip, proposal_id)
 
     def preview_force(self) -> Proposal | Outcome:
         """The force dialog's preview, or the outcome saying why there is nothing to confirm."""

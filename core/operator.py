@@ -292,10 +292,16 @@ class Operator:
                                        f"limit {_limit_word(p.side)} {_shown(p.price_limit)}{self._sent(cmds)}",
                             acted=True, level="trade", commands=cmds)
 
-    def skip(self) -> Outcome:
+    def skip(self, shown: int | None = None) -> Outcome:
+        """Semi: drop the pending proposal (``shown``: only the one the card showed, as approve);
+        auto: skip the next decision."""
         r = self.reb
         if r.mode is Mode.SEMI and self.proposal is not None:
             p = self.proposal
+            if shown is not None and shown != p.proposal_id:
+                was = f"proposal #{shown}" if shown != NOTHING_SHOWN else "no proposal"
+                return self._answer("skip", f"proposal #{p.proposal_id} not skipped: the card showed {was}; "
+                                            "look again", acted=False, level="warning")
             self._close(p, "skipped")
             r.desk.suppress(r.now_ms)
             return self._answer("skip", f"skipped proposal #{p.proposal_id}; no new one for "

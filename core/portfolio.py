@@ -216,15 +216,15 @@ class Portfolio:
         waiting = self.queue()
         sym = waiting[0][0] if waiting else self.selected
         e = self.engine(sym)
-        return self._said(sym, e.approve(proposal_id) if command == "approve" else e.skip())
+        return self._said(sym, e.approve(proposal_id) if command == "approve" else e.skip(proposal_id))
 
     def approve(self, proposal_id: int | None = None) -> Outcome:
         """The oldest proposal of any symbol (no proposal anywhere: the selected symbol answers
         why); ``proposal_id``, when given, must be that one's."""
         return self._answer_oldest("approve", proposal_id)
 
-    def skip(self) -> Outcome:
-        return self._answer_oldest("skip")
+    def skip(self, proposal_id: int | None = None) -> Outcome:
+        return self._answer_oldest("skip", proposal_id)
 
     def preview_force(self) -> Proposal | Outcome:
         sym = self.selected

@@ -240,7 +240,8 @@ class EngineControl(Protocol):
         the one its card showed (``NOTHING_SHOWN`` for none): a proposal drawn after the card,
         or one that replaced it, is never sent on that key. None: whichever is pending."""
 
-    def skip(self) -> Outcome: ...
+    def skip(self, proposal_id: int | None = None) -> Outcome:
+        """Semi: drop the proposal shown (named as for ``approve``); auto: skip the next decision."""
 
     def preview_force(self) -> Proposal | Outcome:
         """What ``force`` would send now (side, size, price limit) for the trader to confirm, or

@@ -24,8 +24,8 @@ class TraderCommands:
     def approve(self, shown: int | None = None) -> list[Command]:
         return list(self.operator.approve(shown).commands)
 
-    def skip(self) -> list[Command]:
-        return list(self.operator.skip().commands)
+    def skip(self, shown: int | None = None) -> list[Command]:
+        return list(self.operator.skip(shown).commands)
 
     def preview_force(self) -> Proposal | None:
         return self.operator.preview_force()

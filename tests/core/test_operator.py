@@ -204,6 +204,18 @@ def test_approve_names_the_card_and_a_proposal_that_replaced_it_is_not_sent(spy)
     assert [p.qty for p in h.places] == [D("0.005750")]
 
 
+def test_skip_names_the_card_too(spy):
+    h = harness(spy, mode=Mode.SEMI)
+    h.market(T0, BID, ASK)
+    h.grid_fill(T0 + S, Side.BUY, "0.0015", "60000")
+    h.market(T0 + 2 * S, BID, ASK)  # #1 withdrawn, #2 shown
+    out = h.reb.operator.skip(1)
+    assert not out.acted and h.reb.operator.proposal.proposal_id == 2
+    assert out.text == "proposal #2 not skipped: the card showed proposal #1; look again"
+    assert h.reb.operator.skip(2).text == "skipped proposal #2; no new one for 10 s (cooldown)"
+    assert h.reb.operator.proposal is None
+
+
 def test_approving_within_the_tolerance_sends_exactly_the_size_and_limit_shown(spy):
     h = harness(spy, mode=Mode.SEMI)
     h.market(T0, BID, ASK)

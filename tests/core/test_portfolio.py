@@ -189,8 +189,8 @@ class FakeEngine:
         self.reb.operator.proposal = None
         return Outcome("approve", f"approved #{p.proposal_id}" if p else "nothing to approve", p is not None)
 
-    def skip(self) -> Outcome:
-        return self.approve()
+    def skip(self, proposal_id: int | None = None) -> Outcome:
+        return self.approve(proposal_id)
 
 
 def fake_portfolio(*symbols: str) -> Portfolio:

@@ -198,8 +198,8 @@ class FakeControl:
     def approve(self, proposal_id: int | None = None) -> Outcome:
         return self._record("approve", proposal_id)
 
-    def skip(self) -> Outcome:
-        return self._record("skip")
+    def skip(self, proposal_id: int | None = None) -> Outcome:
+        return self._record("skip", proposal_id)
 
     def preview_force(self) -> Proposal | Outcome:
         self._record("preview_force")
@@ -437,9 +437,9 @@ class FakePortfolio(FakeEngine):
             return Outcome("approve", "nothing to approve", False)
         return self._on(waiting[0].symbol, "approve", proposal_id)
 
-    def skip(self) -> Outcome:
+    def skip(self, proposal_id: int | None = None) -> Outcome:
         waiting = self.waiting()
-        return self._on(waiting[0].symbol if waiting else self.selected, "skip")
+        return self._on(waiting[0].symbol if waiting else self.selected, "skip", proposal_id)
 
     def kill(self) -> Outcome:
         self.calls.append("kill")

@@ -103,7 +103,7 @@ async def test_semi_approve_and_skip_call_once_each(fakes):
 @pytest.mark.parametrize("card, named", [(42, 42), (None, NOTHING_SHOWN)])
 async def test_approve_names_the_proposal_on_the_card_not_one_drawn_after_it(fakes, card, named):
     """The engine drew #43 after the last frame (the card still shows #42, or nothing): ``a``
-    names what the card showed, so the engine sends nothing it did not show."""
+    (and ``s``) names what the card showed, so the engine sends nothing it did not show."""
     shown = fakes.make_proposal(card) if card is not None else None
     engine = fakes.FakeEngine(fakes.make_state(mode=Mode.SEMI, proposal=shown))
     app = CockpitApp(engine, bell=False, poll_interval=60)  # no frame between the engine's change and the key
@@ -111,8 +111,9 @@ async def test_approve_names_the_proposal_on_the_card_not_one_drawn_after_it(fak
         await _started(app, pilot)
         engine.push(proposal=fakes.make_proposal(43))
         await pilot.press("a")
+        await pilot.press("s")
         await pilot.pause()
-        assert app.state.proposal == shown and engine.control.args == [("approve", (named,))]
+        assert app.state.proposal == shown and engine.control.args == [("approve", (named,)), ("skip", (named,))]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

@@ -394,16 +394,19 @@ class CockpitScreen(Screen):
 
     # ------------------------------------------------------------------ actions -> EngineControl
     # Every toast is the engine's outcome of the command, never "sent".
+    def _card_id(self) -> int:
+        shown = self.state.proposal if self.state is not None else None
+        return shown.proposal_id if shown is not None else NOTHING_SHOWN
+
     def action_approve(self) -> None:
         """Approves the proposal on the card, by its id: one the engine drew after this frame,
-        or that replaced the card's, is not sent (the engine says so)."""
+        or that replaced the card's, is not sent (the engine says so). ``s`` names it too."""
         if self._still_shown("approve"):
-            shown = self.state.proposal if self.state is not None else None
-            self.cockpit.send("approve", shown.proposal_id if shown is not None else NOTHING_SHOWN)
+            self.cockpit.send("approve", self._card_id())
 
     def action_skip(self) -> None:
         if self._still_shown("skip"):
-            self.cockpit.send("skip")
+            self.cockpit.send("skip", self._card_id())
 
     def action_pause(self) -> None:
         self.cockpit.send("toggle_pause")
