@@ -211,9 +211,7 @@ class Operator:
             return self._answer("approve", self._nothing_to_approve(), acted=False)
         n = p.proposal_id
         if shown is not None and shown != n:
-            was = f"proposal #{shown}" if shown != NOTHING_SHOWN else "no proposal"
-            return self._answer("approve", f"proposal #{n} not sent: the card showed {was}; look again",
-                                acted=False, level="warning")
+            return self._not_the_card("approve", "sent", n, shown)
         refusal = r.desk.gate(r.now_ms)
         if refusal:
             return self._answer("approve", f"approve #{n} refused: {refusal}", acted=False, level="warning")
@@ -245,6 +243,12 @@ class Operator:
         d = replace(fresh, qty_base=float(p.qty))
         # ... and executed the way it showed (rest or take, under execution.style auto)
         return self._approved(p, r.desk.start(d, price_limit=limit, path=r.policy.execution_path(d), shown=p.cost))
+
+    def _not_the_card(self, command: str, done: str, pending: int, shown: int) -> Outcome:
+        """The trader's key named another proposal than the pending one: nothing is done."""
+        was = f"proposal #{shown}" if shown != NOTHING_SHOWN else "no proposal"
+        return self._answer(command, f"proposal #{pending} not {done}: the card showed {was}; look again",
+                            acted=False, level="warning")
 
     def _nothing_to_approve(self) -> str:
         r = self.reb
@@ -299,9 +303,7 @@ class Operator:
         if r.mode is Mode.SEMI and self.proposal is not None:
             p = self.proposal
             if shown is not None and shown != p.proposal_id:
-                was = f"proposal #{shown}" if shown != NOTHING_SHOWN else "no proposal"
-                return self._answer("skip", f"proposal #{p.proposal_id} not skipped: the card showed {was}; "
-                                            "look again", acted=False, level="warning")
+                return self._not_the_card("skip", "skipped", p.proposal_id, shown)
             self._close(p, "skipped")
             r.desk.suppress(r.now_ms)
             return self._answer("skip", f"skipped proposal #{p.proposal_id}; no new one for "

@@ -264,8 +264,8 @@ class EngineControl(Protocol):
 
 class PortfolioControl(EngineControl, Protocol):
     """Several symbols in one cockpit (``core.portfolio``): ``approve`` / ``skip`` answer the
-    oldest proposal of any symbol (one queue; ``approve``'s id is that symbol's), ``kill`` halts every symbol (the shared kill
-    switch); the other commands act on the selected symbol."""
+    oldest proposal of any symbol (one queue; the id they name is that symbol's), ``kill`` halts
+    every symbol (the shared kill switch); the other commands act on the selected symbol."""
 
     symbols: tuple[str, ...]
     selected: str
