@@ -250,8 +250,9 @@ class Desk:
         """A gate order working: on the rebalancer's evaluation schedule, ask the policy again.
         While the gate still waits, the order follows its price (≥ 1 tick and
         ``execution.gate_reprice_bps``, at most every ``GATE_REPRICE_MS``) and size (> 1 step,
-        before anything filled); once it does not — the gate opened, the gap fell under soft, flipped or passed hard, a cooldown, out of
-        auto mode — the order is cancelled and the next evaluation acts as without it."""
+        before anything filled); once it does not — the gate opened, the gap fell under soft,
+        flipped or passed hard, a cooldown, out of auto mode — the order is cancelled and the
+        next evaluation acts as without it."""
         r = self.reb
         price = r.price
         if ex.cancelling or ex.done or price is None:

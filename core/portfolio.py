@@ -220,7 +220,8 @@ class Portfolio:
 
     def approve(self, proposal_id: int | None = None) -> Outcome:
         """The oldest proposal of any symbol (no proposal anywhere: the selected symbol answers
-        why); ``proposal_id``, when given, must be that one's."""
+        why); ``proposal_id``, when given, must be that one's. Ids count per symbol: the cockpit
+        checks the card's symbol against the queue's head first (``CockpitScreen._still_shown``)."""
         return self._answer_oldest("approve", proposal_id)
 
     def skip(self, proposal_id: int | None = None) -> Outcome:
