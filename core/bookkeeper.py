@@ -111,7 +111,8 @@ class Bookkeeper:
         r = self.reb
         r.stats.events += 1
         self._clock(fill.ts_ms)
-        if not finite(fill.price, fill.qty, fill.fee) or fill.price <= 0 or fill.qty <= 0 or fill.fee < 0:
+        # a negative fee is a maker rebate (Bybit sends it as a negative execFee): booked, not refused
+        if not finite(fill.price, fill.qty, fill.fee) or fill.price <= 0 or fill.qty <= 0:
             return r.bad(f"fill {fill.exec_id} with price {fill.price} qty {fill.qty} fee {fill.fee} skipped")
         if not r.orders.first_time(fill.exec_id):
             r.duplicate_fills += 1  # a reconnect replay or REST backfill: counted, applied once

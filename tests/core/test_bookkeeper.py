@@ -61,6 +61,7 @@ def test_a_fill_reported_twice_is_booked_once(h):
     PositionUpdate(T0 + S, Position("BTCUSDT", D("-0.5"), D("-1"))),
     FillEvent(Fill(ts_ms=T0 + S, exec_id="x", symbol="BTCUSDT", side=Side.BUY, price=D("0"), qty=D("1"), fee=D(0),
                    fee_coin="USDT", is_maker=False)),
+    FillEvent(fill("x", Side.BUY, "0.002", client_id="manual-1", fee="NaN")),
 ])
 def test_a_bad_report_is_refused_and_changes_nothing(h, event):
     before = (h.reb.book.spot_total, h.reb.book.futures_size, h.reb.book.quote_free)
@@ -104,3 +105,17 @@ def test_a_venue_repair_is_recorded_by_the_rebalancer_and_changes_nothing_else()
     assert (reb.book.spot_total, reb.bad_messages) == before
     assert any(r["what"] == "reconnect" and r["detail"] == "1 missed fill" for r in j.reconciles())
     assert "reconciled (reconnect): 1 missed fill" in reb.log[-1].text
+
+
+def test_a_maker_rebate_a_negative_fee_is_booked_not_refused(h):
+    """Rebate accounts get a negative execFee on maker fills: the fill is real and must be booked
+    (it was refused as bad data, so the order's fill, its cost and its journal row were lost)."""
+    h.pump([FillEvent(fill("r1", Side.SELL, "0.003", client_id="manual-1", fee="-0.018"))], T0 + S)
+    assert h.reb.bad_messages == 0
+    assert h.reb.book.spot_total == pytest.approx(0.497)
+    # one of ours, rebated in the base coin: the rebate lands in the spot wallet, the cost goes down
+    h.pump([FillEvent(fill("r2", Side.BUY, "0.002", client_id="rb9-1", fee="-0.0000002", fee_coin="BTC"))], T0 + S)
+    assert h.reb.bad_messages == 0
+    assert h.reb.book.spot_total == pytest.approx(0.497 + 0.0000002)
+    assert h.reb.stats.fills == 1
+    assert h.reb.stats.fees_quote == pytest.approx(-0.0000002 * 60_000.0)

@@ -76,6 +76,8 @@ def test_fill_mapping():
     assert (f.ts_ms, f.client_id, f.order_id, f.source, f.leg) == (1_700_000_000_123, "rb7", "9", "rebalancer",
                                                                    Leg.SPOT)
     assert f.base_delta == D("0.00999")
+    rebate = P.fill({**item, "execFee": "-0.000002"}, prefix="rb")  # a maker rebate: a negative fee, kept as sent
+    assert (rebate.fee, rebate.base_delta) == (D("-0.000002"), D("0.010002"))
     other = P.fill({**item, "orderLinkId": "", "isMaker": "false", "category": "linear"}, prefix="rb")
     assert other.source == "external" and other.is_maker is False and other.leg is Leg.LINEAR
 
