@@ -23,6 +23,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 
+PUBLIC = "public"  # the blocking key of the requests with no class (market data)
+
 # pybit method -> endpoint class. Classes not listed (public market data) only use the
 # per-IP budget.
 ENDPOINT_CLASS: dict[str, str] = {
@@ -94,7 +96,7 @@ class RateBudget:
         self.classes = {name: SlidingWindow(max(1, int(n * margin)), 1.0) for name, n in limits.items()}
         ip_n, ip_s = ip_limit or PUBLISHED_IP_LIMIT
         self.ip = SlidingWindow(max(1, int(ip_n * margin)), ip_s)
-        self._blocked_until: dict[str, float] = {}
+        self._blocked_until: dict[str, float] = {}  # class (PUBLIC for market data) -> monotonic end
         self._server_left: dict[str, tuple[int, float]] = {}  # class -> (remaining, monotonic when seen)
         self.waited_s = 0.0  # total time spent waiting for the budget (diagnostics)
 
@@ -105,8 +107,7 @@ class RateBudget:
     def delay(self, cls: str | None) -> float:
         now = self._now()
         d = max(w.delay(now) for w in self._windows(cls))
-        if cls is not None:
-            d = max(d, self._blocked_until.get(cls, 0.0) - now)
+        d = max(d, self._blocked_until.get(cls or PUBLIC, 0.0) - now)
         return max(0.0, d)
 
     async def acquire(self, cls: str | None) -> None:
@@ -156,8 +157,8 @@ class RateBudget:
             except (TypeError, ValueError):
                 wait = default_s
         wait = min(MAX_SERVER_BLOCK_S, max(0.05, wait))
-        if cls is not None:
-            self._blocked_until[cls] = max(self._blocked_until.get(cls, 0.0), self._now() + wait)
+        key = cls or PUBLIC  # a 10006 on market data blocks market data: its retry waits too
+        self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), self._now() + wait)
         return wait
 
     def left(self, cls: str = "create") -> int:
@@ -167,7 +168,7 @@ class RateBudget:
         seen = self._server_left.get(cls)
         if seen is not None and now - seen[1] < 1.0:
             n = min(n, seen[0])
-        if self._blocked_until.get(cls, 0.0) > now:
+        if self._blocked_until.get(cls or PUBLIC, 0.0) > now:
             n = 0
         return max(0, n)
 

@@ -75,3 +75,14 @@ def test_defaults_stay_under_the_published_limits():
     b = RateBudget()
     assert b.classes["create"].limit == 18 and b.classes["amend"].limit == 9 and b.classes["fee"].limit == 4
     assert (b.ip.limit, b.ip.window_s) == (540, 5.0)
+
+
+async def test_a_rate_limit_on_market_data_makes_its_retry_wait_too():
+    """A 10006 on a public read (no endpoint class) blocks the public lane until the reset: the
+    retry waits, as the log says it does (it was re-sent at once, three times)."""
+    clock = FakeClock()
+    budget = RateBudget(now=clock.now, sleep=clock.sleep)
+    assert budget.block_until_reset(None, {"X-Bapi-Limit-Reset-Timestamp": "2500"}, 1000) == 1.5
+    assert budget.delay("create") == 0.0  # the account's classes go on
+    await budget.acquire(None)
+    assert abs(sum(clock.slept) - 1.5) < 1e-9
