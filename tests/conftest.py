@@ -37,7 +37,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 # -n auto: two workers per core. A cockpit test spends about half its time waiting on timers and
 # pauses (measured: 2 workers on 2 cores kept them 72 % busy, 225 s; 4 workers, 193 s). Set
 # PYTEST_XDIST_AUTO_NUM_WORKERS to choose another count.
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: `-p no:xdist` runs without xdist
 def pytest_xdist_auto_num_workers(config) -> int | None:
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # xdist's own reading of it

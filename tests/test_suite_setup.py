@@ -24,3 +24,13 @@ def test_recorded_data_folder_can_be_pointed_elsewhere(monkeypatch, tmp_path, re
     assert default_data_dir() == tmp_path
     monkeypatch.delenv(SHARED_DATA_ENV)
     assert default_data_dir() == repo_root.parent / "shared" / "data"
+
+
+def test_the_suite_runs_without_xdist_too(repo_root):
+    """The conftest's worker-count hook is xdist's: with ``-p no:xdist`` it must be skipped,
+    not refused as an unknown hook (which stopped every run)."""
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", "--collect-only",
+                          "tests/test_suite_setup.py"], cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
