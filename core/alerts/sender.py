@@ -43,13 +43,6 @@ def resolve(url: str, env: dict[str, str]) -> tuple[str, tuple[str, ...]]:
     return _PLACEHOLDER.sub(sub, url), tuple(used)
 
 
-def shown(url: str) -> str:
-    """The URL as it may be printed: the config's text, placeholders unresolved, and any
-    password or token-looking part of a literal URL hidden."""
-    url = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
-    return re.sub(r"(/)([A-Za-z0-9_\-]{20,})", r"\1***", url)
-
-
 def with_timeouts(url: str, timeout_s: float) -> str:
     """Apprise's connect / read timeouts (``cto`` / ``rto``) unless the URL sets them."""
     if "cto=" in url or "rto=" in url:
@@ -210,4 +203,4 @@ class AlertSender:
             s.stop()
 
 
-__all__ = ["AlertSender", "Service", "apprise_notify", "message", "resolve", "shown", "with_timeouts"]
+__all__ = ["AlertSender", "Service", "apprise_notify", "message", "resolve", "with_timeouts"]

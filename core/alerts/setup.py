@@ -9,9 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.alerts.rules import AlertRules, DailySummary, FeedWatch, summary_figures
-from core.alerts.sender import AlertSender, resolve, shown
+from core.alerts.sender import AlertSender, resolve
 from core.config import AppConfig, ConfigError
 from core.config.secrets import read_env_file
+from core.config.url_secrets import literal_secrets, shown
 
 
 def alert_env(cfg: AppConfig) -> dict[str, str]:
@@ -46,7 +47,7 @@ def alert_urls(cfg: AppConfig, env: dict[str, str] | None = None) -> list[tuple[
         if not apprise.Apprise().add(url):
             raise ConfigError(cfg.path, key, f"not a URL Apprise can send to: {shown(template)} (e.g. "
                                              "tgram://TOKEN/CHAT_ID, ntfy://TOPIC, json://HOST/PATH)")
-        out.append((shown(template), url, secrets))
+        out.append((shown(template), url, secrets + literal_secrets(template)))  # the log scrubs both
     return out
 
 

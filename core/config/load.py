@@ -21,6 +21,7 @@ from core.config.build import TOP_LEVEL, coerce, hint_for
 from core.config.fields import ConfigError
 from core.config.policies import build_rebalancer
 from core.config.secrets import attach_secrets, secret_env_names
+from core.config.url_secrets import shown
 from core.config.symbols import expand_symbols, one_symbol_paper
 from core.config.yaml_reader import MAX_BYTES, YamlProblem, read_yaml
 
@@ -233,7 +234,7 @@ def _effective_one(cfg: AppConfig) -> dict:
         "journal": plain(cfg.journal),
         "ui": plain(cfg.ui),
         **({"instrument": plain(cfg.instrument)} if cfg.instrument is not None else {}),
-        "alerts": plain(cfg.alerts),
+        "alerts": {**plain(cfg.alerts), "urls": [shown(u) for u in cfg.alerts.urls]},
     }
     key_name, secret_name = secret_env_names(cfg.api.account_name)
     if cfg.secrets is not None:

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from core.alerts.rules import Alert
-from core.alerts.sender import AlertSender, message, resolve, shown, with_timeouts
+from core.alerts.sender import AlertSender, message, resolve, with_timeouts
+from core.config.url_secrets import shown
 from tests.fakes.webhook import Webhook
 
 A = Alert("halt", "[BTCUSDT] HALTED: test", "Trading halted.", {"event": "halt", "symbol": "BTCUSDT"})

@@ -319,3 +319,20 @@ async def test_the_rendered_cockpit_of_a_keyed_engine_shows_no_secret(keyed):
         assert "TESTNET" in text.upper()
         assert_clean(text, "the rendered cockpit")
         assert_clean(repr(engine.latest()), "the cockpit snapshot")
+
+
+def test_alert_urls_with_secrets_in_clear_are_masked_by_check_config(keyed, capsys):
+    """The README asks for ``${NAME}`` placeholders, but a URL written with its password or bot
+    token in clear must not be printed in clear either: the settings dump showed it (text and
+    JSON), and the preflight line showed the Telegram token."""
+    secrets = ("LiteralPass99", "AAHsecretTOKENxyz")
+    data = config_dict(alerts={"urls": ["json://user:LiteralPass99@127.0.0.1:9/",
+                                        "tgram://123456789:AAHsecretTOKENxyz/4242"]})
+    keyed.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    for argv in (("check-config", "--config", str(keyed)), ("check-config", "--config", str(keyed), "--json")):
+        rc, text = run_cli(capsys, *argv)
+        assert rc == 0, text
+        assert_clean(text, " ".join(argv))
+        for s in secrets:
+            assert s not in text, f"{s} appears in {' '.join(argv)}"
+        assert "json://user:***@127.0.0.1:9/" in text
