@@ -167,9 +167,9 @@ def build_rebalancer(cfg: AppConfig, *, venue_name: str, instrument: Instrument,
 def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) -> Session:
     from core.instruments import UnknownSymbol, for_config
     from core.venues.grid import GridBot
-    from core.venues.market import SyntheticMarket, load_market
+    from core.venues.market import SyntheticMarket
     from core.venues.paper import PaperVenue
-    from core.venues.paper_setup import build_paper, fee_schedule
+    from core.venues.paper_setup import build_paper, fee_schedule, load_paper_market
 
     try:  # the symbol's own rules: bundled, or the config's instrument: block
         spot, linear = for_config(cfg)
@@ -183,7 +183,7 @@ def _paper_session(cfg: AppConfig, env: Environment, journal: Journal | None) ->
         market, candles, first_price, first_ts = _synthetic_market(p, start_ms, reb.trend.timeframe_ms,
                                                                    SyntheticMarket, spot)
     else:
-        data = load_market(p.market if isinstance(p.market, list) else [p.market])
+        data = load_paper_market(cfg)
         market, candles = data.iter_events(), []
         first_price, first_ts = data.trades.price[0], data.trades.ts_ms[0]
     bars = p.market != "synthetic" and data.trades.from_bars

@@ -10,11 +10,28 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from core.config import AppConfig, GridConfig
+from core.config import AppConfig, ConfigError, GridConfig
 from core.instruments import for_config
 from core.model import BTCUSDT_LINEAR, Fill, Instrument, Leg, Side
 from core.venues.grid import GridBot
+from core.venues.market import MarketData, MarketDataError, load_market
 from core.venues.paper_exchange import FeeSchedule, FillModel, PaperExchange
+
+
+def load_paper_market(cfg: AppConfig) -> MarketData:
+    """The recorded market ``paper.market`` names, loaded whole, or a ``ConfigError`` naming the
+    key. ``check-config`` and a start both call this: an OK must mean the start will not trip on
+    a truncated gzip, an out-of-order file or a file with no trades (a BBO file alone)."""
+    market = cfg.paper.market
+    files = market if isinstance(market, list) else [market]
+    try:
+        data = load_market(files)
+    except MarketDataError as e:
+        raise ConfigError(cfg.path, "paper.market", str(e)) from None
+    if not len(data.trades):
+        raise ConfigError(cfg.path, "paper.market", f"{', '.join(map(str, files))}: no trades or klines in it: the paper exchange "
+                          "needs them (a header with no rows, or quotes alone, cannot drive it)")
+    return data
 
 
 def build_grid(cfg: GridConfig | None, first_price: float, instrument: Instrument = BTCUSDT_LINEAR) -> GridBot | None:

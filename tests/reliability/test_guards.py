@@ -146,13 +146,31 @@ def _market(tmp_path, text: str | None, name="m.csv") -> str:
     return str(p)
 
 
-@pytest.mark.parametrize("case", ["missing", "empty", "header-only", "directory", "not-gzip", "unreadable"])
+TRADES = "ts_ms,price,qty,side\n" + "".join(f"{1_700_000_000_000 + i * 1000},{60_000 + i},0.01,buy\n"
+                                            for i in range(2000))
+
+
+def _truncated_gzip(tmp_path) -> str:
+    whole = gzip.compress(TRADES.encode())
+    p = tmp_path / "m.csv.gz"
+    p.write_bytes(whole[:len(whole) // 2])
+    return str(p)
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "header-only", "directory", "not-gzip", "unreadable",
+                                  "truncated-gzip", "out-of-order", "quotes-only"])
 def test_a_market_file_the_start_cannot_read_fails_check_config(here, capsys, case):
+    """Read whole, as the start reads it: check-config said OK to a truncated gzip, rows out of
+    order past the first line and a quotes-only file, and the start then died with a traceback."""
     name = "m.csv.gz" if case == "not-gzip" else "m.csv"
     path = {"missing": lambda: str(here / "nowhere.csv"), "empty": lambda: _market(here, ""),
             "header-only": lambda: _market(here, "ts_ms,price,qty,side\n"), "directory": lambda: str(here),
             "not-gzip": lambda: (here / name).write_text("plain") and str(here / name),
-            "unreadable": lambda: _market(here, "ts_ms,price\n1,2\n")}[case]()
+            "unreadable": lambda: _market(here, "ts_ms,price\n1,2\n"),
+            "truncated-gzip": lambda: _truncated_gzip(here),
+            "out-of-order": lambda: _market(here, "".join([TRADES.splitlines(True)[0]] + TRADES.splitlines(True)[:0:-1])),
+            "quotes-only": lambda: _market(here, "ts_ms,recv_ts_ms,bid,bid_qty,ask,ask_qty,update_id\n"
+                                                 "1700000000000,1700000000001,100,1,101,1,1\n")}[case]()
     if case == "unreadable":
         if os.geteuid() == 0:
             pytest.skip("root reads any file")
@@ -162,6 +180,17 @@ def test_a_market_file_the_start_cannot_read_fails_check_config(here, capsys, ca
     assert rc == 2 and out == "" and f"{cfg_path}: paper.market:" in err, err
     rc, out, err = cli(capsys, "--config", cfg_path, "--headless")  # the start refuses the same way
     assert rc == 2 and "paper.market" in err
+
+
+def test_a_market_file_spoiled_after_the_preflight_is_a_config_error_not_a_traceback(here, capsys, monkeypatch):
+    """Between the preflight and the start the file can change (rewritten by a recorder): the
+    start's own load says so as a config error, exit 2, as the preflight would have."""
+    import core.preflight
+
+    cfg_path = write(here, venue="paper", paper={"market": _truncated_gzip(here)})
+    monkeypatch.setattr(core.preflight, "_check_market_files", lambda cfg: None)  # the file was fine then
+    rc, out, err = cli(capsys, "--config", cfg_path, "--headless")
+    assert rc == 2 and f"{cfg_path}: paper.market:" in err and "corrupt gzip" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("case, key", [
