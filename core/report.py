@@ -36,7 +36,7 @@ from pathlib import Path
 from core.costs import Arrival, CostParts, Markouts, rebalance_of
 from core.instruments import split_symbol
 from core.journal import JournalError
-from core.journal.reader import JournalReader, open_reader
+from core.journal.reader import BAD_VALUE, JournalReader, open_reader
 from core.model import Fill, Side
 from core.figures import iso_utc
 from core.stats import TRACKING_KEYS
@@ -80,6 +80,9 @@ def summarize(journal: JournalReader | str | Path, *, band: float | None = None)
     j, owned = _open(journal)
     try:
         return _summarize(j, band)
+    except BAD_VALUE as e:  # past the reader's row checks: a value no run writes (a time in the year 3000000)
+        raise JournalError(f"{j.path}: a value no journal writes ({type(e).__name__} {str(e)[:80]}); the file was "
+                           "edited or is damaged: restore a backup or move it aside") from None
     finally:
         if owned:
             j.close()

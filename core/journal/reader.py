@@ -16,7 +16,7 @@ from core.journal import schema
 from core.journal.rows import (
     FILL_COLS, OPEN_STATUSES, ORDER_COLS, Snapshot, fill_from_row, order_from_row,
 )
-from core.journal.schema import TABLES, TIMED_TABLES
+from core.journal.schema import TABLES, TIMED_TABLES, JournalError
 from core.costs import Arrival
 from core.model import Fill, Leg, Order, Side
 
@@ -26,6 +26,9 @@ GROUPABLE = frozenset(
         ("orders", "status"), ("proposals", "answer"), ("fills", "source"),
     }
 )
+
+
+BAD_VALUE = (ArithmeticError, ValueError, TypeError, IndexError, KeyError)  # Decimal('abc'), Side('x'), None...
 
 
 def open_reader(path: str | Path) -> "JournalReader":
@@ -43,6 +46,20 @@ class JournalReader:
 
     def close(self) -> None:
         self._conn.close()
+
+    def _each(self, table: str, rows, convert) -> list:
+        """``convert`` each row; a row no journal writes (edited by hand, a damaged file) is a
+        ``JournalError`` naming the file, the table and the row, never a traceback."""
+        out = []
+        for r in rows:
+            try:
+                out.append(convert(r))
+            except BAD_VALUE as e:
+                shown = ", ".join(repr(v)[:40] for v in tuple(r)[:6])
+                raise JournalError(f"{self.path}: table {table}: a row no journal writes ({shown}, ...): "
+                                   f"{type(e).__name__} {str(e)[:80]}; the file was edited or is damaged: "
+                                   "restore a backup or move it aside") from None
+        return out
 
     def __enter__(self) -> "JournalReader":
         return self
@@ -75,7 +92,7 @@ class JournalReader:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY ts_ms, id"
-        return [fill_from_row(r) for r in self._conn.execute(sql, args)]
+        return self._each("fills", self._conn.execute(sql, args), fill_from_row)
 
     def exec_ids(self, since_ms: int | None = None) -> set[str]:
         """Exec ids of the fills at or after ``since_ms`` (all when None): what a back-fill skips."""
@@ -122,13 +139,13 @@ class JournalReader:
             f"SELECT {ORDER_COLS} FROM orders WHERE status IN {OPEN_STATUSES!r}"
             " ORDER BY first_ts_ms, rowid"
         )
-        return [order_from_row(r) for r in rows]
+        return self._each("orders", rows, order_from_row)
 
     def order(self, client_id: str) -> Order | None:
         row = self._conn.execute(
             f"SELECT {ORDER_COLS} FROM orders WHERE client_id = ?", (client_id,)
         ).fetchone()
-        return None if row is None else order_from_row(row)
+        return None if row is None else self._each("orders", [row], order_from_row)[0]
 
     def orders(self) -> list[dict]:
         """Current state of every order with its journal bookkeeping (report input)."""
@@ -136,21 +153,18 @@ class JournalReader:
             f"SELECT {ORDER_COLS}, first_ts_ms, last_ts_ms, last_event, decision_id FROM orders"
             " ORDER BY first_ts_ms, rowid"
         )
-        return [
-            {
-                "order": order_from_row(r),
-                "first_ts_ms": r[14],
-                "last_ts_ms": r[15],
-                "last_event": r[16],
-                "decision_id": r[17],
-            }
-            for r in rows
-        ]
+        return self._each("orders", rows, lambda r: {
+            "order": order_from_row(r),
+            "first_ts_ms": r[14],
+            "last_ts_ms": r[15],
+            "last_event": r[16],
+            "decision_id": r[17],
+        })
 
     def arrivals(self) -> dict[str, tuple[int | None, Arrival]]:
         """``{rebalance: (decision id, the market at its decision)}`` (``core.costs``)."""
         rows = self._conn.execute("SELECT rebalance, decision_id, ts_ms, mid, bid, ask FROM arrivals")
-        return {r[0]: (r[1], Arrival(r[2], r[3], r[4], r[5])) for r in rows}
+        return dict(self._each("arrivals", rows, lambda r: (r[0], (r[1], Arrival(r[2], r[3], r[4], r[5])))))
 
     def markouts(self) -> dict[str, float]:
         """``{exec_id: mid a markout horizon after that maker fill}``."""
@@ -164,7 +178,7 @@ class JournalReader:
             sql += " WHERE client_id = ?"
             args = (client_id,)
         sql += " ORDER BY id"
-        return [(r[0], r[1], order_from_row(r[2:])) for r in self._conn.execute(sql, args)]
+        return self._each("order_events", self._conn.execute(sql, args), lambda r: (r[0], r[1], order_from_row(r[2:])))
 
     def last_state(self, kind: str) -> tuple[str, str, int] | None:
         """The latest ``record_state`` of this kind as (value, reason, ts_ms), or None."""
@@ -192,7 +206,7 @@ class JournalReader:
         best = done
         if fill is not None and (best is None or fill[0] > best[0]):
             best = fill
-        return None if best is None else (int(best[0]), Side(best[1]))
+        return None if best is None else self._each("rebalances", [best], lambda r: (int(r[0]), Side(r[1])))[0]
 
     def decisions(self, limit: int | None = 100) -> list[dict]:
         """The newest ``limit`` decisions (all when None), oldest first.
@@ -210,23 +224,16 @@ class JournalReader:
             args = (int(limit),)
         rows = self._conn.execute(sql, args).fetchall()
         rows.reverse()
-        return [
-            {
-                "id": r[0], "ts_ms": r[1], "mode": r[2], "outcome": r[3], "action": r[4],
-                "side": r[5], "price": r[6], "reason": r[7], "decision": json.loads(r[8]),
-            }
-            for r in rows
-        ]
+        return self._each("decisions", rows, lambda r: {
+            "id": r[0], "ts_ms": r[1], "mode": r[2], "outcome": r[3], "action": r[4],
+            "side": r[5], "price": r[6], "reason": r[7], "decision": json.loads(r[8]),
+        })
 
     def trade_decisions(self) -> list[tuple[int, int, str, float]]:
         """(id, ts_ms, side, price) of every decision that wanted to trade, by time (report)."""
-        return [
-            (int(r[0]), int(r[1]), r[2], float(r[3]))
-            for r in self._conn.execute(
-                "SELECT id, ts_ms, side, price FROM decisions"
-                " WHERE action != 'hold' AND side IS NOT NULL ORDER BY ts_ms, id"
-            )
-        ]
+        rows = self._conn.execute("SELECT id, ts_ms, side, price FROM decisions"
+                                  " WHERE action != 'hold' AND side IS NOT NULL ORDER BY ts_ms, id")
+        return self._each("decisions", rows, lambda r: (int(r[0]), int(r[1]), r[2], float(r[3])))
 
     def proposals(self, limit: int | None = 100) -> list[dict]:
         sql = (
@@ -251,14 +258,11 @@ class JournalReader:
             sql += " WHERE ts_ms >= ?"
             args = (int(since_ms),)
         sql += " ORDER BY ts_ms, id"
-        return [
-            Snapshot(
-                ts_ms=int(r[0]), spot_base=Decimal(r[1]), quote=Decimal(r[2]),
-                futures_size=Decimal(r[3]), price=Decimal(r[4]), net_base=Decimal(r[5]),
-                equity_quote=Decimal(r[6]), target_base=None if r[7] is None else Decimal(r[7]),
-            )
-            for r in self._conn.execute(sql, args)
-        ]
+        return self._each("snapshots", self._conn.execute(sql, args), lambda r: Snapshot(
+            ts_ms=int(r[0]), spot_base=Decimal(r[1]), quote=Decimal(r[2]),
+            futures_size=Decimal(r[3]), price=Decimal(r[4]), net_base=Decimal(r[5]),
+            equity_quote=Decimal(r[6]), target_base=None if r[7] is None else Decimal(r[7]),
+        ))
 
     def states(self, kind: str | None = None) -> list[tuple[int, str, str, str]]:
         """(ts_ms, kind, value, reason) in write order."""

@@ -278,6 +278,10 @@ def _open_schema(c: sqlite3.Connection, path: str, *, create: bool, memory: bool
             f"{path}: journal schema version {version} is newer than this program's "
             f"version {SCHEMA_VERSION}; use a newer rebalancer to open it"
         )
+    missing = TABLES - tables
+    if version == SCHEMA_VERSION and missing:  # a table dropped by hand: every query on it would crash
+        raise JournalError(f"{path}: not a whole journal (no table {', '.join(sorted(missing))}): "
+                           "restore a backup or move it aside")
     if version < SCHEMA_VERSION and not (not create and version >= READABLE_FROM):  # a reader takes it as is
         if not create:
             raise JournalError(

@@ -267,3 +267,27 @@ def test_an_older_journal_is_refused_by_the_report_not_migrated(tmp_path, monkey
     with Journal(path) as j:  # a writer migrates it
         assert j.schema_version == 4
     assert ran == [3]
+
+
+@pytest.mark.parametrize("edit, where", [
+    ("UPDATE fills SET price = 'abc' WHERE exec_id = 'e1'", "table fills"),
+    ("UPDATE fills SET side = 'sideways' WHERE exec_id = 'e2'", "table fills"),
+    ("UPDATE fills SET fee = '' WHERE exec_id = 'e1'", "table fills"),
+    ("UPDATE orders SET qty = 'lots'", "table orders"),
+    ("UPDATE decisions SET body = '{not json' WHERE action != 'hold'", "table decisions"),
+    ("UPDATE fills SET ts_ms = 99000000000000000", "a value no journal writes"),
+    ("DROP TABLE fills", "no table fills"),
+])
+def test_a_row_edited_by_hand_is_a_clear_error_naming_the_file(tmp_path, edit, where):
+    """A journal edited by hand, or damaged: the report says which file and which table, as a
+    ``JournalError`` (exit 2), instead of a Decimal / enum / datetime traceback."""
+    import sqlite3
+
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        build(j)
+    with sqlite3.connect(path) as c:
+        c.execute(edit)
+    with pytest.raises(JournalError) as err:
+        summarize(path)
+    assert str(path) in str(err.value) and where in str(err.value)
