@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from array import array
 from collections.abc import Iterable
 from os import PathLike, fspath
@@ -71,12 +72,18 @@ def load_market(paths: str | PathLike | Iterable[str | PathLike], strict: bool =
     """
     if isinstance(paths, (str, PathLike)):
         paths = [paths]
+    paths = list(paths)
+    _refuse_a_file_twice(paths)
     parts = [load_file(p, strict=strict) for p in paths]
     if not parts:
         raise MarketDataError("load_market: no input files given")
     trades = TradeTape.concat([p.trades for p in parts if len(p.trades)])
     quote_parts = [p.quotes for p in parts if p.quotes is not None]
     quotes = QuoteTape.concat(quote_parts) if quote_parts else None
+    if quotes is not None and len(quotes) and len(trades) and (quotes.ts_ms[-1] < trades.ts_ms[0]
+                                                                  or quotes.ts_ms[0] > trades.ts_ms[-1]):
+        raise MarketDataError(f"{', '.join(map(fspath, paths))}: the quotes ({_span(quotes.ts_ms)}) and the trades "
+                              f"({_span(trades.ts_ms)}) cover different periods: give the quotes of the trades' period")
     samples: list[BadRow] = []
     for p in parts:
         samples.extend(p.bad_samples)
@@ -100,3 +107,23 @@ def default_data_dir() -> Path:
     if override:
         return Path(override).expanduser()
     return Path(__file__).resolve().parents[4] / "shared" / "data"
+
+
+def _refuse_a_file_twice(paths: list) -> None:
+    """The same file twice would replay every event twice (twice the grid's fills)."""
+    seen: dict[str, str] = {}
+    for p in paths:
+        try:
+            key = os.path.realpath(fspath(p))
+        except (TypeError, ValueError):
+            continue
+        if key in seen:
+            same = "given twice" if seen[key] == fspath(p) else f"the same file as {seen[key]}"
+            raise MarketDataError(f"{fspath(p)}: {same}: give each file once (twice, every event would be replayed twice)")
+        seen[key] = fspath(p)
+
+
+def _span(ts: array) -> str:
+    def day(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return f"{day(ts[0])} .. {day(ts[-1])} UTC"

@@ -12,7 +12,8 @@ import math
 import zlib
 from array import array
 from collections.abc import Iterator
-from operator import gt, le
+from itertools import islice
+from operator import eq, gt, le
 
 from core.venues.market.data import MAX_BAD_SAMPLES, BadRow, MarketDataError
 from core.venues.market.schemas import (
@@ -169,9 +170,14 @@ def parse_fast(text: str, body_start: int, schema: Schema, ncols: int) -> list |
             c.reverse()
     if not is_sorted(ts):
         return None
+    if schema.kind in BAR_KINDS and any(map(eq, ts, islice(ts, 1, None))):
+        return None  # a minute twice: the careful parse names the rows
     if schema.crossed_check and any(map(gt, cols[1], cols[3])):
         return None
     return cols
+
+
+BAR_KINDS = frozenset({"klines", "quote_bars"})  # one row a minute: a second row for a minute is a bad row
 
 
 def parse_careful(
@@ -188,6 +194,7 @@ def parse_careful(
     if schema.may_be_descending and _looks_descending(body, schema):
         numbered.reverse()
     used = schema.used
+    one_per_ts = schema.kind in BAR_KINDS
     last_ts: int | None = None
     backwards: list[int] = []
     for line_no, line in numbered:
@@ -219,6 +226,10 @@ def parse_careful(
             backwards.append(line_no)
             report.bad(line_no, line, "timestamp going backwards", f"column {used[0][0] + 1} ({names[used[0][0]]})",
                        f"a timestamp >= {last_ts} (the last accepted row's)", str(ts))
+            continue
+        if ts == last_ts and one_per_ts:
+            report.bad(line_no, line, "duplicate bar", f"column {used[0][0] + 1} ({names[used[0][0]]})",
+                       f"one bar a minute: the minute {ts} is already in the file", str(ts))
             continue
         if schema.crossed_check and values[1] > values[3]:
             report.bad(line_no, line, "crossed quote", None, "bid <= ask",

@@ -251,6 +251,42 @@ def test_fast_path_hazards_fall_back_to_row_checks(tmp_path):
     assert [b.line_no for b in md.bad_samples] == [3, 4]
 
 
+@pytest.mark.parametrize("header, rows", [
+    ("ts_ms,open,high,low,close,volume", ["60000,1,2,0.5,1.5,1", "60000,3,4,2.5,3.5,1", "120000,2,3,1,2,1"]),
+    ("ts_ms,bid_open,bid_high,bid_low,bid_close,last_bid_size,ask_open,ask_high,ask_low,ask_close,last_ask_size",
+     ["60000,1,1,1,1,1,2,2,2,2,1", "60000,1,1,1,1,1,2,2,2,2,1", "120000,1,1,1,1,1,2,2,2,2,1"]),
+])
+def test_a_minute_twice_in_a_bar_file_is_a_bad_row(tmp_path, header, rows):
+    """A bar file with a minute twice (a recorder that re-wrote its last bar, two exports
+    pasted together) replayed it twice, with twice the grid's fills, and said nothing."""
+    p = tmp_path / "bars.csv"
+    p.write_text("\n".join([header, *rows]) + "\n")
+    md = load_file(p)
+    assert md.bad_rows == 1 and md.bad_samples[0].line_no == 3
+    assert md.bad_samples[0].reason.startswith("duplicate bar")
+    with pytest.raises(MarketDataError, match="line 3"):
+        load_file(p, strict=True)
+
+
+def test_the_same_file_twice_is_refused(tmp_path):
+    p = fx("market_trades.csv")
+    with pytest.raises(MarketDataError, match="given twice"):
+        load_market([p, p])
+    (tmp_path / "link.csv").symlink_to(p)
+    with pytest.raises(MarketDataError, match="the same file as"):
+        load_market([p, tmp_path / "link.csv"])
+
+
+def test_quotes_of_another_period_than_the_trades_are_refused(tmp_path):
+    """Trades of one day with quotes of another merged into one tape: every trade then met a
+    quote from another year (the replay said 0 % over the band)."""
+    later = tmp_path / "bbo.csv"
+    later.write_text("ts_ms,recv_ts_ms,bid,bid_qty,ask,ask_qty,update_id\n"
+                     "9000000,0,10,1,11,1,1\n9001000,0,10,1,11,1,2\n")
+    with pytest.raises(MarketDataError, match="cover different periods"):
+        load_market([fx("market_trades.csv"), later])
+
+
 # ------------------------------------------------------------------ merging
 
 
