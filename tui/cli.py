@@ -243,6 +243,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     except UnknownSymbol as e:
         print(f"error: {cfg.path}: symbol: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    inputs = [("the config (--config)", cfg.path), *(("a market data file (--market)", m) for m in args.market)]
+    outputs = [("--json", None if args.json_out == "-" else args.json_out), ("--journal", args.journal)]
+    if not _outputs_ok(outputs, inputs):  # before the market is read: a refusal costs nothing
+        return EXIT_CONFIG
     try:
         market = load_market(args.market, strict=args.strict)
     except (MarketDataError, OSError) as e:
@@ -280,6 +284,19 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
             print(f"report written to {args.json_out}")
     return 0
+
+
+def _outputs_ok(outputs, inputs) -> bool:
+    """``tui.output_paths.check_outputs`` before any work: False (and the reason on stderr) when
+    an output is refused, so the command exits 2 with nothing written."""
+    from tui.output_paths import OutputPathError, check_outputs
+
+    try:
+        check_outputs(outputs, inputs)
+    except OutputPathError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return False
+    return True
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

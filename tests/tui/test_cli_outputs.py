@@ -1,0 +1,99 @@
+"""The headless commands' output paths (``tui.output_paths``): an output that is an input, a
+folder, in a missing folder, or another output's file is refused with exit code 2 before any
+work runs, naming the option and the file; the inputs are left as they were."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.core.helpers_engine import replay_config_dict
+from tui.cli import main
+
+EXCERPT = "bybit_spot_BTCUSDT_1m_2022-12-13_0000-0600.csv.gz"
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch, write_config, excerpt):
+    """tmp_path as cwd and data dir, holding ``config.yaml`` and ``market.csv.gz`` (a copy: the
+    tests check it is not written over)."""
+    monkeypatch.setenv("REBALANCER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    write_config(replay_config_dict())
+    shutil.copyfile(excerpt(EXCERPT), tmp_path / "market.csv.gz")
+    return tmp_path
+
+
+@pytest.fixture
+def replay(here, capsys):
+    """``replay(*args)`` -> (exit code, stdout, stderr) of ``replay --config config.yaml
+    --market market.csv.gz *args``."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        rc = main(["replay", "--config", "config.yaml", "--market", "market.csv.gz", "--no-unhedged", *args])
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    return run
+
+
+@pytest.fixture
+def untouched(here):
+    """Call it at the end of a test: the inputs are byte for byte what they were."""
+    before = {p.name: p.read_bytes() for p in here.iterdir() if p.is_file()}
+
+    def check() -> None:
+        assert {name: (here / name).read_bytes() for name in before} == before
+
+    return check
+
+
+@pytest.mark.parametrize("option, path, what", [
+    ("--json", "market.csv.gz", "market data file (--market)"),
+    ("--json", "config.yaml", "the config (--config)"),
+    ("--json", "./sub/../market.csv.gz", "market data file (--market)"),
+    ("--json", "link.csv.gz", "market data file (--market)"),  # a hard link: the same inode
+    ("--journal", "market.csv.gz", "market data file (--market)"),
+    ("--journal", "config.yaml", "the config (--config)"),
+])
+def test_replay_refuses_an_output_that_is_an_input(replay, here, untouched, option, path, what):
+    (here / "sub").mkdir()
+    os.link(here / "market.csv.gz", here / "link.csv.gz")
+    rc, out, err = replay(option, path)
+    assert rc == 2
+    assert err.startswith(f"error: {option} {path}: ") and what in err and "overwrite" in err
+    assert out == ""  # refused before the replay ran
+    untouched()
+
+
+@pytest.mark.parametrize("option", ["--json", "--journal"])
+@pytest.mark.parametrize("path, says", [
+    (".", "is a folder; expected a file path"),
+    ("missing/out", "does not exist (create it first)"),
+    ("missing/deeper/out", "does not exist (create it first)"),
+])
+def test_replay_refuses_a_folder_or_a_missing_folder_before_running(replay, here, untouched, option, path, says):
+    rc, out, err = replay(option, path)
+    assert rc == 2
+    assert err.startswith(f"error: {option} {path}: ") and says in err
+    assert "Traceback" not in err and out == ""
+    assert not (here / "missing").exists()  # --journal no longer makes the folders it was given
+    untouched()
+
+
+def test_replay_refuses_one_file_for_two_outputs(replay, here):
+    rc, out, err = replay("--journal", "run.out", "--json", "run.out")
+    assert rc == 2
+    assert err.startswith("error: --journal run.out: is also --json's file") and out == ""
+    assert not (here / "run.out").exists()
+
+
+def test_replay_writes_its_outputs_to_good_paths(replay, here):
+    (here / "out").mkdir()
+    rc, out, err = replay("--json", "out/report.json", "--journal", "run.sqlite")
+    assert rc == 0, err
+    assert "report written to out/report.json" in out
+    assert (here / "out" / "report.json").read_text(encoding="utf-8").startswith("{")
+    assert (here / "run.sqlite").stat().st_size > 0
