@@ -315,6 +315,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     try:
         files = journal_files(given)
+        inputs = [*(("a journal read (--journal)", f) for f in files),
+                  *((("the config (--config)", args.config),) if args.config else ())]
+        if not _outputs_ok([("--html", args.html)], inputs):
+            return EXIT_CONFIG
         many = summarize_many(files, symbol=args.symbol, band=args.band)
         if len(many["journals"]) > 1:  # several: one line per symbol and the total
             print(json.dumps(many, indent=2) if args.json else format_many(many), end="\n" if args.json else "")

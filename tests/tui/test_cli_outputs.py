@@ -97,3 +97,51 @@ def test_replay_writes_its_outputs_to_good_paths(replay, here):
     assert "report written to out/report.json" in out
     assert (here / "out" / "report.json").read_text(encoding="utf-8").startswith("{")
     assert (here / "run.sqlite").stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------- report
+
+
+@pytest.fixture
+def journal(replay, here):
+    """``run.sqlite`` in ``here``: the journal of one replay."""
+    rc, _, err = replay("--journal", "run.sqlite")
+    assert rc == 0, err
+    return here / "run.sqlite"
+
+
+@pytest.fixture
+def report(capsys):
+    """``report(*args)`` -> (exit code, stdout, stderr) of ``report --no-charts *args``."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        rc = main(["report", "--no-charts", *args])
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    return run
+
+
+@pytest.mark.parametrize("read, html", [
+    ("run.sqlite", "run.sqlite"),
+    (".", "run.sqlite"),  # a folder of journals: each file in it is read
+    ("run.sqlite", "./sub/../run.sqlite"),
+])
+def test_report_refuses_html_onto_a_journal_it_reads(report, journal, here, read, html):
+    (here / "sub").mkdir()
+    before = journal.read_bytes()
+    rc, out, err = report("--journal", read, "--html", html)
+    assert rc == 2
+    assert err.startswith(f"error: --html {html}: is a journal read (--journal)") and "overwrite" in err
+    assert out == "" and journal.read_bytes() == before
+
+
+@pytest.mark.parametrize("html, says", [
+    (".", "is a folder; expected a file path"),
+    ("missing/report.html", "does not exist (create it first)"),
+])
+def test_report_refuses_a_bad_html_path_before_reporting(report, journal, html, says):
+    rc, out, err = report("--journal", "run.sqlite", "--html", html)
+    assert rc == 2
+    assert err.startswith(f"error: --html {html}: ") and says in err
+    assert out == ""  # before, the whole report was printed, then the write failed
