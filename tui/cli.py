@@ -245,7 +245,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     inputs = [("the config (--config)", cfg.path), *(("a market data file (--market)", m) for m in args.market)]
     outputs = [("--json", None if args.json_out == "-" else args.json_out), ("--journal", args.journal)]
-    if not _outputs_ok(outputs, inputs):  # before the market is read: a refusal costs nothing
+    # before the market is read: a refusal costs nothing
+    if not _outputs_ok(outputs, inputs, new_journal="--journal"):
         return EXIT_CONFIG
     try:
         market = load_market(args.market, strict=args.strict)
@@ -286,13 +287,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _outputs_ok(outputs, inputs) -> bool:
+def _outputs_ok(outputs, inputs, **kw) -> bool:
     """``tui.output_paths.check_outputs`` before any work: False (and the reason on stderr) when
     an output is refused, so the command exits 2 with nothing written."""
     from tui.output_paths import OutputPathError, check_outputs
 
     try:
-        check_outputs(outputs, inputs)
+        check_outputs(outputs, inputs, **kw)
     except OutputPathError as e:
         print(f"error: {e}", file=sys.stderr)
         return False

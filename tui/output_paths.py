@@ -26,10 +26,11 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike | None]],
-                  inputs: Iterable[tuple[str, str | os.PathLike]]) -> None:
+                  inputs: Iterable[tuple[str, str | os.PathLike]], *, new_journal: str | None = None) -> None:
     """Each (option, path) of ``outputs`` (None: not given) must be a file that can be written:
     not a folder, in a folder that exists, not one of ``inputs`` ((what, path)), and not
-    another output's."""
+    another output's. ``new_journal``: the option whose file must also be new or empty (a
+    journal is opened and added to: rows of an earlier run would mix with this one's)."""
     given = [(opt, os.fspath(p)) for opt, p in outputs if p is not None]  # as typed, for the messages
     inputs = list(inputs)
     for i, (opt, raw) in enumerate(given):
@@ -46,6 +47,10 @@ def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike | None]],
         _check_parent(opt, raw)
         if path.exists() and not os.access(path, os.W_OK):
             raise OutputPathError(f"{opt} {raw}: the file is not writable")
+        if opt == new_journal and path.exists() and path.stat().st_size > 0:
+            raise OutputPathError(f"{opt} {raw}: already exists and is not empty ({path.stat().st_size} bytes); "
+                                  f"a journal holds one run (a second would mix with the first in its report): "
+                                  f"choose a new path or delete it")
 
 
 def _check_parent(opt: str, raw: str) -> None:

@@ -90,6 +90,34 @@ def test_replay_refuses_one_file_for_two_outputs(replay, here):
     assert not (here / "run.out").exists()
 
 
+def test_replay_refuses_a_journal_that_holds_a_run(replay, journal):
+    """A second replay into the same journal mixed the runs: the report showed both runs'
+    decisions, the second's fills only, and a wrong cost."""
+    before = journal.read_bytes()
+    rc, out, err = replay("--journal", "run.sqlite")
+    assert rc == 2
+    assert err.startswith("error: --journal run.sqlite: already exists and is not empty")
+    assert "choose a new path or delete it" in err
+    assert out == "" and journal.read_bytes() == before
+
+
+def test_replay_refuses_a_journal_that_is_some_other_file(replay, here):
+    """It was a JournalError traceback (exit 1), after the market had been read."""
+    notes = here / "notes.txt"
+    notes.write_text("not a journal\n", encoding="utf-8")
+    rc, out, err = replay("--journal", "notes.txt")
+    assert rc == 2 and err.startswith("error: --journal notes.txt: already exists and is not empty")
+    assert "Traceback" not in err and out == ""
+    assert notes.read_text(encoding="utf-8") == "not a journal\n"
+
+
+def test_replay_into_an_empty_journal_file_is_a_new_journal(replay, here):
+    (here / "run.sqlite").touch()
+    rc, _, err = replay("--journal", "run.sqlite")
+    assert rc == 0, err
+    assert (here / "run.sqlite").stat().st_size > 0
+
+
 def test_replay_writes_its_outputs_to_good_paths(replay, here):
     (here / "out").mkdir()
     rc, out, err = replay("--json", "out/report.json", "--journal", "run.sqlite")
