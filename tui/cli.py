@@ -260,12 +260,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print(f"warning: {market.bad_rows} bad row(s) skipped in total (use --strict to stop at the first)", file=sys.stderr)
     recorder = journal = None
     if args.journal:
-        from core.journal import Journal
+        from core.journal import Journal, JournalError
         from core.journal.recorder import JournalRecorder
 
         from core.session import journal_meta
 
-        journal = Journal(args.journal, meta=journal_meta(cfg, "replay"))
+        try:
+            journal = Journal(args.journal, meta=journal_meta(cfg, "replay"))
+        except JournalError as e:  # what the path checks cannot see (e.g. SQLite's own files beside it)
+            print(f"error: --journal {e}", file=sys.stderr)
+            return EXIT_CONFIG
         recorder = JournalRecorder(journal)
     try:
         result = run_replay(cfg, market, policy=args.policy, mode=args.mode, recorder=recorder, timer=time.perf_counter,

@@ -111,6 +111,17 @@ def test_replay_refuses_a_journal_that_is_some_other_file(replay, here):
     assert notes.read_text(encoding="utf-8") == "not a journal\n"
 
 
+def test_replay_says_why_a_journal_cannot_be_opened(replay, here):
+    """An empty file passes the path checks, but SQLite's write-ahead log beside it is a folder:
+    the JournalError was a traceback (exit 1)."""
+    (here / "run.sqlite").touch()
+    (here / "run.sqlite-wal").mkdir()
+    rc, out, err = replay("--journal", "run.sqlite")
+    assert rc == 2
+    assert err.startswith("error: --journal run.sqlite: not a journal") and "Traceback" not in err
+    assert out == ""
+
+
 def test_replay_into_an_empty_journal_file_is_a_new_journal(replay, here):
     (here / "run.sqlite").touch()
     rc, _, err = replay("--journal", "run.sqlite")
