@@ -111,14 +111,15 @@ def test_replay_refuses_a_journal_that_is_some_other_file(replay, here):
     assert notes.read_text(encoding="utf-8") == "not a journal\n"
 
 
-def test_replay_says_why_a_journal_cannot_be_opened(replay, here):
-    """An empty file passes the path checks, but SQLite's write-ahead log beside it is a folder:
-    the JournalError was a traceback (exit 1)."""
+@pytest.mark.parametrize("beside", ["run.sqlite-wal", "run.sqlite-journal"])
+def test_replay_says_why_a_journal_cannot_be_opened(replay, here, beside):
+    """An empty file passes the path checks, but one of SQLite's own files beside it is a
+    folder: a JournalError (-wal) or a bare sqlite3 error (-journal) was a traceback (exit 1)."""
     (here / "run.sqlite").touch()
-    (here / "run.sqlite-wal").mkdir()
+    (here / beside).mkdir()
     rc, out, err = replay("--journal", "run.sqlite")
     assert rc == 2
-    assert err.startswith("error: --journal run.sqlite: not a journal") and "Traceback" not in err
+    assert err.startswith("error: --journal run.sqlite: ") and "Traceback" not in err
     assert out == ""
 
 
