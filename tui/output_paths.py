@@ -53,6 +53,22 @@ def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike | None]],
                                   f"choose a new path or delete it")
 
 
+def check_out_folder(opt: str, folder: str | os.PathLike, files: Iterable[str],
+                     inputs: Iterable[tuple[str, str | os.PathLike]]) -> None:
+    """``folder`` (made if missing) takes ``files``: it must be a folder or not exist yet, its
+    parent must exist, and none of the files it will hold may be one of ``inputs``."""
+    raw = os.fspath(folder)
+    path = Path(raw)
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(f"{opt} {raw}: is a file; expected a folder for the results (new or existing)")
+    _check_parent(opt, raw)
+    for name in files:
+        for what, src in inputs:
+            if same_file(path / name, src):
+                raise OutputPathError(f"{opt} {raw}: its {name} would overwrite {what} ({src}): "
+                                      f"choose another folder")
+
+
 def _check_parent(opt: str, raw: str) -> None:
     path = Path(raw)
     parent = path.absolute().parent

@@ -4,6 +4,7 @@ work runs, naming the option and the file; the inputs are left as they were."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 
@@ -185,3 +186,49 @@ def test_report_refuses_a_bad_html_path_before_reporting(report, journal, html, 
     assert rc == 2
     assert err.startswith(f"error: --html {html}: ") and says in err
     assert out == ""  # before, the whole report was printed, then the write failed
+
+
+# ------------------------------------------------------------------------------- sweep
+
+
+@pytest.fixture
+def sweep(here, capsys):
+    """``sweep(out, *markets)`` -> (exit code, stdout, stderr) of a two-point sweep into ``out``
+    over ``markets`` (default: market.csv.gz)."""
+
+    def run(out: str, *markets: str) -> tuple[int, str, str]:
+        argv = ["sweep", "--config", "config.yaml", "--param", "rebalancer.partial_rebalance_ratio=0.5,1",
+                "--jobs", "1", "--no-chart", "--out", out]
+        for m in markets or ("market.csv.gz",):
+            argv += ["--market", m]
+        rc = main(argv)
+        got = capsys.readouterr()
+        return rc, got.out, got.err
+
+    return run
+
+
+@pytest.mark.parametrize("out", ["market.csv.gz", "config.yaml"])
+def test_sweep_refuses_an_out_that_is_a_file(sweep, untouched, out):
+    rc, _, err = sweep(out)
+    assert rc == 2
+    assert err.startswith(f"error: --out {out}: is a file; expected a folder") and "Traceback" not in err
+    untouched()
+
+
+def test_sweep_refuses_an_out_in_a_missing_folder(sweep, here):
+    rc, _, err = sweep("missing/results")
+    assert rc == 2 and err.startswith("error: --out missing/results: folder ") and "does not exist" in err
+    assert not (here / "missing").exists()
+
+
+def test_sweep_refuses_an_out_that_would_overwrite_its_market(sweep, here, excerpt):
+    (here / "res").mkdir()
+    market = here / "res" / "results.csv"
+    with gzip.open(excerpt(EXCERPT), "rb") as f:
+        market.write_bytes(f.read())
+    before = market.read_bytes()
+    rc, _, err = sweep("res", "res/results.csv")
+    assert rc == 2
+    assert err.startswith("error: --out res: its results.csv would overwrite a market data file (--market)")
+    assert market.read_bytes() == before
