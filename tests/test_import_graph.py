@@ -50,7 +50,7 @@ FLOORS: tuple[tuple[str, str], ...] = (
     ("cockpit panes",             "tui.panes.*"),
     ("cockpit screens",           "tui.screens.* tui.commands"),
     ("cockpit app",               "tui.app tui.screenshot"),
-    ("entry points",              "tui.logfile tui.run tui.cli tui.sweep_cli"),
+    ("entry points",              "tui.logfile tui.run tui.cli tui.sweep_cli tui.output_paths"),
 )
 
 KNOWN_UPWARD: dict[tuple[str, str], str] = {}

@@ -243,6 +243,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     except UnknownSymbol as e:
         print(f"error: {cfg.path}: symbol: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    inputs = [("the config (--config)", cfg.path), *(("a market data file (--market)", m) for m in args.market)]
+    outputs = [("--json", None if args.json_out == "-" else args.json_out), ("--journal", args.journal)]
+    # before the market is read: a refusal costs nothing
+    if not _outputs_ok(outputs, inputs, new_journal="--journal"):
+        return EXIT_CONFIG
     try:
         market = load_market(args.market, strict=args.strict)
     except (MarketDataError, OSError) as e:
@@ -255,12 +260,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print(f"warning: {market.bad_rows} bad row(s) skipped in total (use --strict to stop at the first)", file=sys.stderr)
     recorder = journal = None
     if args.journal:
-        from core.journal import Journal
+        from core.journal import Journal, JournalError
         from core.journal.recorder import JournalRecorder
 
         from core.session import journal_meta
 
-        journal = Journal(args.journal, meta=journal_meta(cfg, "replay"))
+        try:
+            journal = Journal(args.journal, meta=journal_meta(cfg, "replay"))
+        except JournalError as e:  # what the path checks cannot see (e.g. SQLite's own files beside it)
+            print(f"error: --journal {e}", file=sys.stderr)
+            return EXIT_CONFIG
         recorder = JournalRecorder(journal)
     try:
         result = run_replay(cfg, market, policy=args.policy, mode=args.mode, recorder=recorder, timer=time.perf_counter,
@@ -282,6 +291,19 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outputs_ok(outputs, inputs, **kw) -> bool:
+    """``tui.output_paths.check_outputs`` before any work: False (and the reason on stderr) when
+    an output is refused, so the command exits 2 with nothing written."""
+    from tui.output_paths import OutputPathError, check_outputs
+
+    try:
+        check_outputs(outputs, inputs, **kw)
+    except OutputPathError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return False
+    return True
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     import shutil
 
@@ -298,6 +320,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     try:
         files = journal_files(given)
+        inputs = [*(("a journal read (--journal)", f) for f in files),
+                  *((("the config (--config)", args.config),) if args.config else ())]
+        if not _outputs_ok([("--html", args.html)], inputs):
+            return EXIT_CONFIG
         many = summarize_many(files, symbol=args.symbol, band=args.band)
         if len(many["journals"]) > 1:  # several: one line per symbol and the total
             print(json.dumps(many, indent=2) if args.json else format_many(many), end="\n" if args.json else "")

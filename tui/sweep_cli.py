@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 EXIT_USAGE = 2
+RESULT_FILES = ("results.jsonl", "results.csv", "frontier.json", "frontier.html")  # what --out receives
 
 
 def add_sweep_parser(sub) -> None:
@@ -46,6 +47,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from core.sweep import SweepRunError, SweepSpecError, plan_sweep, run_sweep, summarise
     from core.sweep.results import ResultsLog, write_table
     from core.venues.market import MarketDataError, load_market
+    from tui.output_paths import OutputPathError, check_out_folder
     from tui.progress import Progress
 
     config = args.config or "config.yaml"
@@ -59,6 +61,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.scheduler and not args.scheduler.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
         print(f"error: --scheduler expects an address such as tcp://10.0.0.5:8786, got {args.scheduler!r}",
               file=sys.stderr)
+        return EXIT_USAGE
+    inputs = [("the config (--config)", config), *(("a market data file (--market)", m) for m in args.market)]
+    try:  # before any work: a refusal costs nothing
+        check_out_folder("--out", args.out, RESULT_FILES, inputs)
+    except OutputPathError as e:
+        print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
         market = load_market(args.market)

@@ -240,6 +240,9 @@ def connect(path: str, *, create: bool, meta: dict[str, str] | None = None) -> t
                 [(str(k), str(v)) for k, v in meta.items() if k != "schema_version"],
             )
             conn.execute("COMMIT")
+    except sqlite3.Error as exc:  # e.g. its -wal / -journal file cannot be made: a JournalError, as callers catch
+        conn.close()
+        raise JournalError(f"{path}: cannot open journal: {exc}") from exc
     except BaseException:
         conn.close()
         raise

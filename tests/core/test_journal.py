@@ -258,6 +258,15 @@ def test_not_a_journal(tmp_path):
     assert not missing.exists()  # a reader never creates a file
 
 
+def test_an_sqlite_error_while_opening_is_a_journal_error(tmp_path):
+    """The rollback journal's name taken by a folder: SQLite fails on the WAL switch. It was a
+    bare sqlite3.OperationalError, which neither replay nor the cockpit catches."""
+    (tmp_path / "run.sqlite-journal").mkdir()
+    with pytest.raises(JournalError, match="cannot open journal") as err:
+        Journal(tmp_path / "run.sqlite")
+    assert str(tmp_path / "run.sqlite") in str(err.value)
+
+
 # ---------------------------------------------------------------- round trips
 
 

@@ -95,6 +95,7 @@ def journals(tmp_path_factory, request) -> Path:
 
     tmp = tmp_path_factory.mktemp("symbols")
     folder = tmp / "journals"
+    folder.mkdir()  # replay --journal makes no folders
     btc_file = FIXTURES_DIR / BTC_6H
     eth_file = eth_tape(lambda name: FIXTURES_DIR / name, tmp)
     thresholds = {"soft": 70.0, "hard": 210.0, "units": "quote"}
