@@ -59,11 +59,13 @@ def summarize_many(paths: Iterable[str | Path], *, symbol: str | None = None, ba
     only when given, then one row per symbol and the total."""
     want = symbol.upper() if symbol else None
     journals = []
+    copies: dict[str, Path] = {}  # the fills' fingerprint -> the journal it was first seen in
     for path in journal_files(paths):
         with open_reader(path) as j:
             sym = journal_symbol(j)
             if want is not None and sym != want:
                 continue
+            _refuse_a_copy(path, j.fills_fingerprint(), copies)
             s = summarize(j, band=band)
         s["symbol"] = s.get("symbol") or sym or None
         journals.append(s)
@@ -74,6 +76,18 @@ def summarize_many(paths: Iterable[str | Path], *, symbol: str | None = None, ba
         by_symbol.setdefault(s["symbol"] or "?", []).append(s)
     rows = [_symbol_row(sym, group) for sym, group in sorted(by_symbol.items())]
     return {"journals": journals, "symbols": rows, "total": _total(rows)}
+
+
+def _refuse_a_copy(path: Path, fingerprint: str | None, seen: dict[str, Path]) -> None:
+    """Two journals with the very same fills are copies of one (a backup beside the journal in
+    its folder): summing them would count every fill twice. (Exec ids alone cannot tell: a
+    replay's paper exchange numbers its fills from 1 in every run.)"""
+    if fingerprint is None:
+        return
+    if fingerprint in seen:
+        raise JournalError(f"{path} and {seen[fingerprint]} hold the very same fills: copies of one journal? "
+                           "give each journal once (move a backup out of the folder)")
+    seen[fingerprint] = path
 
 
 def _sum(values: Iterable[float | int | None]) -> float:

@@ -7,6 +7,7 @@ naming the file, and the file is left as it was.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from decimal import Decimal
@@ -99,6 +100,16 @@ class JournalReader:
         if since_ms is None:
             return {r[0] for r in self._conn.execute("SELECT exec_id FROM fills")}
         return {r[0] for r in self._conn.execute("SELECT exec_id FROM fills WHERE ts_ms >= ?", (int(since_ms),))}
+
+    def fills_fingerprint(self) -> str | None:
+        """A digest of every fill (id, time, side, price, size), None without fills: two journals
+        with the same one are copies of one."""
+        h = hashlib.sha256()
+        n = 0
+        for row in self._conn.execute("SELECT exec_id, ts_ms, side, price, qty FROM fills ORDER BY ts_ms, exec_id"):
+            h.update(repr(tuple(row)).encode())
+            n += 1
+        return h.hexdigest() if n else None
 
     def fill_count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM fills").fetchone()[0])

@@ -167,3 +167,23 @@ def test_an_empty_folder_or_a_missing_path_is_a_clear_error(tmp_path, capsys):
     assert "no journal files" in capsys.readouterr().err
     assert main(["report", "--journal", str(tmp_path / "nope.sqlite")]) == 2
     assert "no such journal" in capsys.readouterr().err
+
+
+def test_a_copy_of_a_journal_beside_it_is_refused_not_counted_twice(journals, tmp_path, capsys):
+    """A backup copied into the journals folder (or one file given twice under two names) was
+    summed with its original: every fill counted twice."""
+    import shutil
+
+    folder = tmp_path / "with-a-backup"
+    shutil.copytree(journals, folder)
+    shutil.copy(folder / "Tst-paper-BTCUSDT.sqlite", folder / "Tst-paper-BTCUSDT-backup.sqlite")
+    capsys.readouterr()
+    assert main(["report", "--journal", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "hold the very same fills" in err and "Tst-paper-BTCUSDT-backup.sqlite" in err
+    # two replays share exec ids (each numbers its fills from 1), not their fills: both are counted
+    from core.journal.reader import open_reader
+    btc, eth = (open_reader(journals / f"Tst-paper-{s}.sqlite") for s in ("BTCUSDT", "ETHUSDT"))
+    with btc, eth:
+        assert btc.exec_ids() & eth.exec_ids()
+    assert summarize_many(sorted(journals.iterdir()))["total"]["symbols"] == 2
