@@ -206,6 +206,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     # is seen in every symbol's coin
     tables = [(one.symbol, threshold_table(one, equity=args.equity)) for one in several] or \
         [(cfg.symbol, threshold_table(cfg, price=args.price, equity=args.equity))]
+    for w in cfg.warnings:  # on stderr, as a start says them: not lost under --json, not mixed into its output
+        print(f"warning: {w}", file=sys.stderr)
     if args.json:
         every = ({sym: t.to_dict() for sym, t in tables} if several else tables[0][1].to_dict())
         print(json.dumps({**eff, "notes": notes, "thresholds_in_every_unit": every}, indent=2, default=str))
@@ -213,8 +215,6 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         import yaml
 
         print(f"# {cfg.path}: OK — {cfg.policy_note}")
-        for w in cfg.warnings:
-            print(f"# warning: {w}")
         for n in notes:
             print(f"# {n}")
         for sym, table in tables:

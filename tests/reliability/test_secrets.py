@@ -177,6 +177,10 @@ def test_env_file_readable_by_others_is_warned_about(tmp_path, monkeypatch, caps
     rc, text = run_cli(capsys, "check-config", "--config", str(cfg_path))
     assert rc == 0 and "warning:" in text and "readable by other users" in text
     assert_clean(text, "check-config with a readable .env")
+    for argv in ((), ("--json",)):  # on stderr, as the README says; --json said nothing at all
+        assert main(["check-config", "--config", str(cfg_path), *argv]) == 0
+        out, err = capsys.readouterr()
+        assert "readable by other users" in err and "readable by other users" not in out
 
     env.chmod(0o600)
     assert load_config(cfg_path).warnings == ()
