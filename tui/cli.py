@@ -352,7 +352,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _report_journals(args: argparse.Namespace) -> list[str] | None:
     """The journals ``report`` reads: ``--journal``'s, or each symbol's of ``--config``."""
-    if bool(args.journal) == bool(args.config):
+    if args.journal and args.config:  # said "needs --journal or --config" though both were given
+        print("error: report takes --journal PATH or --config FILE, not both (--config reads each symbol's "
+              "journal under the data dir)", file=sys.stderr)
+        return None
+    if not (args.journal or args.config):
         print("error: report needs --journal PATH (repeatable) or --config FILE", file=sys.stderr)
         return None
     if args.journal:

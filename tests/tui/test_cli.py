@@ -58,3 +58,16 @@ def test_replay_blames_an_unknown_symbol_on_the_option_not_the_file(cli, config,
     code, out, err = cli("replay", "--config", config, "--market", trades, "--symbol", "FOOUSDT")
     assert (code, out) == (2, "")
     assert err.startswith("error: --symbol FOOUSDT: no trading rules for FOOUSDT") and config not in err
+
+
+# ---------------------------------------------------------------- report
+
+
+@pytest.mark.parametrize("given, words", [
+    (["--journal", "j.sqlite", "--config", "c.yaml"], "takes --journal PATH or --config FILE, not both"),
+    ([], "needs --journal PATH (repeatable) or --config FILE"),
+])
+def test_report_says_which_of_journal_and_config_is_wrong(cli, given, words):
+    code, out, err = cli("report", *given)
+    assert (code, out) == (2, "")
+    assert words in err
