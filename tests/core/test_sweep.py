@@ -246,6 +246,7 @@ def test_sweep_command_end_to_end(excerpt, tmp_path, capsys):
     (["--band", "-1"], "--band must be"),
     (["--scheduler", "localhost:8786"], "tcp://"),
     (["--param", "mode=watch,semi"], "a replay does not read mode"),
+    (["--random", "0", "--param", "rebalancer.thresholds.soft=0.004..0.01"], "--random must be 1..10,000, got 0"),
 ])
 def test_sweep_command_refuses_bad_input_with_exit_2(excerpt, tmp_path, capsys, extra, words):
     from tui.cli import main
