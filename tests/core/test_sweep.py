@@ -262,7 +262,7 @@ def test_a_market_with_no_trades_is_refused_with_exit_2(excerpt, tmp_path, capsy
 
     quotes_only = str(excerpt("bybit_spot_BTCUSDT_1m_quotes_2022-12-13_0000-0600.csv.gz"))
     assert main(["sweep", "--config", CONFIG, "--market", quotes_only, "--out", str(tmp_path)]) == 2
-    assert "no trades to replay" in capsys.readouterr().err
+    assert f"no trades to replay: {quotes_only} holds quotes only" in capsys.readouterr().err
 
 
 def test_missing_dask_extra_is_a_clear_error(tiny_plan, monkeypatch):

@@ -71,3 +71,14 @@ def test_report_says_which_of_journal_and_config_is_wrong(cli, given, words):
     code, out, err = cli("report", *given)
     assert (code, out) == (2, "")
     assert words in err
+
+
+# ---------------------------------------------------------------- replay
+
+
+def test_replay_of_a_file_with_no_trades_names_it(cli, config, tmp_path):
+    header_only = tmp_path / "trades.csv"
+    header_only.write_text("ts_ms,price,qty,side,trade_id\n")
+    code, out, err = cli("replay", "--config", config, "--market", str(header_only))
+    assert (code, out) == (2, "")
+    assert f"no trades to replay: {header_only} has no data rows" in err
