@@ -5,6 +5,8 @@ This is how a trader tunes thresholds before risking money: no venue, no clock, 
 
 from __future__ import annotations
 
+import math
+
 from core.config import AppConfig
 from core.account import spot_exposure
 from core.model import Decision
@@ -16,15 +18,12 @@ def what_if(cfg: AppConfig, *, spot_base: float, futures_base: float, price: flo
             ema_fast: float | None = None, ema_slow: float | None = None, slope_pct: float | None = None,
             buy_vwap: float | None = None, sell_vwap: float | None = None, policy: str | None = None,
             ts_ms: int = 0, equity: float | None = None) -> Decision:
-    """``equity`` (quote): what thresholds in ``pct_of_equity`` are a share of."""
-    if price <= 0:
-        raise ValueError("price must be > 0")
-    if equity is not None and not equity > 0:
-        raise ValueError("--equity must be > 0")
+    """``equity`` (quote): what thresholds in ``pct_of_equity`` are a share of. A bad number
+    raises ``ValueError`` naming its ``decide`` option."""
+    _check_inputs(spot_base=spot_base, futures_base=futures_base, price=price, ema_fast=ema_fast,
+                  ema_slow=ema_slow, slope_pct=slope_pct, buy_vwap=buy_vwap, sell_vwap=sell_vwap, equity=equity)
     if (ema_fast is None) != (ema_slow is None):
         raise ValueError("give both --ema-fast and --ema-slow, or neither")
-    if (ema_fast is not None and ema_fast <= 0) or (ema_slow is not None and ema_slow <= 0):
-        raise ValueError("EMA values must be > 0")
     r = cfg.rebalancer
     chosen = make_policy(r, policy)
     if equity is None and chosen.threshold_units == "pct_of_equity":
@@ -36,6 +35,27 @@ def what_if(cfg: AppConfig, *, spot_base: float, futures_base: float, price: flo
                       futures_base=futures_base, trend=trend, buy_vwap=buy_vwap, sell_vwap=sell_vwap, equity=equity)
     decision, _ = chosen.decide(view, PolicyMemory())
     return decision
+
+
+def _check_inputs(**given: float | None) -> None:
+    """NaN or infinity would still decide (a NaN threshold compares False: HOLD; an infinite size
+    trades): refuse them, and the values no account can hold. Each error names the option."""
+    for name, value in given.items():
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if not math.isfinite(value):
+            raise ValueError(f"{flag} must be a finite number, got {value}")
+        if name in _SIGNED:
+            continue
+        if name == "spot_base":
+            if value < 0:
+                raise ValueError(f"{flag} must be ≥ 0 (the spot wallet's coins), got {value}")
+        elif value <= 0:
+            raise ValueError(f"{flag} must be > 0, got {value}")
+
+
+_SIGNED = frozenset({"futures_base", "slope_pct"})  # a short futures size and a falling slope are negative
 
 
 def format_decision(d: Decision) -> str:

@@ -22,6 +22,16 @@ def _add_config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="path to config.yaml (default: ./config.yaml)")
 
 
+def _symbol_arg(text: str) -> str:
+    """``--symbol``'s value: an empty one was taken as "not given" (the config's symbol ran), and a
+    padded one was blamed on the config file; both are refused here, naming the option."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a symbol such as BTCUSDT, got an empty value")
+    if any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"a symbol has no spaces, got {text!r}")
+    return text
+
+
 def _resolve_config_path(arg: str | None) -> str:
     if arg:
         return arg
@@ -66,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arg(r)
     r.add_argument("--market", action="append", required=True, help="CSV(.gz) file; repeat to merge files")
     r.add_argument("--policy", choices=("anchor", "simple", "baseline"))
-    r.add_argument("--symbol", help="the symbol the data is of (overrides the config; its trading rules are used)")
+    r.add_argument("--symbol", type=_symbol_arg, help="the symbol the data is of (overrides the config; its trading rules are used)")
     r.add_argument("--mode", choices=("auto", "watch"), default="auto")
     r.add_argument("--json", dest="json_out", metavar="OUT", help="write the report as JSON to OUT ('-' for stdout)")
     r.add_argument("--strict", action="store_true", help="stop at the first bad data row")
@@ -82,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a journal file or a folder of them (one per symbol); repeat for more")
     rp.add_argument("--config", metavar="FILE", help="instead of --journal: the journal of each symbol of this config "
                                                     "(symbols:) under the data dir")
-    rp.add_argument("--symbol", help="only the journals of this symbol")
+    rp.add_argument("--symbol", type=_symbol_arg, help="only the journals of this symbol")
     rp.add_argument("--json", action="store_true", help="print JSON (the replay JSON's keys where they overlap)")
     rp.add_argument("--html", metavar="FILE", help="also write one self-contained page (text and zoomable charts) "
                                                  "to FILE; it opens offline")
@@ -104,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_cockpit_args(p: argparse.ArgumentParser) -> None:
     _add_config_arg(p)
-    p.add_argument("--symbol", help="trading symbol, e.g. BTCUSDT (overrides the config)")
+    p.add_argument("--symbol", type=_symbol_arg, help="trading symbol, e.g. BTCUSDT (overrides the config)")
     p.add_argument("--venue", choices=("paper", "testnet", "demo", "mainnet"), help="overrides the config")
     p.add_argument("--mode", choices=("auto", "semi", "watch"), help="start mode (overrides the config)")
     p.add_argument("--policy", choices=("anchor", "simple", "baseline"), help="overrides the config")
@@ -240,8 +250,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     try:
         for_config(cfg)
-    except UnknownSymbol as e:
-        print(f"error: {cfg.path}: symbol: {e}", file=sys.stderr)
+    except UnknownSymbol as e:  # blame where the symbol came from: --symbol, else the file
+        print(f"error: --symbol {args.symbol}: {e}" if args.symbol else f"error: {cfg.path}: symbol: {e}",
+              file=sys.stderr)
         return EXIT_CONFIG
     inputs = [("the config (--config)", cfg.path), *(("a market data file (--market)", m) for m in args.market)]
     outputs = [("--json", None if args.json_out == "-" else args.json_out), ("--journal", args.journal)]
@@ -367,7 +378,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _report_journals(args: argparse.Namespace) -> list[str] | None:
     """The journals ``report`` reads: ``--journal``'s, or each symbol's of ``--config``."""
-    if bool(args.journal) == bool(args.config):
+    if args.journal and args.config:  # said "needs --journal or --config" though both were given
+        print("error: report takes --journal PATH or --config FILE, not both (--config reads each symbol's "
+              "journal under the data dir)", file=sys.stderr)
+        return None
+    if not (args.journal or args.config):
         print("error: report needs --journal PATH (repeatable) or --config FILE", file=sys.stderr)
         return None
     if args.journal:

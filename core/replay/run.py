@@ -15,7 +15,7 @@ from core.replay.fastpath import bulk_step
 from core.replay.grid_path import GridPath, replayed_grid
 from core.replay.report import build_report, unhedged_block
 from core.session import build_rebalancer
-from core.venues.market import MarketData
+from core.venues.market import MarketData, no_trades_reason
 from core.venues.paper_setup import build_paper
 from core.venues.paper_exchange import PaperExchange
 
@@ -52,7 +52,7 @@ def run_replay(cfg: AppConfig, market: MarketData, *, policy: str | None = None,
     """
     trades = market.trades
     if len(trades) == 0:
-        raise ValueError("no trades to replay")
+        raise ValueError(no_trades_reason(market))
     ts_arr, px_arr, qty_arr, side_arr = trades.ts_ms, trades.price, trades.qty, trades.side
     first_ts, first_px = ts_arr[0], px_arr[0]
     ex, grid = build_paper(cfg, first_px, first_ts, bars=trades.from_bars)

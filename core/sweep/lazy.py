@@ -30,7 +30,7 @@ from core.config import AppConfig
 from core.events import BalanceUpdate, PositionUpdate
 from core.model import BTCUSDT_SPOT, Side
 from core.session import build_rebalancer
-from core.venues.market import MarketData
+from core.venues.market import MarketData, no_trades_reason
 from core.venues.paper_setup import build_paper
 
 
@@ -64,7 +64,7 @@ def unhedged_path(cfg: AppConfig, market: MarketData, *, policy: str | None = No
     """The gap with no rebalancing: the replay's starting account and grid, fed every trade."""
     trades = market.trades
     if len(trades) == 0:
-        raise ValueError("no trades to replay")
+        raise ValueError(no_trades_reason(market))
     ts_arr, px_arr = trades.ts_ms, trades.price
     t0, p0 = ts_arr[0], px_arr[0]
     ex, grid = build_paper(cfg, p0, t0)

@@ -50,13 +50,12 @@ def plan_sweep(config_path: str, market: MarketData, market_files: Sequence[str]
     cfg = load_config(config_path, need_secrets=False)  # the same checks as replay (ConfigError)
     base = read_yaml(Path(config_path).read_text(encoding="utf-8"))
     params = parse_params(list(param_specs))
-    if not params and not random_n:
-        overrides: list[dict] = []
-    elif random_n:
+    overrides: list[dict] = []
+    if random_n is not None:  # not "if random_n": --random 0 was taken as no --random at all
         if not params:
             raise SweepSpecError("--random needs at least one --param to draw")
         overrides = sample_random(params, random_n, seed)
-    else:
+    elif params:
         overrides = expand_grid(params)
     path = unhedged_path(cfg, market, policy=policy)
     if band is None:

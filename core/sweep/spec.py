@@ -35,6 +35,35 @@ class SweepSpecError(RebalancerError, ValueError):
     """A ``--param`` spec (or the points it makes) cannot be run; the message names the spec."""
 
 
+# Keys a replay never reads: sweeping one runs the same config many times over. A key is
+# refused when it is one of these or lies under one (``ui.theme`` under ``ui``).
+UNREAD_BY_REPLAY = {
+    "venue": "it trades on its own paper exchange",
+    "mode": "it runs in auto mode",
+    "api": "it uses no account or keys",
+    "ui": "the cockpit's settings",
+    "alerts": "it sends no alerts",
+    "journal": "a sweep writes no journal",
+    "paper.market": "the data is --market's",
+    "paper.seed": "a synthetic market's setting; the data is --market's",
+    "paper.market_beta": "a synthetic market's setting; the data is --market's",
+    "paper.driver_seed": "a synthetic market's setting; the data is --market's",
+    "paper.start_price": "a synthetic market's setting; a replay starts at the data's first price",
+    "paper.speed": "it runs as fast as it can",
+    "paper.state_file": "it starts from the paper: block's balances",
+}
+
+
+def _unread(key: str) -> str | None:
+    """Why a replay ignores ``key`` (``None``: it reads it)."""
+    parts = key.split(".")
+    for i in range(1, len(parts) + 1):
+        why = UNREAD_BY_REPLAY.get(".".join(parts[:i]))
+        if why is not None:
+            return why
+    return None
+
+
 @dataclass(frozen=True)
 class Param:
     """One swept key: a list of values, or a numeric range (random search only)."""
@@ -79,6 +108,10 @@ def parse_param(spec: str) -> Param:
     if not key or any(not p or not p.replace("_", "").isalnum() for p in parts):
         raise SweepSpecError(f"--param {spec}: the key must be a dotted config path such as "
                              f"rebalancer.thresholds.soft")
+    unread = _unread(key)
+    if unread is not None:
+        raise SweepSpecError(f"--param {spec}: a replay does not read {key} ({unread}): every point would give "
+                             f"the same result; sweep keys under rebalancer: or paper:")
     rhs = rhs.strip()
     if not rhs:
         raise SweepSpecError(f"--param {spec}: no values after '='")

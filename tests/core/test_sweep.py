@@ -32,6 +32,7 @@ def test_param_lists_and_ranges_are_read_as_the_config_reads_values():
     assert p.key == "rebalancer.thresholds.soft" and p.values == (0.004, 0.006, 0.008)
     assert parse_param("rebalancer.bias.mode=ema,off").values == ("ema", "off")
     assert parse_param("rebalancer.execution.maker_first=true,false").values == (True, False)
+    assert parse_param("paper.fill_model=honest,optimistic").key == "paper.fill_model"  # paper: is read
     r = parse_param("rebalancer.thresholds.soft=0.004..0.01")
     assert r.is_range and (r.low, r.high) == (0.004, 0.01)
 
@@ -46,6 +47,14 @@ def test_param_lists_and_ranges_are_read_as_the_config_reads_values():
     ("rebalancer.thresholds.soft=0.1,0.1", "listed twice"),
     ("rebalancer.thresholds.soft={a: 1}", "expected a number"),
     ("rebalancer.thresholds.soft=[1", "cannot read the value"),
+    # keys a replay does not read: every point would be the same run
+    ("mode=watch,semi", "a replay does not read mode .it runs in auto mode"),
+    ("venue=paper,testnet", "does not read venue"),
+    ("ui.theme=cockpit,light", "does not read ui.theme .the cockpit.s settings"),
+    ("alerts.retries=1,2", "does not read alerts.retries"),
+    ("api.account_name=a,b", "does not read api.account_name"),
+    ("journal.enabled=true,false", "does not read journal.enabled"),
+    ("paper.speed=1,2", "does not read paper.speed"),
 ])
 def test_bad_specs_say_what_is_wrong(spec, words):
     with pytest.raises(SweepSpecError, match=words.replace("(", r"\(")):
@@ -236,6 +245,8 @@ def test_sweep_command_end_to_end(excerpt, tmp_path, capsys):
     (["--random", "5"], "needs at least one --param"),
     (["--band", "-1"], "--band must be"),
     (["--scheduler", "localhost:8786"], "tcp://"),
+    (["--param", "mode=watch,semi"], "a replay does not read mode"),
+    (["--random", "0", "--param", "rebalancer.thresholds.soft=0.004..0.01"], "--random must be 1..10,000, got 0"),
 ])
 def test_sweep_command_refuses_bad_input_with_exit_2(excerpt, tmp_path, capsys, extra, words):
     from tui.cli import main
@@ -251,7 +262,7 @@ def test_a_market_with_no_trades_is_refused_with_exit_2(excerpt, tmp_path, capsy
 
     quotes_only = str(excerpt("bybit_spot_BTCUSDT_1m_quotes_2022-12-13_0000-0600.csv.gz"))
     assert main(["sweep", "--config", CONFIG, "--market", quotes_only, "--out", str(tmp_path)]) == 2
-    assert "no trades to replay" in capsys.readouterr().err
+    assert f"no trades to replay: {quotes_only} holds quotes only" in capsys.readouterr().err
 
 
 def test_missing_dask_extra_is_a_clear_error(tiny_plan, monkeypatch):

@@ -142,7 +142,31 @@ def test_decide_needs_both_emas(cli, anchor_file, flag):
 def test_decide_rejects_zero_price(cli, anchor_file):
     code, _, err = cli("decide", "--config", anchor_file, "--spot-base", "0.55", "--futures-base", "-0.5",
                        "--price", "0")
-    assert code == 2 and "price must be > 0" in err
+    assert code == 2 and "--price must be > 0" in err
+
+
+SNAPSHOT = ("--spot-base", "0.55", "--futures-base", "-0.5", "--price", "60000")
+
+
+@pytest.mark.parametrize("flag, value, expected", [
+    # NaN and infinity: each would still decide (--buy-vwap nan made thresholds nan: HOLD, not FULL SELL 0.05)
+    ("--price", "nan", "finite"), ("--price", "inf", "finite"), ("--spot-base", "nan", "finite"),
+    ("--futures-base", "-inf", "finite"), ("--ema-fast", "nan", "finite"), ("--slope-pct", "nan", "finite"),
+    ("--buy-vwap", "nan", "finite"), ("--sell-vwap", "inf", "finite"), ("--equity", "inf", "finite"),
+    # values no account or market has
+    ("--spot-base", "-5", "≥ 0"), ("--buy-vwap", "-1", "> 0"), ("--sell-vwap", "0", "> 0"),
+    ("--price", "0", "> 0"), ("--ema-fast", "-1", "> 0"),
+])
+def test_decide_refuses_a_bad_number_naming_its_option(cli, anchor_file, flag, value, expected):
+    given = dict(zip(SNAPSHOT[::2], SNAPSHOT[1::2]))
+    given[flag] = value
+    if flag in ("--ema-fast", "--slope-pct"):
+        given.setdefault("--ema-slow", "60000")
+        given.setdefault("--ema-fast", "60000")
+    argv = [f"{k}={v}" for k, v in given.items()]  # '=': argparse reads "-inf" as a value, not an option
+    code, out, err = cli("decide", "--config", anchor_file, *argv, "--json")
+    assert (code, out) == (2, "")
+    assert f"{flag} must be" in err and expected in err and value in err
 
 
 def test_decide_with_a_broken_config(cli, write_config):

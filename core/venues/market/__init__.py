@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from core.venues.market.bars import KLINE_OFFSETS_MS, tick_rule_sides
 from core.venues.market.data import MAX_BAD_SAMPLES, BadRow, MarketData, MarketDataError, SourceInfo
-from core.venues.market.load import QUOTE_BAR_OFFSET_MS, SHARED_DATA_ENV, default_data_dir, load_file, load_market
+from core.venues.market.load import (QUOTE_BAR_OFFSET_MS, SHARED_DATA_ENV, default_data_dir, load_file, load_market,
+                                     no_trades_reason)
 from core.venues.market.schemas import SCHEMAS, detect_schema
 from core.venues.market.synthetic import SyntheticMarket
 from core.venues.market.tapes import QuoteTape, TradeTape, iter_events, merge_order
@@ -43,5 +44,6 @@ __all__ = [
     "load_file",
     "load_market",
     "merge_order",
+    "no_trades_reason",
     "tick_rule_sides",
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 from core.venues.market.bars import expand_klines
 from core.venues.market.data import MAX_BAD_SAMPLES, BadRow, MarketData, MarketDataError, SourceInfo
 from core.venues.market.parse import BadRowReport, check_time_unit, parse_careful, parse_fast, read_text
-from core.venues.market.schemas import Schema, detect_schema, header_names
+from core.venues.market.schemas import SCHEMAS, Schema, detect_schema, header_names
 from core.venues.market.tapes import QuoteTape, TradeTape
 
 QUOTE_BAR_OFFSET_MS = 59_999
@@ -127,3 +127,17 @@ def _span(ts: array) -> str:
     def day(ms: int) -> str:
         return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
     return f"{day(ts[0])} .. {day(ts[-1])} UTC"
+
+
+def no_trades_reason(market: MarketData) -> str:
+    """"no trades to replay", and why, file by file: "no trades" alone did not say which
+    input was empty or held quotes only."""
+    quote_schemas = {s.name for s in SCHEMAS if s.kind in ("quotes", "quote_bars")}
+    why = []
+    for src in market.sources:
+        if src.schema in quote_schemas and src.rows:
+            why.append(f"{src.path} holds quotes only ({src.schema}): give a trades or klines file too")
+        elif not src.rows:
+            why.append(f"{src.path} has no data rows" if not src.bad_rows else
+                       f"{src.path} has no good rows ({src.bad_rows} bad)")
+    return "no trades to replay" + (": " + "; ".join(why) if why else "")

@@ -27,6 +27,7 @@ from core.venues.market import (
     load_file,
     load_market,
     merge_order,
+    no_trades_reason,
     tick_rule_sides,
 )
 from core.venues.market.bars import spread_with_offsets
@@ -321,6 +322,18 @@ def test_merge_two_trade_files_is_stable_by_timestamp(tmp_path):
     b.write_text("ts_ms,price,qty,side\n1000,2,1,sell\n2000,4,1,sell\n")
     md = load_market([a, b])
     assert trades_of(md) == [(1000, 1.0, 1.0, B), (1000, 2.0, 1.0, S), (2000, 4.0, 1.0, S), (3000, 3.0, 1.0, B)]
+
+
+def test_no_trades_reason_names_each_file_and_why(tmp_path):
+    header_only = tmp_path / "empty.csv"
+    header_only.write_text("ts_ms,price,qty,side\n")
+    all_bad = tmp_path / "bad.csv"
+    all_bad.write_text("ts_ms,price,qty,side\n1000,-1,1,buy\n")
+    md = load_market([fx("market_bbo.csv"), header_only, all_bad])
+    assert len(md.trades) == 0
+    assert no_trades_reason(md) == (
+        f"no trades to replay: {fx('market_bbo.csv')} holds quotes only (bbo): give a trades or klines file too; "
+        f"{header_only} has no data rows; {all_bad} has no good rows (1 bad)")
 
 
 def test_merge_order_helper_and_window():
