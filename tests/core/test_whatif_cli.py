@@ -216,7 +216,7 @@ def test_check_config_secrets_from_world_readable_env_file(cli, testnet_file, tm
     code, out, err = cli("check-config", "--config", testnet_file)
     assert code == 0
     assert SECRET not in out + err and KEY not in out + err
-    assert "readable by other users" in out and "chmod 600" in out
+    assert "readable by other users" in err and "chmod 600" in err  # on stderr, as the README says
 
 
 def test_check_config_without_keys_names_both(cli, testnet_file):
