@@ -100,6 +100,10 @@ class RateBudget:
         self._server_left: dict[str, tuple[int, float]] = {}  # class -> (remaining, monotonic when seen)
         self.waited_s = 0.0  # total time spent waiting for the budget (diagnostics)
 
+    def now(self) -> float:
+        """The budget's clock (monotonic seconds; a test's own clock when given one)."""
+        return self._now()
+
     def _windows(self, cls: str | None) -> list[SlidingWindow]:
         w = self.classes.get(cls) if cls else None
         return [self.ip, w] if w is not None else [self.ip]

@@ -19,8 +19,10 @@ Why a wrapper:
                                                retried once, a write raises
   10003 / 10004 / 10005 / 10010                ``AuthError`` (never retried; the message
   (``AUTH_MESSAGES`` below), HTTP 401          names the problem, never the key/secret)
-  HTTP 403, other HTTP 4xx                     ``VenueError`` (403: IP rate limit or a
-                                               restricted region, wait >= 10 minutes)
+  HTTP 403                                     ``VenueError`` (IP rate limit or a restricted
+                                               region): nothing is sent for 10 minutes, each
+                                               call refused at once (a request lengthens a ban)
+  other HTTP 4xx                               ``VenueError``
   10016 / 10019 / 429 ``TRANSIENT``,           reads: bounded retry with back-off;
   HTTP 5xx / 409 / 429, bad JSON,              writes: ``TransportError`` (state unknown)
   connection error, timeout
@@ -49,6 +51,7 @@ from core.venues.bybit_fair import FairShare
 from core.venues.bybit_rate import ENDPOINT_CLASS, RateBudget
 
 log = logging.getLogger("rebalancer.bybit.rest")
+IP_BAN_S = 600.0  # Bybit: after an HTTP 403, wait at least 10 minutes
 
 AUTH_MESSAGES = {
     codes.INVALID_API_KEY: "Bybit rejected the API key (10003): invalid key, or a key for another environment "
@@ -140,6 +143,20 @@ class BybitRest:
         self.on_clock = on_clock
         self.calls = 0
         self.errors = 0
+        self.refused_until: float | None = None  # budget clock: after an HTTP 403, nothing is sent before it
+
+    def _refuse_while_banned(self, method: str) -> None:
+        """After a 403 Bybit bans the IP for at least 10 minutes, and every request inside the
+        ban lengthens it: refuse here, at once, without sending."""
+        until = self.refused_until
+        if until is None:
+            return
+        left = until - self.budget.now()
+        if left <= 0:
+            self.refused_until = None
+            return
+        raise VenueError(f"{method}: not sent: Bybit refused this IP (HTTP 403); requests resume in {left:.0f} s",
+                         code=codes.HTTP_FORBIDDEN)
 
     # ---------------------------------------------------------------- clock
 
@@ -218,6 +235,7 @@ class BybitRest:
         resynced = False
         delay = self.backoff_s
         while True:
+            self._refuse_while_banned(method)
             if self.fair is not None:
                 await self.fair.acquire(cls, lane)
             else:
@@ -263,8 +281,10 @@ class BybitRest:
                 self.errors += 1
                 status = _int(e.status_code)
                 if status == codes.HTTP_FORBIDDEN:
-                    raise VenueError("HTTP 403 from Bybit: IP rate limit breached or access from a restricted "
-                                     "region; wait at least 10 minutes", code=codes.HTTP_FORBIDDEN) from None
+                    self.refused_until = self.budget.now() + IP_BAN_S
+                    raise VenueError(f"{method}: HTTP 403 from Bybit: IP rate limit breached or access from a "
+                                     f"restricted region; no request is sent for {IP_BAN_S / 60:.0f} minutes "
+                                     "(each one would lengthen the ban)", code=codes.HTTP_FORBIDDEN) from None
                 if status == codes.HTTP_UNAUTHORISED:
                     raise AuthError(f"HTTP 401 from Bybit: unauthorised [{method}]", code=codes.HTTP_UNAUTHORISED) from None
                 if status >= 500 or status in (409, 429):

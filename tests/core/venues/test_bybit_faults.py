@@ -306,3 +306,27 @@ async def test_rate_budget_keeps_a_burst_inside_bybit_limits(make_venue, sink):
             assert v.rest.budget.waited_s > 0
         finally:
             await v.stop()
+
+
+async def test_after_a_403_nothing_is_sent_until_the_ban_is_over(bybit_fake, venue):
+    """Bybit bans the IP for at least 10 minutes after a 403, and each request inside the ban
+    lengthens it: the adapter refuses every call at once, reads and orders alike, then
+    sends again once the 10 minutes are over."""
+    from core.venues import bybit_codes as codes
+    from core.venues.bybit_rest import IP_BAN_S
+
+    rest = venue.rest
+    wallet, made = bybit_fake.request_count(WALLET), creates(bybit_fake)
+    bybit_fake.next_http_status(WALLET, 403)
+    with pytest.raises(VenueError, match="no request is sent for 10 minutes") as err:
+        await venue.balances()
+    assert err.value.code == codes.HTTP_FORBIDDEN
+    with pytest.raises(VenueError, match="not sent: Bybit refused this IP"):
+        await venue.balances()
+    with pytest.raises(VenueError, match="not sent"):
+        await venue.place_order(req("rb403", price="40000.00"))
+    assert bybit_fake.request_count(WALLET) == wallet + 1 and creates(bybit_fake) == made
+    rest.refused_until = rest.budget.now() - 1.0  # the ban's 10 minutes are over
+    assert await venue.balances()
+    assert bybit_fake.request_count(WALLET) == wallet + 2 and rest.refused_until is None
+    assert IP_BAN_S >= 600
