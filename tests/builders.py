@@ -149,3 +149,16 @@ def session_engine(cfg, *, journal=None, paper_speed: float | None = None, **ven
 
     env = Environment(journal=journal, paper_speed=paper_speed, venue_changes=venue_changes)
     return build_session(cfg, env).engine
+
+
+# ---------------------------------------------------------------- API keys in tests
+TEST_KEY = "KeyKeyKeyKeyKeyKeyKeyKeyKeyKeyQQ"  # 32 chars, account "Tst"
+TEST_SECRET = "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tZZ"  # 32 chars
+TEST_KEY_NAMES = ("BYBIT_API_KEY_Tst", "BYBIT_API_SECRET_Tst")
+
+
+def forget_test_keys(monkeypatch) -> None:
+    """No ``Tst`` keys in the environment, and any a ``.env`` sets during the test undone."""
+    for name in TEST_KEY_NAMES:
+        monkeypatch.setenv(name, "placeholder")  # recorded as absent: undone even if .env sets it
+        monkeypatch.delenv(name)

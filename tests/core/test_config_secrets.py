@@ -6,20 +6,15 @@ import pytest
 
 from core.config import ConfigError, load_config
 from core.config.secrets import read_env_file
-from tests.builders import BASE_CONFIG, apply_overrides
+from tests.builders import BASE_CONFIG, TEST_KEY as KEY, TEST_SECRET as SECRET, apply_overrides, forget_test_keys
 from tui.cli import main
-
-KEY, SECRET = "KeyKeyKeyKeyKeyKeyKeyKeyKeyKeyQQ", "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tZZ"
-NAMES = ("BYBIT_API_KEY_Tst", "BYBIT_API_SECRET_Tst")
 
 
 @pytest.fixture
 def testnet(tmp_path, monkeypatch, write_config):
     """cwd = tmp_path (its .env is read), no keys in the environment; the testnet config's path."""
     monkeypatch.chdir(tmp_path)
-    for name in NAMES:
-        monkeypatch.setenv(name, "placeholder")  # recorded as absent: undone even if .env sets it
-        monkeypatch.delenv(name)
+    forget_test_keys(monkeypatch)
     return str(write_config(apply_overrides(BASE_CONFIG, {"venue": "testnet"}), name="testnet.yaml"))
 
 

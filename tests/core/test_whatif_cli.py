@@ -10,20 +10,15 @@ from core.config import load_config
 from core.whatif import what_if
 from tui.cli import main
 
-from tests.builders import BASE_CONFIG, SIMPLE_BLOCK, apply_overrides
-
-SECRET = "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tZZ"  # 32 chars
-KEY = "KeyKeyKeyKeyKeyKeyKeyKeyKeyKeyQQ"  # 32 chars
-ENV_NAMES = ("BYBIT_API_KEY_Tst", "BYBIT_API_SECRET_Tst")
+from tests.builders import BASE_CONFIG, SIMPLE_BLOCK, TEST_KEY as KEY, TEST_SECRET as SECRET, apply_overrides
+from tests.builders import forget_test_keys
 
 
 @pytest.fixture
 def cli(tmp_path, monkeypatch, capsys):
     """Run ``main(argv)`` from an empty tmp dir; returns (exit code, stdout, stderr)."""
     monkeypatch.chdir(tmp_path)
-    for name in ENV_NAMES:
-        monkeypatch.setenv(name, "placeholder")  # recorded as absent: undone even if .env sets it
-        monkeypatch.delenv(name)
+    forget_test_keys(monkeypatch)
 
     def run(*argv: str) -> tuple[int, str, str]:
         code = main(list(argv))
