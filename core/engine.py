@@ -442,6 +442,10 @@ class Engine(JournalWatch):
         t0 = self._perf()
         if type(cmd) is PlaceOrder:
             req = cmd.request
+            why = self._no_new_orders()
+            if why is not None:  # queued before a kill, a pause or watch, behind a slow call: not sent
+                self._reject(req, f"not sent: {why}")
+                return
             if self.journal_fault is not None:
                 self._reject(req, f"not sent: journal unwritable: {self.journal_fault}")
                 return
@@ -508,6 +512,18 @@ class Engine(JournalWatch):
                 return await self.venue.order_by_client_id(client_id)
             except VenueError:
                 await asyncio.sleep(0.2 * (attempt + 1))
+        return None
+
+    def _no_new_orders(self) -> str | None:
+        """Why an order waiting in the queue may not go out now, or None. Checked as it leaves:
+        a kill, a pause or watch mode can come while it waits behind a slow call."""
+        r = self.reb
+        if r.mode is Mode.WATCH:
+            return "watch mode never trades"
+        if r.risk.state is TradingState.HALTED:
+            return f"HALTED: {r.risk.halt_reason}"
+        if r.risk.state is TradingState.PAUSED:
+            return "PAUSED by the user"
         return None
 
     def _reject(self, req, reason: str) -> None:

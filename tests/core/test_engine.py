@@ -395,3 +395,51 @@ async def test_a_venue_rejection_becomes_a_rejected_order_update(rigs):
     await rig.drain()
     assert not rig.task.done()
     await rig.stop()
+
+
+class SlowCancelVenue(PaperVenue):
+    """Bybit's order: the stream says Cancelled at once, the cancel call's reply comes later.
+    The rebalancer's next order (the taker after the maker wait) then waits in the queue."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.reply = asyncio.Event()
+        self.in_cancel = False
+
+    async def cancel_order(self, client_id):
+        from core.events import CancelOrder
+        from core.venues.base import ensure_can_trade
+
+        ensure_can_trade(self)
+        self._command(CancelOrder(client_id))  # the push, delivered now
+        self.in_cancel = True
+        await self.reply.wait()  # the reply, later
+        self.in_cancel = False
+
+
+@pytest.mark.parametrize("stop", ["kill", "watch", "pause"])
+async def test_an_order_queued_behind_a_slow_call_is_not_sent_after_a_stop(stop):
+    """A kill (or watch, or a pause) pressed while the taker order waited behind a slow cancel
+    call: it went out after the kill and filled. Checked as it leaves the queue, it is not sent."""
+    ex = CountingExchange(balances={"BTC": Decimal("0.506"), "USDT": Decimal("50000")})
+    ex.apply_grid_fill(initial_position_fill(T0, Decimal("-0.5"), Decimal("60000")))
+    reb = Rebalancer(rcfg(execution__max_chase_s=2), BTCUSDT_SPOT, mode=Mode.AUTO)
+    venue = SlowCancelVenue(ex, market=None, speed=0, tick_ms=1000)
+    eng = Engine(reb, venue, clock=MarketClock(ex), tick_s=3600)
+    task = asyncio.create_task(eng.run())
+    await asyncio.wait_for(eng.started.wait(), TIMEOUT)
+    for i in range(8):  # gap +0.006: a post-only sell rests, the maker wait ends at +2 s
+        ts = T0 + i * 500
+        venue.feed(Quote(ts, 59999.99, 1.0, 60000.01, 1.0))
+        venue.feed(Trade(ts, 60000.0, 0.001, Side.BUY))
+        await until(lambda: venue.in_cancel or eng.commands_idle())
+        if venue.in_cancel:
+            break
+    await until(lambda: any(type(c) is PlaceOrder for c, _ in eng._commands))
+    placed = len(ex.placed)
+    {"kill": eng.kill, "watch": lambda: eng.set_mode(Mode.WATCH), "pause": eng.toggle_pause}[stop]()
+    venue.reply.set()
+    await until(eng.commands_idle)
+    assert len(ex.placed) == placed and not ex.fills(), [r.tif for r in ex.placed]
+    await eng.shutdown(cancel_orders=False)
+    await asyncio.wait_for(task, TIMEOUT)
