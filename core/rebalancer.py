@@ -143,11 +143,16 @@ class Rebalancer(TraderCommands):
         self.log.append(LogLine(self.now_ms, level, text))
 
     def restore(self, *, last_rebalance: tuple[int, Side] | None = None,
-                trading_state: tuple[str, str] | None = None, orders: tuple[Order, ...] = ()) -> None:
-        """Bring back cooldown/hysteresis memory and a kill-switch halt from the journal, and
-        ``orders`` of ours from before the restart (tracked as ours; see ``OurOrders.known``)."""
+                trading_state: tuple[str, str] | None = None, orders: tuple[Order, ...] = (),
+                drawdown_peak: float | None = None) -> None:
+        """Bring back cooldown/hysteresis memory, a kill-switch halt and the drawdown's peak
+        from the journal (a restart must not grant a fresh drawdown allowance), and ``orders``
+        of ours from before the restart (tracked as ours; see ``OurOrders.known``)."""
         for o in orders:
             self.orders.known(o)
+        if drawdown_peak is not None:
+            self.risk.peak_equity = drawdown_peak
+            self.note("info", f"drawdown measured from the peak the journal saw: {drawdown_peak:,.2f}")
         if last_rebalance is not None:
             ts, side = last_rebalance
             self.memory = self.memory.after_trade(ts, side)

@@ -53,7 +53,8 @@ class Recovered:
 def restore_from_journal(reb: Rebalancer, journal: JournalReader) -> None:
     """Cooldown / hysteresis memory and a HALT or PAUSE, before the first event."""
     state = journal.last_state(STATE_TRADING)
-    reb.restore(last_rebalance=journal.last_rebalance(), trading_state=(state[0], state[1]) if state else None)
+    reb.restore(last_rebalance=journal.last_rebalance(), trading_state=(state[0], state[1]) if state else None,
+                drawdown_peak=journal.drawdown_peak())
 
 
 async def recover(reb: Rebalancer, venue: Venue, journal: JournalReader | None, feed: Callable[[object], None], *,

@@ -199,6 +199,20 @@ class JournalReader:
         ).fetchone()
         return None if row is None else (row[0], row[1], int(row[2]))
 
+    def drawdown_peak(self) -> float | None:
+        """The highest equity the snapshots saw since the kill switch was last re-armed (a re-arm
+        restarts the peak from there), or since the journal began: what a restart measures its
+        drawdown from. None without snapshots."""
+        row = self._conn.execute(
+            "SELECT ts_ms FROM states WHERE kind = 'trading_state' AND reason LIKE 're-armed%' "
+            "ORDER BY id DESC LIMIT 1").fetchone()
+        since = int(row[0]) if row is not None else None
+        sql = "SELECT MAX(CAST(equity_quote AS REAL)) FROM snapshots"
+        peak = self._conn.execute(sql + " WHERE ts_ms >= ?", (since,)).fetchone() if since is not None \
+            else self._conn.execute(sql).fetchone()
+        value = peak[0] if peak is not None else None
+        return float(value) if isinstance(value, (int, float)) and value == value and value > 0 else None
+
     def last_rebalance(self) -> tuple[int, Side] | None:
         """(ts_ms, side) of the last rebalance, for cooldown/hysteresis after a restart.
 

@@ -266,3 +266,46 @@ async def test_the_engine_starts_through_recovery(tmp_path):
         assert reconciles(after) == [("journal_open_order", f"{ORDER} -> Filled"),
                                      ("backfill_fills", "1 fill(s) recorded after restart")]
         assert after.last_state("session")[:2] == ("stopped", "clean quit, orders cancelled (0)")
+
+
+def _unhedged_session(path, *, peak_bid: float, then_bid: float, session: int = 0, rearm: bool = False):
+    """0.5 BTC + 50,000 USDT held on purpose (target 0.5): equity follows the price alone."""
+    from tests.core.helpers_engine import Harness
+
+    cfg = rcfg(desired_net_delta_base=0.5, risk__max_drawdown_pct=10)
+    with Journal(path) as j:
+        h = Harness(cfg, spot="0.5", futures="0", mode=Mode.AUTO, recorder=JournalRecorder(j))
+        if session:
+            restore_from_journal(h.reb, j)
+        t = T0 + session * 100_000
+        h.market(t, peak_bid, peak_bid + 0.02)
+        h.tick(t + 1_000)
+        if rearm:
+            h.reb.operator.rearm()
+        h.market(t + 2_000, then_bid, then_bid + 0.02)
+        h.tick(t + 12_000)
+        return h.reb.risk
+
+
+def test_a_restart_measures_the_drawdown_from_the_peak_before_it(tmp_path):
+    """9 % down, a restart, 9 % more: the kill switch (10 %) must trip. The peak was not kept,
+    so each restart granted a fresh 10 % (17 % lost, no halt)."""
+    path = tmp_path / "j.sqlite"
+    first = _unhedged_session(path, peak_bid=60_000.0, then_bid=45_600.0)  # 80,000 -> 72,800: 9 %
+    assert first.state is TradingState.ACTIVE and first.peak_equity == pytest.approx(80_000.0, abs=0.1)
+    second = _unhedged_session(path, peak_bid=45_600.0, then_bid=39_600.0, session=1)  # 69,800: 12.75 %
+    assert second.peak_equity == pytest.approx(80_000.0, abs=0.1)
+    assert second.state is TradingState.HALTED and "drawdown" in second.halt_reason
+
+
+def test_after_a_rearm_the_restored_peak_starts_from_the_rearm(tmp_path):
+    path = tmp_path / "j.sqlite"
+    _unhedged_session(path, peak_bid=60_000.0, then_bid=45_600.0)
+    halted = _unhedged_session(path, peak_bid=45_600.0, then_bid=39_600.0, session=1)
+    assert halted.state is TradingState.HALTED
+    with Journal(path) as j:
+        assert j.drawdown_peak() == pytest.approx(80_000.0, abs=0.1)
+    rearmed = _unhedged_session(path, peak_bid=39_600.0, then_bid=38_000.0, session=2, rearm=True)
+    assert rearmed.state is TradingState.ACTIVE  # 69,800 -> 69,000: 1.1 % from the re-arm's equity
+    with Journal(path) as j:
+        assert j.drawdown_peak() == pytest.approx(69_800.0, abs=1.0)
