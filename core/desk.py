@@ -25,6 +25,7 @@ from core.execution_choice import (
     volatility_bps,
 )
 from core.model import Action, Decision, Fill, Mode, Order, OrderStatus, Side, TimeInForce, TradingState
+from core.risk import SizeCheck
 
 if TYPE_CHECKING:
     from core.rebalancer import Rebalancer
@@ -87,7 +88,7 @@ class Desk:
             # one live rebalance order at a time, so wait for it to finish or be cancelled (c)
             r.record_decision(d, "refused: an earlier order of ours is still working")
             return EMPTY
-        sized = r.risk.size(now, d.qty_base, r.price or d.price)
+        sized = self._wallet_clip(d.side, r.risk.size(now, d.qty_base, r.price or d.price), r.price or d.price)
         if sized.refused:
             r.stats.refused += 1
             r.note("warning", f"not sent: {sized.refused}")
@@ -105,7 +106,7 @@ class Desk:
                              maker_first=maker_first, taker_allowed=taker_allowed, maker_wait_s=wait_s,
                              price_limit=price_limit, path="forced" if forced else path)
         r.exec = RebalanceExecution(plan, r.instrument, ex, self.order_prefix(), now, r.gap_base,
-                                    size_cap=r.risk.max_qty_at,
+                                    size_cap=self._size_cap(d.side),
                                     rechoose=self._rechoose if est is not None else None, estimate=est)
         rebalance = f"{self.order_prefix()}{plan.rebalance_id}"  # every order's client id starts so
         if maker_first and est is not None:
@@ -120,6 +121,35 @@ class Desk:
         r.note("trade", f"rebalance #{plan.rebalance_id}: {d.side.lower()} {qty} ({plan.path}, {how}) — {d.reason}")
         cmds = r.exec.start(now, *r.touch())
         return self._after_step(cmds, gate_passed=gate_passed)
+
+    # ------------------------------------------------------------------ what may be sent
+
+    def _size_cap(self, side: Side):
+        """``(now, price) -> the largest order``: the risk caps and the wallet (every order is
+        re-checked at its own price as it is (re)placed)."""
+        r = self.reb
+
+        def cap(now_ms: int, price: float) -> float:
+            risk = r.risk.max_qty_at(now_ms, price)
+            wallet = r.book.wallet_room(side, price)
+            return risk if risk < wallet else wallet
+        return cap
+
+    def _wallet_clip(self, side: Side, sized: SizeCheck, price: float) -> SizeCheck:
+        """A rebalance is sized to what the wallet holds outside the reserve (a sell) or can pay
+        for (a buy): the venue would refuse the rest, every cooldown, forever."""
+        if sized.refused:
+            return sized
+        r = self.reb
+        room = r.book.wallet_room(side, price)
+        if sized.qty <= room:
+            return sized
+        what = (f"{room:.8f} {r.instrument.base} free outside the reserve ({r.book.reserve:g})"
+                if side is Side.SELL else f"{r.book.quote_free:,.2f} {r.instrument.quote} free")
+        if room < r.cfg.execution.min_trade_base or r.instrument.round_qty(room) <= 0:
+            return SizeCheck(0.0, f"the wallet allows no {side.lower()}: {what}")
+        note = f"clipped to the wallet: {what}"
+        return SizeCheck(room, None, f"{sized.note}; {note}" if sized.note else note)
 
     # ------------------------------------------------------------------ rest or take
 
@@ -218,7 +248,7 @@ class Desk:
         plan = ExecutionPlan(rebalance_id=self._rebalance_seq, side=side, qty=qty, decision=d, maker_first=True,
                              taker_allowed=False, maker_wait_s=wait_s, path="gate", rest_price=price)
         r.exec = RebalanceExecution(plan, r.instrument, r.cfg.execution, self.order_prefix(), now, r.gap_base,
-                                    size_cap=r.risk.max_qty_at)
+                                    size_cap=self._size_cap(side))
         rebalance = f"{self.order_prefix()}{plan.rebalance_id}"
         self.gate_rebalances.append(rebalance)
         bid, ask = r.touch()

@@ -128,3 +128,37 @@ def test_an_order_the_engine_never_sent_starts_no_cooldown(reason, cooldown):
                                   created_ms=T0, updated_ms=T0, reject_reason=reason))], T0)
     assert h.reb.exec is None
     assert (h.reb.desk.suppress_until_ms > T0) is cooldown
+
+
+def _sent(h: Harness) -> list[tuple[str, Decimal]]:
+    for t in range(1, 30):
+        h.market(T0 + t * 1000, 59_999.99, 60_000.01)
+    return [(p.side.value, p.qty) for p in h.places]
+
+
+def test_a_sell_never_dips_into_the_reserve():
+    """0.5 BTC of which 0.45 is a reserve kept outside the hedge, futures +0.2: the gap says sell
+    0.25, but only 0.05 may be sold. The whole 0.25 went out, selling 0.2 of the reserve."""
+    h = Harness(rcfg(spot_reserve_base=0.45), mode=Mode.AUTO, spot="0.5", usdt="50000", futures="0.2")
+    sent = _sent(h)
+    assert sent and all(side == "Sell" for side, _ in sent)
+    wallet = h.ex.balance("BTC")
+    assert wallet.free + wallet.locked >= Decimal("0.45")
+    assert sum(q for _, q in sent) <= Decimal("0.05")
+    assert any("clipped to the wallet" in line.text for line in h.reb.log)
+
+
+def test_a_buy_is_sized_to_the_free_quote():
+    """1,000 USDT free and a 0.2 BTC gap (12,000 USDT): the buy was sent whole and refused by the
+    venue every cooldown, forever; it is sized to what 1,000 USDT buys at its limit price."""
+    h = Harness(rcfg(), mode=Mode.AUTO, spot="0.3", usdt="1000", futures="-0.5")
+    sent = _sent(h)
+    assert sent and all(side == "Buy" for side, _ in sent)
+    assert all(q * Decimal("60060.01") <= Decimal("1000") for _, q in sent)
+    assert not any("nsufficient" in line.text for line in h.reb.log)
+
+
+def test_with_nothing_outside_the_reserve_nothing_is_sent_and_it_says_why():
+    h = Harness(rcfg(spot_reserve_base=0.5), mode=Mode.AUTO, spot="0.5", usdt="50000", futures="0.2")
+    assert _sent(h) == []
+    assert any("the wallet allows no sell" in line.text for line in h.reb.log)
