@@ -24,6 +24,7 @@ EMPTY: tuple = ()
 class Bookkeeper:
     def __init__(self, reb: Rebalancer) -> None:
         self.reb = reb
+        self.last_wallet_ms: int | None = None  # the venue's time of the last balance push
 
     def _clock(self, ts_ms: int) -> None:
         if ts_ms > self.reb.now_ms:
@@ -53,10 +54,19 @@ class Bookkeeper:
         book, ins = self._changes(), r.instrument
         first = not book.balances_ok
         book.apply_balances(ev.balances, ins.base, ins.quote)
+        self.last_wallet_ms = ev.ts_ms
         if first:
             r.note("info", f"balances confirmed: {book.spot_total:.6f} {ins.base}, "
                            f"{book.quote_free + book.quote_locked:,.2f} {ins.quote}")
         return self._changed()
+
+    def _in_the_last_wallet(self, order: Order) -> bool:
+        """The wallet push already holds this fill: made strictly after the order's update
+        (both the venue's times). Bybit's order and wallet topics come in either order; a
+        fill the wallet already holds, booked again, showed a gap the size of the rebalance
+        the other way, and the next decision traded it back."""
+        wallet_ms = self.last_wallet_ms
+        return wallet_ms is not None and order.updated_ms is not None and wallet_ms > order.updated_ms
 
     def on_position(self, ev: PositionUpdate) -> list[Command]:
         r = self.reb
@@ -83,7 +93,8 @@ class Bookkeeper:
                   f"filled {order.filled_qty}): tracked, its past fills left to the balance push")
         if changed:
             r.rec.order(ts_ms, order, order.status.value)
-        if filled is not None:  # applied to our spot estimate now; the balance push confirms it
+        if filled is not None and not self._in_the_last_wallet(order):
+            # applied to our spot estimate now; the balance push confirms it
             self._changes().spot_traded(order.side, filled)
             self._changed()
         if order.status is OrderStatus.REJECTED:
@@ -126,7 +137,8 @@ class Bookkeeper:
             book.futures_traded(fill.side, qty)
             r.desk.other_fill(fill.ts_ms, fill.side, qty)
             return self._changed()
-        book.fee_paid(fill.fee_coin, float(fill.fee), r.instrument.base)
+        if self.last_wallet_ms is None or self.last_wallet_ms <= fill.ts_ms:  # else the wallet holds it already
+            book.fee_paid(fill.fee_coin, float(fill.fee), r.instrument.base)
         if not r.orders.is_ours(fill.client_id):  # someone else's (manual) spot fill moves the wallet too
             book.spot_traded(fill.side, qty)
             r.desk.other_fill(fill.ts_ms, fill.side, qty)

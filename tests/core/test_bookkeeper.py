@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.events import BalanceUpdate, FillEvent, PositionUpdate, VenueProblem
+from core.events import BalanceUpdate, FillEvent, OrderUpdate, PositionUpdate, VenueProblem
 from core.model import Balance, Fill, Leg, Mode, Order, OrderStatus, Position, Side, TimeInForce
 from tests.core.helpers_engine import T0, Harness, rcfg
 
@@ -119,3 +119,24 @@ def test_a_maker_rebate_a_negative_fee_is_booked_not_refused(h):
     assert h.reb.book.spot_total == pytest.approx(0.497 + 0.0000002)
     assert h.reb.stats.fills == 1
     assert h.reb.stats.fees_quote == pytest.approx(-0.0000002 * 60_000.0)
+
+
+@pytest.mark.parametrize("wallet_first", [True, False])
+def test_a_fill_the_wallet_push_already_holds_is_not_booked_twice(wallet_first):
+    """Bybit's order and wallet topics arrive in either order. A sell of 0.02 filled at t: the
+    wallet made at t + 5 ms already holds it. Booked again from the order update, the gap read
+    -0.02 and the next decision bought it back."""
+    from dataclasses import replace
+
+    h = Harness(rcfg(), spot="0.52", mode=Mode.WATCH)  # gap +0.02
+    h.market(T0, BID, ASK)
+    reb = h.reb
+    t = T0 + S
+    o = Order("rb1-1", "X1", "BTCUSDT", Side.SELL, D("0.02"), D("59990"), TimeInForce.IOC, OrderStatus.NEW,
+              created_ms=t, updated_ms=t)
+    h.pump([OrderUpdate(t, o)], t)  # acknowledged, nothing filled yet
+    filled = replace(o, status=OrderStatus.FILLED, filled_qty=D("0.02"), updated_ms=t)
+    wallet = BalanceUpdate(t + 5, (Balance("BTC", D("0.50"), D("0")), Balance("USDT", D("51199"), D("0"))))
+    events = [wallet, OrderUpdate(t + 10, filled)] if wallet_first else [OrderUpdate(t, filled), wallet]
+    h.pump(events, t + 10)
+    assert reb.gap_base() == pytest.approx(0.0, abs=1e-12)
