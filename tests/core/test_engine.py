@@ -377,8 +377,10 @@ async def test_engine_error_cancels_the_working_order(rigs):
 
 
 async def test_a_venue_rejection_becomes_a_rejected_order_update(rigs):
-    # gap -0.02 (hard): a taker buy of 0.02 needs ~1,200 USDT, the wallet holds 10
-    rig = await rigs(spot="0.48", usdt="10").start()
+    # gap -0.02 (hard): a taker buy of 0.02 needs ~1,200 USDT; the engine saw 50,000 at start, the
+    # venue holds 10 by the time it is sent (a withdrawal whose wallet push has not come yet)
+    rig = await rigs(spot="0.48", usdt="50000").start()
+    rig.ex._bal["USDT"] = (Decimal("10"), Decimal("0"))
     rejected = asyncio.Event()
     rig.spy.on_order = lambda o, e: rejected.set() if e == "Rejected" else None
     rig.feed(market(T0, 1))
