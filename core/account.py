@@ -108,16 +108,18 @@ class AccountBook:
         return gap_after(self.net_base, side, qty_base)
 
     def wallet_room(self, side: Side, price: float) -> float:
-        """The largest new order on ``side`` the wallet allows at ``price``: a sell never past
-        the free coins nor into the reserve (kept outside the hedge); a buy never past the free
-        quote at its limit price. Unbounded until the venue has confirmed the balances (no
-        order goes out before that anyway)."""
+        """The largest new order on ``side`` the wallet allows at ``price``: a sell never into
+        the reserve (kept outside the hedge), a buy never past the quote at its limit price.
+        Locked amounts count as ours: the order a chase just cancelled is still locked until
+        the wallet's next push, and would clip its own replacement (another program's open
+        order is then the venue's to refuse). Unbounded until the venue has confirmed the
+        balances (no order goes out before that anyway)."""
         if not self.balances_ok:
             return float("inf")
         if side is Side.SELL:
-            room = min(self.spot_free, self.spot_total - self.reserve)
+            room = self.spot_total - self.reserve
         else:
-            room = self.quote_free / price if price > 0 else 0.0
+            room = (self.quote_free + self.quote_locked) / price if price > 0 else 0.0
         return room if room > 0 else 0.0
 
     def equity_quote(self, price: float | None) -> float:

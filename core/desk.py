@@ -144,8 +144,8 @@ class Desk:
         room = r.book.wallet_room(side, price)
         if sized.qty <= room:
             return sized
-        what = (f"{room:.8f} {r.instrument.base} free outside the reserve ({r.book.reserve:g})"
-                if side is Side.SELL else f"{r.book.quote_free:,.2f} {r.instrument.quote} free")
+        what = (f"{room:.8f} {r.instrument.base} outside the reserve ({r.book.reserve:g})"
+                if side is Side.SELL else f"{r.book.quote_free + r.book.quote_locked:,.2f} {r.instrument.quote}")
         if room < r.cfg.execution.min_trade_base or r.instrument.round_qty(room) <= 0:
             return SizeCheck(0.0, f"the wallet allows no {side.lower()}: {what}")
         note = f"clipped to the wallet: {what}"

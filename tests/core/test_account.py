@@ -176,3 +176,16 @@ def test_finite():
     assert not finite(D("1"), None)
     assert not finite(D("NaN"))
     assert not finite(D("Infinity"))
+
+
+def test_wallet_room_keeps_the_reserve_and_counts_locked_amounts_as_ours():
+    """A sell stops at the reserve; a buy at the quote held. Locked amounts count: right after a
+    chase cancels its order, the wallet still shows it locked until its next push, and the
+    replacement must not be clipped by its own cancelled order."""
+    b = AccountBook(reserve_base=0.45)
+    assert b.wallet_room(Side.SELL, 60_000.0) == float("inf")  # no balances yet: nothing is sent anyway
+    b.apply_balances((Balance("BTC", D("0.1"), D("0.4")), Balance("USDT", D("600"), D("600"))), "BTC", "USDT")
+    assert b.wallet_room(Side.SELL, 60_000.0) == pytest.approx(0.05)  # 0.5 held, 0.45 kept out
+    assert b.wallet_room(Side.BUY, 60_000.0) == pytest.approx(0.02)  # 1,200 USDT, free or locked
+    b.reserve = 0.6
+    assert b.wallet_room(Side.SELL, 60_000.0) == 0.0
