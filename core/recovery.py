@@ -50,11 +50,12 @@ class Recovered:
     adopted: tuple[str, ...] = ()  # our open orders left working
 
 
-def restore_from_journal(reb: Rebalancer, journal: JournalReader) -> None:
-    """Cooldown / hysteresis memory and a HALT or PAUSE, before the first event."""
+def restore_from_journal(reb: Rebalancer, journal: JournalReader, *, same_account: bool = True) -> None:
+    """Cooldown / hysteresis memory, a HALT or PAUSE, and (``same_account``: the account the
+    journal saw carries on, not a fresh paper one) the drawdown's peak, before the first event."""
     state = journal.last_state(STATE_TRADING)
     reb.restore(last_rebalance=journal.last_rebalance(), trading_state=(state[0], state[1]) if state else None,
-                drawdown_peak=journal.drawdown_peak())
+                drawdown_peak=journal.drawdown_peak() if same_account else None)
 
 
 async def recover(reb: Rebalancer, venue: Venue, journal: JournalReader | None, feed: Callable[[object], None], *,

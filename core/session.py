@@ -157,7 +157,9 @@ def build_rebalancer(cfg: AppConfig, *, venue_name: str, instrument: Instrument,
                      recorder=recorder, maker_fee_rate=maker_fee_rate, taker_fee_rate=taker_fee_rate)
     reb.session_tag = tag
     if journal is not None:
-        restore_from_journal(reb, journal)
+        # a paper account without a state file starts afresh: the old account's peak is not its own
+        same_account = cfg.venue != "paper" or bool(cfg.paper.state_file and Path(cfg.paper.state_file).exists())
+        restore_from_journal(reb, journal, same_account=same_account)
     return reb
 
 

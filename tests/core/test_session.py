@@ -116,3 +116,22 @@ def test_a_paper_session_tells_the_rebalancer_how_fast_market_time_runs(tmp_path
     s = build_session(make_config(), env(tmp_path, paper_speed=speed))
     assert s.rebalancer.market_speed == market_speed  # proposal countdowns stay in wall seconds
     s.journal.close()
+
+
+@pytest.mark.parametrize("venue, state_file, restored", [
+    ("paper", False, False),  # a fresh paper account each start: the old account's peak is not its own
+    ("paper", True, True),  # the paper account carries on from its state file
+    ("testnet", False, True),  # the venue's account carries on
+])
+def test_the_drawdown_peak_is_restored_only_for_the_same_account(tmp_path, make_config, venue, state_file, restored):
+    j = Journal(tmp_path / "j.sqlite")
+    j.record_snapshot(T0, spot_base=0.5, quote=50_000, futures_size=-0.5, price=64_000, net_base=0,
+                      equity_quote=82_000, target_base=0)
+    cfg = make_config()
+    if state_file:
+        (tmp_path / "paper.json").write_text("{}")
+        cfg = dataclasses.replace(cfg, paper=dataclasses.replace(cfg.paper, state_file=str(tmp_path / "paper.json")))
+    cfg = dataclasses.replace(cfg, venue=venue)
+    reb = build_rebalancer(cfg, venue_name=venue, instrument=BTCUSDT_SPOT, journal=j)
+    assert reb.risk.peak_equity == (82_000.0 if restored else None)
+    j.close()
