@@ -62,7 +62,7 @@ class AccountBook:
 
     __slots__ = ("reserve", "fixed_target", "_target_at", "spot_total", "spot_free", "spot_locked", "quote_free",
                  "quote_locked", "futures_size", "futures_entry", "mark_price", "liq_price", "funding_rate",
-                 "next_funding_ms", "upnl", "balances_ok")
+                 "next_funding_ms", "upnl", "balances_ok", "position_ok", "own_spot_locked", "own_quote_locked")
 
     def __init__(self, *, reserve_base: float = 0.0, fixed_target: float | None = 0.0,
                  target_at: Callable[[float | None], float] | None = None) -> None:
@@ -84,6 +84,10 @@ class AccountBook:
         self.next_funding_ms: int | None = None
         self.upnl = 0.0
         self.balances_ok = False  # the venue confirmed the balances at least once
+        self.position_ok = False  # and the futures position (equity is whole only with both)
+        # what our own working orders locked when the wallet was last pushed (see wallet_room)
+        self.own_spot_locked = 0.0
+        self.own_quote_locked = 0.0
 
     # -- net, gap, target, equity
 
@@ -109,17 +113,19 @@ class AccountBook:
 
     def wallet_room(self, side: Side, price: float) -> float:
         """The largest new order on ``side`` the wallet allows at ``price``: a sell never into
-        the reserve (kept outside the hedge), a buy never past the quote at its limit price.
-        Locked amounts count as ours: the order a chase just cancelled is still locked until
-        the wallet's next push, and would clip its own replacement (another program's open
-        order is then the venue's to refuse). Unbounded until the venue has confirmed the
-        balances (no order goes out before that anyway)."""
+        the reserve (kept outside the hedge) nor past the coins free of other programs' orders,
+        a buy never past the quote free of them at its limit price. What our own orders had
+        locked at the last push counts as free: the order a chase just cancelled stays locked
+        until the wallet's next push, and must not clip its own replacement. Unbounded until
+        the venue has confirmed the balances (no order goes out before that anyway)."""
         if not self.balances_ok:
             return float("inf")
         if side is Side.SELL:
-            room = self.spot_total - self.reserve
+            free = self.spot_free + self.own_spot_locked
+            outside = self.spot_total - self.reserve
+            room = free if free < outside else outside
         else:
-            room = (self.quote_free + self.quote_locked) / price if price > 0 else 0.0
+            room = (self.quote_free + self.own_quote_locked) / price if price > 0 else 0.0
         return room if room > 0 else 0.0
 
     def equity_quote(self, price: float | None) -> float:
@@ -134,8 +140,11 @@ class AccountBook:
 
     # -- what the venue says
 
-    def apply_balances(self, balances: tuple[Balance, ...], base: str, quote: str) -> None:
-        """The wallet as pushed (coins we do not trade are left aside)."""
+    def apply_balances(self, balances: tuple[Balance, ...], base: str, quote: str, *,
+                       own_locked: tuple[float, float] = (0.0, 0.0)) -> None:
+        """The wallet as pushed (coins we do not trade are left aside); ``own_locked``: the
+        (base, quote) our working orders hold locked as it comes."""
+        self.own_spot_locked, self.own_quote_locked = own_locked
         for b in balances:
             if b.coin == base:
                 self.spot_free, self.spot_locked = float(b.free), float(b.locked)

@@ -53,7 +53,7 @@ class Bookkeeper:
         self._clock(ev.ts_ms)
         book, ins = self._changes(), r.instrument
         first = not book.balances_ok
-        book.apply_balances(ev.balances, ins.base, ins.quote)
+        book.apply_balances(ev.balances, ins.base, ins.quote, own_locked=r.orders.locked())
         self.last_wallet_ms = ev.ts_ms
         if first:
             r.note("info", f"balances confirmed: {book.spot_total:.6f} {ins.base}, "

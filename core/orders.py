@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-from core.model import Order
+from core.model import Order, Side
 
 ZERO = Decimal(0)
 KEEP_FINISHED = 10_000  # finished client ids remembered (late updates ignored)
@@ -62,6 +62,18 @@ class OurOrders:
             if len(self._finished_order) > KEEP_FINISHED:
                 self._finished.discard(self._finished_order.popleft())
         return adopted, changed, filled
+
+    def locked(self) -> tuple[float, float]:
+        """(base, quote) our working spot orders hold locked: a sell its unfilled size, a buy
+        its unfilled size at its price."""
+        base = quote = 0.0
+        for o in self.working.values():
+            left = float(o.qty - o.filled_qty)
+            if o.side is Side.SELL:
+                base += left
+            else:
+                quote += left * float(o.price)
+        return base, quote
 
     def known(self, order: Order) -> None:
         """An order of ours from before a restart (``core.recovery``): its updates are ours, and

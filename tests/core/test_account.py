@@ -178,14 +178,19 @@ def test_finite():
     assert not finite(D("Infinity"))
 
 
-def test_wallet_room_keeps_the_reserve_and_counts_locked_amounts_as_ours():
-    """A sell stops at the reserve; a buy at the quote held. Locked amounts count: right after a
-    chase cancels its order, the wallet still shows it locked until its next push, and the
-    replacement must not be clipped by its own cancelled order."""
+def test_wallet_room_keeps_the_reserve_and_counts_our_own_locks_as_free():
+    """A sell stops at the reserve; a buy at the quote free of other programs' orders. Our own
+    locks count as free: right after a chase cancels its order, the wallet still shows it locked
+    until its next push, and the replacement must not be clipped by its own cancelled order. The
+    trader's own resting order is not ours to spend (counted, every buy was refused, forever)."""
     b = AccountBook(reserve_base=0.45)
     assert b.wallet_room(Side.SELL, 60_000.0) == float("inf")  # no balances yet: nothing is sent anyway
-    b.apply_balances((Balance("BTC", D("0.1"), D("0.4")), Balance("USDT", D("600"), D("600"))), "BTC", "USDT")
+    wallet = (Balance("BTC", D("0.1"), D("0.4")), Balance("USDT", D("600"), D("600")))
+    b.apply_balances(wallet, "BTC", "USDT", own_locked=(0.4, 600.0))  # all locked by our orders
     assert b.wallet_room(Side.SELL, 60_000.0) == pytest.approx(0.05)  # 0.5 held, 0.45 kept out
-    assert b.wallet_room(Side.BUY, 60_000.0) == pytest.approx(0.02)  # 1,200 USDT, free or locked
+    assert b.wallet_room(Side.BUY, 60_000.0) == pytest.approx(0.02)  # 1,200 USDT
+    b.apply_balances(wallet, "BTC", "USDT")  # locked by another program's orders
+    assert b.wallet_room(Side.SELL, 60_000.0) == pytest.approx(0.05)
+    assert b.wallet_room(Side.BUY, 60_000.0) == pytest.approx(0.01)  # 600 USDT free
     b.reserve = 0.6
     assert b.wallet_room(Side.SELL, 60_000.0) == 0.0
