@@ -154,6 +154,7 @@ class AccountBook:
         self.balances_ok = True
 
     def apply_position(self, p: Position, price: float | None) -> None:
+        self.position_ok = True
         self.futures_size = float(p.size)
         self.futures_entry = float(p.entry_price)
         if p.mark_price:

@@ -166,10 +166,12 @@ class Bookkeeper:
             self.write_snapshot(ts_ms)
 
     def write_snapshot(self, ts_ms: int) -> None:
-        """The account now, as a snapshot row (once a price and the balances are known)."""
+        """The account now, as a snapshot row (once a price, the balances and the position are
+        known: a row written between the balances and the position at a start valued the
+        account without its futures, and a restart took that row's equity as its peak)."""
         r = self.reb
         b, price = r.book, r.price
-        if price is None or not b.balances_ok:
+        if price is None or not b.balances_ok or not b.position_ok:
             return
         r.rec.snapshot(ts_ms, spot_base=b.spot_total, quote=b.quote_free + b.quote_locked,
                        futures_size=b.futures_size, price=price, net_base=b.net_base,

@@ -309,3 +309,28 @@ def test_after_a_rearm_the_restored_peak_starts_from_the_rearm(tmp_path):
     assert rearmed.state is TradingState.ACTIVE  # 69,800 -> 69,000: 1.1 % from the re-arm's equity
     with Journal(path) as j:
         assert j.drawdown_peak() == pytest.approx(69_800.0, abs=1.0)
+
+
+def test_no_snapshot_values_the_account_without_its_position(tmp_path):
+    """At a start the price is known (the streams warm up) before the balances, then the
+    position, come in. A row written between them valued 1 BTC + 20,000 USDT at 66,000 without
+    the short's -6,000 uPnL: 86,000 for a true 80,000, and the next restart took it as its peak
+    and halted at once (drawdown 7 % under a 5 % limit)."""
+    from core.events import ConnectionChanged, Tick
+    from core.model import Balance, Position, Trade
+
+    path = tmp_path / "j.sqlite"
+    wallet = (Balance("BTC", Decimal("1")), Balance("USDT", Decimal("20000")))
+    short = Position("BTCUSDT", Decimal("-1"), Decimal("60000"), Decimal("66000"), Decimal("-6000"))
+    for restart in (False, True):
+        with Journal(path) as j:
+            reb = Rebalancer(rcfg(risk__max_drawdown_pct=5), BTCUSDT_SPOT, mode=Mode.AUTO, recorder=JournalRecorder(j))
+            if restart:
+                restore_from_journal(reb, j)
+            t = T0 + (100_000 if restart else 0)
+            for ev in (Trade(t, 66_000.0, 0.001, Side.BUY), BalanceUpdate(t + 1, wallet), PositionUpdate(t + 1, short),
+                       ConnectionChanged(t + 2, True, "ready"), Trade(t + 1_000, 66_000.0, 0.001, Side.BUY),
+                       Tick(t + 1_000)):
+                reb.on_event(ev)
+            assert j.drawdown_peak() == pytest.approx(80_000.0)
+            assert reb.risk.state is TradingState.ACTIVE, reb.risk.halt_reason
