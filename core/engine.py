@@ -86,7 +86,8 @@ class Engine(JournalWatch):
         self._perf = perf_counter
         self._events: deque = deque()
         self._draining = False
-        self._commands: deque[tuple[Command, float]] = deque()  # waiting to run, in order
+        # waiting to run, in order: (command, event arrival, the risk's stop count when it was made)
+        self._commands: deque[tuple[Command, float, int]] = deque()
         self._commands_running = False
         self._command_task: asyncio.Task | None = None  # the rest of a run that had to wait
         self._stop = asyncio.Event()
@@ -386,8 +387,9 @@ class Engine(JournalWatch):
 
     def _dispatch(self, cmds) -> None:
         t = self._event_arrival if self._event_arrival is not None else self._perf()
+        stops = self.reb.risk.stops
         for c in cmds:
-            self._commands.append((c, t))
+            self._commands.append((c, t, stops))
         if not self._commands_running:
             self._commands_running = True
             try:
@@ -425,9 +427,9 @@ class Engine(JournalWatch):
         q = self._commands
         try:
             while q:
-                cmd, t_event = q.popleft()
+                cmd, t_event, stops = q.popleft()
                 try:
-                    await self._execute(cmd, t_event)
+                    await self._execute(cmd, t_event, stops)
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # noqa: BLE001 - report and continue
@@ -436,14 +438,14 @@ class Engine(JournalWatch):
         finally:
             self._commands_running = False
 
-    async def _execute(self, cmd: Command, t_event: float) -> None:
+    async def _execute(self, cmd: Command, t_event: float, stops: int) -> None:
         v = self.venue
         now = self.clock.now_ms
         t0 = self._perf()
         if type(cmd) is PlaceOrder:
             req = cmd.request
-            why = self._no_new_orders()
-            if why is not None:  # queued before a kill, a pause or watch, behind a slow call: not sent
+            why = self._no_new_orders(stops)
+            if why is not None:  # queued before a kill, a pause or a mode change, behind a slow call: not sent
                 self._reject(req, f"not sent: {why}")
                 return
             if self.journal_fault is not None:
@@ -514,10 +516,14 @@ class Engine(JournalWatch):
                 await asyncio.sleep(0.2 * (attempt + 1))
         return None
 
-    def _no_new_orders(self) -> str | None:
+    def _no_new_orders(self, stops: int) -> str | None:
         """Why an order waiting in the queue may not go out now, or None. Checked as it leaves:
-        a kill, a pause or watch mode can come while it waits behind a slow call."""
+        a kill, a pause or a mode change can come while it waits behind a slow call, and one
+        made before it is stale even once the trader re-armed or resumed (``stops``: the
+        risk's count of them when the order was made)."""
         r = self.reb
+        if stops != r.risk.stops:
+            return "made before a kill, a pause or a mode change"
         if r.mode is Mode.WATCH:
             return "watch mode never trades"
         if r.risk.state is TradingState.HALTED:

@@ -416,6 +416,7 @@ class Operator:
             return self._answer("mode", f"already in {mode.value.upper()} mode", acted=False)
         old = r.mode
         r.mode = mode
+        r.risk.stops += 1  # an order made under the old mode is not sent under the new one
         r.rec.state(r.now_ms, "mode", mode.value, f"from {old.value}")
         text = f"mode {old.value.upper()} → {mode.value.upper()}"
         out: list[Command] = []

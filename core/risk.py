@@ -64,12 +64,14 @@ class RiskManager:
         self._orders = _Window(MINUTE_MS)
         self.peak_equity: float | None = None
         self.last_equity: float | None = None
+        self.stops = 0  # kills, halts, pauses and mode changes so far: an order made before one is stale
 
     # -- trading state
 
     def pause(self) -> None:
         if self.state is TradingState.ACTIVE:
             self.state = TradingState.PAUSED
+            self.stops += 1
 
     def resume(self) -> None:
         if self.state is TradingState.PAUSED:
@@ -78,6 +80,7 @@ class RiskManager:
     def halt(self, reason: str) -> None:
         self.state = TradingState.HALTED
         self.halt_reason = reason
+        self.stops += 1
 
     def rearm(self) -> None:
         """Only the user calls this: clears the halt and restarts the drawdown peak from now."""

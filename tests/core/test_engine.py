@@ -419,7 +419,7 @@ class SlowCancelVenue(PaperVenue):
         self.in_cancel = False
 
 
-@pytest.mark.parametrize("stop", ["kill", "watch", "pause"])
+@pytest.mark.parametrize("stop", ["kill", "watch", "pause", "kill, re-arm", "pause, resume", "watch, auto"])
 async def test_an_order_queued_behind_a_slow_call_is_not_sent_after_a_stop(stop):
     """A kill (or watch, or a pause) pressed while the taker order waited behind a slow cancel
     call: it went out after the kill and filled. Checked as it leaves the queue, it is not sent."""
@@ -437,9 +437,12 @@ async def test_an_order_queued_behind_a_slow_call_is_not_sent_after_a_stop(stop)
         await until(lambda: venue.in_cancel or eng.commands_idle())
         if venue.in_cancel:
             break
-    await until(lambda: any(type(c) is PlaceOrder for c, _ in eng._commands))
+    await until(lambda: any(type(c) is PlaceOrder for c, *_ in eng._commands))
     placed = len(ex.placed)
-    {"kill": eng.kill, "watch": lambda: eng.set_mode(Mode.WATCH), "pause": eng.toggle_pause}[stop]()
+    acts = {"kill": eng.kill, "watch": lambda: eng.set_mode(Mode.WATCH), "pause": eng.toggle_pause,
+            "re-arm": eng.rearm, "resume": eng.toggle_pause, "auto": lambda: eng.set_mode(Mode.AUTO)}
+    for act in stop.split(", "):  # a stop, then undone: the order made before it is stale all the same
+        acts[act]()
     venue.reply.set()
     await until(eng.commands_idle)
     assert len(ex.placed) == placed and not ex.fills(), [r.tif for r in ex.placed]
