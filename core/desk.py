@@ -88,11 +88,12 @@ class Desk:
             # one live rebalance order at a time, so wait for it to finish or be cancelled (c)
             r.record_decision(d, "refused: an earlier order of ours is still working")
             return EMPTY
-        sized = self._wallet_clip(d.side, r.risk.size(now, d.qty_base, r.price or d.price), r.price or d.price)
+        sized = self.size(d.side, d.qty_base, r.price or d.price)
         if sized.refused:
             r.stats.refused += 1
             r.note("warning", f"not sent: {sized.refused}")
             r.record_decision(d, f"refused: {sized.refused}")
+            self.suppress(now)  # asked again after a cooldown, not at every evaluation (a line a second)
             return EMPTY
         qty = r.instrument.round_qty(sized.qty)
         if sized.note:
@@ -135,17 +136,21 @@ class Desk:
             return risk if risk < wallet else wallet
         return cap
 
-    def _wallet_clip(self, side: Side, sized: SizeCheck, price: float) -> SizeCheck:
-        """A rebalance is sized to what the wallet holds outside the reserve (a sell) or can pay
-        for (a buy): the venue would refuse the rest, every cooldown, forever."""
+    def size(self, side: Side, qty: float, price: float) -> SizeCheck:
+        """What a rebalance of ``qty`` on ``side`` may be now: the risk caps, then the wallet
+        (what it holds outside the reserve for a sell, what it can pay for a buy: the venue
+        would refuse the rest, every cooldown, forever). A proposal's card, its approval and
+        the rebalance it starts are all sized here, so the card shows what will be sent."""
+        r = self.reb
+        sized = r.risk.size(r.now_ms, qty, price)
         if sized.refused:
             return sized
-        r = self.reb
-        room = r.book.wallet_room(side, price)
+        worst = price * (1.0 + r.cfg.execution.slippage_cap_bps / 1e4)  # a buy may be sent up to there
+        room = r.book.wallet_room(side, worst)
         if sized.qty <= room:
             return sized
         what = (f"{room:.8f} {r.instrument.base} outside the reserve ({r.book.reserve:g})"
-                if side is Side.SELL else f"{r.book.quote_free + r.book.quote_locked:,.2f} {r.instrument.quote}")
+                if side is Side.SELL else f"{r.book.quote_free + r.book.own_quote_locked:,.2f} {r.instrument.quote}")
         if room < r.cfg.execution.min_trade_base or r.instrument.round_qty(room) <= 0:
             return SizeCheck(0.0, f"the wallet allows no {side.lower()}: {what}")
         note = f"clipped to the wallet: {what}"
@@ -236,7 +241,7 @@ class Desk:
             return EMPTY
         side = d.side
         price = self._gate_price(want[1], side)
-        qty = self._gate_qty(now, want[0], price)
+        qty = self._gate_qty(side, want[0], price)
         if qty is None:
             return EMPTY
         g = d.gate
@@ -266,11 +271,11 @@ class Desk:
         fuzz = 1.0 - 1e-12 if side is Side.SELL else 1.0 + 1e-12
         return self.reb.instrument.round_price(limit * fuzz, side, passive=True)
 
-    def _gate_qty(self, now: int, want: float, price: Decimal) -> Decimal | None:
-        """The gate order's size: the partial, within the size limits and notional caps at its
-        price, on the step; None when that leaves nothing the venue would take."""
+    def _gate_qty(self, side: Side, want: float, price: Decimal) -> Decimal | None:
+        """The gate order's size: the partial, within the size limits, notional caps and the
+        wallet at its price, on the step; None when that leaves nothing the venue would take."""
         r = self.reb
-        sized = r.risk.size(now, want, float(price))
+        sized = self.size(side, want, float(price))
         if sized.refused:
             return None
         qty = r.instrument.round_qty(sized.qty)
@@ -318,7 +323,7 @@ class Desk:
             return self._after_step(ex.abort(now, f"gate order cancelled: {why}"))
         new_price = self._gate_price(want[1], side)
         tick = r.instrument.tick_size
-        qty = self._gate_qty(now, want[0], new_price)
+        qty = self._gate_qty(side, want[0], new_price)
         if qty is None:
             return self._after_step(ex.abort(now, "gate order cancelled: no size left"))
         resize = ex.filled == 0 and abs(qty - ex.plan.qty) > r.instrument.qty_step

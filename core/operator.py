@@ -94,7 +94,7 @@ class Operator:
         if fresh is None:
             return
         if Decimal(fresh.qty) <= 0:  # the risk caps allow no size: nothing a trader could approve
-            why = r.risk.size(r.now_ms, d.qty_base, d.price).refused or "no size left"
+            why = r.desk.size(d.side, d.qty_base, d.price).refused or "no size left"
             if p is not None and not p.forced:
                 self._close(p, f"withdrawn: {why}")
                 r.note("info", f"proposal #{p.proposal_id} withdrawn: {why}")
@@ -128,7 +128,7 @@ class Operator:
             return None
         r = self.reb
         now = r.now_ms
-        sized = r.risk.size(now, d.qty_base, d.price)
+        sized = r.desk.size(d.side, d.qty_base, d.price)
         qty = r.instrument.round_qty(sized.qty) if not sized.refused else Decimal(0)
         maker_first, _taker_allowed, cost = r.desk.style_for(d, forced=forced)
         fee_rate = r.maker_fee_rate if maker_first else r.taker_fee_rate
@@ -278,11 +278,11 @@ class Operator:
         room = r.instrument.round_qty(max(0.0, closing_room(r.gap_base(), p.side)))
         if room < qty:
             return f"the gap ({_shown(room)}) is now smaller than the {_shown(qty)} shown"
-        sized = r.risk.size(r.now_ms, float(qty), r.price or fresh.price)
+        sized = r.desk.size(p.side, float(qty), r.price or fresh.price)
         if sized.refused:
             return sized.refused
         if r.instrument.round_qty(sized.qty) < qty:
-            return f"the risk caps allow only {_shown(r.instrument.round_qty(sized.qty))} now ({sized.note})"
+            return f"the risk caps and the wallet allow only {_shown(r.instrument.round_qty(sized.qty))} now ({sized.note})"
         return None
 
     def _approved(self, p: Proposal, cmds) -> Outcome:
@@ -349,7 +349,7 @@ class Operator:
         if Decimal(p.qty) > 0:
             return None
         r = self.reb
-        why = r.risk.size(r.now_ms, p.decision.qty_base, p.decision.price).refused or "no size left"
+        why = r.desk.size(p.side, p.decision.qty_base, p.decision.price).refused or "no size left"
         return self._answer("force", f"force refused: {why}", acted=False, level="warning")
 
     def _force_refusal(self) -> Outcome | None:
