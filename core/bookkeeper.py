@@ -54,17 +54,19 @@ class Bookkeeper:
         book, ins = self._changes(), r.instrument
         first = not book.balances_ok
         book.apply_balances(ev.balances, ins.base, ins.quote, own_locked=r.orders.locked())
-        self.last_wallet_ms = ev.ts_ms
+        if ev.made_ms is not None and (self.last_wallet_ms is None or ev.made_ms > self.last_wallet_ms):
+            self.last_wallet_ms = ev.made_ms  # a REST read says nothing of when it was made: kept
         if first:
             r.note("info", f"balances confirmed: {book.spot_total:.6f} {ins.base}, "
                            f"{book.quote_free + book.quote_locked:,.2f} {ins.quote}")
         return self._changed()
 
     def _in_the_last_wallet(self, order: Order) -> bool:
-        """The wallet push already holds this fill: made strictly after the order's update
-        (both the venue's times). Bybit's order and wallet topics come in either order; a
-        fill the wallet already holds, booked again, showed a gap the size of the rebalance
-        the other way, and the next decision traded it back."""
+        """A wallet push already holds this fill: one made strictly after the order's update
+        (both the venue's times; a REST read is not stamped with when it was made, and the
+        paper exchange's topics come in order). Bybit's order and wallet topics come in either
+        order; a fill the wallet already holds, booked again, showed a gap the size of the
+        rebalance the other way, and the next decision traded it back."""
         wallet_ms = self.last_wallet_ms
         return wallet_ms is not None and order.updated_ms is not None and wallet_ms > order.updated_ms
 

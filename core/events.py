@@ -32,6 +32,9 @@ class FillEvent:
 class BalanceUpdate:
     ts_ms: int
     balances: tuple[Balance, ...]
+    # a push stamped by the venue when it made the wallet: it holds every fill made before then
+    # (a REST read's or the paper exchange's time says less; None)
+    made_ms: int | None = None
 
 
 @value_type

@@ -293,7 +293,7 @@ class BybitHub:
                 coins = (spot.base, spot.quote) if spot is not None else ()
                 mine = tuple(b for b in ev.balances if b.coin in coins)  # type: ignore[attr-defined]
                 if mine:
-                    out.setdefault(sym, []).append(BalanceUpdate(ev.ts_ms, mine))  # type: ignore[attr-defined]
+                    out.setdefault(sym, []).append(BalanceUpdate(ev.ts_ms, mine, made_ms=ev.made_ms))  # type: ignore[attr-defined]
         for sym, events in out.items():
             venue = attached.get(sym)
             if venue is not None:

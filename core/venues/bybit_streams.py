@@ -278,7 +278,7 @@ class BybitStreams:
         if not accounts:
             return []
         balances = P.balances(accounts)
-        return [BalanceUpdate(ts, balances)] if balances else []
+        return [BalanceUpdate(ts, balances, made_ms=ts)] if balances else []  # ts: the push's creationTime
 
     # ================================================================== loop side
 

@@ -136,7 +136,26 @@ def test_a_fill_the_wallet_push_already_holds_is_not_booked_twice(wallet_first):
               created_ms=t, updated_ms=t)
     h.pump([OrderUpdate(t, o)], t)  # acknowledged, nothing filled yet
     filled = replace(o, status=OrderStatus.FILLED, filled_qty=D("0.02"), updated_ms=t)
-    wallet = BalanceUpdate(t + 5, (Balance("BTC", D("0.50"), D("0")), Balance("USDT", D("51199"), D("0"))))
+    wallet = BalanceUpdate(t + 5, (Balance("BTC", D("0.50"), D("0")), Balance("USDT", D("51199"), D("0"))),
+                           made_ms=t + 5)  # a push, stamped by the venue
     events = [wallet, OrderUpdate(t + 10, filled)] if wallet_first else [OrderUpdate(t, filled), wallet]
     h.pump(events, t + 10)
     assert reb.gap_base() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_rest_read_of_the_wallet_does_not_say_which_fills_it_holds():
+    """A REST read after a reconnect is stamped when its reply came, not when the wallet was
+    made: a fill inside that window would never be booked. Only a push (``made_ms``) moves
+    the line; a REST read leaves it where the last push put it."""
+    from dataclasses import replace
+
+    h = Harness(rcfg(), spot="0.52", mode=Mode.WATCH)
+    h.market(T0, BID, ASK)
+    t = T0 + S
+    o = Order("rb1-1", "X1", "BTCUSDT", Side.SELL, D("0.02"), D("59990"), TimeInForce.IOC, OrderStatus.NEW,
+              created_ms=t, updated_ms=t)
+    h.pump([OrderUpdate(t, o)], t)
+    rest = BalanceUpdate(t + 500, (Balance("BTC", D("0.52"), D("0")), Balance("USDT", D("50000"), D("0"))))
+    filled = replace(o, status=OrderStatus.FILLED, filled_qty=D("0.02"), updated_ms=t + 100)
+    h.pump([rest, OrderUpdate(t + 600, filled)], t + 600)  # the read was made before the fill at t + 100
+    assert h.reb.gap_base() == pytest.approx(0.0, abs=1e-12)
