@@ -140,7 +140,7 @@ class RebalanceExecution:
     def on_time(self, now_ms: int, bid: float, ask: float) -> list[Command]:
         if self.done or self.cancelling or self.phase is not Phase.MAKER:
             return []
-        if self._would_grow_the_gap():
+        if self._would_pass_the_target():
             return self._cancel_then("chase", "the gap shrank under the resting order: re-sized to it")
         if now_ms >= self.maker_deadline_ms:
             if self.plan.taker_allowed:
@@ -289,17 +289,19 @@ class RebalanceExecution:
         left = bound if bound < rem else rem
         return left if left > 0 else ZERO
 
-    def _would_grow_the_gap(self) -> bool:
-        """A resting order whose unfilled part, filled now, would leave |gap| larger than it is:
-        the gap shrank under it (the grid traded our way, the target moved). Filled as it
-        rests, it would trade the wrong way; it is cancelled and placed again at the gap's size
-        (``_left_to_do``), or not at all when the gap has closed."""
+    def _would_pass_the_target(self) -> bool:
+        """A resting order whose unfilled part, filled now, would take the gap past the target
+        by more than a step: the gap shrank under it (the grid traded our way, the target
+        moved). Filled as it rests, the part past the target is a trade the wrong way; it is
+        cancelled and placed again at the gap's size (``_left_to_do``), or not at all when the
+        gap has closed. The new order is no larger than the gap, so only a further shrink
+        moves it again."""
         live = self.live
         if live is None or not live.order_id:  # in flight: looked at once acknowledged
             return False
         unfilled = float(live.qty - live.filled_qty)
         room = closing_room(self.gap_fn(), self.plan.side)
-        return unfilled > 2.0 * room + float(self.instrument.qty_step)
+        return unfilled > room + float(self.instrument.qty_step)
 
     def _cancel_then(self, then: str, why: str) -> list[Command]:
         assert self.live is not None
