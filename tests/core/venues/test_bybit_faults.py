@@ -209,7 +209,6 @@ async def test_5xx_on_a_place_is_state_unknown_and_never_resent(bybit_fake, venu
 
 
 async def test_lost_reply_after_accept_is_found_by_client_id(bybit_fake, venue, sink):
-    mark = sink.mark()
     bybit_fake.lose_next_reply(CREATE)
     with pytest.raises(OrderStateUnknown):
         await venue.place_order(req("rblost"))
@@ -217,7 +216,8 @@ async def test_lost_reply_after_accept_is_found_by_client_id(bybit_fake, venue, 
     found = await venue.order_by_client_id("rblost")
     assert found is not None and found.status is OrderStatus.NEW and found.order_id
     assert found.order_id == bybit_fake.ledger.order(order_link_id="rblost").order_id
-    await sink.wait_for(lambda e: isinstance(e, OrderUpdate) and e.order.client_id == "rblost", start=mark)
+    # the stream's New push is delivered only when it beats the read: after it, it repeats the
+    # state the read already gave (the engine feeds that), and is rightly dropped
     assert [o.order_link_id for o in bybit_fake.ledger.orders] == ["rblost"]
     # history fallback: a closed order that realtime no longer lists
     await venue.cancel_order("rblost")
