@@ -61,14 +61,14 @@ class Bookkeeper:
                            f"{book.quote_free + book.quote_locked:,.2f} {ins.quote}")
         return self._changed()
 
-    def _in_the_last_wallet(self, order: Order) -> bool:
-        """A wallet push already holds this fill: one made strictly after the order's update
+    def _in_the_last_wallet(self, ts_ms: int | None) -> bool:
+        """A wallet push already holds what happened at ``ts_ms``: one made strictly after it
         (both the venue's times; a REST read is not stamped with when it was made, and the
         paper exchange's topics come in order). Bybit's order and wallet topics come in either
         order; a fill the wallet already holds, booked again, showed a gap the size of the
         rebalance the other way, and the next decision traded it back."""
         wallet_ms = self.last_wallet_ms
-        return wallet_ms is not None and order.updated_ms is not None and wallet_ms > order.updated_ms
+        return wallet_ms is not None and ts_ms is not None and wallet_ms > ts_ms
 
     def on_position(self, ev: PositionUpdate) -> list[Command]:
         r = self.reb
@@ -95,7 +95,7 @@ class Bookkeeper:
                   f"filled {order.filled_qty}): tracked, its past fills left to the balance push")
         if changed:
             r.rec.order(ts_ms, order, order.status.value)
-        if filled is not None and not self._in_the_last_wallet(order):
+        if filled is not None and not self._in_the_last_wallet(order.updated_ms):
             # applied to our spot estimate now; the balance push confirms it
             self._changes().spot_traded(order.side, filled)
             self._changed()
@@ -139,7 +139,7 @@ class Bookkeeper:
             book.futures_traded(fill.side, qty)
             r.desk.other_fill(fill.ts_ms, fill.side, qty)
             return self._changed()
-        if self.last_wallet_ms is None or self.last_wallet_ms <= fill.ts_ms:  # else the wallet holds it already
+        if not self._in_the_last_wallet(fill.ts_ms):  # a base-coin fee the wallet already holds: not again
             book.fee_paid(fill.fee_coin, float(fill.fee), r.instrument.base)
         if not r.orders.is_ours(fill.client_id):  # someone else's (manual) spot fill moves the wallet too
             book.spot_traded(fill.side, qty)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from array import array
 from collections.abc import Iterable
 from os import PathLike, fspath
 from pathlib import Path
 
+from core.figures import iso_utc
 from core.venues.market.bars import expand_klines
 from core.venues.market.data import MAX_BAD_SAMPLES, BadRow, MarketData, MarketDataError, SourceInfo
 from core.venues.market.parse import BadRowReport, check_time_unit, parse_careful, parse_fast, read_text
@@ -124,9 +124,7 @@ def _refuse_a_file_twice(paths: list) -> None:
 
 
 def _span(ts: array) -> str:
-    def day(ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
-    return f"{day(ts[0])} .. {day(ts[-1])} UTC"
+    return f"{iso_utc(ts[0])} .. {iso_utc(ts[-1])}"
 
 
 def no_trades_reason(market: MarketData) -> str:
