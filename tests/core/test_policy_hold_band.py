@@ -113,8 +113,8 @@ def states(draw, policy) -> dict:
         futures = -spot  # net exactly 0 (the simple policy's price-free case)
     elif shape == "near":
         futures = target_base(policy, price) - spot + scale_of_gap(policy, price, spot) * draw(st.floats(-3.0, 3.0, **finite))
-    else:
-        futures = draw(st.floats(-2.0, 2.0, **finite))
+    else:  # a size on a grid no finer than 1e-9 (a drawn 1e-250 made net·price vanish beside the target)
+        futures = round(draw(st.floats(-2.0, 2.0, **finite)), 9)
     vwap = st.one_of(st.none(), st.floats(-0.02, 0.02, **finite).map(lambda x: price * (1.0 + x)),
                      st.floats(-0.003, 0.003, **finite).map(lambda x: price * (1.0 + x)))
     last_check = draw(st.one_of(st.none(), st.integers(0, 4_000_000).map(lambda d: T - d)))
