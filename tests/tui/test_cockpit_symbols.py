@@ -384,3 +384,19 @@ async def test_numbers_alone_redraw_the_overview_at_most_twice_a_second_but_a_st
         pane.draw_held_back()  # what the timer does when the half second is up: the newest price
         await pilot.pause()
         assert pane.renders == drawn + 2 and "2,997.75" in fakes.screen_text(app)
+
+
+async def test_the_overview_is_the_first_page_also_when_the_first_layout_had_room_on_top(fakes):
+    """Under load the first snapshot can be placed before the screen has its final size: the
+    overview went on top, then the real 80x24 made it page 0, but the first page stayed Orders
+    (seen as a flaky snapshot). The first time it becomes page 0, it is the page shown."""
+    engine = five(fakes)
+    app = CockpitApp(engine, bell=False)
+    async with app.run_test(size=(80, 40)) as pilot:
+        await _started(app, pilot)
+        screen = app.cockpit
+        assert not screen.overview_paged and screen.page == "orders"  # room on top at 80x40
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.overview_paged and screen.page == "overview"

@@ -121,6 +121,7 @@ class CockpitScreen(Screen):
         self._status: StatusBar | None = None
         self._placed: tuple | None = None  # where the overview is: (symbols, on top, rows on top)
         self.overview_paged = False  # the overview is page 0 (several symbols, no room on top)
+        self._overview_paged_once = False  # the overview has been page 0 once (it was then shown first)
 
     @property
     def cockpit(self) -> "CockpitApp":
@@ -234,7 +235,6 @@ class CockpitScreen(Screen):
         placed = (n, top, rows)
         if placed == self._placed:
             return
-        first_time = self._placed is None or not self._placed[0]
         self._placed = placed
         self.multi = n > 0
         self.set_class(n > 0, "-multi")
@@ -245,8 +245,11 @@ class CockpitScreen(Screen):
         tabs = self.query_one("#pages", Tabs)
         if paged:
             tabs.show("tab-overview")
-            if first_time:
-                self.page = "overview"  # several symbols on 80x24: the first page is the overview
+            if not self._overview_paged_once:
+                # several symbols on 80x24: the first page is the overview, also when the first
+                # placement came before the screen had its size (then it was not paged yet)
+                self._overview_paged_once = True
+                self.page = "overview"
         else:
             tabs.hide("tab-overview")
             if self.page == "overview":
